@@ -1,0 +1,3 @@
+from lactobiome.cli import main
+
+main()
