@@ -1,0 +1,137 @@
+"""The simulation dataset (DESIGN §7): building it and writing it chunk by chunk, atomically.
+
+Each chunk of dyads is written as a complete NetCDF file in ``<out>.parts/`` (temp file,
+then rename), so a killed run keeps every finished chunk and a rerun resumes after them.
+When all chunks exist they are streamed into ``<out>`` (again through a temp file): NetCDF
+with ``dyad`` as an unlimited dimension, appended part by part so memory holds one chunk,
+or Zarr (``.zarr``) by appending along ``dyad``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import shutil
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+import xarray as xr
+
+from lactobiome import __version__
+from lactobiome.errors import LactobiomeError
+from lactobiome.model.engine import ChunkResult
+from lactobiome.model.sites import ORIGINS, SITES
+from lactobiome.model.taxa import TaxaCatalogue
+
+_BOOL_ATTRIBUTES = (
+    "intrapartum_antibiotics", "first_time_mother", "previous_mastitis", "oversupply",
+    "tight_bra", "nipple_damage", "secretor",
+)
+_DISCLAIMER = "Research and teaching model output; not medical advice."
+
+
+def chunk_dataset(result: ChunkResult, taxa: TaxaCatalogue, run_attrs: dict[str, str]) -> xr.Dataset:
+    """The dataset of DESIGN §7 for one chunk of dyads."""
+    n_days = next(iter(result.panel.values())).shape[1]
+    coords = {
+        "dyad": ("dyad", result.dyad_ids),
+        "sample_day": ("sample_day", np.array(result.record_days, dtype=np.int32)),
+        "day": ("day", np.arange(1, n_days + 1, dtype=np.int32)),
+        "site": ("site", np.array(SITES, dtype=object)),
+        "taxon": ("taxon", np.array(taxa.names, dtype=object)),
+        "origin": ("origin", np.array(ORIGINS, dtype=object)),
+        "genus": ("taxon", taxa["genus"].astype(object)),
+        "family": ("taxon", taxa["family"].astype(object)),
+    }
+    data_vars: dict[str, tuple] = {
+        "abundance": (
+            ("dyad", "sample_day", "site", "taxon", "origin"),
+            result.abundance,
+            {"long_name": "live cells by origin", "units": "cells"},
+        )
+    }
+    for name, values in result.attributes.items():
+        if name in _BOOL_ATTRIBUTES:
+            values = values.astype(bool)
+        elif values.dtype == object:
+            values = values.astype(str).astype(object)
+        data_vars[name] = (("dyad",), values)
+    units = {"milk_volume_ml": "mL/day", "milk_bacteria_per_ml": "cells/mL"}
+    for name, values in result.panel.items():
+        data_vars[name] = (("dyad", "day"), values, {"units": units.get(name, "1")})
+    ds = xr.Dataset(data_vars, coords=coords)
+    ds.attrs.update(run_attrs)
+    ds.attrs.setdefault("lactobiome_version", __version__)
+    ds.attrs["disclaimer"] = _DISCLAIMER
+    return ds
+
+
+def _encoding(ds: xr.Dataset) -> dict:
+    # booleans as int8 keeps NetCDF-4 classic tools happy; xarray decodes them back
+    return {name: {"dtype": "int8"} for name, var in ds.data_vars.items() if var.dtype == bool}
+
+
+def write_atomic(ds: xr.Dataset, path: Path) -> None:
+    """Write ``ds`` as NetCDF to ``path`` through a temp file in the same folder."""
+    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
+    try:
+        ds.to_netcdf(tmp, engine="netcdf4", unlimited_dims=["dyad"], encoding=_encoding(ds))
+        os.replace(tmp, path)
+    except OSError as exc:
+        with contextlib.suppress(OSError):
+            tmp.unlink()
+        raise LactobiomeError(f"{path}: cannot write ({exc.strerror or exc}); nothing was replaced") from None
+
+
+def combine_parts(parts: Sequence[Path], out: Path) -> None:
+    """Stream chunk files into one result (``.nc`` NetCDF or ``.zarr``), atomically."""
+    if out.suffix == ".zarr":
+        _combine_zarr(parts, out)
+        return
+    import netCDF4
+
+    tmp = out.with_name(f".{out.name}.tmp-{os.getpid()}")
+    try:
+        shutil.copyfile(parts[0], tmp)
+        with netCDF4.Dataset(tmp, mode="a") as target:
+            start = target.dimensions["dyad"].size
+            for part in parts[1:]:
+                with netCDF4.Dataset(part, mode="r") as source:
+                    n = source.dimensions["dyad"].size
+                    for name, variable in source.variables.items():
+                        if variable.dimensions and variable.dimensions[0] == "dyad":
+                            target.variables[name][start : start + n] = variable[:]
+                    start += n
+        os.replace(tmp, out)
+    except OSError as exc:
+        with contextlib.suppress(OSError):
+            tmp.unlink()
+        raise LactobiomeError(f"{out}: cannot write ({exc.strerror or exc}); nothing was replaced") from None
+
+
+def _combine_zarr(parts: Sequence[Path], out: Path) -> None:
+    try:
+        import zarr  # noqa: F401
+    except ImportError:
+        raise LactobiomeError(f"{out}: writing Zarr needs the 'zarr' package (pip install 'lactobiome[zarr]')") from None
+    tmp = out.with_name(f".{out.name}.tmp-{os.getpid()}")
+    shutil.rmtree(tmp, ignore_errors=True)
+    for i, part in enumerate(parts):
+        with xr.open_dataset(part) as ds:
+            ds.load().to_zarr(tmp, mode="w" if i == 0 else "a", append_dim=None if i == 0 else "dyad")
+    shutil.rmtree(out, ignore_errors=True)
+    os.replace(tmp, out)
+
+
+def open_result(path: str | Path) -> xr.Dataset:
+    """Open a simulation result written by ``lactobiome simulate``."""
+    path = Path(path)
+    if not path.exists():
+        raise LactobiomeError(f"{path}: no such result")
+    if path.suffix == ".zarr":
+        return xr.open_zarr(path)
+    try:
+        return xr.open_dataset(path, engine="netcdf4")
+    except (OSError, ValueError) as exc:
+        raise LactobiomeError(f"{path}: not a readable NetCDF result ({exc})") from None

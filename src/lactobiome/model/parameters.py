@@ -1,0 +1,196 @@
+"""The parameter table: every number the model uses, with its unit, prior and source.
+
+The table is a CSV file shipped in the package (``data/parameters.csv``) with the columns
+``name, value, unit, prior, source, note``. Units come from a fixed vocabulary and are checked
+twice: when the table is loaded (the unit must be known) and when code reads a value (the unit
+the code expects must equal the table's). ``source`` is a citation or the word
+``assumption``; the note says why.
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import math
+import re
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, replace
+from importlib import resources
+from pathlib import Path
+
+from lactobiome.errors import InputError
+
+UNITS: frozenset[str] = frozenset(
+    {
+        "1",  # dimensionless (ratio, weight, multiplier)
+        "fraction",  # a share in [0, 1]
+        "probability",
+        "cells",
+        "cells/mL",
+        "cells/day",
+        "mL",
+        "mL/day",
+        "g/L",
+        "mmol/L",
+        "day",
+        "1/day",
+        "1/feed",
+        "1/ejection",
+        "feeds/day",
+        "ejections/feed",
+        "log10",
+        "CFU/day",
+        "1/(g/L)",
+    }
+)
+"""Units a parameter may carry."""
+
+_PRIOR = re.compile(r"^(fixed|uniform|loguniform|normal|lognormal|beta)(\((.*)\))?$")
+_PRIOR_ARITY = {"fixed": 0, "uniform": 2, "loguniform": 2, "normal": 2, "lognormal": 2, "beta": 2}
+_COLUMNS = ("name", "value", "unit", "prior", "source", "note")
+
+
+@dataclass(frozen=True)
+class Parameter:
+    """One row of the parameter table."""
+
+    name: str
+    value: float
+    unit: str
+    prior: str
+    source: str
+    note: str
+
+    @property
+    def prior_kind(self) -> str:
+        """The distribution family of the prior (``fixed``, ``uniform``, ...)."""
+        return self.prior.split("(")[0]
+
+    @property
+    def prior_args(self) -> tuple[float, ...]:
+        """The prior's numeric arguments."""
+        match = _PRIOR.match(self.prior)
+        if match is None or not match.group(3):
+            return ()
+        return tuple(float(x) for x in match.group(3).split(","))
+
+
+class ParameterTable(Mapping[str, Parameter]):
+    """An immutable, unit-checked set of parameters.
+
+    Read values with :meth:`get`, which takes the unit the caller expects.
+    """
+
+    def __init__(self, rows: Mapping[str, Parameter], origin: str = "<memory>") -> None:
+        self._rows = dict(rows)
+        self.origin = origin
+
+    def __getitem__(self, name: str) -> Parameter:
+        try:
+            return self._rows[name]
+        except KeyError:
+            raise InputError(f"{self.origin}: unknown parameter {name!r}") from None
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._rows)
+
+    def __len__(self) -> int:
+        return len(self._rows)
+
+    def get(self, name: str, unit: str) -> float:
+        """The value of ``name``, checking that its unit is ``unit``.
+
+        Raises
+        ------
+        InputError
+            If the parameter is unknown or carries another unit.
+        """
+        row = self[name]
+        if row.unit != unit:
+            raise InputError(
+                f"{self.origin}: parameter {name!r} has unit {row.unit!r}, the model expects {unit!r}"
+            )
+        return row.value
+
+    def with_values(self, overrides: Mapping[str, float], origin: str = "scenario") -> ParameterTable:
+        """A copy with some values replaced (names must exist; values are range-checked)."""
+        rows = dict(self._rows)
+        for name, value in overrides.items():
+            if name not in rows:
+                raise InputError(f"{origin}: parameters.{name}: unknown parameter")
+            try:
+                number = float(value)
+            except (TypeError, ValueError):
+                raise InputError(f"{origin}: parameters.{name}: expected a number, got {value!r}") from None
+            _check_value(rows[name].unit, number, f"{origin}: parameters.{name}")
+            rows[name] = replace(rows[name], value=number)
+        return ParameterTable(rows, self.origin)
+
+    def digest(self) -> str:
+        """SHA-256 of the names, values and units, to record how a result was made."""
+        h = hashlib.sha256()
+        for name in sorted(self._rows):
+            row = self._rows[name]
+            h.update(f"{name}={row.value!r}[{row.unit}]\n".encode())
+        return h.hexdigest()
+
+
+def _check_value(unit: str, value: float, where: str) -> None:
+    if not math.isfinite(value):
+        raise InputError(f"{where}: expected a finite number, got {value!r}")
+    if unit in ("fraction", "probability") and not 0.0 <= value <= 1.0:
+        raise InputError(f"{where}: expected a {unit} in [0, 1], got {value!r}")
+    if unit not in ("log10", "1") and value < 0.0:
+        raise InputError(f"{where}: expected a non-negative value in {unit}, got {value!r}")
+
+
+def load_parameters(path: str | Path | None = None) -> ParameterTable:
+    """Load and validate a parameter table.
+
+    Parameters
+    ----------
+    path
+        A CSV file with the columns ``name, value, unit, prior, source, note``; the table
+        shipped in the package when omitted.
+    """
+    if path is None:
+        text = resources.files("lactobiome.data").joinpath("parameters.csv").read_text("utf-8")
+        origin = "parameters.csv"
+    else:
+        try:
+            text = Path(path).read_text("utf-8")
+        except FileNotFoundError:
+            raise InputError(f"{path}: no such parameter file") from None
+        origin = str(path)
+    lines = [line for line in text.splitlines() if line.strip() and not line.startswith("#")]
+    reader = csv.DictReader(lines)
+    if tuple(reader.fieldnames or ()) != _COLUMNS:
+        raise InputError(f"{origin}: header must be {','.join(_COLUMNS)}, got {reader.fieldnames}")
+    rows: dict[str, Parameter] = {}
+    for lineno, raw in enumerate(reader, start=2):
+        where = f"{origin}: row {lineno}"
+        name = (raw["name"] or "").strip()
+        if not re.fullmatch(r"[a-z][a-z0-9_]*", name):
+            raise InputError(f"{where}: name {name!r} is not a snake_case identifier")
+        if name in rows:
+            raise InputError(f"{where}: duplicate parameter {name!r}")
+        unit = (raw["unit"] or "").strip()
+        if unit not in UNITS:
+            raise InputError(f"{where} ({name}): unknown unit {unit!r}; known: {sorted(UNITS)}")
+        try:
+            value = float(raw["value"])
+        except (TypeError, ValueError):
+            raise InputError(f"{where} ({name}): value {raw['value']!r} is not a number") from None
+        _check_value(unit, value, f"{where} ({name})")
+        prior = (raw["prior"] or "").replace(" ", "")
+        match = _PRIOR.match(prior)
+        if match is None:
+            raise InputError(f"{where} ({name}): prior {prior!r} is not one of {sorted(_PRIOR_ARITY)}")
+        n_args = len(match.group(3).split(",")) if match.group(3) else 0
+        if n_args != _PRIOR_ARITY[match.group(1)]:
+            raise InputError(f"{where} ({name}): prior {prior!r} needs {_PRIOR_ARITY[match.group(1)]} numbers")
+        source = (raw["source"] or "").strip()
+        if not source:
+            raise InputError(f"{where} ({name}): source is empty; cite one or write 'assumption'")
+        rows[name] = Parameter(name, value, unit, prior, source, (raw["note"] or "").strip())
+    return ParameterTable(rows, origin)

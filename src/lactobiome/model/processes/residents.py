@@ -1,0 +1,34 @@
+"""Resident communities of the maternal sites, founded on day 1.
+
+Each mother carries a taxon at a maternal site with the catalogue's prevalence; present
+taxa start at their niche share of the site's capacity with log-normal between-mother
+variation, tagged ``resident``.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from lactobiome.model.context import SimulationContext, stream_id
+from lactobiome.model.sites import MATERNAL_SITES, ORIGIN_INDEX, SITE_INDEX
+from lactobiome.model.state import DyadState
+
+
+def step(state: DyadState, ctx: SimulationContext) -> DyadState:
+    if state.day != 1:
+        return state
+    n_taxa = len(ctx.taxa)
+    sd = ctx.p("resident_abundance_sd_log", "1")
+    for site in MATERNAL_SITES:
+        capacity = ctx.p(f"capacity_{site}_cells", "cells")
+        niche = ctx.taxa[f"k_{site}"]
+        prevalence = ctx.taxa[f"prevalence_{site}"]
+        present = ctx.rng.uniform(state.day, stream_id(f"residents.{site}.present"), (n_taxa,)) < prevalence
+        spread = np.exp(sd * ctx.rng.normal(state.day, stream_id(f"residents.{site}.size"), (n_taxa,)))
+        weight = np.where(present, niche * spread, 0.0)
+        total = weight.sum(axis=1, keepdims=True)
+        # the community fills its site; a mother with no resident taxon there stays empty
+        with np.errstate(invalid="ignore", divide="ignore"):
+            cells = np.where(total > 0.0, capacity * weight / np.maximum(total, 1.0), 0.0)
+        state.abundance[:, SITE_INDEX[site], :, ORIGIN_INDEX["resident"]] += cells.astype(np.float32)
+    return state

@@ -1,0 +1,165 @@
+"""Counter-based random streams.
+
+Every random number is a pure function of ``(seed, dyad id, day, process, element)``: the
+stream is keyed by hashing the first four with SplitMix64 and the element index is the
+counter. So a dyad gives bit-identical results whatever the batch size, chunking, worker
+count or order, and two arms of a trial that share a seed share random numbers (common
+random numbers). The kernels are compiled with Numba and run in parallel over dyads.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from numba import njit, prange
+
+# SplitMix64 constants (Steele, Lea & Flood 2014, OOPSLA), standard published values.
+_GOLDEN = np.uint64(0x9E3779B97F4A7C15)
+_M1 = np.uint64(0xBF58476D1CE4E5B9)
+_M2 = np.uint64(0x94D049BB133111EB)
+_TWO_POW_53 = 9007199254740992.0
+
+# Poisson means above this are drawn from the normal approximation; below, exactly.
+_POISSON_EXACT_LIMIT = 30.0
+
+
+@njit(cache=True, inline="always")
+def _mix(x: np.uint64) -> np.uint64:
+    x = (x ^ (x >> np.uint64(30))) * _M1
+    x = (x ^ (x >> np.uint64(27))) * _M2
+    return x ^ (x >> np.uint64(31))
+
+
+@njit(cache=True, inline="always")
+def _stream_key(seed: np.uint64, dyad: np.uint64, day: np.uint64, process: np.uint64) -> np.uint64:
+    k = _mix(seed + _GOLDEN)
+    k = _mix(k ^ (dyad + _GOLDEN))
+    k = _mix(k ^ (day * _M1 + _GOLDEN))
+    return _mix(k ^ (process * _M2 + _GOLDEN))
+
+
+@njit(cache=True, inline="always")
+def _uniform(key: np.uint64, counter: np.uint64) -> float:
+    """Uniform on the open interval (0, 1)."""
+    bits = _mix(key ^ _mix(counter * _GOLDEN + np.uint64(1)))
+    return ((bits >> np.uint64(11)) + 0.5) / _TWO_POW_53
+
+
+@njit(cache=True, inline="always")
+def _normal(key: np.uint64, counter: np.uint64) -> float:
+    u1 = _uniform(key, counter * np.uint64(2))
+    u2 = _uniform(key, counter * np.uint64(2) + np.uint64(1))
+    return np.sqrt(-2.0 * np.log(u1)) * np.cos(2.0 * np.pi * u2)
+
+
+@njit(cache=True, inline="always")
+def _poisson(key: np.uint64, counter: np.uint64, lam: float) -> float:
+    if lam <= 0.0:
+        return 0.0
+    if lam >= _POISSON_EXACT_LIMIT:
+        x = np.floor(lam + np.sqrt(lam) * _normal(key, counter * np.uint64(64)) + 0.5)
+        return max(x, 0.0)
+    # Knuth's multiplication method: exact, about lam + 1 uniforms.
+    limit = np.exp(-lam)
+    prod = 1.0
+    k = 0
+    base = counter * np.uint64(64)
+    while True:
+        prod *= _uniform(key, base + np.uint64(k + 1))
+        if prod <= limit:
+            return float(k)
+        k += 1
+
+
+@njit(cache=True, parallel=True)
+def _uniform_kernel(seed, dyad_ids, day, process, n_per_dyad):
+    out = np.empty((dyad_ids.shape[0], n_per_dyad))
+    for i in prange(dyad_ids.shape[0]):
+        key = _stream_key(np.uint64(seed), np.uint64(dyad_ids[i]), np.uint64(day), np.uint64(process))
+        for j in range(n_per_dyad):
+            out[i, j] = _uniform(key, np.uint64(j))
+    return out
+
+
+@njit(cache=True, parallel=True)
+def _normal_kernel(seed, dyad_ids, day, process, n_per_dyad):
+    out = np.empty((dyad_ids.shape[0], n_per_dyad))
+    for i in prange(dyad_ids.shape[0]):
+        key = _stream_key(np.uint64(seed), np.uint64(dyad_ids[i]), np.uint64(day), np.uint64(process))
+        for j in range(n_per_dyad):
+            out[i, j] = _normal(key, np.uint64(j))
+    return out
+
+
+@njit(cache=True, parallel=True)
+def _poisson_kernel(seed, dyad_ids, day, process, lam):
+    out = np.empty_like(lam)
+    for i in prange(lam.shape[0]):
+        key = _stream_key(np.uint64(seed), np.uint64(dyad_ids[i]), np.uint64(day), np.uint64(process))
+        for j in range(lam.shape[1]):
+            out[i, j] = _poisson(key, np.uint64(j), lam[i, j])
+    return out
+
+
+@njit(cache=True, parallel=True)
+def _thin_kernel(seed, dyad_ids, day, process, count, probability):
+    # Binomial(count, p) by its Poisson limit on the smaller tail, clipped to [0, count].
+    out = np.empty_like(count)
+    for i in prange(count.shape[0]):
+        key = _stream_key(np.uint64(seed), np.uint64(dyad_ids[i]), np.uint64(day), np.uint64(process))
+        for j in range(count.shape[1]):
+            n = count[i, j]
+            p = probability[i, j]
+            if n <= 0.0 or p <= 0.0:
+                out[i, j] = 0.0
+            elif p >= 1.0:
+                out[i, j] = n
+            elif p <= 0.5:
+                out[i, j] = min(_poisson(key, np.uint64(j), n * p), n)
+            else:
+                out[i, j] = n - min(_poisson(key, np.uint64(j), n * (1.0 - p)), n)
+    return out
+
+
+class RandomStreams:
+    """Random numbers for a batch of dyads, keyed by (seed, dyad id, day, process).
+
+    Parameters
+    ----------
+    seed
+        The scenario seed (a non-negative integer).
+    dyad_ids
+        Global ids of the dyads in this batch; the stream of a dyad depends only on its id.
+    """
+
+    def __init__(self, seed: int, dyad_ids: np.ndarray) -> None:
+        self.seed = int(seed)
+        self.dyad_ids = np.ascontiguousarray(dyad_ids, dtype=np.int64)
+
+    def _flat(self, array: np.ndarray) -> np.ndarray:
+        return np.ascontiguousarray(array, dtype=np.float64).reshape(len(self.dyad_ids), -1)
+
+    def uniform(self, day: int, process: int, shape: tuple[int, ...] = ()) -> np.ndarray:
+        """Uniforms on (0, 1) of shape ``(n_dyads, *shape)``."""
+        n = int(np.prod(shape)) if shape else 1
+        out = _uniform_kernel(self.seed, self.dyad_ids, day, process, n)
+        return out.reshape((len(self.dyad_ids), *shape))
+
+    def normal(self, day: int, process: int, shape: tuple[int, ...] = ()) -> np.ndarray:
+        """Standard normal deviates of shape ``(n_dyads, *shape)``."""
+        n = int(np.prod(shape)) if shape else 1
+        out = _normal_kernel(self.seed, self.dyad_ids, day, process, n)
+        return out.reshape((len(self.dyad_ids), *shape))
+
+    def poisson(self, day: int, process: int, mean: np.ndarray) -> np.ndarray:
+        """Poisson counts with the given means (first axis = dyads), as float64."""
+        return _poisson_kernel(self.seed, self.dyad_ids, day, process, self._flat(mean)).reshape(
+            mean.shape
+        )
+
+    def thin(self, day: int, process: int, count: np.ndarray, probability: np.ndarray) -> np.ndarray:
+        """How many of ``count`` cells are picked when each is picked with ``probability``."""
+        count_flat = self._flat(count)
+        probability_flat = self._flat(np.broadcast_to(probability, count.shape))
+        return _thin_kernel(
+            self.seed, self.dyad_ids, day, process, count_flat, probability_flat
+        ).reshape(count.shape)

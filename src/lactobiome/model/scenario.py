@@ -1,0 +1,139 @@
+"""The scenario schema (DESIGN §4): what a simulation run is asked to do.
+
+A scenario is validated by pydantic; unknown fields and out-of-range values are errors that
+name the field. Fields of the population left unset take the default prevalence from the
+parameter table, so every default has a source there.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+Probability = Annotated[float, Field(ge=0.0, le=1.0)]
+Share = Annotated[float, Field(ge=0.0, le=1.0)]
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Cohort(_Strict):
+    """Size and length of the run."""
+
+    dyads: Annotated[int, Field(ge=1, le=10_000_000)] = 300
+    days: Annotated[int, Field(ge=1, le=730, description="days of life simulated (day 1 = first 24 h)")] = 60
+    seed: Annotated[int, Field(ge=0, lt=2**63)] = 1
+    chunk_size: Annotated[int, Field(ge=1, le=1_000_000)] = 500
+
+
+class FeedingGroup(_Strict):
+    """A share of the cohort with a range of feeding behaviour (drawn uniformly per dyad)."""
+
+    name: Annotated[str, Field(min_length=1)]
+    weight: Annotated[float, Field(ge=0.0)]
+    breast_milk_share: tuple[Share, Share]
+    direct_breastfeeding_share: tuple[Share, Share]
+
+    @model_validator(mode="after")
+    def _ordered(self) -> FeedingGroup:
+        for field in ("breast_milk_share", "direct_breastfeeding_share"):
+            low, high = getattr(self, field)
+            if low > high:
+                raise ValueError(f"{field}: lower bound {low} above upper bound {high}")
+        return self
+
+
+class Population(_Strict):
+    """Distributions of dyad attributes; ``None`` takes the parameter table's prevalence."""
+
+    caesarean: Probability | None = None
+    intrapartum_antibiotics_vaginal: Probability | None = None
+    intrapartum_antibiotics_caesarean: Probability | None = None
+    first_time_mother: Probability | None = None
+    previous_mastitis_multiparous: Probability | None = None
+    oversupply: Probability | None = None
+    tight_bra: Probability | None = None
+    nipple_damage_first_time: Probability | None = None
+    nipple_damage_multiparous: Probability | None = None
+    secretor: Probability | None = None
+    feeding_groups: list[FeedingGroup] = Field(
+        default_factory=lambda: [
+            FeedingGroup(name="exclusive_breast", weight=1.0, breast_milk_share=(1.0, 1.0),
+                         direct_breastfeeding_share=(0.8, 1.0)),
+        ],
+        min_length=1,
+    )
+
+    @model_validator(mode="after")
+    def _weights(self) -> Population:
+        if sum(g.weight for g in self.feeding_groups) <= 0.0:
+            raise ValueError("feeding_groups: weights must not all be zero")
+        names = [g.name for g in self.feeding_groups]
+        if len(set(names)) != len(names):
+            raise ValueError("feeding_groups: names must be unique")
+        return self
+
+
+class Routes(_Strict):
+    """Switches for each route of the microbial system (all on by default)."""
+
+    stroma_to_milk: bool = True
+    milk_to_stroma: bool = True
+    entero_mammary: bool = True
+    maternal_mouth_to_milk: bool = True
+    retrograde: bool = True
+    areolar_skin_to_milk: bool = True
+    areolar_skin_to_infant_mouth: bool = True
+    areolar_skin_to_infant_gut: bool = True
+    infant_mouth_to_areolar_skin: bool = True
+    milk_to_infant: bool = True
+    infant_mouth_to_infant_gut: bool = True
+    birth_inoculum: bool = True
+    environment: bool = True
+
+
+class Probiotic(_Strict):
+    """A probiotic regimen: a catalogue strain dosed daily to a share of the cohort."""
+
+    kind: Literal["probiotic"] = "probiotic"
+    strain: Annotated[str, Field(min_length=1)]
+    route: Literal["maternal_oral", "infant_oral"]
+    cfu_per_day: Annotated[float, Field(gt=0.0, description="colony-forming units per day")]
+    start_day: Annotated[int, Field(ge=1)] = 1
+    stop_day: Annotated[int, Field(ge=1)] = 730
+    coverage: Probability = 1.0
+
+    @model_validator(mode="after")
+    def _window(self) -> Probiotic:
+        if self.stop_day < self.start_day:
+            raise ValueError(f"stop_day {self.stop_day} is before start_day {self.start_day}")
+        return self
+
+
+class Sampling(_Strict):
+    """Days of life on which the full abundance array is recorded."""
+
+    days: list[Annotated[int, Field(ge=1)]] = Field(
+        default_factory=lambda: [1, 3, 7, 14, 30, 60, 90, 120, 150, 180]
+    )
+
+
+class Scenario(_Strict):
+    """A complete, validated scenario."""
+
+    name: Annotated[str, Field(min_length=1)] = "custom"
+    description: str = ""
+    cohort: Cohort = Field(default_factory=Cohort)
+    population: Population = Field(default_factory=Population)
+    routes: Routes = Field(default_factory=Routes)
+    interventions: list[Probiotic] = Field(default_factory=list)
+    sampling: Sampling = Field(default_factory=Sampling)
+    parameters: dict[str, float] = Field(default_factory=dict)
+
+    def record_days(self) -> list[int]:
+        """Sorted recorded days within the run, always including its last day."""
+        days = {d for d in self.sampling.days if d <= self.cohort.days}
+        days.add(self.cohort.days)
+        return sorted(days)

@@ -1,0 +1,75 @@
+"""The batched state of a cohort chunk.
+
+``abundance[dyad, site, taxon, origin]`` holds live cells (float32). Host variables are
+per-dyad float arrays in ``host`` (one value per dyad for the current day); dyad attributes
+are fixed per-dyad arrays in ``attributes``. Processes read and update these in place and
+return the state; the engine owns it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from lactobiome.model.sites import ORIGINS, SITES
+
+
+@dataclass
+class DyadState:
+    """State of a batch of dyads on one day.
+
+    Attributes
+    ----------
+    dyad_ids
+        Global ids of the dyads (int64), the key of their random streams.
+    day
+        Days since birth (0 = the day of birth).
+    abundance
+        Live cells, shape (dyad, site, taxon, origin), float32.
+    attributes
+        Fixed dyad attributes (DESIGN §7), each an array of shape (dyad,).
+    host
+        Host variables for the current day, each an array of shape (dyad,).
+    growth_modifier
+        Multiplier on each taxon's growth rate in each site today, shape (dyad, site, taxon);
+        reset to 1 at the start of each day, host processes (oxygen, HMOs, sIgA) multiply in.
+    """
+
+    dyad_ids: np.ndarray
+    day: int
+    abundance: np.ndarray
+    attributes: dict[str, np.ndarray]
+    host: dict[str, np.ndarray] = field(default_factory=dict)
+    growth_modifier: np.ndarray | None = None
+
+    @classmethod
+    def empty(cls, dyad_ids: np.ndarray, n_taxa: int, attributes: dict[str, np.ndarray]) -> DyadState:
+        """An all-zero state for ``dyad_ids`` on day 0."""
+        n = len(dyad_ids)
+        return cls(
+            dyad_ids=np.asarray(dyad_ids, dtype=np.int64),
+            day=0,
+            abundance=np.zeros((n, len(SITES), n_taxa, len(ORIGINS)), dtype=np.float32),
+            attributes=attributes,
+            growth_modifier=np.ones((n, len(SITES), n_taxa), dtype=np.float64),
+        )
+
+    @property
+    def n_dyads(self) -> int:
+        return self.abundance.shape[0]
+
+    def site_totals(self) -> np.ndarray:
+        """Cells per (dyad, site, taxon), summed over origin, float64."""
+        return self.abundance.sum(axis=3, dtype=np.float64)
+
+    def copy(self) -> DyadState:
+        """A deep copy (for tests that compare a process's input and output)."""
+        return DyadState(
+            dyad_ids=self.dyad_ids.copy(),
+            day=self.day,
+            abundance=self.abundance.copy(),
+            attributes={k: v.copy() for k, v in self.attributes.items()},
+            host={k: v.copy() for k, v in self.host.items()},
+            growth_modifier=None if self.growth_modifier is None else self.growth_modifier.copy(),
+        )

@@ -1,0 +1,120 @@
+"""Running a cohort: chunks of dyads, resumable parts, progress, and the combined result."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import shutil
+import sys
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+import yaml
+
+from lactobiome import __version__
+from lactobiome.model.engine import ChunkResult, run_chunk
+from lactobiome.model.parameters import ParameterTable, load_parameters
+from lactobiome.model.scenario import Scenario
+from lactobiome.model.taxa import TaxaCatalogue, load_taxa
+
+
+def prepare(scenario: Scenario, parameters: ParameterTable | None = None,
+            taxa: TaxaCatalogue | None = None) -> tuple[ParameterTable, TaxaCatalogue]:
+    """The parameter table with the scenario's overrides, and the checked catalogue."""
+    taxa = taxa or load_taxa()
+    parameters = (parameters or load_parameters()).with_values(scenario.parameters, f"scenario {scenario.name}")
+    for regimen in scenario.interventions:
+        taxa.index(regimen.strain)  # unknown strain -> error naming it
+    return parameters, taxa
+
+
+def run_attributes(scenario: Scenario, parameters: ParameterTable) -> dict[str, str]:
+    """Attributes that say how a result was made."""
+    return {
+        "scenario": scenario.name,
+        "scenario_yaml": yaml.safe_dump(scenario.model_dump(mode="json"), sort_keys=False),
+        "seed": str(scenario.cohort.seed),
+        "lactobiome_version": __version__,
+        "parameter_table_sha256": parameters.digest(),
+    }
+
+
+def simulate_in_memory(scenario: Scenario, parameters: ParameterTable | None = None,
+                       taxa: TaxaCatalogue | None = None, chunk_size: int | None = None):
+    """Simulate a whole cohort and return it as one ``xarray.Dataset`` (small cohorts)."""
+    import xarray as xr
+
+    from lactobiome.io.dataset import chunk_dataset
+
+    parameters, taxa = prepare(scenario, parameters, taxa)
+    attrs = run_attributes(scenario, parameters)
+    size = chunk_size or scenario.cohort.chunk_size
+    ids = np.arange(scenario.cohort.dyads)
+    parts = [
+        chunk_dataset(run_chunk(scenario, parameters, taxa, ids[i : i + size]), taxa, attrs)
+        for i in range(0, len(ids), size)
+    ]
+    return parts[0] if len(parts) == 1 else xr.concat(parts, dim="dyad", data_vars="minimal",
+                                                       coords="minimal", compat="override")
+
+
+def simulate_to_file(
+    scenario: Scenario,
+    out: Path,
+    chunk_size: int | None = None,
+    progress: bool | None = None,
+    parameters: ParameterTable | None = None,
+    taxa: TaxaCatalogue | None = None,
+    on_chunk: Callable[[ChunkResult], None] | None = None,
+) -> Path:
+    """Simulate the cohort chunk by chunk into ``out`` (``.nc`` or ``.zarr``).
+
+    Finished chunks are kept in ``<out>.parts/``; a rerun with the same scenario, seed,
+    parameters and chunk size resumes after them. ``progress=None`` shows a bar only on a
+    terminal.
+    """
+    from tqdm import tqdm
+
+    from lactobiome.io.dataset import chunk_dataset, combine_parts, write_atomic
+
+    parameters, taxa = prepare(scenario, parameters, taxa)
+    attrs = run_attributes(scenario, parameters)
+    size = chunk_size or scenario.cohort.chunk_size
+    out = Path(out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    parts_dir = out.with_name(out.name + ".parts")
+    fingerprint = hashlib.sha256(
+        json.dumps({**attrs, "chunk_size": size, "taxa": list(taxa.names)}, sort_keys=True).encode()
+    ).hexdigest()
+    manifest = parts_dir / "run.json"
+    if parts_dir.exists():
+        try:
+            same = json.loads(manifest.read_text())["fingerprint"] == fingerprint
+        except (OSError, ValueError, KeyError):
+            same = False
+        if not same:
+            shutil.rmtree(parts_dir)
+    parts_dir.mkdir(exist_ok=True)
+    manifest.write_text(json.dumps({"fingerprint": fingerprint}))
+
+    ids = np.arange(scenario.cohort.dyads)
+    starts = list(range(0, len(ids), size))
+    paths = [parts_dir / f"chunk-{i:06d}.nc" for i in range(len(starts))]
+    days = scenario.cohort.days
+    disable = (not sys.stderr.isatty()) if progress is None else not progress
+    with tqdm(total=len(ids) * days, unit="dyad-day", unit_scale=True, disable=disable,
+              desc="simulate", file=sys.stderr) as bar:
+        for start, path in zip(starts, paths, strict=True):
+            chunk_ids = ids[start : start + size]
+            if path.exists():
+                bar.update(len(chunk_ids) * days)
+                continue
+            result = run_chunk(scenario, parameters, taxa, chunk_ids,
+                               on_day=lambda _day, n=len(chunk_ids): bar.update(n))
+            write_atomic(chunk_dataset(result, taxa, attrs), path)
+            if on_chunk is not None:
+                on_chunk(result)
+    combine_parts(paths, out)
+    shutil.rmtree(parts_dir)
+    return out
