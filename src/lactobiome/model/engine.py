@@ -5,12 +5,16 @@ A day applies the process modules in a fixed order (DESIGN §2):
 1. ``lactation``  – today's milk volume, feeds, tight-junction permeability
 2. ``residents``  – day 1: the mother's resident communities
 3. ``birth``      – day 1: the birth inoculum
-4. ``feeding``    – feeding and the routes it drives (skin, retrograde flow, milk → infant)
-5. ``translocation`` – stroma, maternal gut (entero-mammary) and mouth → milk
-6. ``environment`` – background immigration
-7. ``probiotics`` – dosed strains
-8. ``growth``     – growth and competition within each site
-9. record
+4. ``milk_carryover`` – the infant drains the milk that was in the pool at dawn
+5. ``feeding``    – contact routes of feeds at the breast (skin, retrograde flow, saliva)
+6. ``translocation`` – stroma, maternal gut (entero-mammary) and mouth → milk
+7. ``milk_today`` – the infant drains the day's new milk cells; milk film on the skin
+8. ``environment`` – background immigration
+9. ``probiotics`` – dosed strains
+10. ``growth``    – growth and competition within each site
+11. record
+
+Steps 4 and 7 integrate the continuously drained milk pool exactly over the day.
 
 Processes are plain functions ``step(state, ctx) -> state``; the list is data, so a
 scenario or a test can run any subset in any order.
@@ -32,6 +36,7 @@ from lactobiome.model.processes import (
     feeding,
     growth,
     lactation,
+    milk_removal,
     probiotics,
     residents,
     translocation,
@@ -48,8 +53,10 @@ DEFAULT_PROCESSES: tuple[tuple[str, Process], ...] = (
     ("lactation", lactation.step),
     ("residents", residents.step),
     ("birth", birth.step),
+    ("milk_carryover", milk_removal.carryover),
     ("feeding", feeding.step),
     ("translocation", translocation.step),
+    ("milk_today", milk_removal.today),
     ("environment", environment.step),
     ("probiotics", probiotics.step),
     ("growth", growth.step),

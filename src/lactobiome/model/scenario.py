@@ -88,6 +88,8 @@ class Routes(_Strict):
     areolar_skin_to_infant_mouth: bool = True
     areolar_skin_to_infant_gut: bool = True
     infant_mouth_to_areolar_skin: bool = True
+    milk_to_areolar_skin: bool = True
+    maternal_mouth_to_infant_mouth: bool = True
     milk_to_infant: bool = True
     infant_mouth_to_infant_gut: bool = True
     birth_inoculum: bool = True

@@ -52,15 +52,10 @@ def step(state: DyadState, ctx: SimulationContext) -> DyadState:
         move(state, "infant_mouth", "areolar_skin", _per_events(rate, direct_feeds), ctx.rng,
              stream_id("feeding.infant_mouth_to_areolar_skin"))
 
-    if routes.milk_to_infant:
-        # share of the ductal pool's cells removed with today's milk (well-mixed pool)
-        removed = 1.0 - np.exp(-state.host["milk_volume_ml"] / state.host["milk_pool_ml"])
-        settle = ctx.p("milk_settling_in_infant_mouth", "fraction")
-        to_mouth = removed * settle
-        move(state, "milk", "infant_mouth", to_mouth[:, None], ctx.rng, stream_id("feeding.milk_to_infant_mouth"))
-        to_gut = removed * (1.0 - settle) / np.maximum(1.0 - to_mouth, 1e-12)
-        move(state, "milk", "infant_gut", to_gut[:, None], ctx.rng, stream_id("feeding.milk_to_infant_gut"))
-
+    if routes.maternal_mouth_to_infant_mouth:
+        rate = ctx.p("maternal_mouth_to_infant_mouth_per_day", "1/day")
+        move(state, "maternal_mouth", "infant_mouth", np.full((state.n_dyads, 1), 1.0 - np.exp(-rate)), ctx.rng,
+             stream_id("feeding.maternal_mouth_to_infant_mouth"))
     if routes.infant_mouth_to_infant_gut:
         rate = ctx.p("infant_mouth_swallowed_per_day", "1/day")
         move(state, "infant_mouth", "infant_gut", np.full((state.n_dyads, 1), 1.0 - np.exp(-rate)), ctx.rng,

@@ -1,0 +1,57 @@
+"""Milk removal: the ductal pool's cells leave with the milk the infant takes.
+
+The pool is well mixed and drained continuously at rate ``k = V / P`` per day (``V`` the
+day's breast-milk volume, ``P`` the pool volume) while new cells arrive through the day.
+Integrated exactly over a day, a cell already in the pool at dawn stays with probability
+``exp(-k)`` and a cell arriving at a uniform time during the day with probability
+``(1 - exp(-k)) / k``. The day is therefore drained in two moves: ``carryover`` before the
+day's inputs, with the share ``g`` chosen so that ``(1 - g)(1 - f) = exp(-k)``, and ``today``
+after them, with ``f = 1 - (1 - exp(-k)) / k``. All removed milk reaches the infant: a
+small share of its cells settles in the infant mouth, the rest is swallowed into the
+infant gut tagged ``milk``.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from lactobiome.model.context import SimulationContext, stream_id
+from lactobiome.model.state import DyadState
+from lactobiome.model.transfer import move
+
+
+def _rates(state: DyadState) -> tuple[np.ndarray, np.ndarray]:
+    k = state.host["milk_volume_ml"] / state.host["milk_pool_ml"]
+    # (1 - exp(-k)) / k -> 1 as k -> 0; expm1 keeps precision for small k
+    with np.errstate(invalid="ignore", divide="ignore"):
+        stay_new = np.where(k > 1e-9, -np.expm1(-k) / k, 1.0)
+    today = 1.0 - stay_new
+    carryover = 1.0 - np.exp(-k) / np.maximum(stay_new, 1e-300)
+    return np.clip(carryover, 0.0, 1.0), np.clip(today, 0.0, 1.0)
+
+
+def _drain(state: DyadState, ctx: SimulationContext, removed: np.ndarray, label: str) -> None:
+    settle = ctx.p("milk_settling_in_infant_mouth", "fraction")
+    to_mouth = removed * settle
+    move(state, "milk", "infant_mouth", to_mouth[:, None], ctx.rng, stream_id(f"milk_removal.{label}.mouth"))
+    to_gut = removed * (1.0 - settle) / np.maximum(1.0 - to_mouth, 1e-12)
+    move(state, "milk", "infant_gut", to_gut[:, None], ctx.rng, stream_id(f"milk_removal.{label}.gut"))
+
+
+def carryover(state: DyadState, ctx: SimulationContext) -> DyadState:
+    """Drain the cells that were in the pool at the start of the day (before inputs)."""
+    if ctx.scenario.routes.milk_to_infant:
+        _drain(state, ctx, _rates(state)[0], "carryover")
+    return state
+
+
+def today(state: DyadState, ctx: SimulationContext) -> DyadState:
+    """Drain the cells that arrived today (after all inputs), and leave the milk film on the skin."""
+    if ctx.scenario.routes.milk_to_infant:
+        _drain(state, ctx, _rates(state)[1], "today")
+    if ctx.scenario.routes.milk_to_areolar_skin:
+        direct_feeds = state.host["direct_feeds_per_day"]
+        rate = ctx.p("milk_to_areolar_skin_per_feed", "1/feed")
+        move(state, "milk", "areolar_skin", (1.0 - np.exp(-rate * direct_feeds))[:, None], ctx.rng,
+             stream_id("milk_removal.film_to_areolar_skin"))
+    return state

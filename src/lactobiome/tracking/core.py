@@ -1,0 +1,467 @@
+"""Source tracking on pandas tables: validation, problem set-up, bootstrap and output."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from lactobiome.errors import InputError
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
+
+    import pandas as pd
+
+UNKNOWN = "Unknown"
+COLUMNS = ["sink", "source", "proportion", "ci_low", "ci_high"]
+
+
+@dataclass
+class _Problem:
+    """One sink with its own source samples (counts restricted to active taxa)."""
+
+    sink: str
+    x: np.ndarray  # sink counts over active taxa
+    Y: np.ndarray  # source counts, samples x active taxa
+    sources: list[str]  # source sample ids, rows of Y
+    labels: list[str]  # output label of each row (Env, or the sample id with by_sample)
+    prior: np.ndarray  # pooled profile over active taxa (sums to 1)
+    groups: dict[str, list[int]] = field(default_factory=dict)  # Env -> rows, for resampling
+
+
+def _sink_noise_cost(x: np.ndarray, Y: np.ndarray, kappa: float) -> float:
+    """Per-read cost of the unknown source, scaled to the sampling noise of this fit.
+
+    Poisson noise lets a free unknown profile soak up about ``sum_t sqrt(n p_t)`` reads of
+    chance excess, i.e. a share ``sum_t sqrt(p_t) / sqrt(n)`` of the sink; source depth adds
+    the same kind of noise to the known profiles. The cost is ``kappa`` times that scale.
+    """
+    n = x.sum()
+    p = x / n
+    m = Y.sum(axis=1).mean()
+    return float(kappa * np.sqrt(p).sum() * np.sqrt(1.0 / n + 1.0 / m))
+
+
+def _validate(
+    counts: pd.DataFrame,
+    metadata: pd.DataFrame,
+    counts_name: str,
+    metadata_name: str,
+    relative: bool | None,
+) -> tuple[pd.DataFrame, pd.DataFrame, bool]:
+    import pandas as pd
+
+    from lactobiome.io.tables import check_counts
+
+    if not isinstance(counts, pd.DataFrame) or counts.shape[0] == 0 or counts.shape[1] == 0:
+        raise InputError(f"{counts_name}: empty count table")
+    meta = metadata.copy()
+    if "SampleID" in meta.columns:
+        meta = meta.set_index("SampleID")
+    for col in ("Env", "SourceSink"):
+        if col not in meta.columns:
+            raise InputError(f"{metadata_name}: no {col!r} column")
+    if "id" not in meta.columns:
+        meta["id"] = ""
+    meta.index = meta.index.map(str)
+    dup = meta.index[meta.index.duplicated()]
+    if len(dup):
+        raise InputError(f"{metadata_name}: duplicate SampleID {dup[0]!r}")
+    role = meta["SourceSink"].astype(str).str.strip().str.lower()
+    role = role.map({"sink": "Sink", "source": "Source", "snk": "Sink", "src": "Source"})
+    if role.isna().any():
+        s = role.index[role.isna()][0]
+        raise InputError(
+            f"{metadata_name}: sample {s!r}: SourceSink is {meta.loc[s, 'SourceSink']!r}, "
+            "expected 'Source' or 'Sink'"
+        )
+    meta["SourceSink"] = role
+    meta["Env"] = meta["Env"].astype(str).str.strip()
+    ids = meta["id"].astype(object).where(meta["id"].notna(), "")
+    meta["id"] = ids.map(lambda v: "" if str(v).strip().upper() in ("", "NA", "NAN") else str(v))
+    meta["id"] = meta["id"].map(lambda v: v[:-2] if v.endswith(".0") else v)
+
+    counts = counts.copy()
+    counts.columns = counts.columns.map(str)
+    dup = counts.columns[counts.columns.duplicated()]
+    if len(dup):
+        raise InputError(f"{counts_name}: duplicate sample id {dup[0]!r}")
+    dup = counts.index[counts.index.duplicated()]
+    if len(dup):
+        raise InputError(f"{counts_name}: duplicate taxon id {dup[0]!r}")
+    missing = [s for s in meta.index if s not in counts.columns]
+    if missing:
+        raise InputError(
+            f"{metadata_name}: sample {missing[0]!r} is not a column of {counts_name} "
+            f"({len(missing)} metadata sample(s) missing from the count table)"
+        )
+    if (meta["SourceSink"] == "Sink").sum() == 0:
+        raise InputError(f"{metadata_name}: no sample has SourceSink 'Sink'")
+    if (meta["SourceSink"] == "Source").sum() == 0:
+        raise InputError(f"{metadata_name}: no sample has SourceSink 'Source'")
+    sub = counts[list(meta.index)]
+    try:
+        sub = sub.astype(np.float64)
+    except (TypeError, ValueError):
+        raise InputError(f"{counts_name}: non-numeric values in the count table") from None
+    values = sub.to_numpy()
+    if relative is None:
+        # proportions or percentages: fractional values and every sample summing to <= 100
+        finite = np.isfinite(values).all()
+        relative = bool(
+            finite
+            and (values != np.round(values)).any()
+            and (values.sum(axis=0) <= 100.0 + 1e-6).all()
+        )
+    check_counts(sub, counts_name, integer=not relative)
+    return sub, meta, relative
+
+
+def _build_problems(
+    counts: pd.DataFrame,
+    meta: pd.DataFrame,
+    counts_name: str,
+    metadata_name: str,
+    by_sample: bool,
+) -> list[_Problem]:
+    X = counts.to_numpy(dtype=np.float64)  # taxa x samples
+    col = {s: i for i, s in enumerate(counts.columns)}
+    depth = X.sum(axis=0)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        rel = np.where(depth > 0, X / np.where(depth > 0, depth, 1.0), 0.0)
+    pool = rel.mean(axis=1)
+    sinks = meta.index[meta["SourceSink"] == "Sink"]
+    sources = meta[meta["SourceSink"] == "Source"]
+    for s in sources.index:
+        if depth[col[s]] <= 0:
+            env = sources.loc[s, "Env"]
+            raise InputError(
+                f"{counts_name}: source sample {s!r} (Env {env!r}) has no reads; "
+                "remove it from the metadata"
+            )
+    shared = list(sources.index[sources["id"] == ""])
+    by_id: dict[str, list[str]] = {}
+    for s, ident in zip(sources.index, sources["id"], strict=True):
+        if ident:
+            by_id.setdefault(ident, []).append(s)
+    problems = []
+    for s in sinks:
+        if depth[col[s]] <= 0:
+            raise InputError(f"{counts_name}: sink sample {s!r} has no reads")
+        ident = meta.loc[s, "id"]
+        own = by_id.get(ident, []) if ident else []
+        srcs = own + shared
+        if not srcs:
+            raise InputError(
+                f"{metadata_name}: sink {s!r} (id {ident!r}): no source samples with id "
+                f"{ident!r} and none without an id (sources with an empty id are shared by "
+                "every sink)"
+            )
+        x_full = X[:, col[s]]
+        Y_full = X[:, [col[k] for k in srcs]].T
+        active = (x_full > 0) | (Y_full > 0).any(axis=0)
+        prior = pool[active]
+        prior = prior / prior.sum()
+        envs = [str(sources.loc[k, "Env"]) for k in srcs]
+        labels = list(srcs) if by_sample else envs
+        groups: dict[str, list[int]] = {}
+        for r, e in enumerate(envs):
+            groups.setdefault(e, []).append(r)
+        problems.append(
+            _Problem(
+                sink=str(s),
+                x=x_full[active],
+                Y=Y_full[:, active],
+                sources=[str(k) for k in srcs],
+                labels=labels,
+                prior=prior,
+                groups=groups,
+            )
+        )
+    return problems
+
+
+def _rarefy(counts: np.ndarray, depth: int, rng: np.random.Generator) -> np.ndarray:
+    """Subsample reads without replacement to ``depth`` (FEAST's rarefaction)."""
+    c = counts.astype(np.int64)
+    if c.sum() <= depth:
+        return c.astype(np.float64)
+    return rng.multivariate_hypergeometric(c, depth).astype(np.float64)
+
+
+def _solve(
+    xs: list[np.ndarray],
+    Ys: list[np.ndarray],
+    priors: list[np.ndarray],
+    a0: list[np.ndarray],
+    gu0: list[np.ndarray],
+    kappa: float,
+    beta: float,
+    max_iter: int,
+    tol: float,
+    update_sources: bool,
+) -> tuple[list[np.ndarray], list[np.ndarray], np.ndarray, np.ndarray]:
+    """Pack a list of fits into flat arrays, run the compiled EM, unpack."""
+    from lactobiome.tracking.engine import fit_batch
+
+    F = len(xs)
+    t_len = np.array([len(x) for x in xs], dtype=np.int64)
+    k_arr = np.array([Y.shape[0] for Y in Ys], dtype=np.int64)
+    t_off = np.concatenate([[0], np.cumsum(t_len)])
+    y_off = np.concatenate([[0], np.cumsum(t_len * k_arr)])
+    a_off = np.concatenate([[0], np.cumsum(k_arr + 1)])
+    lam = np.array([_sink_noise_cost(x, Y, kappa) for x, Y in zip(xs, Ys, strict=True)])
+    a_flat = np.concatenate(a0).astype(np.float64)
+    gu_flat = np.concatenate(gu0).astype(np.float64)
+    iters = np.zeros(F, dtype=np.int64)
+    conv = np.zeros(F, dtype=np.bool_)
+    fit_batch(
+        np.concatenate(xs),
+        t_off,
+        np.concatenate([Y.ravel() for Y in Ys]),
+        y_off,
+        k_arr,
+        np.concatenate(priors),
+        a_flat,
+        a_off,
+        gu_flat,
+        lam,
+        float(beta),
+        int(max_iter),
+        float(tol),
+        bool(update_sources),
+        iters,
+        conv,
+    )
+    a_out = [a_flat[a_off[f] : a_off[f + 1]].copy() for f in range(F)]
+    gu_out = [gu_flat[t_off[f] : t_off[f + 1]].copy() for f in range(F)]
+    return a_out, gu_out, iters, conv
+
+
+def _collapse(a: np.ndarray, labels: list[str], order: list[str]) -> np.ndarray:
+    """Sum per-sample proportions into output labels (``order``), unknown last."""
+    out = np.zeros(len(order) + 1)
+    pos = {lab: i for i, lab in enumerate(order)}
+    for j, lab in enumerate(labels):
+        out[pos[lab]] += a[j]
+    out[-1] = a[-1]
+    return out
+
+
+def track(
+    counts: pd.DataFrame,
+    metadata: pd.DataFrame,
+    *,
+    by_sample: bool = False,
+    rarefy: bool | int = False,
+    iterations: int = 1000,
+    tolerance: float = 1e-6,
+    seed: int = 0,
+    bootstrap: int = 100,
+    level: float = 0.9,
+    relative: bool | None = None,
+    effective_depth: float = 10_000.0,
+    unknown_cost: float = 0.2,
+    prior_strength: float = 1.0,
+    update_sources: bool = True,
+    progress: Callable[[int], None] | None = None,
+    counts_name: str = "counts",
+    metadata_name: str = "metadata",
+) -> pd.DataFrame:
+    """Estimate, for every sink, the share contributed by each source and by an unknown source.
+
+    Parameters
+    ----------
+    counts
+        Taxa x samples table (read counts; or relative abundances, see ``relative``).
+    metadata
+        Indexed by sample id (or with a ``SampleID`` column), with ``Env``, ``SourceSink``
+        (``Source``/``Sink``) and optionally ``id``. A sink with an id uses the sources with
+        the same id plus every source with an empty id; a sink without an id uses the
+        sources without an id (FEAST's two layouts, and their combination).
+    by_sample
+        Report each source sample separately instead of summing them by ``Env``.
+    rarefy
+        ``False`` (default) uses all reads; ``True`` rarefies each sink and its sources to
+        their smallest depth, as FEAST does; an integer rarefies to that depth.
+    iterations, tolerance
+        EM stops when no proportion changes by more than ``tolerance`` in one iteration, or
+        after ``iterations`` iterations.
+    seed
+        Seed for rarefaction and the bootstrap.
+    bootstrap
+        Number of bootstrap replicates for the intervals (0: no intervals, ``ci_low`` and
+        ``ci_high`` are NaN).
+    level
+        Coverage of the intervals (0.9: 5th to 95th percentile).
+    relative
+        Treat the table as relative abundances (proportions or percentages). ``None`` (default)
+        decides from the data: fractional values and every sample summing to <= 100.
+    effective_depth
+        For relative abundances: the number of independent reads a sample is taken to be
+        worth. Each sample becomes ``effective_depth`` fractional pseudo-counts in the same
+        proportions (no rounding); intervals widen as it shrinks.
+    unknown_cost
+        Cost of a read assigned to the unknown source, in units of the fit's sampling-noise
+        scale (see :mod:`lactobiome.tracking.engine` and docs/tracking.md).
+    prior_strength
+        Total pseudo-count of the Dirichlet prior on each source profile (spread as the
+        pooled profile of all samples).
+    update_sources
+        Re-estimate source profiles from their own reads and the sink reads (default), or
+        keep them fixed at their posterior mean.
+    progress
+        Called with the number of fits finished after each batch (for a progress bar).
+    counts_name, metadata_name
+        File names used in error messages.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Long table with columns ``sink``, ``source``, ``proportion``, ``ci_low``,
+        ``ci_high``; the unknown source is ``"Unknown"``. ``attrs["diagnostics"]`` holds per
+        sink EM iterations, convergence, reads and the unknown cost used.
+    """
+    import pandas as pd
+
+    if bootstrap < 0:
+        raise InputError(f"bootstrap must be >= 0, got {bootstrap}")
+    if not 0 < level < 1:
+        raise InputError(f"level must be between 0 and 1, got {level}")
+    if iterations < 1:
+        raise InputError(f"iterations must be >= 1, got {iterations}")
+    sub, meta, relative = _validate(counts, metadata, counts_name, metadata_name, relative)
+    if relative:
+        if rarefy:
+            raise InputError(f"{counts_name}: relative abundances cannot be rarefied")
+        totals = sub.sum(axis=0)
+        totals[totals == 0] = 1.0
+        sub = sub / totals * effective_depth
+    problems = _build_problems(sub, meta, counts_name, metadata_name, by_sample)
+    rng = np.random.default_rng(seed)
+    if rarefy:
+        for p in problems:
+            depth = (
+                int(min(p.x.sum(), p.Y.sum(axis=1).min())) if rarefy is True else int(rarefy)
+            )
+            p.x = _rarefy(p.x, depth, rng)
+            p.Y = np.stack([_rarefy(y, depth, rng) for y in p.Y])
+            if p.x.sum() == 0:
+                raise InputError(f"{counts_name}: sink {p.sink!r} has no reads after rarefying")
+
+    def init(p: _Problem) -> tuple[np.ndarray, np.ndarray]:
+        k = p.Y.shape[0]
+        return np.full(k + 1, 1.0 / (k + 1)), p.x / p.x.sum()
+
+    starts = [init(p) for p in problems]
+    a_hat, gu_hat, iters, conv = _solve(
+        [p.x for p in problems],
+        [p.Y for p in problems],
+        [p.prior for p in problems],
+        [s[0] for s in starts],
+        [s[1] for s in starts],
+        unknown_cost,
+        prior_strength,
+        iterations,
+        tolerance,
+        update_sources,
+    )
+    if progress is not None:
+        progress(len(problems))
+    orders = [list(dict.fromkeys(p.labels)) for p in problems]
+    point = [_collapse(a, p.labels, o) for a, p, o in zip(a_hat, problems, orders, strict=True)]
+
+    lows: list[np.ndarray] = [np.full(len(v), np.nan) for v in point]
+    highs: list[np.ndarray] = [np.full(len(v), np.nan) for v in point]
+    if bootstrap > 0:
+        reps = _bootstrap(
+            problems, a_hat, gu_hat, orders, rng, bootstrap, unknown_cost, prior_strength,
+            iterations, tolerance, update_sources, by_sample, progress,
+        )
+        q = (1.0 - level) / 2.0
+        for i, r in enumerate(reps):
+            lows[i] = np.minimum(np.quantile(r, q, axis=0), point[i])
+            highs[i] = np.maximum(np.quantile(r, 1.0 - q, axis=0), point[i])
+
+    rows = []
+    for p, o, v, lo, hi in zip(problems, orders, point, lows, highs, strict=True):
+        for j, lab in enumerate([*o, UNKNOWN]):
+            rows.append((p.sink, lab, v[j], lo[j], hi[j]))
+    table = pd.DataFrame(rows, columns=COLUMNS)
+    table.attrs["diagnostics"] = pd.DataFrame(
+        {
+            "sink": [p.sink for p in problems],
+            "reads": [float(p.x.sum()) for p in problems],
+            "taxa": [len(p.x) for p in problems],
+            "iterations": iters,
+            "converged": conv,
+            "unknown_cost": [_sink_noise_cost(p.x, p.Y, unknown_cost) for p in problems],
+        }
+    )
+    table.attrs["relative"] = relative
+    return table
+
+
+def _bootstrap(
+    problems: list[_Problem],
+    a_hat: list[np.ndarray],
+    gu_hat: list[np.ndarray],
+    orders: list[list[str]],
+    rng: np.random.Generator,
+    n_boot: int,
+    kappa: float,
+    beta: float,
+    iterations: int,
+    tolerance: float,
+    update_sources: bool,
+    by_sample: bool,
+    progress: Callable[[int], None] | None,
+) -> list[np.ndarray]:
+    """Bootstrap replicates of every sink's proportions (replicates x labels+1).
+
+    Each replicate redraws the sink's reads and every source sample's reads (multinomial at
+    the observed depth), and, where an Env has several source samples and they are pooled,
+    resamples those samples with replacement. Fits start from the point estimate.
+    """
+    out = [np.empty((n_boot, len(o) + 1)) for o in orders]
+    # replicates are solved in chunks so memory stays bounded on large analyses
+    per_rep = sum(p.Y.size + p.x.size for p in problems)
+    chunk = max(1, min(n_boot, int(4_000_000 // max(per_rep, 1))))
+    done = 0
+    while done < n_boot:
+        b_count = min(chunk, n_boot - done)
+        xs, Ys, priors, a0, gu0, labels, owner = [], [], [], [], [], [], []
+        for _ in range(b_count):
+            for i, p in enumerate(problems):
+                n = int(round(p.x.sum()))
+                x = rng.multinomial(n, p.x / p.x.sum()).astype(np.float64)
+                if not by_sample:
+                    rows = [r for g in p.groups.values() for r in rng.choice(g, size=len(g))]
+                else:
+                    rows = list(range(p.Y.shape[0]))
+                Y = np.empty((len(rows), p.Y.shape[1]))
+                for k, r in enumerate(rows):
+                    y = p.Y[r]
+                    Y[k] = rng.multinomial(int(round(y.sum())), y / y.sum())
+                a = np.append(a_hat[i][rows], a_hat[i][-1])
+                a = np.maximum(a, 1e-3)
+                xs.append(x)
+                Ys.append(Y)
+                priors.append(p.prior)
+                a0.append(a / a.sum())
+                gu = 0.9 * gu_hat[i] + 0.1 * (x / x.sum())
+                gu0.append(gu / gu.sum())
+                labels.append([p.labels[r] for r in rows])
+                owner.append(i)
+        a_b, _, _, _ = _solve(
+            xs, Ys, priors, a0, gu0, kappa, beta, iterations, tolerance, update_sources
+        )
+        for f, a in enumerate(a_b):
+            i = owner[f]
+            out[i][done + f // len(problems)] = _collapse(a, labels[f], orders[i])
+        done += b_count
+        if progress is not None:
+            progress(b_count * len(problems))
+    return out
