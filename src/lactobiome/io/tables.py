@@ -134,9 +134,7 @@ def _frame_from_rows(
     if fast is not None:  # well-formed table: C parser, then cell checks below
         taxa_fast, values_fast = fast
         _check_duplicates(taxa_fast, path, "taxon id")
-        frame = pd.DataFrame(
-            values_fast, index=pd.Index(taxa_fast, name="taxon"), columns=samples
-        )
+        frame = pd.DataFrame(values_fast, index=pd.Index(taxa_fast, name="taxon"), columns=samples)
         check_counts(frame, str(path), integer=integer, first_line=first_line)
         return frame
     taxa: list[str] = []
@@ -179,8 +177,13 @@ def _fast_values(body: list[list[str]], n: int) -> tuple[list[str], np.ndarray] 
     text = "\n".join("\t".join(fields) for fields in body)
     try:
         frame = pd.read_csv(
-            io.StringIO(text), sep="\t", header=None, index_col=False, dtype={0: str},
-            na_filter=True, engine="c",
+            io.StringIO(text),
+            sep="\t",
+            header=None,
+            index_col=False,
+            dtype={0: str},
+            na_filter=True,
+            engine="c",
         )
     except (ValueError, pd.errors.ParserError):
         return None
@@ -438,9 +441,11 @@ def read_metaphlan(path: str | Path, rank: str = "s") -> pd.DataFrame:
     text = _read_text(path)
     lines = [ln for ln in text.split("\n") if ln.strip()]
     start = 0
-    while start < len(lines) and lines[start].startswith("#") and not lines[
-        start
-    ].startswith("#clade_name"):
+    while (
+        start < len(lines)
+        and lines[start].startswith("#")
+        and not lines[start].startswith("#clade_name")
+    ):
         start += 1
     if start >= len(lines):
         raise InputError(f"{path}: no header line with sample names")
@@ -584,4 +589,3 @@ def read_metadata(path: str | Path) -> pd.DataFrame:
     frame = frame.set_index("SampleID")
     frame.attrs["source_file"] = str(path)
     return frame
-

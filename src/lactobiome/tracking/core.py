@@ -343,9 +343,7 @@ def track(
     rng = np.random.default_rng(seed)
     if rarefy:
         for p in problems:
-            depth = (
-                int(min(p.x.sum(), p.Y.sum(axis=1).min())) if rarefy is True else int(rarefy)
-            )
+            depth = int(min(p.x.sum(), p.Y.sum(axis=1).min())) if rarefy is True else int(rarefy)
             p.x = _rarefy(p.x, depth, rng)
             p.Y = np.stack([_rarefy(y, depth, rng) for y in p.Y])
             if p.x.sum() == 0:
@@ -377,8 +375,19 @@ def track(
     highs: list[np.ndarray] = [np.full(len(v), np.nan) for v in point]
     if bootstrap > 0:
         reps = _bootstrap(
-            problems, a_hat, gu_hat, orders, rng, bootstrap, unknown_cost, prior_strength,
-            iterations, tolerance, update_sources, by_sample, progress,
+            problems,
+            a_hat,
+            gu_hat,
+            orders,
+            rng,
+            bootstrap,
+            unknown_cost,
+            prior_strength,
+            iterations,
+            tolerance,
+            update_sources,
+            by_sample,
+            progress,
         )
         q = (1.0 - level) / 2.0
         for i, r in enumerate(reps):
