@@ -199,6 +199,7 @@ def _solve(
     gu0: list[np.ndarray],
     kappa: float,
     beta: float,
+    tau: float,
     max_iter: int,
     tol: float,
     update_sources: bool,
@@ -229,6 +230,7 @@ def _solve(
         gu_flat,
         lam,
         float(beta),
+        float(tau),
         int(max_iter),
         float(tol),
         bool(update_sources),
@@ -265,6 +267,7 @@ def track(
     effective_depth: float = 10_000.0,
     unknown_cost: float = 0.2,
     prior_strength: float = 1.0,
+    source_fidelity: float = 0.0,
     update_sources: bool = True,
     progress: Callable[[int], None] | None = None,
     counts_name: str = "counts",
@@ -309,6 +312,11 @@ def track(
     prior_strength
         Total pseudo-count of the Dirichlet prior on each source profile (spread as the
         pooled profile of all samples).
+    source_fidelity
+        Effective number of reads' worth of information a source sample carries about the
+        community that actually seeded the sink (0, default: all its reads, i.e. the source
+        sample *is* that community up to sampling noise). Smaller values let a source's
+        profile bend towards the sink, as for a sample taken at another time.
     update_sources
         Re-estimate source profiles from their own reads and the sink reads (default), or
         keep them fixed at their posterior mean.
@@ -362,6 +370,7 @@ def track(
         [s[1] for s in starts],
         unknown_cost,
         prior_strength,
+        source_fidelity,
         iterations,
         tolerance,
         update_sources,
@@ -383,6 +392,7 @@ def track(
             bootstrap,
             unknown_cost,
             prior_strength,
+            source_fidelity,
             iterations,
             tolerance,
             update_sources,
@@ -422,6 +432,7 @@ def _bootstrap(
     n_boot: int,
     kappa: float,
     beta: float,
+    tau: float,
     iterations: int,
     tolerance: float,
     update_sources: bool,
@@ -465,7 +476,7 @@ def _bootstrap(
                 labels.append([p.labels[r] for r in rows])
                 owner.append(i)
         a_b, _, _, _ = _solve(
-            xs, Ys, priors, a0, gu0, kappa, beta, iterations, tolerance, update_sources
+            xs, Ys, priors, a0, gu0, kappa, beta, tau, iterations, tolerance, update_sources
         )
         for f, a in enumerate(a_b):
             i = owner[f]

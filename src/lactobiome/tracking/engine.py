@@ -40,6 +40,7 @@ def _fit_one(
     gu: np.ndarray,
     lam: float,
     beta: float,
+    tau: float,
     max_iter: int,
     tol: float,
     update_sources: bool,
@@ -51,11 +52,15 @@ def _fit_one(
         n += x[t]
     G = np.empty((K, T))
     depth = np.empty(K)
+    weight = np.empty(K)
     for j in range(K):
         m = 0.0
         for t in range(T):
             m += Y[j, t]
         depth[j] = m
+        # weight of the source's own reads: the sample is only as informative about the
+        # community that seeded the sink as the source fidelity tau allows
+        weight[j] = 1.0 / (1.0 / tau + 1.0 / (m + beta)) if tau > 0 else m + beta
         for t in range(T):
             G[j, t] = (Y[j, t] + beta * prior[t]) / (m + beta)
     Z = np.zeros((K + 1, T))
@@ -64,7 +69,8 @@ def _fit_one(
     c = lam * n
     converged = False
     it = 0
-    for it in range(1, max_iter + 1):
+    while it < max_iter:
+        it += 1
         R[:] = 0.0
         for t in range(T):
             if x[t] <= 0.0:
@@ -107,9 +113,10 @@ def _fit_one(
             a[j] = v
         if update_sources:
             for j in range(K):
-                den = depth[j] + beta + R[j]
+                s = weight[j] / (depth[j] + beta)
+                den = weight[j] + R[j]
                 for t in range(T):
-                    G[j, t] = (Y[j, t] + beta * prior[t] + Z[j, t]) / den
+                    G[j, t] = (s * (Y[j, t] + beta * prior[t]) + Z[j, t]) / den
         if R[K] > 0.0:
             for t in range(T):
                 gu[t] = Z[K, t] / R[K]
@@ -132,6 +139,7 @@ def fit_batch(
     gu_flat: np.ndarray,
     lam: np.ndarray,
     beta: float,
+    tau: float,
     max_iter: int,
     tol: float,
     update_sources: bool,
@@ -159,6 +167,7 @@ def fit_batch(
             gu_flat[t0:t1],
             lam[f],
             beta,
+            tau,
             max_iter,
             tol,
             update_sources,

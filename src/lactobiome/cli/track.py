@@ -1,0 +1,147 @@
+"""``lactobiome track``: microbial source tracking from the command line."""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from pathlib import Path
+
+import click
+
+from lactobiome.errors import InputError
+
+
+def _write_atomic(frame_text: str, out: Path) -> None:
+    """Write text to ``out`` through a temporary file in the same folder, then rename."""
+    out.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{out.name}.", suffix=".tmp", dir=out.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as fh:
+            fh.write(frame_text)
+        os.replace(tmp, out)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+@click.command("track")
+@click.argument("table", type=click.Path(dir_okay=False, path_type=Path))
+@click.argument("metadata", required=False, type=click.Path(dir_okay=False, path_type=Path))
+@click.option(
+    "--mapping",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="SourceTracker2 mapping file (instead of the METADATA argument).",
+)
+@click.option(
+    "--out", "-o", required=True, type=click.Path(dir_okay=False, path_type=Path),
+    help="Output TSV (long form: sink, source, proportion, ci_low, ci_high).",
+)
+@click.option("--wide", is_flag=True, help="Write a sinks x sources matrix instead.")
+@click.option(
+    "--format", "fmt", default="auto", show_default=True,
+    type=click.Choice(["auto", "feast", "biom", "classic", "metaphlan"]),
+    help="Layout of TABLE.",
+)
+@click.option("--by-sample", is_flag=True, help="Keep each source sample separate (not by Env).")
+@click.option(
+    "--rarefy", "rarefy", default=None, type=int, is_flag=False, flag_value=-1,
+    help="Rarefy each sink and its sources (to their smallest depth, or to the given depth).",
+)
+@click.option("--iterations", default=1000, show_default=True, help="Maximum EM iterations.")
+@click.option("--tolerance", default=1e-6, show_default=True, help="EM convergence tolerance.")
+@click.option("--seed", default=0, show_default=True, help="Random seed (bootstrap, rarefying).")
+@click.option("--bootstrap", default=100, show_default=True, help="Bootstrap replicates.")
+@click.option("--level", default=0.9, show_default=True, help="Interval coverage.")
+@click.option(
+    "--relative/--counts", "relative", default=None,
+    help="Treat TABLE as relative abundances (default: decide from the data).",
+)
+@click.option(
+    "--effective-depth", default=10_000.0, show_default=True,
+    help="Reads a relative-abundance sample is taken to be worth.",
+)
+@click.option(
+    "--unknown-cost", default=0.2, show_default=True,
+    help="Cost of an unknown-source read, in units of the sampling-noise scale.",
+)
+@click.option(
+    "--source-fidelity", default=0.0, show_default=True,
+    help="Reads' worth of information a source sample carries about the seeding community "
+    "(0: all its reads).",
+)
+def track(
+    table: Path,
+    metadata: Path | None,
+    mapping: Path | None,
+    out: Path,
+    wide: bool,
+    fmt: str,
+    by_sample: bool,
+    rarefy: int | None,
+    iterations: int,
+    tolerance: float,
+    seed: int,
+    bootstrap: int,
+    level: float,
+    relative: bool | None,
+    effective_depth: float,
+    unknown_cost: float,
+    source_fidelity: float,
+) -> None:
+    """Estimate what share of each sink came from each source (and from an unknown source).
+
+    TABLE is a FEAST count table, a BIOM file (HDF5 or JSON), a classic tab table or a
+    MetaPhlAn relative-abundance table; METADATA (or --mapping) is FEAST metadata or a
+    SourceTracker2 mapping file with SampleID, Env, SourceSink and optionally id.
+    """
+    from tqdm import tqdm
+
+    from lactobiome.io.tables import read_counts, read_metadata
+    from lactobiome.tracking import to_wide
+    from lactobiome.tracking.core import track as run_track
+
+    meta_path = metadata or mapping
+    if metadata is not None and mapping is not None:
+        raise InputError("give the metadata either as an argument or with --mapping, not both")
+    if meta_path is None:
+        raise InputError("no metadata: give METADATA or --mapping MAP")
+    counts = read_counts(table, fmt)
+    meta = read_metadata(meta_path)
+    n_sinks = int((meta["SourceSink"] == "Sink").sum())
+    total = n_sinks * (1 + bootstrap)
+    with tqdm(total=total, desc="tracking", unit="fit", disable=None, leave=False) as bar:
+        result = run_track(
+            counts,
+            meta,
+            by_sample=by_sample,
+            rarefy=False if rarefy is None else (True if rarefy < 0 else rarefy),
+            iterations=iterations,
+            tolerance=tolerance,
+            seed=seed,
+            bootstrap=bootstrap,
+            level=level,
+            relative=relative,
+            effective_depth=effective_depth,
+            unknown_cost=unknown_cost,
+            source_fidelity=source_fidelity,
+            progress=bar.update,
+            counts_name=str(table),
+            metadata_name=str(meta_path),
+        )
+    if wide:
+        text = to_wide(result).to_csv(sep="\t", float_format="%.6g")
+    else:
+        text = result.to_csv(sep="\t", index=False, float_format="%.6g")
+    _write_atomic(text, out)
+
+    diag = result.attrs["diagnostics"]
+    means = result.groupby("source", sort=False)["proportion"].mean()
+    click.echo(
+        f"tracked {len(diag)} sink(s) against {len(means) - 1} source label(s); "
+        f"{int(diag['converged'].sum())}/{len(diag)} converged; wrote {out}"
+    )
+    click.echo("mean proportion: " + ", ".join(f"{k} {v:.3f}" for k, v in means.items()))
+    if result.attrs.get("relative"):
+        click.echo(
+            f"note: relative abundances treated as {effective_depth:g} reads per sample"
+        )
