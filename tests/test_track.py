@@ -1,0 +1,276 @@
+"""Tests of the source-tracking engine, its intervals and the `lactobiome track` command."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+from click.testing import CliRunner
+
+from lactobiome.cli import cli
+from lactobiome.tracking import to_wide, track
+
+SHARED = Path(__file__).resolve().parents[1].parent / "shared" / "data"
+FEAST = SHARED / "feast_example"
+
+
+def _communities(rng: np.random.Generator, k: int, taxa: int = 300) -> np.ndarray:
+    """k random communities, each with its own taxa plus a shared core."""
+    prof = np.zeros((k, taxa))
+    for j in range(k):
+        k = min(60, taxa // 2)
+        own = rng.choice(taxa, size=k, replace=False)
+        prof[j, own] = rng.lognormal(0, 1.5, size=k)
+        prof[j, :10] += rng.lognormal(0, 1, size=10)  # shared core
+    return prof / prof.sum(axis=1, keepdims=True)
+
+
+def _frames(sinks: list[np.ndarray], sources: list[np.ndarray]) -> tuple[pd.DataFrame, ...]:
+    cols, meta = {}, []
+    for i, (x, Y) in enumerate(zip(sinks, sources, strict=True)):
+        cols[f"sink{i}"] = x
+        meta.append((f"sink{i}", "sink", "Sink", str(i)))
+        for j, y in enumerate(Y):
+            cols[f"src{i}_{j}"] = y
+            meta.append((f"src{i}_{j}", f"Env{j}", "Source", str(i)))
+    counts = pd.DataFrame(cols, index=[f"t{k}" for k in range(len(sinks[0]))])
+    md = pd.DataFrame(meta, columns=["SampleID", "Env", "SourceSink", "id"]).set_index("SampleID")
+    return counts, md
+
+
+def test_noise_free_recovery_and_sum_to_one() -> None:
+    rng = np.random.default_rng(0)
+    prof = _communities(rng, 4)
+    truth = np.array([0.5, 0.2, 0.1, 0.2])  # last: unknown community, not offered
+    sink = truth @ prof * 1e6
+    counts, md = _frames([sink], [prof[:3] * 1e6])
+    out = track(
+        counts, md, bootstrap=0, iterations=5000, tolerance=1e-9, relative=True,
+        effective_depth=1e6,
+    )
+    assert list(out.columns) == ["sink", "source", "proportion", "ci_low", "ci_high"]
+    assert out["proportion"].sum() == pytest.approx(1.0)
+    est = out.set_index("source")["proportion"]
+    np.testing.assert_allclose(est[["Env0", "Env1", "Env2", "Unknown"]], truth, atol=0.01)
+
+
+def test_identical_and_unrelated_sinks() -> None:
+    rng = np.random.default_rng(1)
+    prof = _communities(rng, 4)
+    src = [rng.multinomial(20000, p).astype(float) for p in prof[:3]]
+    same = rng.multinomial(20000, prof[1]).astype(float)
+    other = rng.multinomial(20000, prof[3]).astype(float)
+    counts, md = _frames([same, other], [np.array(src), np.array(src)])
+    wide = to_wide(track(counts, md, bootstrap=0))
+    assert wide.loc["sink0", "Env1"] > 0.95
+    assert wide.loc["sink1", "Unknown"] > 0.95
+    np.testing.assert_allclose(wide.sum(axis=1), 1.0)
+
+
+def test_intervals_cover_simulated_mixtures() -> None:
+    rng = np.random.default_rng(2)
+    hits, total, sinks, sources, truths = 0, 0, [], [], []
+    for _ in range(12):
+        prof = _communities(rng, 4)
+        a = rng.dirichlet(np.ones(4))
+        sinks.append(rng.multinomial(30000, a @ prof).astype(float))
+        sources.append(np.array([rng.multinomial(30000, p) for p in prof[:3]], dtype=float))
+        truths.append(a)
+    counts, md = _frames(sinks, sources)
+    out = track(counts, md, bootstrap=60, seed=3)
+    for i, a in enumerate(truths):
+        rows = out[out["sink"] == f"sink{i}"].set_index("source")
+        for lab, t in zip(["Env0", "Env1", "Env2", "Unknown"], a, strict=True):
+            lo, hi = rows.loc[lab, "ci_low"], rows.loc[lab, "ci_high"]
+            hits += lo - 0.005 <= t <= hi + 0.005
+            total += 1
+    assert hits / total >= 0.8
+
+
+def test_relative_abundance_input_is_not_rounded() -> None:
+    rng = np.random.default_rng(4)
+    prof = _communities(rng, 3)
+    sink = 0.7 * prof[0] + 0.3 * prof[1]
+    counts, md = _frames([sink * 100], [prof[:2] * 100])  # percentages
+    out = track(counts, md, bootstrap=10)
+    assert out.attrs["relative"] is True
+    est = out.set_index("source")["proportion"]
+    assert est["Env0"] == pytest.approx(0.7, abs=0.03)
+
+
+def test_shared_sources_when_id_is_empty() -> None:
+    rng = np.random.default_rng(5)
+    prof = _communities(rng, 2)
+    counts = pd.DataFrame(
+        {
+            "k1": rng.multinomial(5000, prof[0]),
+            "k2": rng.multinomial(5000, prof[1]),
+            "s1": rng.multinomial(5000, prof[0]),
+            "s2": rng.multinomial(5000, prof[1]),
+        }
+    )
+    md = pd.DataFrame(
+        {"Env": ["x", "x", "A", "B"], "SourceSink": ["Sink", "Sink", "Source", "Source"],
+         "id": ["1", "2", "", ""]},
+        index=["k1", "k2", "s1", "s2"],
+    )
+    wide = to_wide(track(counts, md, bootstrap=0))
+    assert wide.loc["k1", "A"] > 0.9 and wide.loc["k2", "B"] > 0.9
+
+
+# --- the command line --------------------------------------------------------------------
+
+
+def _write(path: Path, text: str) -> Path:
+    path.write_text(text)
+    return path
+
+
+@pytest.fixture()
+def small_files(tmp_path: Path) -> tuple[Path, Path]:
+    rng = np.random.default_rng(6)
+    prof = _communities(rng, 3, taxa=50)
+    lines = ["taxon\tsink\tsa\tsb"]
+    data = np.stack(
+        [rng.multinomial(4000, 0.6 * prof[0] + 0.4 * prof[1]),
+         rng.multinomial(4000, prof[0]), rng.multinomial(4000, prof[1])], axis=1
+    )
+    lines += [f"t{i}\t" + "\t".join(str(v) for v in row) for i, row in enumerate(data)]
+    counts = _write(tmp_path / "counts.txt", "\n".join(lines) + "\n")
+    meta = _write(
+        tmp_path / "meta.txt",
+        "SampleID\tEnv\tSourceSink\tid\nsink\tgut\tSink\t1\nsa\tmilk\tSource\t1\n"
+        "sb\tskin\tSource\t1\n",
+    )
+    return counts, meta
+
+
+def _run(args: list[str]) -> tuple[int, str]:
+    from lactobiome.cli import main
+
+    runner = CliRunner()
+    res = runner.invoke(cli, ["track", *args], standalone_mode=False, catch_exceptions=True)
+    if res.exception is not None and not isinstance(res.exception, SystemExit):
+        # route through main() so LactobiomeError becomes exit 2 like the installed program
+        with pytest.raises(SystemExit) as exc:
+            main(["track", *args])
+        return int(exc.value.code), ""
+    return res.exit_code, res.output
+
+
+def test_cli_writes_long_and_wide(small_files: tuple[Path, Path], tmp_path: Path) -> None:
+    counts, meta = small_files
+    out = tmp_path / "res.tsv"
+    code, text = _run([str(counts), str(meta), "--out", str(out), "--bootstrap", "20"])
+    assert code == 0, text
+    table = pd.read_csv(out, sep="\t")
+    assert list(table.columns) == ["sink", "source", "proportion", "ci_low", "ci_high"]
+    assert set(table["source"]) == {"milk", "skin", "Unknown"}
+    assert table["proportion"].sum() == pytest.approx(1.0, abs=1e-5)
+    assert "mean proportion" in text
+    wide_out = tmp_path / "wide.tsv"
+    code, _ = _run([str(counts), str(meta), "--out", str(wide_out), "--wide", "--bootstrap", "0"])
+    assert code == 0
+    assert list(pd.read_csv(wide_out, sep="\t", index_col=0).columns) == [
+        "milk", "skin", "Unknown"]
+
+
+BAD_INPUTS = {
+    "negative": ("taxon\tsink\tsa\tsb\nt0\t5\t-1\t3\nt1\t2\t2\t2\n", None, "negative"),
+    "nan": ("taxon\tsink\tsa\tsb\nt0\t5\t\t3\nt1\t2\t2\t2\n", None, "line 2"),
+    "fraction": ("taxon\tsink\tsa\tsb\nt0\t5\t1.5\t300\nt1\t2\t2\t2\n", None, "whole number"),
+    "empty_sink": ("taxon\tsink\tsa\tsb\nt0\t0\t1\t3\nt1\t0\t2\t2\n", None, "no reads"),
+    "dup_taxon": ("taxon\tsink\tsa\tsb\nt0\t5\t1\t3\nt0\t2\t2\t2\n", None, "duplicate taxon"),
+    "mismatch": (
+        None, "SampleID\tEnv\tSourceSink\tid\nsink\tgut\tSink\t1\nzz\tmilk\tSource\t1\n",
+        "'zz'"),
+    "dup_sample": (
+        None, "SampleID\tEnv\tSourceSink\tid\nsink\tgut\tSink\t1\nsink\tmilk\tSource\t1\n",
+        "duplicate SampleID"),
+    "no_sources_for_id": (
+        None, "SampleID\tEnv\tSourceSink\tid\nsink\tgut\tSink\t1\nsa\tmilk\tSource\t2\n",
+        "no source samples"),
+    "bad_role": (
+        None, "SampleID\tEnv\tSourceSink\tid\nsink\tgut\tDrain\t1\nsa\tmilk\tSource\t1\n",
+        "expected 'Source' or 'Sink'"),
+    "cr_endings": (
+        None, "SampleID\tEnv\tSourceSink\tid\rsink\tgut\tSink\t1\rsa\tmilk\tSource\t1\r",
+        "carriage return"),
+}
+
+
+@pytest.mark.parametrize("case", sorted(BAD_INPUTS))
+def test_cli_bad_input_exit_2(
+    case: str, small_files: tuple[Path, Path], tmp_path: Path, capsys: pytest.CaptureFixture
+) -> None:
+    from lactobiome.cli import main
+
+    counts, meta = small_files
+    table_text, meta_text, needle = BAD_INPUTS[case]
+    if table_text is not None:
+        counts = _write(tmp_path / "bad_counts.txt", table_text)
+    if meta_text is not None:
+        meta = _write(tmp_path / "bad_meta.txt", meta_text)
+    with pytest.raises(SystemExit) as exc:
+        main(["track", str(counts), str(meta), "--out", str(tmp_path / "o.tsv")])
+    err = capsys.readouterr().err
+    assert exc.value.code == 2
+    assert err.startswith("lactobiome: error: ") and err.count("\n") == 1, err
+    assert "Traceback" not in err
+    assert needle in err
+    bad_file = "bad_counts.txt" if table_text is not None else "bad_meta.txt"
+    assert bad_file in err
+    assert not (tmp_path / "o.tsv").exists()
+
+
+# --- real-sample mixtures (shared data) ---------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def feast_multi() -> pd.DataFrame:
+    if not (FEAST / "otu_example_multi.txt").exists():
+        pytest.skip(f"shared data not found at {FEAST}")
+    from lactobiome.io.tables import read_counts
+
+    return read_counts(FEAST / "otu_example_multi.txt")
+
+
+def test_real_sample_mixtures(feast_multi: pd.DataFrame) -> None:
+    """Sinks mixed from real stool samples plus a hidden sample; sources are fresh draws."""
+    rng = np.random.default_rng(11)
+    X = feast_multi.to_numpy().T
+    depth = X.sum(axis=1)
+    P = X / depth[:, None]
+    sinks, sources, truths = [], [], []
+    for _ in range(30):
+        idx = rng.choice(len(P), size=4, replace=False)
+        a = rng.dirichlet(np.ones(4))
+        sinks.append(rng.multinomial(int(rng.choice(depth)), a @ P[idx]).astype(float))
+        sources.append(
+            np.array([rng.multinomial(int(rng.choice(depth)), P[k]) for k in idx[:3]], float)
+        )
+        truths.append(a)
+    counts, md = _frames(sinks, sources)
+    out = track(counts, md, bootstrap=40, seed=1)
+    est = to_wide(out)[["Env0", "Env1", "Env2", "Unknown"]].to_numpy()
+    truth = np.array(truths)
+    assert np.corrcoef(est.ravel(), truth.ravel())[0, 1] > 0.93
+    assert np.abs(est - truth).mean() < 0.04
+    assert abs(est[:, -1].mean() - truth[:, -1].mean()) < 0.05
+    lo = to_wide(out, "ci_low")[["Env0", "Env1", "Env2", "Unknown"]].to_numpy()
+    hi = to_wide(out, "ci_high")[["Env0", "Env1", "Env2", "Unknown"]].to_numpy()
+    assert ((lo <= truth) & (truth <= hi)).mean() > 0.75
+
+
+def test_feast_files_through_cli(tmp_path: Path) -> None:
+    if not (FEAST / "otu_example.txt").exists():
+        pytest.skip(f"shared data not found at {FEAST}")
+    out = tmp_path / "o.tsv"
+    code, text = _run([str(FEAST / "otu_example.txt"), str(FEAST / "metadata_example_with_id.txt"),
+                       "--out", str(out), "--bootstrap", "5"])
+    assert code == 0, text
+    table = pd.read_csv(out, sep="\t")
+    assert table["proportion"].sum() == pytest.approx(1.0, abs=1e-5)
+    assert len(table) == 10  # nine source Envs + Unknown
