@@ -41,6 +41,8 @@ UNITS: frozenset[str] = frozenset(
         "log10",
         "CFU/day",
         "1/(g/L)",
+        "g/day",
+        "week",
     }
 )
 """Units a parameter may carry."""

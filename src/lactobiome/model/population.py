@@ -30,6 +30,9 @@ _COLUMN = {
     "breast_milk_share": 9,
     "direct_breastfeeding_share": 10,
     "probiotic": 11,
+    "preterm": 12,
+    "gestational_age_weeks": 13,
+    "solids_start_day": 14,
 }
 N_COLUMNS = 16  # room for more attributes without changing existing ones
 
@@ -51,7 +54,9 @@ def draw_population(scenario: Scenario, parameters: ParameterTable, dyad_ids: np
         ``intrapartum_antibiotics``, ``first_time_mother``, ``previous_mastitis``,
         ``oversupply``, ``tight_bra``, ``nipple_damage``, ``secretor``, floats
         ``breast_milk_share`` and ``direct_breastfeeding_share``, strings
-        ``feeding_group`` and ``probiotic`` (strain name or "").
+        ``feeding_group`` and ``probiotic`` (strain name or ""); ``preterm`` (bool) with
+        ``gestational_age_weeks`` (uniform within the preterm or term range of the parameter
+        table) and ``solids_start_day`` (float, the feeding group's range or the table's).
     """
     rng = RandomStreams(scenario.cohort.seed, dyad_ids)
     u = rng.uniform(0, _POPULATION_STREAM, (N_COLUMNS,))
@@ -79,6 +84,16 @@ def draw_population(scenario: Scenario, parameters: ParameterTable, dyad_ids: np
     direct_share = direct_low + (direct_high - direct_low) * u[:, _COLUMN["direct_breastfeeding_share"]]
     direct_share = np.where(breast_milk_share > 0.0, direct_share, 0.0)
 
+    preterm = u[:, _COLUMN["preterm"]] < p("preterm")
+    term_low = parameters.get("gestational_age_term_min_weeks", "week")
+    ga_low = np.where(preterm, parameters.get("gestational_age_preterm_min_weeks", "week"), term_low)
+    ga_high = np.where(preterm, term_low, parameters.get("gestational_age_term_max_weeks", "week"))
+    gestational_age = ga_low + (ga_high - ga_low) * u[:, _COLUMN["gestational_age_weeks"]]
+    solids_default = (parameters.get("solids_start_day_min", "day"), parameters.get("solids_start_day_max", "day"))
+    solids_low = np.array([(g.solids_start_day or solids_default)[0] for g in groups], dtype=np.float64)[group_index]
+    solids_high = np.array([(g.solids_start_day or solids_default)[1] for g in groups], dtype=np.float64)[group_index]
+    solids_start = solids_low + (solids_high - solids_low) * u[:, _COLUMN["solids_start_day"]]
+
     probiotic = np.full(len(dyad_ids), "", dtype=object)
     for regimen in scenario.interventions:
         if regimen.kind == "probiotic":
@@ -98,4 +113,7 @@ def draw_population(scenario: Scenario, parameters: ParameterTable, dyad_ids: np
         "direct_breastfeeding_share": direct_share,
         "feeding_group": np.array([g.name for g in groups], dtype=object)[group_index],
         "probiotic": probiotic,
+        "preterm": preterm,
+        "gestational_age_weeks": gestational_age,
+        "solids_start_day": solids_start,
     }

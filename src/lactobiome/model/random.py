@@ -20,6 +20,9 @@ _TWO_POW_53 = 9007199254740992.0
 
 # Poisson means above this are drawn from the normal approximation; below, exactly.
 _POISSON_EXACT_LIMIT = 30.0
+# Above this mean the Poisson noise (relative sd < 1e-4) is below what the model resolves,
+# so the mean is returned: it saves the draw in the huge populations of the maternal gut.
+_POISSON_DETERMINISTIC_LIMIT = 1e8
 
 
 @njit(cache=True, inline="always")
@@ -30,7 +33,7 @@ def _mix(x: np.uint64) -> np.uint64:
 
 
 @njit(cache=True, inline="always")
-def _stream_key(seed: np.uint64, dyad: np.uint64, day: np.uint64, process: np.uint64) -> np.uint64:
+def stream_key(seed: np.uint64, dyad: np.uint64, day: np.uint64, process: np.uint64) -> np.uint64:
     k = _mix(seed + _GOLDEN)
     k = _mix(k ^ (dyad + _GOLDEN))
     k = _mix(k ^ (day * _M1 + _GOLDEN))
@@ -45,36 +48,50 @@ def _uniform(key: np.uint64, counter: np.uint64) -> float:
 
 
 @njit(cache=True, inline="always")
-def _normal(key: np.uint64, counter: np.uint64) -> float:
+def normal_one(key: np.uint64, counter: np.uint64) -> float:
     u1 = _uniform(key, counter * np.uint64(2))
     u2 = _uniform(key, counter * np.uint64(2) + np.uint64(1))
     return np.sqrt(-2.0 * np.log(u1)) * np.cos(2.0 * np.pi * u2)
 
 
 @njit(cache=True, inline="always")
-def _poisson(key: np.uint64, counter: np.uint64, lam: float) -> float:
+def poisson_one(key: np.uint64, counter: np.uint64, lam: float) -> float:
     if lam <= 0.0:
         return 0.0
+    if lam >= _POISSON_DETERMINISTIC_LIMIT:
+        return np.floor(lam + 0.5)
     if lam >= _POISSON_EXACT_LIMIT:
-        x = np.floor(lam + np.sqrt(lam) * _normal(key, counter * np.uint64(64)) + 0.5)
+        x = np.floor(lam + np.sqrt(lam) * normal_one(key, counter) + 0.5)
         return max(x, 0.0)
-    # Knuth's multiplication method: exact, about lam + 1 uniforms.
-    limit = np.exp(-lam)
-    prod = 1.0
+    # inversion by sequential search: exact, one uniform, about lam + 1 steps
+    u = _uniform(key, counter * np.uint64(2) + np.uint64(1))
+    p = np.exp(-lam)
+    cdf = p
     k = 0
-    base = counter * np.uint64(64)
-    while True:
-        prod *= _uniform(key, base + np.uint64(k + 1))
-        if prod <= limit:
-            return float(k)
+    while u > cdf and k < 200:
         k += 1
+        p *= lam / k
+        cdf += p
+    return float(k)
+
+
+@njit(cache=True, inline="always")
+def thin_one(key: np.uint64, counter: np.uint64, count: float, probability: float) -> float:
+    """Binomial(count, p) by its Poisson limit on the smaller tail, clipped to [0, count]."""
+    if count <= 0.0 or probability <= 0.0:
+        return 0.0
+    if probability >= 1.0:
+        return count
+    if probability <= 0.5:
+        return min(poisson_one(key, counter, count * probability), count)
+    return count - min(poisson_one(key, counter, count * (1.0 - probability)), count)
 
 
 @njit(cache=True, parallel=True)
 def _uniform_kernel(seed, dyad_ids, day, process, n_per_dyad):
     out = np.empty((dyad_ids.shape[0], n_per_dyad))
     for i in prange(dyad_ids.shape[0]):
-        key = _stream_key(np.uint64(seed), np.uint64(dyad_ids[i]), np.uint64(day), np.uint64(process))
+        key = stream_key(np.uint64(seed), np.uint64(dyad_ids[i]), np.uint64(day), np.uint64(process))
         for j in range(n_per_dyad):
             out[i, j] = _uniform(key, np.uint64(j))
     return out
@@ -84,9 +101,9 @@ def _uniform_kernel(seed, dyad_ids, day, process, n_per_dyad):
 def _normal_kernel(seed, dyad_ids, day, process, n_per_dyad):
     out = np.empty((dyad_ids.shape[0], n_per_dyad))
     for i in prange(dyad_ids.shape[0]):
-        key = _stream_key(np.uint64(seed), np.uint64(dyad_ids[i]), np.uint64(day), np.uint64(process))
+        key = stream_key(np.uint64(seed), np.uint64(dyad_ids[i]), np.uint64(day), np.uint64(process))
         for j in range(n_per_dyad):
-            out[i, j] = _normal(key, np.uint64(j))
+            out[i, j] = normal_one(key, np.uint64(j))
     return out
 
 
@@ -94,29 +111,19 @@ def _normal_kernel(seed, dyad_ids, day, process, n_per_dyad):
 def _poisson_kernel(seed, dyad_ids, day, process, lam):
     out = np.empty_like(lam)
     for i in prange(lam.shape[0]):
-        key = _stream_key(np.uint64(seed), np.uint64(dyad_ids[i]), np.uint64(day), np.uint64(process))
+        key = stream_key(np.uint64(seed), np.uint64(dyad_ids[i]), np.uint64(day), np.uint64(process))
         for j in range(lam.shape[1]):
-            out[i, j] = _poisson(key, np.uint64(j), lam[i, j])
+            out[i, j] = poisson_one(key, np.uint64(j), lam[i, j])
     return out
 
 
 @njit(cache=True, parallel=True)
 def _thin_kernel(seed, dyad_ids, day, process, count, probability):
-    # Binomial(count, p) by its Poisson limit on the smaller tail, clipped to [0, count].
     out = np.empty_like(count)
     for i in prange(count.shape[0]):
-        key = _stream_key(np.uint64(seed), np.uint64(dyad_ids[i]), np.uint64(day), np.uint64(process))
+        key = stream_key(np.uint64(seed), np.uint64(dyad_ids[i]), np.uint64(day), np.uint64(process))
         for j in range(count.shape[1]):
-            n = count[i, j]
-            p = probability[i, j]
-            if n <= 0.0 or p <= 0.0:
-                out[i, j] = 0.0
-            elif p >= 1.0:
-                out[i, j] = n
-            elif p <= 0.5:
-                out[i, j] = min(_poisson(key, np.uint64(j), n * p), n)
-            else:
-                out[i, j] = n - min(_poisson(key, np.uint64(j), n * (1.0 - p)), n)
+            out[i, j] = thin_one(key, np.uint64(j), count[i, j], probability[i, j])
     return out
 
 

@@ -35,13 +35,26 @@ class FeedingGroup(_Strict):
     weight: Annotated[float, Field(ge=0.0)]
     breast_milk_share: tuple[Share, Share]
     direct_breastfeeding_share: tuple[Share, Share]
+    breast_milk_share_factor_by_week: list[tuple[Annotated[int, Field(ge=0)], Annotated[float, Field(ge=0.0)]]] = Field(
+        default_factory=list,
+        description="feeding plan: (week of life, multiplier of the month-1 breast-milk share) knots, "
+        "interpolated linearly and held beyond the ends; empty = the month-1 share throughout",
+    )
+    solids_start_day: tuple[Annotated[int, Field(ge=1)], Annotated[int, Field(ge=1)]] | None = Field(
+        default=None, description="range of the day solids start (uniform per dyad); None = parameter table"
+    )
 
     @model_validator(mode="after")
     def _ordered(self) -> FeedingGroup:
-        for field in ("breast_milk_share", "direct_breastfeeding_share"):
+        for field in ("breast_milk_share", "direct_breastfeeding_share", "solids_start_day"):
+            if getattr(self, field) is None:
+                continue
             low, high = getattr(self, field)
             if low > high:
                 raise ValueError(f"{field}: lower bound {low} above upper bound {high}")
+        weeks = [week for week, _ in self.breast_milk_share_factor_by_week]
+        if weeks != sorted(set(weeks)):
+            raise ValueError("breast_milk_share_factor_by_week: weeks must be strictly increasing")
         return self
 
 
@@ -58,6 +71,7 @@ class Population(_Strict):
     nipple_damage_first_time: Probability | None = None
     nipple_damage_multiparous: Probability | None = None
     secretor: Probability | None = None
+    preterm: Probability | None = None
     feeding_groups: list[FeedingGroup] = Field(
         default_factory=lambda: [
             FeedingGroup(name="exclusive_breast", weight=1.0, breast_milk_share=(1.0, 1.0),

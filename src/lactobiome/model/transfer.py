@@ -10,10 +10,30 @@ what it moves.
 from __future__ import annotations
 
 import numpy as np
+from numba import njit, prange
 
-from lactobiome.model.random import RandomStreams
+from lactobiome.model.random import RandomStreams, stream_key, thin_one
 from lactobiome.model.sites import ORIGIN_INDEX, SITE_INDEX
 from lactobiome.model.state import DyadState
+
+
+@njit(cache=True, parallel=True)
+def _move_kernel(abundance, donor, receiver, origin, probability, seed, dyad_ids, day, process, moved):
+    n_taxa = abundance.shape[2]
+    n_origins = abundance.shape[3]
+    for i in prange(abundance.shape[0]):
+        key = stream_key(np.uint64(seed), np.uint64(dyad_ids[i]), np.uint64(day), np.uint64(process))
+        for t in range(n_taxa):
+            total = 0.0
+            for o in range(n_origins):
+                total += abundance[i, donor, t, o]
+            m = thin_one(key, np.uint64(t), total, probability[i, t])
+            moved[i, t] = m
+            if m > 0.0:
+                keep = np.float32(1.0 - m / total)
+                for o in range(n_origins):
+                    abundance[i, donor, t, o] *= keep
+                abundance[i, receiver, t, origin] += np.float32(m)
 
 
 def move(
@@ -42,15 +62,11 @@ def move(
     numpy.ndarray
         Cells moved, shape (dyad, taxon), float64.
     """
-    d, r = SITE_INDEX[donor], SITE_INDEX[receiver]
-    donor_cells = state.abundance[:, d]  # (dyad, taxon, origin) view
-    totals = donor_cells.sum(axis=2, dtype=np.float64)
-    probability = np.clip(np.broadcast_to(fraction, totals.shape), 0.0, 1.0)
-    moved = rng.thin(state.day, process, totals, probability)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        keep = np.where(totals > 0.0, 1.0 - moved / totals, 1.0)
-    donor_cells *= keep[:, :, None].astype(np.float32)
-    state.abundance[:, r, :, ORIGIN_INDEX[donor]] += moved.astype(np.float32)
+    shape = (state.n_dyads, state.abundance.shape[2])
+    probability = np.ascontiguousarray(np.clip(np.broadcast_to(fraction, shape), 0.0, 1.0), dtype=np.float64)
+    moved = np.empty(shape)
+    _move_kernel(state.abundance, SITE_INDEX[donor], SITE_INDEX[receiver], ORIGIN_INDEX[donor],
+                 probability, rng.seed, rng.dyad_ids, state.day, process, moved)
     return moved
 
 
