@@ -39,7 +39,11 @@ def parse_scenario(data: object, origin: str, overrides: dict | None = None) -> 
         raise ScenarioError(f"{origin}: expected a mapping of scenario fields at the top level")
     merged = dict(data)
     for section, values in (overrides or {}).items():
-        merged[section] = {**merged.get(section, {}), **values}
+        current = merged.get(section)
+        if isinstance(values, dict) and isinstance(current, dict):
+            merged[section] = {**current, **values}
+        else:
+            merged[section] = values
     try:
         return Scenario.model_validate(merged)
     except ValidationError as exc:

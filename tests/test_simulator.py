@@ -1,0 +1,202 @@
+"""The dyad simulator: invariants, provenance, reproducibility, routes and published shares."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from lactobiome.model.engine import run_chunk
+from lactobiome.model.random import RandomStreams
+from lactobiome.model.sites import ORIGIN_INDEX, ORIGINS, SITE_INDEX, SITES
+from lactobiome.model.state import DyadState
+from lactobiome.model.transfer import immigrate, move
+from lactobiome.scenarios import load_scenario
+from lactobiome.simulation import prepare, simulate_in_memory
+from lactobiome.summary import origin_shares
+
+
+def _scenario(name: str = "default", dyads: int = 40, days: int = 31, **sections):
+    overrides = {"cohort": {"dyads": dyads, "days": days}}
+    for key, value in sections.items():
+        overrides[key] = value
+    return load_scenario(name, overrides)
+
+
+@pytest.fixture(scope="module")
+def cohort():
+    """The default cohort, large enough for provenance shares by feeding group."""
+    return simulate_in_memory(_scenario(dyads=400, days=31))
+
+
+def test_abundance_is_finite_and_never_negative(cohort):
+    values = cohort["abundance"].values
+    assert np.isfinite(values).all()
+    assert (values >= 0).all()
+    assert cohort["abundance"].dtype == np.float32
+
+
+def test_dataset_has_the_public_names(cohort):
+    assert cohort["abundance"].dims == ("dyad", "sample_day", "site", "taxon", "origin")
+    assert list(cohort["site"].values) == list(SITES)
+    assert list(cohort["origin"].values) == list(ORIGINS)
+    assert {"genus", "family"} <= set(cohort.coords)
+    for name in ("delivery_mode", "intrapartum_antibiotics", "first_time_mother", "previous_mastitis",
+                 "oversupply", "tight_bra", "nipple_damage", "secretor", "breast_milk_share",
+                 "direct_breastfeeding_share", "probiotic"):
+        assert cohort[name].dims == ("dyad",), name
+    assert set(np.unique(cohort["delivery_mode"].values)) <= {"vaginal", "caesarean"}
+    for name in ("milk_volume_ml", "milk_bacteria_per_ml"):
+        assert cohort[name].dims == ("dyad", "day")
+    for key in ("scenario_yaml", "seed", "lactobiome_version", "parameter_table_sha256"):
+        assert key in cohort.attrs
+
+
+def test_milk_share_of_infant_gut_matches_pannaraj_and_rises_with_breast_milk(cohort):
+    share = origin_shares(cohort, "infant_gut", 30)
+    breast = cohort["breast_milk_share"].values
+    mostly_breast = breast >= 0.75
+    milk = float(share.sel(origin="milk")[mostly_breast].mean())
+    skin = float(share.sel(origin="areolar_skin")[mostly_breast].mean())
+    # Pannaraj et al. 2017: 27.7% from milk, 10.3% from areolar skin in month 1 (>= 75% breast milk)
+    assert 0.15 <= milk <= 0.40
+    assert 0.05 <= skin <= 0.20
+    milk_by_dyad = share.sel(origin="milk").values
+    low = milk_by_dyad[(breast > 0) & (breast < 0.5)].mean()
+    high = milk_by_dyad[breast >= 0.99].mean()
+    assert high > low
+    assert np.all(milk_by_dyad[breast == 0] == 0)  # formula only: no milk origin at all
+
+
+def test_origin_never_in_its_own_site(cohort):
+    # a cell that moves into a site is tagged with its donor, never with the site itself
+    for site in SITES:
+        assert float(cohort["abundance"].sel(site=site, origin=site).sum()) == 0.0
+
+
+def _state(n_dyads: int = 20, n_taxa: int = 6, seed: int = 3) -> DyadState:
+    rng = np.random.default_rng(seed)
+    state = DyadState.empty(np.arange(n_dyads), n_taxa, {})
+    state.abundance[:] = rng.lognormal(8, 3, state.abundance.shape).astype(np.float32)
+    state.day = 5
+    return state
+
+
+@pytest.mark.parametrize("fraction", [0.0, 1e-7, 0.01, 0.5, 0.97, 1.0])
+def test_move_conserves_cells_and_tags_them_with_the_donor(fraction):
+    state = _state()
+    before = state.abundance.astype(np.float64).copy()
+    moved = move(state, "areolar_skin", "milk", np.full((1, 1), fraction), RandomStreams(1, state.dyad_ids), 77)
+    after = state.abundance.astype(np.float64)
+    donor, receiver = SITE_INDEX["areolar_skin"], SITE_INDEX["milk"]
+    lost = before[:, donor].sum(axis=2) - after[:, donor].sum(axis=2)
+    gained = after[:, receiver].sum(axis=2) - before[:, receiver].sum(axis=2)
+    np.testing.assert_allclose(lost, moved, rtol=1e-5, atol=1e-2 * before[:, donor].sum(axis=2).max() * 1e-5)
+    np.testing.assert_allclose(gained, moved, rtol=1e-5, atol=1.0)
+    gained_tag = after[:, receiver, :, ORIGIN_INDEX["areolar_skin"]] - before[:, receiver, :, ORIGIN_INDEX["areolar_skin"]]
+    np.testing.assert_allclose(gained_tag, moved, rtol=1e-5, atol=1.0)
+    untouched = [i for i in range(len(SITES)) if i not in (donor, receiver)]
+    np.testing.assert_array_equal(after[:, untouched], before[:, untouched])
+    if fraction == 0.0:
+        assert moved.sum() == 0
+    if fraction == 1.0:
+        assert after[:, donor].sum() == 0
+    assert (after >= 0).all()
+
+
+def test_move_keeps_the_donors_origin_mix():
+    state = _state()
+    donor = SITE_INDEX["maternal_mouth"]
+    before = state.abundance[:, donor].astype(np.float64)
+    move(state, "maternal_mouth", "milk", np.full((1, 1), 0.3), RandomStreams(1, state.dyad_ids), 5)
+    after = state.abundance[:, donor].astype(np.float64)
+    np.testing.assert_allclose(after / after.sum(axis=2, keepdims=True),
+                               before / before.sum(axis=2, keepdims=True), rtol=1e-5)
+
+
+def test_immigrants_are_poisson_and_tagged_with_their_external_origin():
+    state = DyadState.empty(np.arange(2000), 3, {})
+    state.day = 2
+    arrived = immigrate(state, "infant_gut", "environment", np.array([[0.5, 4.0, 0.0]]),
+                        RandomStreams(9, state.dyad_ids), 11)
+    assert arrived[:, 2].sum() == 0
+    assert abs(arrived[:, 0].mean() - 0.5) < 0.06 and abs(arrived[:, 1].var() - 4.0) < 0.6
+    tagged = state.abundance[:, SITE_INDEX["infant_gut"], :, ORIGIN_INDEX["environment"]]
+    np.testing.assert_array_equal(tagged, arrived.astype(np.float32))
+    assert state.abundance.sum() == tagged.sum()
+
+
+def test_random_streams_do_not_depend_on_batch_composition():
+    whole = RandomStreams(42, np.arange(10)).poisson(3, 7, np.full((10, 5), 6.0))
+    part = RandomStreams(42, np.array([7, 2])).poisson(3, 7, np.full((2, 5), 6.0))
+    np.testing.assert_array_equal(part, whole[[7, 2]])
+    other_day = RandomStreams(42, np.arange(10)).poisson(4, 7, np.full((10, 5), 6.0))
+    assert not np.array_equal(whole, other_day)
+
+
+def test_poisson_and_thinning_have_the_right_moments():
+    rng = RandomStreams(5, np.arange(400))
+    for mean in (0.3, 7.0, 80.0):
+        draws = rng.poisson(1, 2, np.full((400, 250), mean))
+        assert abs(draws.mean() - mean) < 0.02 * mean + 0.01
+        assert abs(draws.var() - mean) < 0.06 * mean + 0.01
+        assert (draws == np.floor(draws)).all()
+    picked = rng.thin(1, 3, np.full((400, 250), 50.0), np.full((400, 250), 0.8))
+    assert abs(picked.mean() - 40.0) < 0.2
+    assert picked.max() <= 50 and picked.min() >= 0
+
+
+def test_same_seed_same_result_whatever_the_chunking():
+    scenario = _scenario(dyads=9, days=8, sampling={"days": [1, 4, 8]})
+    parameters, taxa = prepare(scenario)
+    whole = run_chunk(scenario, parameters, taxa, np.arange(9))
+    for size in (1, 7, 1000):
+        pieces = [run_chunk(scenario, parameters, taxa, np.arange(9)[i : i + size]) for i in range(0, 9, size)]
+        np.testing.assert_array_equal(np.concatenate([p.abundance for p in pieces]), whole.abundance)
+        for name, values in whole.panel.items():
+            np.testing.assert_array_equal(np.concatenate([p.panel[name] for p in pieces]), values)
+    other_seed = load_scenario("default", {"cohort": {"dyads": 9, "days": 8, "seed": 2}, "sampling": {"days": [1, 4, 8]}})
+    assert not np.array_equal(run_chunk(other_seed, parameters, taxa, np.arange(9)).abundance, whole.abundance)
+
+
+ROUTES = [
+    ("stroma_to_milk", "milk", "breast_stroma"),
+    ("entero_mammary", "milk", "maternal_gut"),
+    ("maternal_mouth_to_milk", "milk", "maternal_mouth"),
+    ("retrograde", "milk", "infant_mouth"),
+    ("areolar_skin_to_milk", "milk", "areolar_skin"),
+    ("areolar_skin_to_infant_gut", "infant_gut", "areolar_skin"),
+    ("areolar_skin_to_infant_mouth", "infant_mouth", "areolar_skin"),
+    ("milk_to_infant", "infant_gut", "milk"),
+    ("milk_to_areolar_skin", "areolar_skin", "milk"),
+    ("infant_mouth_to_infant_gut", "infant_gut", "infant_mouth"),
+    ("environment", "infant_gut", "environment"),
+    ("birth_inoculum", "infant_gut", "birth"),
+]
+
+
+@pytest.mark.parametrize(("route", "site", "origin"), ROUTES)
+def test_switching_a_route_off_removes_its_origin_from_the_receiver(route, site, origin):
+    on = simulate_in_memory(_scenario(dyads=12, days=10, sampling={"days": [2, 5, 10]}))
+    off = simulate_in_memory(_scenario(dyads=12, days=10, sampling={"days": [2, 5, 10]}, routes={route: False}))
+    assert float(on["abundance"].sel(site=site, origin=origin).sum()) > 0.0
+    assert float(off["abundance"].sel(site=site, origin=origin).sum()) == 0.0
+
+
+def test_pumping_only_puts_no_infant_mouth_cells_in_milk():
+    pumped = simulate_in_memory(load_scenario("pumping_only", {"cohort": {"dyads": 30, "days": 20}}))
+    assert (pumped["direct_breastfeeding_share"].values == 0).all()
+    assert float(pumped["abundance"].sel(site="milk", origin="infant_mouth").sum()) == 0.0
+    assert float(pumped["abundance"].sel(site="milk", origin="areolar_skin").sum()) == 0.0
+    assert float(pumped["abundance"].sel(site="infant_gut", origin="milk").sum()) > 0.0
+
+
+def test_maternal_probiotic_reaches_milk_only_through_the_entero_mammary_route():
+    regimen = [{"strain": "limosilactobacillus_fermentum_cect5716", "route": "maternal_oral",
+                "cfu_per_day": 3e9, "start_day": 1, "stop_day": 30}]
+    strain = "limosilactobacillus_fermentum_cect5716"
+    dosed = simulate_in_memory(_scenario(dyads=15, days=20, interventions=regimen))
+    assert float(dosed["abundance"].sel(site="maternal_gut", origin="probiotic", taxon=strain).sum()) > 0
+    assert float(dosed["abundance"].sel(site="milk", origin="maternal_gut", taxon=strain).sum()) > 0
+    blocked = simulate_in_memory(_scenario(dyads=15, days=20, interventions=regimen,
+                                           routes={"entero_mammary": False}))
+    assert float(blocked["abundance"].sel(site="milk", taxon=strain).sum()) == 0
