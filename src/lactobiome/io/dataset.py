@@ -25,13 +25,21 @@ from lactobiome.model.sites import ORIGINS, SITES
 from lactobiome.model.taxa import TaxaCatalogue
 
 _BOOL_ATTRIBUTES = (
-    "intrapartum_antibiotics", "first_time_mother", "previous_mastitis", "oversupply",
-    "tight_bra", "nipple_damage", "secretor",
+    "intrapartum_antibiotics",
+    "first_time_mother",
+    "previous_mastitis",
+    "oversupply",
+    "tight_bra",
+    "nipple_damage",
+    "secretor",
+    "preterm",
 )
 _DISCLAIMER = "Research and teaching model output; not medical advice."
 
 
-def chunk_dataset(result: ChunkResult, taxa: TaxaCatalogue, run_attrs: dict[str, str]) -> xr.Dataset:
+def chunk_dataset(
+    result: ChunkResult, taxa: TaxaCatalogue, run_attrs: dict[str, str]
+) -> xr.Dataset:
     """The dataset of DESIGN §7 for one chunk of dyads."""
     n_days = next(iter(result.panel.values())).shape[1]
     coords = {
@@ -68,8 +76,8 @@ def chunk_dataset(result: ChunkResult, taxa: TaxaCatalogue, run_attrs: dict[str,
 
 
 def _encoding(ds: xr.Dataset) -> dict:
-    # booleans as int8 keeps NetCDF-4 classic tools happy; xarray decodes them back
-    return {name: {"dtype": "int8"} for name, var in ds.data_vars.items() if var.dtype == bool}
+    # compress the big abundance array; xarray stores booleans as int8 and decodes them back
+    return {"abundance": {"zlib": True, "complevel": 1}} if "abundance" in ds else {}
 
 
 def write_atomic(ds: xr.Dataset, path: Path) -> None:
@@ -81,7 +89,9 @@ def write_atomic(ds: xr.Dataset, path: Path) -> None:
     except OSError as exc:
         with contextlib.suppress(OSError):
             tmp.unlink()
-        raise LactobiomeError(f"{path}: cannot write ({exc.strerror or exc}); nothing was replaced") from None
+        raise LactobiomeError(
+            f"{path}: cannot write ({exc.strerror or exc}); nothing was replaced"
+        ) from None
 
 
 def combine_parts(parts: Sequence[Path], out: Path) -> None:
@@ -107,19 +117,25 @@ def combine_parts(parts: Sequence[Path], out: Path) -> None:
     except OSError as exc:
         with contextlib.suppress(OSError):
             tmp.unlink()
-        raise LactobiomeError(f"{out}: cannot write ({exc.strerror or exc}); nothing was replaced") from None
+        raise LactobiomeError(
+            f"{out}: cannot write ({exc.strerror or exc}); nothing was replaced"
+        ) from None
 
 
 def _combine_zarr(parts: Sequence[Path], out: Path) -> None:
     try:
         import zarr  # noqa: F401
     except ImportError:
-        raise LactobiomeError(f"{out}: writing Zarr needs the 'zarr' package (pip install 'lactobiome[zarr]')") from None
+        raise LactobiomeError(
+            f"{out}: writing Zarr needs the 'zarr' package (pip install 'lactobiome[zarr]')"
+        ) from None
     tmp = out.with_name(f".{out.name}.tmp-{os.getpid()}")
     shutil.rmtree(tmp, ignore_errors=True)
     for i, part in enumerate(parts):
         with xr.open_dataset(part) as ds:
-            ds.load().to_zarr(tmp, mode="w" if i == 0 else "a", append_dim=None if i == 0 else "dyad")
+            ds.load().to_zarr(
+                tmp, mode="w" if i == 0 else "a", append_dim=None if i == 0 else "dyad"
+            )
     shutil.rmtree(out, ignore_errors=True)
     os.replace(tmp, out)
 
