@@ -22,7 +22,6 @@ from lactobiome.model.random import normal_one, poisson_one, stream_key
 from lactobiome.model.sites import SITES
 from lactobiome.model.state import DyadState
 
-
 # far below one cell; provenance components smaller than this are set to zero
 _NEGLIGIBLE_CELLS = np.float32(1e-20)
 

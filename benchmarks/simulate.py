@@ -1,0 +1,90 @@
+"""Throughput and peak memory of the dyad simulator.
+
+Prints dyad-days per second and peak resident memory for cohorts of 1,000 and 10,000
+dyads x 180 days (each in its own process, written chunk by chunk to a temporary NetCDF
+file), beside a naive reference measured in the same run: the same one-day step driven by
+a Python loop over dyads, one dyad at a time.
+
+    .venv/bin/python benchmarks/simulate.py [--dyads 1000 10000] [--days 180]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+
+def _child(dyads: int, days: int, chunk_size: int, write: bool) -> dict:
+    import numpy as np
+
+    from lactobiome.model.engine import run_chunk
+    from lactobiome.scenarios import load_scenario
+    from lactobiome.simulation import prepare, simulate_to_file
+
+    scenario = load_scenario("default", {"cohort": {"dyads": dyads, "days": days, "chunk_size": chunk_size}})
+    parameters, taxa = prepare(scenario)
+    run_chunk(scenario, parameters, taxa, np.arange(2))  # compile / load the kernels first
+    start = time.perf_counter()
+    if write:
+        with tempfile.TemporaryDirectory() as folder:
+            simulate_to_file(scenario, Path(folder) / "bench.nc", progress=False)
+    else:
+        for first in range(0, dyads, chunk_size):
+            run_chunk(scenario, parameters, taxa, np.arange(first, min(first + chunk_size, dyads)))
+    seconds = time.perf_counter() - start
+    peak_kib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    return {"dyads": dyads, "days": days, "seconds": seconds, "peak_mib": peak_kib / 1024}
+
+
+def _naive(days: int, n: int) -> float:
+    """Dyad-days per second of the same step run one dyad at a time in a Python loop."""
+    import numpy as np
+
+    from lactobiome.model.engine import run_chunk
+    from lactobiome.scenarios import load_scenario
+    from lactobiome.simulation import prepare
+
+    scenario = load_scenario("default", {"cohort": {"dyads": n, "days": days}})
+    parameters, taxa = prepare(scenario)
+    run_chunk(scenario, parameters, taxa, np.arange(1))
+    start = time.perf_counter()
+    for dyad in range(n):
+        run_chunk(scenario, parameters, taxa, np.array([dyad]))
+    return n * days / (time.perf_counter() - start)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--dyads", type=int, nargs="+", default=[1000, 10000])
+    parser.add_argument("--days", type=int, default=180)
+    parser.add_argument("--chunk-size", type=int, default=1000)
+    parser.add_argument("--naive-dyads", type=int, default=20)
+    parser.add_argument("--child", type=str, help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.child:
+        dyads, days, chunk, write = json.loads(args.child)
+        print(json.dumps(_child(dyads, days, chunk, write)))
+        return
+
+    naive = _naive(args.days, args.naive_dyads)
+    print(f"reference: naive per-dyad loop, {args.naive_dyads} dyads x {args.days} days: {naive:,.0f} dyad-days/s")
+    print(f"{'dyads':>7} {'days':>5} {'mode':>14} {'seconds':>8} {'dyad-days/s':>12} {'x naive':>8} {'peak MiB':>9}")
+    for dyads in args.dyads:
+        for write in (False, True):
+            spec = json.dumps([dyads, args.days, args.chunk_size, write])
+            done = subprocess.run([sys.executable, __file__, "--child", spec], capture_output=True, text=True, check=True)
+            row = json.loads(done.stdout.strip().splitlines()[-1])
+            rate = row["dyads"] * row["days"] / row["seconds"]
+            mode = "simulate+write" if write else "simulate"
+            print(f"{dyads:>7} {args.days:>5} {mode:>14} {row['seconds']:>8.1f} {rate:>12,.0f} "
+                  f"{rate / naive:>8.0f} {row['peak_mib']:>9.0f}")
+
+
+if __name__ == "__main__":
+    main()
