@@ -2,6 +2,7 @@
 
 A day applies the process modules in a fixed order (DESIGN §2):
 
+0. ``feeding_plan`` – today's breast-milk share and solids intake (feeding plans)
 1. ``lactation``  – today's milk volume, feeds, tight-junction permeability
 2. ``residents``  – day 1: the mother's resident communities
 3. ``birth``      – day 1: the birth inoculum
@@ -11,6 +12,7 @@ A day applies the process modules in a fixed order (DESIGN §2):
 7. ``milk_today`` – the infant drains the day's new milk cells; milk film on the skin
 8. ``environment`` – background immigration
 9. ``probiotics`` – dosed strains
+9b. ``infant_gut`` – oxygen, HMOs, sIgA, solids and stool washout in the infant gut
 10. ``growth``    – growth and competition within each site
 11. record
 
@@ -34,7 +36,9 @@ from lactobiome.model.processes import (
     birth,
     environment,
     feeding,
+    feeding_plan,
     growth,
+    infant_gut,
     lactation,
     milk_removal,
     probiotics,
@@ -50,6 +54,7 @@ from lactobiome.model.taxa import TaxaCatalogue
 Process = Callable[[DyadState, SimulationContext], DyadState]
 
 DEFAULT_PROCESSES: tuple[tuple[str, Process], ...] = (
+    ("feeding_plan", feeding_plan.step),
     ("lactation", lactation.step),
     ("residents", residents.step),
     ("birth", birth.step),
@@ -59,10 +64,13 @@ DEFAULT_PROCESSES: tuple[tuple[str, Process], ...] = (
     ("milk_today", milk_removal.today),
     ("environment", environment.step),
     ("probiotics", probiotics.step),
+    ("infant_gut", infant_gut.step),
     ("growth", growth.step),
 )
 
-PANEL_VARIABLES: tuple[str, ...] = ("milk_volume_ml", "milk_bacteria_per_ml")
+PANEL_VARIABLES: tuple[str, ...] = (
+    "milk_volume_ml", "milk_bacteria_per_ml", "infant_gut_oxygen", "breast_milk_share_today", "solids_fraction",
+)
 """Host variables recorded every day, shape (dyad, day)."""
 
 

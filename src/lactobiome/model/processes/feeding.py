@@ -26,7 +26,8 @@ def _per_events(rate: float, events: np.ndarray) -> np.ndarray:
 
 def step(state: DyadState, ctx: SimulationContext) -> DyadState:
     routes = ctx.scenario.routes
-    feeds = state.host["feeds_per_day"] * state.attributes["breast_milk_share"]
+    share = state.host.get("breast_milk_share_today", state.attributes["breast_milk_share"])
+    feeds = state.host["feeds_per_day"] * share
     direct_feeds = feeds * state.attributes["direct_breastfeeding_share"]
     state.host["direct_feeds_per_day"] = direct_feeds
     ejections = direct_feeds * ctx.p("milk_ejections_per_feed", "ejections/feed")

@@ -21,7 +21,8 @@ def step(state: DyadState, ctx: SimulationContext) -> DyadState:
     day1 = ctx.p("milk_intake_day1_ml_per_day", "mL/day")
     tau = ctx.p("lactogenesis_time_days", "day")
     volume = mature - (mature - day1) * np.exp(-(day - 1) / tau)
-    share = state.attributes["breast_milk_share"]
+    # a feeding plan may change the share over time (feeding_plan); else the month-1 share
+    share = state.host.get("breast_milk_share_today", state.attributes["breast_milk_share"])
     state.host["milk_volume_ml"] = np.full(state.n_dyads, volume) * share
     state.host["feeds_per_day"] = np.full(state.n_dyads, ctx.p("feeds_per_day", "feeds/day"))
     state.host["milk_pool_ml"] = np.full(state.n_dyads, ctx.p("milk_pool_volume_ml", "mL"))

@@ -1,0 +1,178 @@
+"""The infant gut as a habitat: oxygen, HMOs, sIgA, solids, stool washout, intrapartum drugs.
+
+Runs after the day's arrivals and before ``growth``; it acts by multiplying
+``state.growth_modifier`` for the infant gut and by removing cells (washout, antibiotic).
+
+* **Washout.** Resident infant-gut cells leave with stool at ``infant_gut_washout_per_day``.
+  A taxon persists only where its growth outpaces washout, so the growth modifiers below
+  set who dominates (with Beverton–Holt crowding alone they would only set the speed).
+* **Oxygen succession.** The lumen starts oxygenated (``infant_gut_oxygen`` = 1 at birth);
+  oxygen diffuses in from the epithelium at a supply rate and is removed by facultative and
+  aerobic biomass, so ``dO/dt = a (1 - O) - b O`` with ``b`` proportional to that biomass,
+  integrated exactly over the day. Strict anaerobes grow by ``1 - s O``, microaerophiles by
+  ``1 - s' O``, facultatives by ``1 + f O`` (respiration), aerobes by ``O``. Preterm infants
+  have a larger supply per week of gestation below term: slower anaerobe succession.
+* **HMOs.** Intake = breast-milk volume × HMO concentration (formula carries none). A
+  taxon's growth depends on HMOs by ``d = hmo_growth_share × hmo_utilisation``: its rate is
+  multiplied by ``(1 - d) + d × boost × S / (S + h U / U_ref)``, i.e. saturating in supply
+  per utiliser cell (``U`` = utiliser biomass weighted by ``hmo_utilisation``). Secretor
+  milk carries α1-2 fucosylated HMOs (2'-FL) that only fucose users can take; non-secretor
+  milk has none (and less HMO in total), so all of it is open to every utiliser. Fucose use
+  is proxied by how far ``hmo_utilisation`` exceeds a threshold (B. infantis, B. bifidum).
+* **sIgA.** Swallowed sIgA (volume × concentration) coats the taxa it targets and removes up
+  to ``siga_growth_inhibition_max`` of their growth, saturating in the daily dose.
+* **Solids** (``host["solids_fraction"]`` from the feeding plan) favour adult-type
+  anaerobes — taxa whose maternal-gut niche exceeds their infant-gut niche — and take away
+  part of the HMO-dependent growth of utilisers.
+* **Intrapartum antibiotics** stay active in the newborn for a few days and kill
+  penicillin-susceptible cells in its gut and mouth (on top of the smaller viable inoculum).
+
+Until the host system supplies ``hmo_g_per_l``, ``siga_g_per_l`` and ``siga_specificity``,
+fallbacks are used: exponential stage courses from the parameter table (targets F06, F01)
+and a specificity equal to a taxon's ``immunogenicity`` where it lives in the mother's gut
+(milk IgA is primed by the mother's own gut microbes).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from lactobiome.model.context import SimulationContext
+from lactobiome.model.sites import SITE_INDEX
+from lactobiome.model.state import DyadState
+
+_GUT = SITE_INDEX["infant_gut"]
+_MOUTH = SITE_INDEX["infant_mouth"]
+_MATERNAL_GUT = SITE_INDEX["maternal_gut"]
+_ML_PER_L = 1000.0
+
+
+def _traits(ctx: SimulationContext) -> dict[str, np.ndarray]:
+    """Per-taxon arrays derived from the catalogue (cached per chunk)."""
+    if "infant_gut.consumer" not in ctx.cache:
+        oxygen = np.asarray(ctx.taxa["oxygen"]).astype(str)
+        k_gut = ctx.taxa["k_infant_gut"].astype(np.float64)
+        k_mat = ctx.taxa["k_maternal_gut"].astype(np.float64)
+        utilisation = ctx.taxa["hmo_utilisation"].astype(np.float64)
+        threshold = ctx.p("hmo_fucose_utilisation_threshold", "fraction")
+        with np.errstate(invalid="ignore", divide="ignore"):
+            adult = np.where(k_mat > 0.0, np.clip((k_mat - k_gut) / k_mat, 0.0, 1.0), 0.0)
+        ctx.cache.update({
+            "infant_gut.consumer": np.isin(oxygen, ("facultative", "aerobe")).astype(np.float64),
+            "infant_gut.anaerobe": (oxygen == "anaerobe").astype(np.float64),
+            "infant_gut.microaerophile": (oxygen == "microaerophile").astype(np.float64),
+            "infant_gut.facultative": (oxygen == "facultative").astype(np.float64),
+            "infant_gut.aerobe": (oxygen == "aerobe").astype(np.float64),
+            "infant_gut.resident": (k_gut > 0.0).astype(np.float64),
+            "infant_gut.adult": adult,
+            "infant_gut.fucose": np.clip((utilisation - threshold) / (1.0 - threshold), 0.0, 1.0),
+        })
+    return {k.split(".", 1)[1]: v for k, v in ctx.cache.items() if k.startswith("infant_gut.")}
+
+
+def hmo_concentration(state: DyadState, ctx: SimulationContext) -> np.ndarray:
+    """HMO in today's milk (g/L) per dyad: the host module's value, or the fallback course."""
+    if "hmo_g_per_l" in state.host:
+        return state.host["hmo_g_per_l"]
+    early = ctx.p("hmo_colostrum_g_per_l", "g/L")
+    late = ctx.p("hmo_late_g_per_l", "g/L")
+    course = late + (early - late) * np.exp(-(state.day - 1) / ctx.p("hmo_decline_time_days", "day"))
+    factor = np.where(state.attributes["secretor"], 1.0, ctx.p("hmo_nonsecretor_factor", "fraction"))
+    return course * factor
+
+
+def siga_concentration(state: DyadState, ctx: SimulationContext) -> np.ndarray:
+    """sIgA in today's milk (g/L) per dyad: the host module's value, or the fallback course."""
+    if "siga_g_per_l" in state.host:
+        return state.host["siga_g_per_l"]
+    excess = ctx.p("siga_colostral_excess_g_per_l", "g/L")
+    mature = ctx.p("siga_mature_g_per_l", "g/L")
+    course = mature + excess * np.exp(-(state.day - 1) / ctx.p("siga_decline_time_days", "day"))
+    return np.full(state.n_dyads, course)
+
+
+def siga_specificity(state: DyadState, ctx: SimulationContext) -> np.ndarray:
+    """Share of each taxon targeted by milk sIgA, (dyad, taxon) in [0, 1]."""
+    if "siga_specificity" in state.host:
+        return state.host["siga_specificity"]
+    in_mother = state.abundance[:, _MATERNAL_GUT].sum(axis=2) > 0.0
+    return in_mother * ctx.taxa["immunogenicity"][None, :]
+
+
+def _oxygen(state: DyadState, ctx: SimulationContext, cells: np.ndarray, consumer: np.ndarray) -> np.ndarray:
+    """Today's infant-gut oxygen level, advanced one day from yesterday's."""
+    previous = state.host.get("infant_gut_oxygen")
+    if state.day == 1 or previous is None:
+        return np.full(state.n_dyads, ctx.p("infant_gut_oxygen_birth", "fraction"))
+    weeks_early = np.maximum(
+        ctx.p("gestational_age_term_min_weeks", "week") - state.attributes["gestational_age_weeks"], 0.0
+    )
+    supply = ctx.p("infant_gut_oxygen_supply_per_day", "1/day") * (
+        1.0 + ctx.p("preterm_oxygen_supply_excess_per_week", "1") * weeks_early
+    )
+    consumers = cells @ consumer
+    uptake = ctx.p("infant_gut_oxygen_consumption_per_day", "1/day") * consumers / ctx.p(
+        "infant_gut_oxygen_reference_cells", "cells"
+    )
+    total = supply + uptake
+    equilibrium = supply / total
+    return equilibrium + (previous - equilibrium) * np.exp(-total)
+
+
+def step(state: DyadState, ctx: SimulationContext) -> DyadState:
+    traits = _traits(ctx)
+
+    # intrapartum drug still active in the newborn: kills susceptible early colonisers
+    if state.day <= ctx.p("intrapartum_antibiotic_infant_days", "day"):
+        kill = ctx.p("intrapartum_antibiotic_infant_kill_per_day", "fraction") * ctx.taxa["kill_penicillin"]
+        survive = np.where(state.attributes["intrapartum_antibiotics"][:, None], 1.0 - kill[None, :], 1.0)
+        survive = survive.astype(np.float32)[:, :, None]
+        state.abundance[:, _GUT] *= survive
+        state.abundance[:, _MOUTH] *= survive
+
+    cells = state.abundance[:, _GUT].sum(axis=2, dtype=np.float64)  # (dyad, taxon)
+
+    oxygen = _oxygen(state, ctx, cells, traits["consumer"])
+    state.host["infant_gut_oxygen"] = oxygen
+    o = oxygen[:, None]
+    modifier = (
+        traits["anaerobe"] * (1.0 - ctx.p("anaerobe_oxygen_growth_suppression", "fraction") * o)
+        + traits["microaerophile"] * (1.0 - ctx.p("microaerophile_oxygen_growth_suppression", "fraction") * o)
+        + traits["facultative"] * (1.0 + ctx.p("facultative_oxygen_growth_boost", "1") * o)
+        + traits["aerobe"] * o
+    )
+
+    # HMOs: supply per utiliser cell, with the secretor-dependent mix
+    volume_l = state.host["milk_volume_ml"] / _ML_PER_L
+    intake = volume_l * hmo_concentration(state, ctx)  # g/day
+    fucosylated = np.where(state.attributes["secretor"], ctx.p("hmo_fucosylated_share", "fraction"), 0.0)
+    accessible = intake[:, None] * (1.0 - fucosylated[:, None] * (1.0 - traits["fucose"][None, :]))
+    utilisation = ctx.taxa["hmo_utilisation"].astype(np.float64)
+    demand = ctx.p("hmo_half_saturation_g_per_day", "g/day") * (cells @ utilisation) / ctx.p(
+        "hmo_reference_cells", "cells"
+    )
+    with np.errstate(invalid="ignore", divide="ignore"):
+        saturation = np.where(accessible > 0.0, accessible / (accessible + demand[:, None]), 0.0)
+    solids = state.host.get("solids_fraction", np.zeros(state.n_dyads))[:, None]
+    dependence = ctx.p("hmo_growth_share", "fraction") * utilisation[None, :]
+    hmo_gain = ctx.p("hmo_growth_boost_max", "1") * saturation * (
+        1.0 - ctx.p("solids_hmo_utiliser_growth_loss", "fraction") * solids
+    )
+    modifier *= (1.0 - dependence) + dependence * hmo_gain
+
+    # swallowed sIgA coats the taxa it targets
+    dose = volume_l * siga_concentration(state, ctx)  # g/day
+    half = ctx.p("siga_half_effect_g_per_day", "g/day")
+    inhibition = ctx.p("siga_growth_inhibition_max", "fraction") * dose / (dose + half)
+    modifier *= 1.0 - inhibition[:, None] * siga_specificity(state, ctx)
+
+    # solids feed adult-type anaerobes
+    modifier *= 1.0 + ctx.p("solids_adult_growth_boost", "1") * solids * traits["adult"][None, :]
+
+    state.growth_modifier[:, _GUT, :] *= modifier
+
+    # stool washout of resident cells (transients have their own loss in growth)
+    washout = np.exp(-ctx.p("infant_gut_washout_per_day", "1/day"))
+    keep = np.where(traits["resident"] > 0.0, washout, 1.0).astype(np.float32)
+    state.abundance[:, _GUT] *= keep[None, :, None]
+    return state
