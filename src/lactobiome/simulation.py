@@ -24,8 +24,11 @@ def prepare(scenario: Scenario, parameters: ParameterTable | None = None,
     """The parameter table with the scenario's overrides, and the checked catalogue."""
     taxa = taxa or load_taxa()
     parameters = (parameters or load_parameters()).with_values(scenario.parameters, f"scenario {scenario.name}")
-    for regimen in scenario.interventions:
-        taxa.index(regimen.strain)  # unknown strain -> error naming it
+    strains = [r.strain for r in scenario.interventions if r.kind == "probiotic"]
+    if scenario.treatment is not None and scenario.treatment.probiotic is not None:
+        strains.append(scenario.treatment.probiotic.strain)
+    for strain in strains:
+        taxa.index(strain)  # unknown strain -> error naming it
     return parameters, taxa
 
 
@@ -110,8 +113,9 @@ def simulate_to_file(
             if path.exists():
                 bar.update(len(chunk_ids) * days)
                 continue
+            n_chunk = len(chunk_ids)
             result = run_chunk(scenario, parameters, taxa, chunk_ids,
-                               on_day=lambda _day, n=len(chunk_ids): bar.update(n))
+                               on_day=lambda _day, n=n_chunk: bar.update(n))
             write_atomic(chunk_dataset(result, taxa, attrs), path)
             if on_chunk is not None:
                 on_chunk(result)

@@ -21,6 +21,7 @@ import xarray as xr
 from lactobiome import __version__
 from lactobiome.errors import LactobiomeError
 from lactobiome.model.engine import ChunkResult
+from lactobiome.model.processes.mastitis import MASTITIS_STATES, TREATMENTS
 from lactobiome.model.sites import ORIGINS, SITES
 from lactobiome.model.taxa import TaxaCatalogue
 
@@ -65,14 +66,28 @@ def chunk_dataset(
         elif values.dtype == object:
             values = values.astype(str).astype(object)
         data_vars[name] = (("dyad",), values)
-    units = {"milk_volume_ml": "mL/day", "milk_bacteria_per_ml": "cells/mL"}
+    units = {"milk_volume_ml": "mL/day", "milk_bacteria_per_ml": "cells/mL", "hmo_g_per_l": "g/L",
+             "siga_g_per_l": "g/L", "somatic_cells_per_ml": "cells/mL"}
     for name, values in result.panel.items():
-        data_vars[name] = (("dyad", "day"), values, {"units": units.get(name, "1")})
+        data_vars[name] = (("dyad", "day"), *_panel_variable(name, values, units.get(name, "1")))
     ds = xr.Dataset(data_vars, coords=coords)
     ds.attrs.update(run_attrs)
     ds.attrs.setdefault("lactobiome_version", __version__)
     ds.attrs["disclaimer"] = _DISCLAIMER
     return ds
+
+
+def _panel_variable(name: str, values: np.ndarray, unit: str) -> tuple[np.ndarray, dict]:
+    """Decode engine panel arrays: state codes to names, flags to booleans, bitmasks to ints."""
+    if name == "mastitis_state":
+        names = np.array(MASTITIS_STATES, dtype=object)
+        return names[values.astype(np.int64)], {"long_name": "mastitis-spectrum state"}
+    if name == "fever":
+        return values.astype(bool), {"long_name": "fever"}
+    if name == "treatment":
+        meaning = ", ".join(f"{1 << i}={t}" for i, t in enumerate(TREATMENTS))
+        return values.astype(np.int8), {"long_name": f"treatments active (bitmask: {meaning})"}
+    return values, {"units": unit}
 
 
 def _encoding(ds: xr.Dataset) -> dict:

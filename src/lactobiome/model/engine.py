@@ -14,7 +14,15 @@ A day applies the process modules in a fixed order (DESIGN §2):
 9. ``probiotics`` – dosed strains
 9b. ``infant_gut`` – oxygen, HMOs, sIgA, solids and stool washout in the infant gut
 10. ``growth``    – growth and competition within each site
-11. record
+11. ``mammary_immunity`` – inflammation, leucocyte recruitment and clearance, milk cells, fever
+12. ``antibiotics`` – intrapartum, scheduled and treatment courses kill susceptible taxa
+13. ``entero_mammary_immunity`` – sIgA specificity follows the maternal gut
+14. ``mastitis``  – the mastitis-spectrum state; treatment policies start courses
+15. record
+
+``skin_barrier`` (nipple fissures let skin pathobionts in) runs after ``feeding`` and
+``treatment_probiotic`` (probiotic courses started by a treatment policy) after
+``probiotics``.
 
 Steps 4 and 7 integrate the continuously drained milk pool exactly over the day.
 
@@ -33,16 +41,21 @@ from lactobiome.model.context import SimulationContext
 from lactobiome.model.parameters import ParameterTable
 from lactobiome.model.population import draw_population
 from lactobiome.model.processes import (
+    antibiotics,
     birth,
+    entero_mammary_immunity,
     environment,
     feeding,
     feeding_plan,
     growth,
     infant_gut,
     lactation,
+    mammary_immunity,
+    mastitis,
     milk_removal,
     probiotics,
     residents,
+    skin_barrier,
     translocation,
 )
 from lactobiome.model.random import RandomStreams
@@ -60,17 +73,28 @@ DEFAULT_PROCESSES: tuple[tuple[str, Process], ...] = (
     ("birth", birth.step),
     ("milk_carryover", milk_removal.carryover),
     ("feeding", feeding.step),
+    ("skin_barrier", skin_barrier.step),
     ("translocation", translocation.step),
     ("milk_today", milk_removal.today),
     ("environment", environment.step),
     ("probiotics", probiotics.step),
+    ("treatment_probiotic", mastitis.dose_probiotic),
     ("infant_gut", infant_gut.step),
     ("growth", growth.step),
+    ("mammary_immunity", mammary_immunity.step),
+    ("antibiotics", antibiotics.step),
+    ("entero_mammary_immunity", entero_mammary_immunity.step),
+    ("mastitis", mastitis.step),
 )
 
 PANEL_VARIABLES: tuple[str, ...] = (
     "milk_volume_ml", "milk_bacteria_per_ml", "infant_gut_oxygen", "breast_milk_share_today", "solids_fraction",
 )
+HOST_PANEL_VARIABLES: tuple[str, ...] = (
+    "hmo_g_per_l", "siga_g_per_l", "na_k_ratio", "somatic_cells_per_ml", "leucocyte_fraction",
+    "epithelial_fraction", "stem_cell_fraction", "inflammation", "fever", "mastitis_state", "treatment", "stasis",
+)
+PANEL_VARIABLES = PANEL_VARIABLES + HOST_PANEL_VARIABLES
 """Host variables recorded every day, shape (dyad, day)."""
 
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Discriminator, Field, Tag, model_validator
 
 Probability = Annotated[float, Field(ge=0.0, le=1.0)]
 Share = Annotated[float, Field(ge=0.0, le=1.0)]
@@ -128,6 +128,85 @@ class Probiotic(_Strict):
         return self
 
 
+AntibioticClass = Literal["penicillin", "flucloxacillin", "cephalosporin", "macrolide", "lincosamide"]
+MastitisState = Literal["ductal_narrowing", "inflammatory_mastitis", "bacterial_mastitis", "phlegmon",
+                        "abscess", "subacute_mastitis"]
+
+
+class Antibiotic(_Strict):
+    """A scheduled antibiotic course given to a share of the cohort (mother or infant)."""
+
+    kind: Literal["antibiotic"] = "antibiotic"
+    antibiotic_class: AntibioticClass
+    recipient: Literal["mother", "infant"] = "mother"
+    start_day: Annotated[int, Field(ge=1)] = 1
+    stop_day: Annotated[int, Field(ge=1)] = 10
+    coverage: Probability = 1.0
+
+    @model_validator(mode="after")
+    def _window(self) -> Antibiotic:
+        if self.stop_day < self.start_day:
+            raise ValueError(f"stop_day {self.stop_day} is before start_day {self.start_day}")
+        return self
+
+
+class InfantIllness(_Strict):
+    """An infant infection in a share of the cohort: it raises milk leucocytes meanwhile."""
+
+    kind: Literal["infant_illness"] = "infant_illness"
+    start_day: Annotated[int, Field(ge=1)]
+    stop_day: Annotated[int, Field(ge=1)]
+    coverage: Probability = 1.0
+
+    @model_validator(mode="after")
+    def _window(self) -> InfantIllness:
+        if self.stop_day < self.start_day:
+            raise ValueError(f"stop_day {self.stop_day} is before start_day {self.start_day}")
+        return self
+
+
+def _intervention_kind(value: object) -> str:
+    # ``kind`` may be left out for a probiotic (scenarios written before other kinds existed)
+    if isinstance(value, dict):
+        return str(value.get("kind", "probiotic"))
+    return str(getattr(value, "kind", "probiotic"))
+
+
+Intervention = Annotated[
+    Annotated[Probiotic, Tag("probiotic")]
+    | Annotated[Antibiotic, Tag("antibiotic")]
+    | Annotated[InfantIllness, Tag("infant_illness")],
+    Discriminator(_intervention_kind),
+]
+
+
+class TreatmentAntibiotic(_Strict):
+    """The antibiotic course a treatment policy prescribes."""
+
+    antibiotic_class: AntibioticClass = "flucloxacillin"
+    days: Annotated[int, Field(ge=1, le=60)] = 10
+
+
+class TreatmentProbiotic(_Strict):
+    """The probiotic course a treatment policy prescribes (maternal oral route)."""
+
+    strain: Annotated[str, Field(min_length=1)]
+    cfu_per_day: Annotated[float, Field(gt=0.0)] = 1e9
+    days: Annotated[int, Field(ge=1, le=120)] = 21
+
+
+class Treatment(_Strict):
+    """A policy: treat dyads diagnosed in a trigger state (research model, not advice)."""
+
+    trigger_states: list[MastitisState] = Field(
+        default_factory=lambda: ["inflammatory_mastitis", "bacterial_mastitis"], min_length=1)
+    diagnosis_delay_days: Annotated[int, Field(ge=1, le=30)] = 1
+    coverage: Probability = 1.0
+    antibiotic: TreatmentAntibiotic | None = None
+    probiotic: TreatmentProbiotic | None = None
+    frequent_emptying_days: Annotated[int, Field(ge=0, le=60)] = 0
+
+
 class Sampling(_Strict):
     """Days of life on which the full abundance array is recorded."""
 
@@ -144,7 +223,8 @@ class Scenario(_Strict):
     cohort: Cohort = Field(default_factory=Cohort)
     population: Population = Field(default_factory=Population)
     routes: Routes = Field(default_factory=Routes)
-    interventions: list[Probiotic] = Field(default_factory=list)
+    interventions: list[Intervention] = Field(default_factory=list)
+    treatment: Treatment | None = None
     sampling: Sampling = Field(default_factory=Sampling)
     parameters: dict[str, float] = Field(default_factory=dict)
 

@@ -1,34 +1,128 @@
-"""Lactation schedule: today's milk volume, feeds and tight-junction permeability.
+"""The lactation course: milk production and removal, milk composition, junction state.
 
-A placeholder course for the microbial system (the host-system issue replaces it): milk
-intake rises from the day-1 colostrum volume towards the mature volume with the
-lactogenesis time constant; the infant takes its breast-milk share of it; junctions between
-lactocytes are open at birth and close exponentially (Neville et al. 1991: largely closed
-by ~72 h).
+Each day, for every dyad:
+
+* **Volume.** The infant's demand rises from the day-1 colostrum volume towards the mature
+  volume with the lactogenesis time constant (Saint et al. 1984: ~37 g on day 1, ~705 g on
+  day 5; Dewey & Lönnerdal 1983, Michaelsen et al. 1994: 650–900 mL/day in months 1–6),
+  scaled by a per-dyad log-normal supply factor. ``milk_volume_ml`` is the infant's breast
+  milk intake (demand × supply × breast-milk share).
+* **Production vs removal.** The breast produces the infant's intake plus an early
+  overshoot that fades as supply calibrates to demand over the first weeks, and more with
+  oversupply. A share ``e`` of the milk available (yesterday's residual + today's
+  production) is removed; the rest stays as residual milk: ``R_t = (R_{t-1} + P_t)(1 - e)``.
+  Removal efficiency falls with mechanisms, not odds ratios: an inexperienced latch
+  (first-time mothers) and painful damaged nipples (short feeds) in the first weeks, duct
+  compression by a tight bra, ductal scarring after a previous mastitis, and random days of
+  missed or short feeds; frequent emptying (a treatment) raises it. The stasis index is
+  residual milk over breast storage capacity.
+* **Composition.** HMO (g/L) falls from colostral to late-lactation levels (Thum et al.
+  2021, targets F06), ~40% lower in non-secretors; sIgA (g/L) has a fast colostral
+  component and a slow one (targets F01–F03).
+* **Junctions.** Permeability is open at birth and closes over ~72 h (Neville et al. 1991);
+  strain from stasis and inflammation re-opens it. The Na:K ratio follows permeability
+  (Morton 1994; Murase et al. 2014: median 0.62 on day 7).
+
+Stasis also lengthens the time milk bacteria spend in the warm pool: it multiplies their
+growth in the ``milk`` site today.
 """
 
 from __future__ import annotations
 
 import numpy as np
 
-from lactobiome.model.context import SimulationContext
+from lactobiome.model.context import SimulationContext, stream_id
+from lactobiome.model.sites import SITE_INDEX
 from lactobiome.model.state import DyadState
+
+
+def _lognormal(state: DyadState, ctx: SimulationContext, name: str, sd: float) -> np.ndarray:
+    """A per-dyad constant log-normal factor with mean 1, drawn once (day-0 stream)."""
+    key = f"lactation.{name}"
+    if key not in state.host:
+        z = ctx.rng.normal(0, stream_id(key), ())
+        state.host[key] = np.exp(sd * z - 0.5 * sd * sd)
+    return state.host[key]
+
+
+def _decay(day: int, tau: float) -> float:
+    """exp(-(day - 1) / tau): 1 on day 1."""
+    return float(np.exp(-(day - 1) / tau))
+
+
+def removal_efficiency(state: DyadState, ctx: SimulationContext) -> np.ndarray:
+    """Share of the available milk removed today, shape (dyad,)."""
+    a = state.attributes
+    day = state.day
+    early = day <= ctx.p("latch_learning_days", "day")
+    direct = a["direct_breastfeeding_share"]
+    efficiency = np.full(state.n_dyads, ctx.p("milk_removal_efficiency", "fraction"))
+    # an inexperienced latch and painful (damaged) nipples shorten feeds at the breast
+    latch = ctx.p("first_time_latch_penalty", "fraction") * a["first_time_mother"] * early
+    pain = ctx.p("nipple_damage_feed_penalty", "fraction") * a["nipple_damage"] * early
+    efficiency *= 1.0 - direct * np.clip(latch + pain, 0.0, 1.0)
+    efficiency *= 1.0 - ctx.p("tight_bra_drainage_penalty", "fraction") * a["tight_bra"]
+    efficiency *= 1.0 - ctx.p("previous_mastitis_drainage_penalty", "fraction") * a["previous_mastitis"]
+    missed = ctx.rng.uniform(day, stream_id("lactation.missed_feeds"), ()) < ctx.p(
+        "missed_feeds_day_probability", "probability")
+    efficiency *= np.where(missed, 1.0 - ctx.p("missed_feeds_drainage_penalty", "fraction"), 1.0)
+    emptying = state.host.get("treatment_emptying_until")
+    if emptying is not None:
+        boost = ctx.p("frequent_emptying_residual_reduction", "fraction")
+        efficiency = np.where(emptying >= day, 1.0 - (1.0 - efficiency) * (1.0 - boost), efficiency)
+    return efficiency
 
 
 def step(state: DyadState, ctx: SimulationContext) -> DyadState:
     day = state.day
+    a = state.attributes
+    host = state.host
+    n = state.n_dyads
+
+    # --- volume, production and residual milk
     mature = ctx.p("milk_intake_mature_ml_per_day", "mL/day")
     day1 = ctx.p("milk_intake_day1_ml_per_day", "mL/day")
-    tau = ctx.p("lactogenesis_time_days", "day")
-    volume = mature - (mature - day1) * np.exp(-(day - 1) / tau)
+    demand = mature - (mature - day1) * _decay(day, ctx.p("lactogenesis_time_days", "day"))
+    supply = _lognormal(state, ctx, "supply", ctx.p("milk_supply_sd_log", "1"))
     # a feeding plan may change the share over time (feeding_plan); else the month-1 share
-    share = state.host.get("breast_milk_share_today", state.attributes["breast_milk_share"])
-    state.host["milk_volume_ml"] = np.full(state.n_dyads, volume) * share
-    state.host["feeds_per_day"] = np.full(state.n_dyads, ctx.p("feeds_per_day", "feeds/day"))
-    state.host["milk_pool_ml"] = np.full(state.n_dyads, ctx.p("milk_pool_volume_ml", "mL"))
+    intake = demand * supply * host.get("breast_milk_share_today", a["breast_milk_share"])
+    overshoot = 1.0 + ctx.p("early_supply_overshoot", "1") * _decay(
+        day, ctx.p("supply_calibration_time_days", "day"))
+    production = intake * overshoot * (1.0 + ctx.p("oversupply_excess", "1") * a["oversupply"])
+    efficiency = removal_efficiency(state, ctx)
+    residual = (host.get("residual_milk_ml", np.zeros(n)) + production) * (1.0 - efficiency)
+    stasis = residual / ctx.p("breast_storage_capacity_ml", "mL")
+    host["milk_volume_ml"] = intake
+    host["milk_production_ml"] = production
+    host["residual_milk_ml"] = residual
+    host["stasis"] = stasis
+    feeds = _lognormal(state, ctx, "feeds", ctx.p("feeds_per_day_sd_log", "1"))
+    host["feeds_per_day"] = ctx.p("feeds_per_day", "feeds/day") * feeds
+    host["milk_pool_ml"] = ctx.p("milk_pool_volume_ml", "mL") + residual
+
+    # --- composition
+    secretor = np.where(a["secretor"], 1.0, ctx.p("milk_hmo_nonsecretor_factor", "fraction"))
+    hmo_late = ctx.p("milk_hmo_late_g_per_l", "g/L")
+    hmo = hmo_late + (ctx.p("milk_hmo_colostrum_g_per_l", "g/L") - hmo_late) * _decay(
+        day, ctx.p("milk_hmo_decline_time_days", "day"))
+    host["hmo_g_per_l"] = hmo * secretor * _lognormal(state, ctx, "hmo", ctx.p("milk_hmo_sd_log", "1"))
+    siga = (ctx.p("milk_siga_mature_g_per_l", "g/L")
+            + ctx.p("milk_siga_transitional_excess_g_per_l", "g/L") * _decay(day, ctx.p("milk_siga_slow_decline_time_days", "day"))
+            + ctx.p("milk_siga_colostral_excess_g_per_l", "g/L") * _decay(day, ctx.p("milk_siga_decline_time_days", "day")))
+    host["siga_g_per_l"] = siga * _lognormal(state, ctx, "siga", ctx.p("milk_siga_sd_log", "1"))
+
+    # --- tight junctions: closing after birth, strained open by stasis and inflammation
     closed = ctx.p("tight_junction_permeability_closed", "fraction")
-    closure = ctx.p("tight_junction_closure_time_days", "day")
-    state.host["tight_junction_permeability"] = np.full(
-        state.n_dyads, closed + (1.0 - closed) * np.exp(-(day - 1) / closure)
-    )
+    opening = closed + (1.0 - closed) * _decay(day, ctx.p("tight_junction_closure_time_days", "day"))
+    strain = (ctx.p("junction_strain_per_stasis", "1")
+              * np.maximum(stasis - ctx.p("stasis_strain_threshold", "1"), 0.0)
+              + ctx.p("junction_strain_per_inflammation", "1") * host.get("inflammation", np.zeros(n)))
+    permeability = np.minimum(opening + (1.0 - opening) * (1.0 - np.exp(-strain)), 1.0)
+    host["tight_junction_permeability"] = permeability
+    nak_mature = ctx.p("na_k_closed", "1") * _lognormal(state, ctx, "na_k", ctx.p("na_k_sd_log", "1"))
+    host["na_k_ratio"] = nak_mature + ctx.p("na_k_open_excess", "1") * permeability
+
+    # --- milk held in the pool longer grows more (stasis)
+    state.growth_modifier[:, SITE_INDEX["milk"], :] *= (
+        1.0 + ctx.p("stasis_milk_growth_gain", "1") * stasis)[:, None]
     return state

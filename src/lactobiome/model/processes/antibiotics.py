@@ -1,0 +1,66 @@
+"""Antibiotic exposure: intrapartum prophylaxis, scheduled courses and treatment courses.
+
+A day of exposure to a class kills the catalogue's ``kill_<class>`` share of each taxon
+(all origins alike, so provenance is kept) in the exposed sites. A maternal course exposes
+the mother's sites and milk; a small share of the dose reaches a breastfed infant through
+milk (relative infant dose), acting on the infant's sites. An infant course exposes the
+infant's sites. Intrapartum prophylaxis is one day of penicillin exposure of the mother's
+sites at birth: it depletes protective, penicillin-susceptible commensals (lactobacilli,
+streptococci, bifidobacteria) while the mostly resistant staphylococci survive and take
+the space (the risk-factor mechanism). Its effect on the newborn is the birth inoculum's.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from lactobiome.model.context import SimulationContext, stream_id
+from lactobiome.model.sites import SITE_INDEX
+from lactobiome.model.state import DyadState
+from lactobiome.model.taxa import ANTIBIOTIC_CLASSES
+
+_MATERNAL = [SITE_INDEX[s] for s in ("maternal_gut", "maternal_mouth", "breast_stroma", "milk", "areolar_skin")]
+_INFANT = [SITE_INDEX[s] for s in ("infant_mouth", "infant_gut")]
+_CLASS = {c: i for i, c in enumerate(ANTIBIOTIC_CLASSES)}
+
+
+def exposure(state: DyadState, ctx: SimulationContext) -> tuple[np.ndarray, np.ndarray]:
+    """Today's exposure of mother and infant to each class, each (dyad, class) in [0, 1]."""
+    n, day = state.n_dyads, state.day
+    mother = np.zeros((n, len(ANTIBIOTIC_CLASSES)))
+    infant = np.zeros_like(mother)
+    if day == 1:
+        mother[:, _CLASS["penicillin"]] = np.maximum(
+            mother[:, _CLASS["penicillin"]],
+            ctx.p("intrapartum_antibiotic_maternal_exposure", "fraction") * state.attributes["intrapartum_antibiotics"])
+    for number, course in enumerate(ctx.scenario.interventions):
+        if course.kind != "antibiotic" or not course.start_day <= day <= course.stop_day:
+            continue
+        covered = ctx.rng.uniform(0, stream_id(f"antibiotics.course.{number}"), ()) < course.coverage
+        target = mother if course.recipient == "mother" else infant
+        c = _CLASS[course.antibiotic_class]
+        target[:, c] = np.maximum(target[:, c], covered.astype(np.float64))
+    policy = ctx.scenario.treatment
+    until = state.host.get("treatment_antibiotic_until")
+    if policy is not None and policy.antibiotic is not None and until is not None:
+        c = _CLASS[policy.antibiotic.antibiotic_class]
+        mother[:, c] = np.maximum(mother[:, c], (until >= day).astype(np.float64))
+    # a small share of the mother's dose reaches a breastfed infant through milk
+    via_milk = ctx.p("antibiotic_relative_infant_dose", "fraction") * (state.host["milk_volume_ml"] > 0.0)
+    infant = np.maximum(infant, mother * via_milk[:, None])
+    return mother, infant
+
+
+def step(state: DyadState, ctx: SimulationContext) -> DyadState:
+    mother, infant = exposure(state, ctx)
+    kill = ctx.taxa.kill  # (class, taxon)
+    for dose, sites in ((mother, _MATERNAL), (infant, _INFANT)):
+        exposed = dose.max(axis=1) > 0.0
+        if not exposed.any():
+            continue
+        # survival over classes: product of (1 - kill * exposure)
+        survival = np.prod(1.0 - dose[exposed, :, None] * kill[None, :, :], axis=1)  # (dyad, taxon)
+        factor = survival[:, :, None].astype(np.float32)
+        for s in sites:
+            state.abundance[exposed, s] *= factor
+    return state

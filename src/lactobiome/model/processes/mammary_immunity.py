@@ -1,0 +1,107 @@
+"""The mammary immune response coupled to the microbes, and the living cells of milk.
+
+Inflammation ``I`` (dimensionless; 1 = the level of clinical mastitis) relaxes each day
+towards a stimulus made of milk stasis above a threshold and the pathobiont load of milk
+(cells/mL) and stroma (cells), each taxon weighted by its ``pathogenic_potential``:
+``I_t = I_{t-1} a + (1 - a) S_t`` with ``a = exp(-1 / tau)``.
+
+Leucocytes are recruited into milk as a steep (Hill) function of ``I`` — the lactating
+breast tolerates low-grade stimulation but answers clinical inflammation with a flood of
+neutrophils (Hassiotou et al. 2013: leucocytes up to ~94% of milk cells in infection, back
+to baseline on recovery). Recruited leucocytes kill bacteria in milk and stroma at a rate
+proportional to their number and to each taxon's ``immunogenicity``: the predator–prey
+form of Detilleux et al.'s dairy mastitis model (bacteria removed at a rate ∝ phagocytes ×
+bacteria), here in closed form over one day.
+
+Milk cells per mL: epithelial cells (lactocytes, myoepithelial cells) shed from renewing
+alveoli, more in colostrum; stem cells as a per-dyad share of epithelial cells (present
+throughout lactation); leucocytes = a per-dyad mature baseline + a colostral excess that
+fades over the first week + recruited leucocytes + an extra influx while the infant is ill
+(scenario ``infant_illness`` events). Fever when ``I`` exceeds a threshold.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from lactobiome.model.context import SimulationContext, stream_id
+from lactobiome.model.processes.lactation import _decay, _lognormal
+from lactobiome.model.sites import SITE_INDEX
+from lactobiome.model.state import DyadState
+
+_MILK = SITE_INDEX["milk"]
+_STROMA = SITE_INDEX["breast_stroma"]
+
+
+def pathobiont_load(state: DyadState, ctx: SimulationContext) -> tuple[np.ndarray, np.ndarray]:
+    """Pathogenic-potential-weighted cells: milk (per mL) and stroma (total), each (dyad,)."""
+    pp = ctx.taxa["pathogenic_potential"].astype(np.float64)
+    milk = (state.abundance[:, _MILK].sum(axis=2, dtype=np.float64) * pp).sum(axis=1)
+    stroma = (state.abundance[:, _STROMA].sum(axis=2, dtype=np.float64) * pp).sum(axis=1)
+    return milk / state.host["milk_pool_ml"], stroma
+
+
+def infant_ill(state: DyadState, ctx: SimulationContext) -> np.ndarray:
+    """Whether each dyad's infant is ill today (scenario ``infant_illness`` events)."""
+    ill = np.zeros(state.n_dyads, dtype=bool)
+    for number, event in enumerate(ctx.scenario.interventions):
+        if event.kind != "infant_illness" or not event.start_day <= state.day <= event.stop_day:
+            continue
+        covered = ctx.rng.uniform(0, stream_id(f"infant_illness.{number}"), ()) < event.coverage
+        ill |= covered
+    return ill
+
+
+def step(state: DyadState, ctx: SimulationContext) -> DyadState:
+    host = state.host
+    day = state.day
+    n = state.n_dyads
+
+    # --- inflammation from stasis and pathobiont load
+    milk_load, stroma_load = pathobiont_load(state, ctx)
+    stimulus = (ctx.p("stasis_inflammation_gain", "1")
+                * np.maximum(host["stasis"] - ctx.p("stasis_inflammation_threshold", "1"), 0.0)
+                + milk_load / ctx.p("milk_pathobiont_inflammation_ref", "cells/mL")
+                + stroma_load / ctx.p("stroma_pathobiont_inflammation_ref", "cells"))
+    keep = np.exp(-1.0 / ctx.p("inflammation_time_days", "day"))
+    inflammation = host.get("inflammation", np.zeros(n)) * keep + (1.0 - keep) * stimulus
+
+    # --- leucocyte recruitment (steep in I) and clearance weighted by immunogenicity
+    hill = ctx.p("leucocyte_recruitment_hill", "1")
+    ratio = (inflammation / ctx.p("leucocyte_recruitment_half_inflammation", "1")) ** hill
+    recruited = ctx.p("leucocyte_recruitment_max_per_ml", "cells/mL") * ratio / (1.0 + ratio)
+    pressure = recruited / ctx.p("leucocyte_clearance_reference_per_ml", "cells/mL")
+    active = pressure > 0.0
+    if active.any():
+        immunogenicity = ctx.taxa["immunogenicity"][None, :]
+        for site, rate in ((_MILK, ctx.p("leucocyte_clearance_milk_per_day", "1/day")),
+                           (_STROMA, ctx.p("leucocyte_clearance_stroma_per_day", "1/day"))):
+            survival = np.exp(-rate * immunogenicity * pressure[active, None])
+            state.abundance[active, site] *= survival[:, :, None].astype(np.float32)
+        milk_load, stroma_load = pathobiont_load(state, ctx)
+
+    # --- milk cells
+    epithelial = (ctx.p("milk_epithelial_mature_per_ml", "cells/mL")
+                  * _lognormal(state, ctx, "epithelial", ctx.p("milk_cells_sd_log", "1"))
+                  * (1.0 + ctx.p("milk_epithelial_colostrum_excess", "1")
+                     * _decay(day, ctx.p("milk_cells_colostrum_time_days", "day"))))
+    stem = epithelial * ctx.p("milk_stem_cells_per_epithelial", "1") * _lognormal(
+        state, ctx, "stem", ctx.p("milk_cells_sd_log", "1"))
+    leucocytes = (ctx.p("milk_leucocytes_mature_per_ml", "cells/mL")
+                  * _lognormal(state, ctx, "leucocytes", ctx.p("milk_cells_sd_log", "1"))
+                  + ctx.p("milk_leucocytes_colostrum_excess_per_ml", "cells/mL")
+                  * _decay(day, ctx.p("milk_leucocytes_colostrum_time_days", "day"))
+                  + recruited
+                  + ctx.p("infant_illness_leucocytes_per_ml", "cells/mL") * infant_ill(state, ctx))
+    total = epithelial + stem + leucocytes
+
+    host["inflammation"] = inflammation
+    host["leucocytes_recruited_per_ml"] = recruited
+    host["pathobiont_per_ml"] = milk_load
+    host["stroma_pathobiont_cells"] = stroma_load
+    host["somatic_cells_per_ml"] = total
+    host["leucocyte_fraction"] = leucocytes / total
+    host["epithelial_fraction"] = epithelial / total
+    host["stem_cell_fraction"] = stem / total
+    host["fever"] = inflammation >= ctx.p("fever_inflammation_threshold", "1")
+    return state

@@ -1,0 +1,198 @@
+"""The mastitis spectrum (Mitchell et al. 2022, ABM protocol #36) and treatment policies.
+
+Each dyad is in one state per day. The state is set from today's host and microbial state
+after the immune response, with hysteresis and durations (thresholds in the parameter
+table). Rules, from the most severe down; the first that holds wins:
+
+``abscess``
+    entered from ``phlegmon`` after ``abscess_after_days`` of phlegmon while inflamed;
+    kept at least ``abscess_min_days`` (drainage and healing), then while inflamed.
+``phlegmon``
+    entered from ``bacterial_mastitis`` after ``phlegmon_after_days`` of it while
+    inflammation is at or above ``phlegmon_inflammation_threshold``; kept while inflamed.
+``bacterial_mastitis``
+    inflamed and the pathobiont load of milk at or above ``bacterial_mastitis_load_per_ml``
+    (or already bacterial, phlegmon or abscess and still inflamed).
+``inflammatory_mastitis``
+    inflamed: inflammation at or above ``mastitis_inflammation_threshold``, or in an
+    inflammatory state yesterday and still at or above ``mastitis_resolution_threshold``.
+``subacute_mastitis``
+    not inflamed, but dysbiotic milk (pathobiont share of milk bacteria at or above
+    ``dysbiosis_pathobiont_share`` and bacteria at or above ``dysbiosis_load_per_ml``) for
+    at least ``subacute_min_days`` consecutive days.
+``ductal_narrowing``
+    none of the above, and the stasis index at or above ``ductal_narrowing_stasis``.
+``none``
+    otherwise; every state returns here when its entry rule stops holding.
+
+A treatment policy (scenario ``treatment``) starts, for a covered dyad that has been in a
+trigger state for ``diagnosis_delay_days``, an antibiotic course, a probiotic course and/or
+frequent emptying; a dyad already under treatment is not started again until it ends.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from lactobiome.model.context import SimulationContext, stream_id
+from lactobiome.model.sites import SITE_INDEX
+from lactobiome.model.state import DyadState
+from lactobiome.model.transfer import immigrate
+
+MASTITIS_STATES: tuple[str, ...] = (
+    "none",
+    "ductal_narrowing",
+    "inflammatory_mastitis",
+    "bacterial_mastitis",
+    "phlegmon",
+    "abscess",
+    "subacute_mastitis",
+)
+"""State names; the engine stores a state as its index here."""
+
+STATE_CODE: dict[str, int] = {name: i for i, name in enumerate(MASTITIS_STATES)}
+SEVERITY: np.ndarray = np.array([0, 1, 3, 4, 5, 6, 2], dtype=np.int8)
+"""Severity rank of each state code (subacute sits between narrowing and inflammatory)."""
+
+TREATMENTS: tuple[str, ...] = ("antibiotic", "probiotic", "frequent_emptying")
+"""Bit ``i`` of the daily ``treatment`` panel value marks ``TREATMENTS[i]`` as active."""
+
+_INFLAMED = np.isin(np.arange(len(MASTITIS_STATES)), [STATE_CODE[s] for s in (
+    "inflammatory_mastitis", "bacterial_mastitis", "phlegmon", "abscess")])
+_BACTERIAL = np.isin(np.arange(len(MASTITIS_STATES)), [STATE_CODE[s] for s in (
+    "bacterial_mastitis", "phlegmon", "abscess")])
+
+
+def classify(state: DyadState, ctx: SimulationContext) -> np.ndarray:
+    """Today's state code per dyad from the rules above (updates the duration counters)."""
+    host = state.host
+    n = state.n_dyads
+    previous = host.get("mastitis_state", np.zeros(n)).astype(np.int64)
+    days = host.get("mastitis_state_days", np.zeros(n))
+    inflammation = host["inflammation"]
+    milk_cells = state.abundance[:, SITE_INDEX["milk"]].sum(axis=(1, 2), dtype=np.float64)
+    bacteria = milk_cells / host["milk_pool_ml"]
+    load = host["pathobiont_per_ml"]
+    share = np.divide(load, bacteria, out=np.zeros(n), where=bacteria > 0.0)
+
+    inflamed = (inflammation >= ctx.p("mastitis_inflammation_threshold", "1")) | (
+        _INFLAMED[previous] & (inflammation >= ctx.p("mastitis_resolution_threshold", "1")))
+    bacterial = inflamed & ((load >= ctx.p("bacterial_mastitis_load_per_ml", "cells/mL")) | _BACTERIAL[previous])
+    was = {name: previous == STATE_CODE[name] for name in ("bacterial_mastitis", "phlegmon", "abscess")}
+    phlegmon = bacterial & (
+        (was["bacterial_mastitis"] & (days >= ctx.p("phlegmon_after_days", "day"))
+         & (inflammation >= ctx.p("phlegmon_inflammation_threshold", "1")))
+        | was["phlegmon"])
+    abscess = (was["phlegmon"] & (days >= ctx.p("abscess_after_days", "day")) & inflamed) | (
+        was["abscess"] & ((days < ctx.p("abscess_min_days", "day")) | inflamed))
+    dysbiotic = (share >= ctx.p("dysbiosis_pathobiont_share", "fraction")) & (
+        bacteria >= ctx.p("dysbiosis_load_per_ml", "cells/mL"))
+    dysbiosis_days = np.where(dysbiotic, host.get("dysbiosis_days", np.zeros(n)) + 1.0, 0.0)
+    subacute = dysbiosis_days >= ctx.p("subacute_min_days", "day")
+    narrowing = host["stasis"] >= ctx.p("ductal_narrowing_stasis", "1")
+
+    code = np.select(
+        [abscess, phlegmon, bacterial, inflamed, subacute, narrowing],
+        [STATE_CODE[s] for s in ("abscess", "phlegmon", "bacterial_mastitis", "inflammatory_mastitis",
+                                 "subacute_mastitis", "ductal_narrowing")],
+        default=STATE_CODE["none"],
+    )
+    host["mastitis_state_days"] = np.where(code == previous, days + 1.0, 1.0)
+    host["dysbiosis_days"] = dysbiosis_days
+    host["milk_bacteria_per_ml"] = bacteria
+    return code
+
+
+def _start_treatment(state: DyadState, ctx: SimulationContext, code: np.ndarray) -> None:
+    host = state.host
+    n, day = state.n_dyads, state.day
+    for key in ("treatment_antibiotic_until", "treatment_probiotic_until", "treatment_emptying_until"):
+        host.setdefault(key, np.zeros(n))
+    policy = ctx.scenario.treatment
+    if policy is not None:
+        triggers = np.isin(code, [STATE_CODE[s] for s in policy.trigger_states])
+        covered = ctx.rng.uniform(0, stream_id("mastitis.treatment_coverage"), ()) < policy.coverage
+        busy = np.maximum.reduce([host["treatment_antibiotic_until"], host["treatment_probiotic_until"],
+                                  host["treatment_emptying_until"]]) >= day
+        start = triggers & covered & ~busy & (host["mastitis_state_days"] >= policy.diagnosis_delay_days)
+        # courses run from tomorrow for their length
+        if policy.antibiotic is not None:
+            host["treatment_antibiotic_until"] = np.where(start, day + policy.antibiotic.days,
+                                                          host["treatment_antibiotic_until"])
+        if policy.probiotic is not None:
+            host["treatment_probiotic_until"] = np.where(start, day + policy.probiotic.days,
+                                                         host["treatment_probiotic_until"])
+        if policy.frequent_emptying_days > 0:
+            host["treatment_emptying_until"] = np.where(start, day + policy.frequent_emptying_days,
+                                                        host["treatment_emptying_until"])
+    active = [host[k] >= day for k in ("treatment_antibiotic_until", "treatment_probiotic_until",
+                                      "treatment_emptying_until")]
+    host["treatment"] = sum(bit.astype(np.int64) << i for i, bit in enumerate(active)).astype(np.float64)
+
+
+def step(state: DyadState, ctx: SimulationContext) -> DyadState:
+    code = classify(state, ctx)
+    state.host["mastitis_state"] = code.astype(np.float64)
+    _start_treatment(state, ctx, code)
+    return state
+
+
+def dose_probiotic(state: DyadState, ctx: SimulationContext) -> DyadState:
+    """Give the policy's probiotic to dyads under probiotic treatment (maternal oral route)."""
+    policy = ctx.scenario.treatment
+    until = state.host.get("treatment_probiotic_until")
+    if policy is None or policy.probiotic is None or until is None:
+        return state
+    dosed = until >= state.day
+    if not dosed.any():
+        return state
+    expected = np.zeros((state.n_dyads, len(ctx.taxa)))
+    expected[dosed, ctx.taxa.index(policy.probiotic.strain)] = (
+        policy.probiotic.cfu_per_day * ctx.p("probiotic_gastric_survival", "fraction"))
+    immigrate(state, "maternal_gut", "probiotic", expected, ctx.rng, stream_id("mastitis.probiotic_treatment"))
+    return state
+
+
+def episodes(states: np.ndarray, treatment: np.ndarray | None = None) -> dict[str, np.ndarray]:
+    """Episodes (runs of days in any state but ``none``) from a (dyad, day) state-code array.
+
+    Parameters
+    ----------
+    states
+        State codes, shape (dyad, day); day index 0 is day of life 1.
+    treatment
+        Daily treatment bitmask of the same shape (bits as in ``TREATMENTS``), optional.
+
+    Returns
+    -------
+    dict
+        Arrays of one row per episode: ``dyad_index``, ``onset_day``, ``duration_days``,
+        ``peak_state`` (code), ``treatment`` (bitmask of treatments active during it).
+    """
+    codes = np.asarray(states).astype(np.int64)
+    n, days = codes.shape
+    active = np.zeros((n, days + 2), dtype=np.int8)
+    active[:, 1:-1] = codes != 0
+    edges = np.diff(active, axis=1).ravel()  # per row: days + 1 entries
+    starts = np.flatnonzero(edges == 1)
+    ends = np.flatnonzero(edges == -1)
+    width = days + 1
+    dyad = starts // width
+    onset = starts % width  # 0-based day index of the first day
+    end = ends % width
+    flat = np.zeros((n, width), dtype=np.int64)
+    flat[:, :days] = SEVERITY[codes]
+    bounds = np.stack([dyad * width + onset, dyad * width + end], axis=1).ravel()
+    if len(starts) == 0:
+        empty = np.zeros(0, dtype=np.int64)
+        return {"dyad_index": empty, "onset_day": empty, "duration_days": empty,
+                "peak_state": empty, "treatment": empty}
+    peak_severity = np.maximum.reduceat(flat.ravel(), bounds)[::2]
+    peak = np.argsort(SEVERITY)[peak_severity]
+    bits = np.zeros(len(starts), dtype=np.int64)
+    if treatment is not None:
+        tflat = np.zeros((n, width), dtype=np.int64)
+        tflat[:, :days] = np.asarray(treatment).astype(np.int64)
+        bits = np.bitwise_or.reduceat(tflat.ravel(), bounds)[::2]
+    return {"dyad_index": dyad, "onset_day": onset + 1, "duration_days": end - onset,
+            "peak_state": peak, "treatment": bits}

@@ -1,0 +1,31 @@
+"""Nipple damage breaks the skin barrier: pathobionts on the areolar skin enter the breast.
+
+While a damaged nipple heals (the first weeks), each direct feed carries areolar-skin
+cells through the fissures into the stroma and the ducts. Entry is weighted by each
+taxon's ``pathogenic_potential`` (adhesins and invasion factors: Staphylococcus aureus
+enters, Cutibacterium hardly), so nipple damage raises the pathobiont load of milk and
+stroma — its mechanism as a risk factor, not an odds ratio.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from lactobiome.model.context import SimulationContext, stream_id
+from lactobiome.model.state import DyadState
+from lactobiome.model.transfer import move
+
+
+def step(state: DyadState, ctx: SimulationContext) -> DyadState:
+    healing = state.day <= ctx.p("nipple_damage_healing_days", "day")
+    damaged = state.attributes["nipple_damage"] & healing
+    # fissures are part of the skin-to-milk route: switching that route off closes them too
+    if not damaged.any() or not ctx.scenario.routes.areolar_skin_to_milk:
+        return state
+    feeds = np.where(damaged, state.host["direct_feeds_per_day"], 0.0)[:, None]
+    invasive = ctx.taxa["pathogenic_potential"][None, :]
+    for receiver, name in (("breast_stroma", "nipple_fissure_to_stroma_per_feed"),
+                           ("milk", "nipple_fissure_to_milk_per_feed")):
+        fraction = 1.0 - np.exp(-ctx.p(name, "1/feed") * invasive * feeds)
+        move(state, "areolar_skin", receiver, fraction, ctx.rng, stream_id(f"skin_barrier.{receiver}"))
+    return state
