@@ -121,4 +121,9 @@ def simulate_to_file(
                 on_chunk(result)
     combine_parts(paths, out)
     shutil.rmtree(parts_dir)
+    from lactobiome.io.dataset import open_result
+    from lactobiome.io.events import write_events
+
+    with open_result(out) as ds:
+        write_events(ds, out)  # mastitis episodes beside the result: <out>.events.csv
     return out

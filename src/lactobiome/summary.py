@@ -45,3 +45,38 @@ def provenance_table(ds: xr.Dataset, day: int = 30, sites: tuple[str, ...] = ("i
     out = out[keep]
     out.index.name = f"day {day}"
     return out
+
+
+PANEL_SUMMARY: tuple[str, ...] = (
+    "milk_volume_ml", "hmo_g_per_l", "siga_g_per_l", "na_k_ratio", "somatic_cells_per_ml",
+    "leucocyte_fraction", "epithelial_fraction", "stem_cell_fraction", "milk_bacteria_per_ml", "inflammation",
+)
+INFLAMMATORY_STATES: tuple[str, ...] = ("inflammatory_mastitis", "bacterial_mastitis", "phlegmon", "abscess")
+
+
+def panel_table(ds: xr.Dataset, days: tuple[int, ...] = (1, 3, 7, 14, 30, 60, 90, 180)) -> pd.DataFrame:
+    """Median milk panel of breastfed dyads on the given days (rows) that the run covers."""
+    breastfed = ds["breast_milk_share"].values > 0.0
+    days = tuple(d for d in days if d <= ds.sizes["day"])
+    names = [n for n in PANEL_SUMMARY if n in ds]
+    table = pd.DataFrame(
+        {n: [float(np.median(ds[n].sel(day=d).values[breastfed])) if breastfed.any() else np.nan for d in days]
+         for n in names},
+        index=pd.Index(days, name="day"),
+    )
+    return table
+
+
+def mastitis_summary(ds: xr.Dataset) -> dict[str, float]:
+    """Share of dyads ever in each mastitis state, of dyads with an inflammatory or bacterial
+    episode, and episodes per 1,000 breastfeeding weeks (episodes of inflammatory states)."""
+    states = ds["mastitis_state"].values.astype(str)
+    out = {f"ever {s}": float((states == s).any(axis=1).mean()) for s in
+           ("ductal_narrowing", "inflammatory_mastitis", "bacterial_mastitis", "phlegmon", "abscess",
+            "subacute_mastitis")}
+    inflamed = np.isin(states, INFLAMMATORY_STATES)
+    out["dyads with an inflammatory or bacterial episode"] = float(inflamed.any(axis=1).mean())
+    onsets = (inflamed[:, 1:] & ~inflamed[:, :-1]).sum() + inflamed[:, 0].sum()
+    breastfed_weeks = (ds["milk_volume_ml"].values > 0.0).sum() / 7.0
+    out["episodes per 1,000 breastfeeding weeks"] = float(1000.0 * onsets / max(breastfed_weeks, 1e-9))
+    return out

@@ -27,7 +27,7 @@ def simulate(scenario: str, dyads: int | None, days: int | None, seed: int | Non
     from lactobiome.io.dataset import open_result
     from lactobiome.scenarios import load_scenario
     from lactobiome.simulation import simulate_to_file
-    from lactobiome.summary import provenance_table
+    from lactobiome.summary import mastitis_summary, panel_table, provenance_table
 
     if out.suffix not in (".nc", ".zarr"):
         raise click.BadParameter(f"{out}: expected a path ending in .nc or .zarr", param_hint="--out")
@@ -36,12 +36,19 @@ def simulate(scenario: str, dyads: int | None, days: int | None, seed: int | Non
     simulate_to_file(chosen, out, chunk_size=chunk_size, progress=progress)
     with open_result(out) as ds:
         table = provenance_table(ds)
+        panel = panel_table(ds)
+        mastitis = mastitis_summary(ds)
     click.echo(f"scenario {chosen.name}: {chosen.cohort.dyads} dyads x {chosen.cohort.days} days, "
                f"seed {chosen.cohort.seed}")
     click.echo("Mean share of cells by origin (rows: feeding group in month 1):")
     with _wide_pandas():
         click.echo(table.round(3).to_string())
-    click.echo(f"Results written to {out}")
+        click.echo("Median milk panel of breastfed dyads:")
+        click.echo(panel.to_string(float_format=lambda v: f"{v:.3g}"))
+    click.echo("Mastitis spectrum:")
+    for label, value in mastitis.items():
+        click.echo(f"  {label}: {value:.3g}")
+    click.echo(f"Results written to {out} (mastitis episodes: {out.name}.events.csv)")
     click.echo("(research and teaching model; not medical advice)")
 
 

@@ -63,6 +63,8 @@ def step(state: DyadState, ctx: SimulationContext) -> DyadState:
                 * np.maximum(host["stasis"] - ctx.p("stasis_inflammation_threshold", "1"), 0.0)
                 + milk_load / ctx.p("milk_pathobiont_inflammation_ref", "cells/mL")
                 + stroma_load / ctx.p("stroma_pathobiont_inflammation_ref", "cells"))
+    # a mother who does not lactate (no breast milk given) has no lactational mastitis
+    stimulus = np.where(host["milk_production_ml"] > 0.0, stimulus, 0.0)
     keep = np.exp(-1.0 / ctx.p("inflammation_time_days", "day"))
     inflammation = host.get("inflammation", np.zeros(n)) * keep + (1.0 - keep) * stimulus
 

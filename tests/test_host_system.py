@@ -1,0 +1,206 @@
+"""The host system (issue 4): lactation course, milk cells, immunity, mastitis, interventions.
+
+Mechanisms are shown under common random numbers: the same seed and dyads, one attribute or
+parameter changed. Cohorts are small; each simulation runs once per module.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from lactobiome.model.engine import run_chunk
+from lactobiome.model.processes import mammary_immunity
+from lactobiome.model.processes.mastitis import MASTITIS_STATES, STATE_CODE, TREATMENTS, episodes
+from lactobiome.model.sites import ORIGIN_INDEX, SITE_INDEX
+from lactobiome.scenarios import load_scenario
+from lactobiome.simulation import prepare, simulate_in_memory
+
+N, DAYS = 200, 45
+
+
+def _run(name: str = "default", dyads: int = N, days: int = DAYS, **overrides):
+    scenario = load_scenario(name, {"cohort": {"dyads": dyads, "days": days, "seed": 3}, **overrides})
+    parameters, taxa = prepare(scenario)
+    return run_chunk(scenario, parameters, taxa, np.arange(dyads)), taxa
+
+
+@pytest.fixture(scope="module")
+def base():
+    return _run()[0]
+
+
+def test_dataset_holds_the_panel_with_state_names():
+    ds = simulate_in_memory(load_scenario("default", {"cohort": {"dyads": 12, "days": 10}}))
+    for name in ("milk_volume_ml", "hmo_g_per_l", "siga_g_per_l", "na_k_ratio", "somatic_cells_per_ml",
+                 "leucocyte_fraction", "epithelial_fraction", "stem_cell_fraction", "milk_bacteria_per_ml",
+                 "inflammation", "fever", "mastitis_state"):
+        assert ds[name].dims == ("dyad", "day"), name
+    assert ds["fever"].dtype == bool
+    assert set(np.unique(ds["mastitis_state"].values.astype(str))) <= set(MASTITIS_STATES)
+
+
+def test_lactation_course(base):
+    bm = base.attributes["breast_milk_share"] == 1.0
+    volume = base.panel["milk_volume_ml"][bm]
+    assert 20 < np.median(volume[:, 0]) < 80
+    assert np.median(volume[:, 4]) > 500
+    assert 650 <= np.median(volume[:, 29]) <= 900
+    siga = base.panel["siga_g_per_l"]
+    assert np.median(siga[:, :3].mean(1) / siga[:, 27:31].mean(1)) >= 3.0
+    nak = base.panel["na_k_ratio"][bm]
+    assert np.median(nak[:, 0]) > 1.0 and 0.3 <= np.median(nak[:, 6]) <= 1.0
+    lf = base.panel["leucocyte_fraction"][bm]
+    assert 0.13 <= np.median(lf[:, :3]) <= 0.7
+    stem = base.panel["stem_cell_fraction"]
+    assert (stem > 0).all() and (stem <= 0.15).all()
+    total = base.panel["leucocyte_fraction"] + base.panel["epithelial_fraction"] + stem
+    np.testing.assert_allclose(total, 1.0, rtol=1e-9)
+
+
+def test_non_secretors_have_about_forty_percent_less_hmo():
+    secretor, _ = _run(dyads=30, days=5, population={"secretor": 1.0})
+    non, _ = _run(dyads=30, days=5, population={"secretor": 0.0})
+    ratio = non.panel["hmo_g_per_l"] / secretor.panel["hmo_g_per_l"]
+    np.testing.assert_allclose(ratio, 0.6)
+
+
+@pytest.mark.parametrize("population", [{"tight_bra": 1.0}, {"oversupply": 1.0}])
+def test_risk_factors_raise_stasis_and_inflammation(population):
+    off, _ = _run(dyads=100, days=30, population={k: 0.0 for k in population})
+    on, _ = _run(dyads=100, days=30, population=population)
+    lactating = off.panel["milk_volume_ml"][:, -1] > 0
+    assert (on.panel["stasis"][lactating] >= off.panel["stasis"][lactating] - 1e-12).all()
+    assert on.panel["stasis"][lactating].mean() > 1.2 * off.panel["stasis"][lactating].mean()
+    assert on.panel["inflammation"][lactating].mean() > off.panel["inflammation"][lactating].mean()
+
+
+def test_more_stasis_means_more_mastitis():
+    off, _ = _run(dyads=150, days=40, parameters={"missed_feeds_day_probability": 0.0})
+    on, _ = _run(dyads=150, days=40, parameters={"missed_feeds_day_probability": 0.1})
+    inflamed = [STATE_CODE[s] for s in ("inflammatory_mastitis", "bacterial_mastitis")]
+    assert np.isin(on.panel["mastitis_state"], inflamed).any(1).sum() > np.isin(
+        off.panel["mastitis_state"], inflamed).any(1).sum()
+
+
+def test_nipple_damage_lets_pathobionts_into_the_stroma():
+    off, taxa = _run(dyads=60, days=14, population={"nipple_damage_first_time": 0.0,
+                                                     "nipple_damage_multiparous": 0.0})
+    on, _ = _run(dyads=60, days=14, population={"nipple_damage_first_time": 1.0,
+                                                "nipple_damage_multiparous": 1.0})
+    aureus = taxa.index("staphylococcus_aureus")
+    stroma = SITE_INDEX["breast_stroma"]
+    areolar = ORIGIN_INDEX["areolar_skin"]
+    assert on.abundance[:, -1, stroma, aureus, areolar].sum() > off.abundance[:, -1, stroma, aureus, areolar].sum()
+
+
+def test_clearance_lowers_load_in_proportion_to_immunogenicity(base):
+    scenario = load_scenario("default", {"cohort": {"dyads": 20, "days": 5}})
+    parameters, taxa = prepare(scenario)
+    from lactobiome.model.context import SimulationContext
+    from lactobiome.model.population import draw_population
+    from lactobiome.model.random import RandomStreams
+    from lactobiome.model.state import DyadState
+
+    ids = np.arange(20)
+    state = DyadState.empty(ids, len(taxa), draw_population(scenario, parameters, ids))
+    state.day = 10
+    state.abundance[:, SITE_INDEX["milk"], :, -1] = 1e5
+    state.host.update({"milk_pool_ml": np.full(20, 150.0), "stasis": np.zeros(20),
+                       "inflammation": np.full(20, 3.0), "milk_production_ml": np.full(20, 700.0)})
+    ctx = SimulationContext(scenario, parameters, taxa, RandomStreams(1, ids))
+    before = state.abundance[:, SITE_INDEX["milk"]].sum(axis=2)
+    mammary_immunity.step(state, ctx)
+    after = state.abundance[:, SITE_INDEX["milk"]].sum(axis=2)
+    killed = 1.0 - after / before
+    imm = taxa["immunogenicity"]
+    assert (after <= before).all() and killed.mean() > 0.1
+    hi, lo = np.argmax(imm), np.argmin(imm)
+    assert (killed[:, hi] > killed[:, lo]).all()
+    assert (state.host["leucocyte_fraction"] > 0.8).all() and state.host["fever"].all()
+
+
+def test_states_follow_their_entry_rules(base):
+    codes = base.panel["mastitis_state"].astype(int)
+    inflammation = base.panel["inflammation"]
+    inflamed = np.isin(codes, [STATE_CODE[s] for s in ("inflammatory_mastitis", "bacterial_mastitis",
+                                                       "phlegmon", "abscess")])
+    assert inflamed.any(), "the cohort should have some mastitis"
+    assert (inflammation[inflamed & ~np.isin(codes, [STATE_CODE["abscess"]])] >= 0.5).all()
+    onset = inflamed[:, 1:] & ~inflamed[:, :-1]
+    assert (inflammation[:, 1:][onset] >= 1.0).all()
+    lactating = base.panel["milk_volume_ml"] > 0
+    assert not inflamed[~lactating].any()
+
+
+def test_episodes_are_runs_with_peak_and_treatment():
+    s = np.array([[0, 1, 2, 3, 0, 0, 6, 6], [2, 2, 0, 0, 0, 0, 0, 1]])
+    t = np.array([[0, 0, 0, 1, 1, 0, 0, 2], [0, 4, 0, 0, 0, 0, 0, 0]])
+    ep = episodes(s, t)
+    assert ep["dyad_index"].tolist() == [0, 0, 1, 1]
+    assert ep["onset_day"].tolist() == [2, 7, 1, 8]
+    assert ep["duration_days"].tolist() == [3, 2, 2, 1]
+    assert [MASTITIS_STATES[c] for c in ep["peak_state"]] == [
+        "bacterial_mastitis", "subacute_mastitis", "inflammatory_mastitis", "ductal_narrowing"]
+    assert ep["treatment"].tolist() == [1, 2, 4, 0]
+
+
+def test_antibiotic_course_kills_susceptible_taxa_and_a_little_reaches_the_infant():
+    course = {"kind": "antibiotic", "antibiotic_class": "flucloxacillin", "start_day": 8, "stop_day": 12}
+    off, taxa = _run(dyads=40, days=12)
+    on, _ = _run(dyads=40, days=12, interventions=[course])
+    aureus = taxa.index("staphylococcus_aureus")
+    for site in ("breast_stroma", "areolar_skin"):
+        s = SITE_INDEX[site]
+        assert on.abundance[:, -1, s, aureus].sum() < 0.1 * off.abundance[:, -1, s, aureus].sum()
+    gut = SITE_INDEX["infant_gut"]
+    ratio = on.abundance[:, -1, gut].sum() / off.abundance[:, -1, gut].sum()
+    assert 0.5 < ratio <= 1.0
+
+
+def test_treatment_policy_follows_diagnosis():
+    result, _ = _run("mastitis_antibiotic_treatment", dyads=150, days=40)
+    codes = result.panel["mastitis_state"].astype(int)
+    treated = result.panel["treatment"].astype(int)
+    antibiotic = (treated & (1 << TREATMENTS.index("antibiotic"))) > 0
+    assert antibiotic.any()
+    triggers = np.isin(codes, [STATE_CODE[s] for s in ("inflammatory_mastitis", "bacterial_mastitis", "phlegmon")])
+    first = antibiotic.argmax(axis=1)
+    for d in np.flatnonzero(antibiotic.any(axis=1)):
+        assert triggers[d, : first[d] + 1].any()
+    assert not antibiotic[~triggers.any(axis=1)].any()
+
+
+def test_maternal_probiotic_reaches_milk_only_by_the_entero_mammary_route():
+    on, taxa = _run("maternal_probiotic", dyads=20, days=20)
+    off, _ = _run("maternal_probiotic", dyads=20, days=20, routes={"entero_mammary": False})
+    strain = taxa.index("limosilactobacillus_fermentum_cect5716")
+    milk = SITE_INDEX["milk"]
+    assert on.abundance[:, -1, milk, strain].sum() > 0
+    assert off.abundance[:, :, milk, strain].sum() == 0
+
+
+def test_infant_illness_recruits_milk_leucocytes():
+    illness = {"kind": "infant_illness", "start_day": 20, "stop_day": 24}
+    off, _ = _run(dyads=30, days=26)
+    on, _ = _run(dyads=30, days=26, interventions=[illness])
+    lf_on, lf_off = on.panel["leucocyte_fraction"], off.panel["leucocyte_fraction"]
+    assert (lf_on[:, 19:24] > lf_off[:, 19:24]).all()
+    np.testing.assert_array_equal(lf_on[:, :19], lf_off[:, :19])
+
+
+def test_siga_specificity_targets_the_maternal_gut(base):
+    from lactobiome.model.engine import DEFAULT_PROCESSES
+    scenario = load_scenario("default", {"cohort": {"dyads": 10, "days": 3}})
+    parameters, taxa = prepare(scenario)
+    captured = {}
+
+    def grab(state, ctx):
+        captured["spec"] = state.host["siga_specificity"].copy()
+        captured["gut"] = state.abundance[:, SITE_INDEX["maternal_gut"]].sum(axis=2)
+        return state
+
+    run_chunk(scenario, parameters, taxa, np.arange(10), processes=DEFAULT_PROCESSES + (("grab", grab),))
+    spec, gut = captured["spec"], captured["gut"]
+    assert spec.shape == (10, len(taxa)) and (spec >= 0).all() and (spec <= 1).all()
+    assert (spec[gut == 0] == 0).all() and spec[gut > 0].max() > 0.1
