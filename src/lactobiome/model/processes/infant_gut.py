@@ -110,7 +110,8 @@ def _oxygen(state: DyadState, ctx: SimulationContext, cells: np.ndarray, consume
     supply = ctx.p("infant_gut_oxygen_supply_per_day", "1/day") * (
         1.0 + ctx.p("preterm_oxygen_supply_excess_per_week", "1") * weeks_early
     )
-    consumers = cells @ consumer
+    # row sums rather than a BLAS product: identical whatever the batch size (chunking)
+    consumers = (cells * consumer[None, :]).sum(axis=1)
     uptake = ctx.p("infant_gut_oxygen_consumption_per_day", "1/day") * consumers / ctx.p(
         "infant_gut_oxygen_reference_cells", "cells"
     )
@@ -148,7 +149,7 @@ def step(state: DyadState, ctx: SimulationContext) -> DyadState:
     fucosylated = np.where(state.attributes["secretor"], ctx.p("hmo_fucosylated_share", "fraction"), 0.0)
     accessible = intake[:, None] * (1.0 - fucosylated[:, None] * (1.0 - traits["fucose"][None, :]))
     utilisation = ctx.taxa["hmo_utilisation"].astype(np.float64)
-    demand = ctx.p("hmo_half_saturation_g_per_day", "g/day") * (cells @ utilisation) / ctx.p(
+    demand = ctx.p("hmo_half_saturation_g_per_day", "g/day") * (cells * utilisation[None, :]).sum(axis=1) / ctx.p(
         "hmo_reference_cells", "cells"
     )
     with np.errstate(invalid="ignore", divide="ignore"):

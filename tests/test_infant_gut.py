@@ -1,0 +1,143 @@
+"""The infant-gut mechanisms, each shown acting under common random numbers.
+
+Every comparison runs the same seed and dyads with one switch changed.
+"""
+
+from __future__ import annotations
+
+import functools
+
+import numpy as np
+import pytest
+
+from lactobiome.model.processes.feeding_plan import share_factor
+from lactobiome.model.taxa import load_taxa
+from lactobiome.scenarios import load_scenario
+from lactobiome.simulation import simulate_in_memory
+
+EBF = {"name": "ebf", "weight": 1.0, "breast_milk_share": [1.0, 1.0], "direct_breastfeeding_share": [0.85, 1.0]}
+FORMULA = {"name": "formula", "weight": 1.0, "breast_milk_share": [0.0, 0.0],
+           "direct_breastfeeding_share": [0.0, 0.0]}
+DAYS = [1, 2, 3, 4, 6, 7, 10, 14, 21, 30]
+
+
+@functools.cache
+def _run(feeding: str = "ebf", days: int = 30, dyads: int = 60, hmo_off: bool = False,
+         params: tuple = (), population: tuple = (), scenario: str = "default"):
+    taxa = load_taxa()
+    if hmo_off:
+        taxa.table["hmo_utilisation"][:] = 0.0
+    pop = {"caesarean": 0.0, "feeding_groups": [EBF if feeding == "ebf" else FORMULA], **dict(population)}
+    overrides = {"cohort": {"dyads": dyads, "days": days, "seed": 7},
+                 "sampling": {"days": [d for d in DAYS if d <= days]}, "parameters": dict(params)}
+    if scenario == "default":
+        overrides["population"] = pop
+    return simulate_in_memory(load_scenario(scenario, overrides), taxa=taxa)
+
+
+def _share(ds, day: int, by: str, name: str) -> np.ndarray:
+    cells = ds["abundance"].sel(site="infant_gut", sample_day=day).sum("origin")
+    rel = (cells / cells.sum("taxon")).groupby(by).sum()
+    return rel.sel({by: name}).values
+
+
+def test_hmo_utilisation_makes_bifidobacteria_dominate_breastfed_infants():
+    on, off = _run(), _run(hmo_off=True)
+    assert np.median(_share(on, 10, "genus", "Bifidobacterium")) > 0.4
+    assert np.median(_share(off, 10, "genus", "Bifidobacterium")) < 0.2
+    # by day 30 the catalogue niches dominate; HMOs still leave bifidobacteria ahead
+    assert np.median(_share(on, 30, "genus", "Bifidobacterium")) > np.median(
+        _share(off, 30, "genus", "Bifidobacterium"))
+
+
+def test_formula_infants_get_no_milk_cells_and_fewer_bifidobacteria():
+    bf, ff = _run(), _run("formula")
+    assert float(ff["abundance"].sel(site="infant_gut", origin="milk").sum()) == 0.0
+    assert float(bf["abundance"].sel(site="infant_gut", origin="milk").sum()) > 0.0
+    bf_ratio = np.median(_share(bf, 6, "family", "Bifidobacteriaceae") / _share(bf, 6, "family", "Enterobacteriaceae"))
+    ff_ratio = np.median((_share(ff, 6, "family", "Bifidobacteriaceae") + 1e-12)
+                         / _share(ff, 6, "family", "Enterobacteriaceae"))
+    assert bf_ratio > 100.0 * ff_ratio
+    assert np.median(_share(ff, 30, "genus", "Bifidobacterium")) < np.median(_share(bf, 30, "genus", "Bifidobacterium"))
+
+
+def test_oxygen_falls_and_strict_anaerobes_rise():
+    ds = _run()
+    oxygen = ds["infant_gut_oxygen"]
+    assert np.all(oxygen.sel(day=1).values == 1.0)
+    assert float(oxygen.sel(day=10).median()) < 0.05
+    taxa = load_taxa()
+    anaerobe = np.asarray(taxa["oxygen"]).astype(str) == "anaerobe"
+    cells = ds["abundance"].sel(site="infant_gut").sum("origin")
+    share = cells.isel(taxon=np.flatnonzero(anaerobe)).sum("taxon") / cells.sum("taxon")
+    assert float(share.sel(sample_day=14).median()) > float(share.sel(sample_day=2).median()) + 0.3
+
+
+def test_without_oxygen_suppression_anaerobes_establish_sooner():
+    default = _run(days=10)
+    free = _run(days=10, params=(("anaerobe_oxygen_growth_suppression", 0.0),))
+    assert np.median(_share(free, 4, "genus", "Bifidobacterium")) > np.median(_share(default, 4, "genus", "Bifidobacterium"))
+
+
+def test_preterm_infants_keep_oxygen_longer():
+    term = _run(days=10, population=(("preterm", 0.0),))
+    preterm = _run(days=10, population=(("preterm", 1.0),))
+    assert not term["preterm"].values.any() and preterm["preterm"].values.all()
+    assert (preterm["gestational_age_weeks"].values < 37).all()
+    assert float(preterm["infant_gut_oxygen"].sel(day=4).median()) > float(term["infant_gut_oxygen"].sel(day=4).median())
+
+
+def test_siga_restrains_enterobacteria_in_breastfed_infants():
+    with_siga = _run(days=10)
+    without = _run(days=10, params=(("siga_growth_inhibition_max", 0.0),))
+    assert np.mean(_share(without, 6, "family", "Enterobacteriaceae")) > np.mean(
+        _share(with_siga, 6, "family", "Enterobacteriaceae"))
+
+
+def test_intrapartum_antibiotics_act_on_the_newborn_community():
+    exposed = (("intrapartum_antibiotics_vaginal", 1.0),)
+    kill = _run(days=4, population=exposed)
+    spare = _run(days=4, population=exposed, params=(("intrapartum_antibiotic_infant_kill_per_day", 0.0),))
+    cells = lambda ds: ds["abundance"].sel(site="infant_gut", sample_day=2, taxon="staphylococcus_aureus").sum()  # noqa: E731
+    taxa = load_taxa()
+    susceptible = taxa["kill_penicillin"] > 0.5
+    total = lambda ds: float(ds["abundance"].sel(site="infant_gut", sample_day=2).isel(  # noqa: E731
+        taxon=np.flatnonzero(susceptible)).sum())
+    assert total(kill) < 0.8 * total(spare)
+    assert float(cells(kill)) >= 0.0
+
+
+def test_infant_probiotic_persists_while_dosed():
+    ds = _run(days=30, scenario="infant_probiotic_infantis")
+    strain = "bifidobacterium_longum_infantis_evc001"
+    cells = ds["abundance"].sel(site="infant_gut").sum("origin")
+    share = cells.sel(taxon=strain) / cells.sum("taxon")
+    assert float(share.sel(sample_day=1).max()) == 0.0
+    assert float(share.sel(sample_day=21).median()) > 0.05
+    assert float(ds["abundance"].sel(site="infant_gut", origin="probiotic", taxon=strain, sample_day=21).min()) > 0
+
+
+def test_feeding_plan_changes_the_breast_milk_share_over_time():
+    assert share_factor(1, []) == 1.0
+    knots = [(0, 1.0), (4, 0.5)]
+    assert share_factor(1, knots) == pytest.approx(1.0)
+    assert share_factor(15, knots) == pytest.approx(0.75)
+    assert share_factor(200, knots) == pytest.approx(0.5)
+    plan = {**EBF, "breast_milk_share_factor_by_week": [[0, 1.0], [2, 1.0], [4, 0.0]]}
+    ds = simulate_in_memory(load_scenario("default", {
+        "cohort": {"dyads": 20, "days": 35, "seed": 3}, "sampling": {"days": [35]},
+        "population": {"feeding_groups": [plan]}}))
+    share = ds["breast_milk_share_today"]
+    assert np.allclose(share.sel(day=10), 1.0) and np.allclose(share.sel(day=35), 0.0)
+    assert float(ds["milk_volume_ml"].sel(day=35).max()) == 0.0
+    assert float(ds["milk_volume_ml"].sel(day=10).min()) > 0.0
+
+
+def test_solids_start_within_the_parameter_range_and_ramp_up():
+    ds = simulate_in_memory(load_scenario("default", {
+        "cohort": {"dyads": 20, "days": 200, "seed": 3}, "sampling": {"days": [200]}}))
+    start = ds["solids_start_day"].values
+    assert ((start >= 150) & (start <= 200)).all()
+    solids = ds["solids_fraction"]
+    assert float(solids.sel(day=140).max()) == 0.0
+    assert (solids.sel(day=200).values > 0.0).all()
