@@ -157,6 +157,7 @@ def test_netcdf_results_are_complete_files(tmp_path):
     # the temp-then-rename write leaves no partial file behind
     out = tmp_path / "a.nc"
     simulate_to_file(load_scenario("default", {"cohort": {"dyads": 3, "days": 3}}), out, progress=False)
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["a.nc"]
+    # the mastitis events table is written beside the result (DESIGN §7)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["a.nc", "a.nc.events.csv"]
     with xr.open_dataset(out) as ds:
         assert np.isfinite(ds["abundance"].values).all()
