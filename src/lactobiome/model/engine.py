@@ -110,7 +110,7 @@ class ChunkResult:
 
 
 def _panel_values(state: DyadState) -> dict[str, np.ndarray]:
-    milk = state.abundance[:, SITE_INDEX["milk"]].sum(axis=(1, 2), dtype=np.float64)
+    milk = state.cells_in(SITE_INDEX["milk"]).sum(axis=1)
     values = {name: state.host[name] for name in PANEL_VARIABLES if name in state.host}
     values["milk_bacteria_per_ml"] = milk / state.host["milk_pool_ml"]
     return values

@@ -20,9 +20,11 @@ _TWO_POW_53 = 9007199254740992.0
 
 # Poisson means above this are drawn from the normal approximation; below, exactly.
 _POISSON_EXACT_LIMIT = 30.0
-# Above this mean the Poisson noise (relative sd < 1e-4) is below what the model resolves,
-# so the mean is returned: it saves the draw in the huge populations of the maternal gut.
-_POISSON_DETERMINISTIC_LIMIT = 1e8
+# Above this mean the Poisson noise (relative sd < 0.3%) is far below the model's
+# environmental noise on growth (~10%/day), so the rounded mean is returned: demographic
+# noise matters for small populations (establishment), and skipping the draw for large
+# flows roughly halves the cost of the route kernels.
+_POISSON_DETERMINISTIC_LIMIT = 1e5
 
 
 @njit(cache=True, inline="always")

@@ -11,8 +11,21 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 import numpy as np
+from numba import njit, prange
 
 from lactobiome.model.sites import ORIGINS, SITES
+
+
+@njit(cache=True, parallel=True)
+def _cells_in_site(abundance: np.ndarray, site: int) -> np.ndarray:
+    out = np.empty((abundance.shape[0], abundance.shape[2]))
+    for i in prange(abundance.shape[0]):
+        for t in range(abundance.shape[2]):
+            total = 0.0
+            for o in range(abundance.shape[3]):
+                total += abundance[i, site, t, o]
+            out[i, t] = total
+    return out
 
 
 @dataclass
@@ -58,6 +71,10 @@ class DyadState:
     @property
     def n_dyads(self) -> int:
         return self.abundance.shape[0]
+
+    def cells_in(self, site: int) -> np.ndarray:
+        """Cells per (dyad, taxon) in site number ``site``, summed over origin, float64."""
+        return _cells_in_site(self.abundance, site)
 
     def site_totals(self) -> np.ndarray:
         """Cells per (dyad, site, taxon), summed over origin, float64."""

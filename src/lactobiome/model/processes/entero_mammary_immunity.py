@@ -21,7 +21,7 @@ from lactobiome.model.state import DyadState
 
 def target(state: DyadState, ctx: SimulationContext) -> np.ndarray:
     """The specificity the maternal gut community primes today, (dyad, taxon) in [0, 1]."""
-    gut = state.abundance[:, SITE_INDEX["maternal_gut"]].sum(axis=2, dtype=np.float64)
+    gut = state.cells_in(SITE_INDEX["maternal_gut"])
     total = gut.sum(axis=1, keepdims=True)
     share = np.divide(gut, total, out=np.zeros_like(gut), where=total > 0.0)
     half = ctx.p("siga_priming_half_share", "fraction")

@@ -17,7 +17,7 @@ import numpy as np
 
 from lactobiome.model.context import SimulationContext, stream_id
 from lactobiome.model.state import DyadState
-from lactobiome.model.transfer import move
+from lactobiome.model.transfer import Moves
 
 
 def _per_events(rate: float, events: np.ndarray) -> np.ndarray:
@@ -26,6 +26,7 @@ def _per_events(rate: float, events: np.ndarray) -> np.ndarray:
 
 def step(state: DyadState, ctx: SimulationContext) -> DyadState:
     routes = ctx.scenario.routes
+    moves = Moves(state, ctx.rng)
     share = state.host.get("breast_milk_share_today", state.attributes["breast_milk_share"])
     feeds = state.host["feeds_per_day"] * share
     direct_feeds = feeds * state.attributes["direct_breastfeeding_share"]
@@ -34,31 +35,52 @@ def step(state: DyadState, ctx: SimulationContext) -> DyadState:
 
     if routes.areolar_skin_to_milk:
         rate = ctx.p("areolar_skin_to_milk_per_feed", "1/feed")
-        move(state, "areolar_skin", "milk", _per_events(rate, direct_feeds), ctx.rng,
-             stream_id("feeding.areolar_skin_to_milk"))
+        moves.add(
+            "areolar_skin", "milk", _per_events(rate, direct_feeds), stream_id("feeding.areolar_skin_to_milk")
+        )
     if routes.retrograde:
         rate = ctx.p("retrograde_infant_mouth_to_milk_per_ejection", "1/ejection")
-        move(state, "infant_mouth", "milk", _per_events(rate, ejections), ctx.rng,
-             stream_id("feeding.retrograde"))
+        moves.add("infant_mouth", "milk", _per_events(rate, ejections), stream_id("feeding.retrograde"))
     if routes.areolar_skin_to_infant_mouth:
         rate = ctx.p("areolar_skin_to_infant_mouth_per_feed", "1/feed")
-        move(state, "areolar_skin", "infant_mouth", _per_events(rate, direct_feeds), ctx.rng,
-             stream_id("feeding.areolar_skin_to_infant_mouth"))
+        moves.add(
+            "areolar_skin",
+            "infant_mouth",
+            _per_events(rate, direct_feeds),
+            stream_id("feeding.areolar_skin_to_infant_mouth"),
+        )
     if routes.areolar_skin_to_infant_gut:
         rate = ctx.p("areolar_skin_swallowed_per_feed", "1/feed")
-        move(state, "areolar_skin", "infant_gut", _per_events(rate, direct_feeds), ctx.rng,
-             stream_id("feeding.areolar_skin_to_infant_gut"))
+        moves.add(
+            "areolar_skin",
+            "infant_gut",
+            _per_events(rate, direct_feeds),
+            stream_id("feeding.areolar_skin_to_infant_gut"),
+        )
     if routes.infant_mouth_to_areolar_skin:
         rate = ctx.p("infant_mouth_to_areolar_skin_per_feed", "1/feed")
-        move(state, "infant_mouth", "areolar_skin", _per_events(rate, direct_feeds), ctx.rng,
-             stream_id("feeding.infant_mouth_to_areolar_skin"))
+        moves.add(
+            "infant_mouth",
+            "areolar_skin",
+            _per_events(rate, direct_feeds),
+            stream_id("feeding.infant_mouth_to_areolar_skin"),
+        )
 
     if routes.maternal_mouth_to_infant_mouth:
         rate = ctx.p("maternal_mouth_to_infant_mouth_per_day", "1/day")
-        move(state, "maternal_mouth", "infant_mouth", np.full((state.n_dyads, 1), 1.0 - np.exp(-rate)), ctx.rng,
-             stream_id("feeding.maternal_mouth_to_infant_mouth"))
+        moves.add(
+            "maternal_mouth",
+            "infant_mouth",
+            np.full((state.n_dyads, 1), 1.0 - np.exp(-rate)),
+            stream_id("feeding.maternal_mouth_to_infant_mouth"),
+        )
     if routes.infant_mouth_to_infant_gut:
         rate = ctx.p("infant_mouth_swallowed_per_day", "1/day")
-        move(state, "infant_mouth", "infant_gut", np.full((state.n_dyads, 1), 1.0 - np.exp(-rate)), ctx.rng,
-             stream_id("feeding.infant_mouth_to_infant_gut"))
+        moves.add(
+            "infant_mouth",
+            "infant_gut",
+            np.full((state.n_dyads, 1), 1.0 - np.exp(-rate)),
+            stream_id("feeding.infant_mouth_to_infant_gut"),
+        )
+    moves.apply()
     return state

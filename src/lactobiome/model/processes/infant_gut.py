@@ -95,7 +95,7 @@ def siga_specificity(state: DyadState, ctx: SimulationContext) -> np.ndarray:
     """Share of each taxon targeted by milk sIgA, (dyad, taxon) in [0, 1]."""
     if "siga_specificity" in state.host:
         return state.host["siga_specificity"]
-    in_mother = state.abundance[:, _MATERNAL_GUT].sum(axis=2) > 0.0
+    in_mother = state.cells_in(_MATERNAL_GUT) > 0.0
     return in_mother * ctx.taxa["immunogenicity"][None, :]
 
 
@@ -131,7 +131,7 @@ def step(state: DyadState, ctx: SimulationContext) -> DyadState:
         state.abundance[:, _GUT] *= survive
         state.abundance[:, _MOUTH] *= survive
 
-    cells = state.abundance[:, _GUT].sum(axis=2, dtype=np.float64)  # (dyad, taxon)
+    cells = state.cells_in(_GUT)  # (dyad, taxon)
 
     oxygen = _oxygen(state, ctx, cells, traits["consumer"])
     state.host["infant_gut_oxygen"] = oxygen

@@ -36,8 +36,8 @@ _STROMA = SITE_INDEX["breast_stroma"]
 def pathobiont_load(state: DyadState, ctx: SimulationContext) -> tuple[np.ndarray, np.ndarray]:
     """Pathogenic-potential-weighted cells: milk (per mL) and stroma (total), each (dyad,)."""
     pp = ctx.taxa["pathogenic_potential"].astype(np.float64)
-    milk = (state.abundance[:, _MILK].sum(axis=2, dtype=np.float64) * pp).sum(axis=1)
-    stroma = (state.abundance[:, _STROMA].sum(axis=2, dtype=np.float64) * pp).sum(axis=1)
+    milk = (state.cells_in(_MILK) * pp).sum(axis=1)
+    stroma = (state.cells_in(_STROMA) * pp).sum(axis=1)
     return milk / state.host["milk_pool_ml"], stroma
 
 

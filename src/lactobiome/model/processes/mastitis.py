@@ -70,7 +70,7 @@ def classify(state: DyadState, ctx: SimulationContext) -> np.ndarray:
     previous = host.get("mastitis_state", np.zeros(n)).astype(np.int64)
     days = host.get("mastitis_state_days", np.zeros(n))
     inflammation = host["inflammation"]
-    milk_cells = state.abundance[:, SITE_INDEX["milk"]].sum(axis=(1, 2), dtype=np.float64)
+    milk_cells = state.cells_in(SITE_INDEX["milk"]).sum(axis=1)
     bacteria = milk_cells / host["milk_pool_ml"]
     load = host["pathobiont_per_ml"]
     share = np.divide(load, bacteria, out=np.zeros(n), where=bacteria > 0.0)

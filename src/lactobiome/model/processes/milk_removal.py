@@ -17,7 +17,7 @@ import numpy as np
 
 from lactobiome.model.context import SimulationContext, stream_id
 from lactobiome.model.state import DyadState
-from lactobiome.model.transfer import move
+from lactobiome.model.transfer import Moves
 
 
 def _rates(state: DyadState) -> tuple[np.ndarray, np.ndarray]:
@@ -30,28 +30,36 @@ def _rates(state: DyadState) -> tuple[np.ndarray, np.ndarray]:
     return np.clip(carryover, 0.0, 1.0), np.clip(today, 0.0, 1.0)
 
 
-def _drain(state: DyadState, ctx: SimulationContext, removed: np.ndarray, label: str) -> None:
+def _drain(moves: Moves, ctx: SimulationContext, removed: np.ndarray, label: str) -> None:
     settle = ctx.p("milk_settling_in_infant_mouth", "fraction")
     to_mouth = removed * settle
-    move(state, "milk", "infant_mouth", to_mouth[:, None], ctx.rng, stream_id(f"milk_removal.{label}.mouth"))
+    moves.add("milk", "infant_mouth", to_mouth[:, None], stream_id(f"milk_removal.{label}.mouth"))
     to_gut = removed * (1.0 - settle) / np.maximum(1.0 - to_mouth, 1e-12)
-    move(state, "milk", "infant_gut", to_gut[:, None], ctx.rng, stream_id(f"milk_removal.{label}.gut"))
+    moves.add("milk", "infant_gut", to_gut[:, None], stream_id(f"milk_removal.{label}.gut"))
 
 
 def carryover(state: DyadState, ctx: SimulationContext) -> DyadState:
     """Drain the cells that were in the pool at the start of the day (before inputs)."""
     if ctx.scenario.routes.milk_to_infant:
-        _drain(state, ctx, _rates(state)[0], "carryover")
+        moves = Moves(state, ctx.rng)
+        _drain(moves, ctx, _rates(state)[0], "carryover")
+        moves.apply()
     return state
 
 
 def today(state: DyadState, ctx: SimulationContext) -> DyadState:
     """Drain the cells that arrived today (after all inputs), and leave the milk film on the skin."""
+    moves = Moves(state, ctx.rng)
     if ctx.scenario.routes.milk_to_infant:
-        _drain(state, ctx, _rates(state)[1], "today")
+        _drain(moves, ctx, _rates(state)[1], "today")
     if ctx.scenario.routes.milk_to_areolar_skin:
         direct_feeds = state.host["direct_feeds_per_day"]
         rate = ctx.p("milk_to_areolar_skin_per_feed", "1/feed")
-        move(state, "milk", "areolar_skin", (1.0 - np.exp(-rate * direct_feeds))[:, None], ctx.rng,
-             stream_id("milk_removal.film_to_areolar_skin"))
+        moves.add(
+            "milk",
+            "areolar_skin",
+            (1.0 - np.exp(-rate * direct_feeds))[:, None],
+            stream_id("milk_removal.film_to_areolar_skin"),
+        )
+    moves.apply()
     return state
