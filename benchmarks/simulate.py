@@ -1,8 +1,8 @@
 """Throughput and peak memory of the dyad simulator.
 
 Prints dyad-days per second and peak resident memory for cohorts of 1,000 and 10,000
-dyads x 180 days (each in its own process, written chunk by chunk to a temporary NetCDF
-file), beside a naive reference measured in the same run: the same one-day step driven by
+dyads x 180 days (each in its own process; simulation only, then written chunk by chunk to a temporary
+NetCDF file, then the same with two worker processes), beside a naive reference measured in the same run: the same one-day step driven by
 a Python loop over dyads, one dyad at a time.
 
     .venv/bin/python benchmarks/simulate.py [--dyads 1000 10000] [--days 180]
@@ -20,7 +20,7 @@ import time
 from pathlib import Path
 
 
-def _child(dyads: int, days: int, chunk_size: int, write: bool) -> dict:
+def _child(dyads: int, days: int, chunk_size: int, write: bool, workers: int) -> dict:
     import numpy as np
 
     from lactobiome.model.engine import run_chunk
@@ -33,12 +33,14 @@ def _child(dyads: int, days: int, chunk_size: int, write: bool) -> dict:
     start = time.perf_counter()
     if write:
         with tempfile.TemporaryDirectory() as folder:
-            simulate_to_file(scenario, Path(folder) / "bench.nc", progress=False)
+            simulate_to_file(scenario, Path(folder) / "bench.nc", progress=False, workers=workers)
     else:
         for first in range(0, dyads, chunk_size):
             run_chunk(scenario, parameters, taxa, np.arange(first, min(first + chunk_size, dyads)))
     seconds = time.perf_counter() - start
     peak_kib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    # worker processes: at most `workers` alive at once, each at most the largest child peak
+    peak_kib += workers * resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss if workers > 1 else 0
     return {"dyads": dyads, "days": days, "seconds": seconds, "peak_mib": peak_kib / 1024}
 
 
@@ -68,21 +70,21 @@ def main() -> None:
     parser.add_argument("--child", type=str, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
-        dyads, days, chunk, write = json.loads(args.child)
-        print(json.dumps(_child(dyads, days, chunk, write)))
+        dyads, days, chunk, write, workers = json.loads(args.child)
+        print(json.dumps(_child(dyads, days, chunk, write, workers)))
         return
 
     naive = _naive(args.days, args.naive_dyads)
     print(f"reference: naive per-dyad loop, {args.naive_dyads} dyads x {args.days} days: {naive:,.0f} dyad-days/s")
-    print(f"{'dyads':>7} {'days':>5} {'mode':>14} {'seconds':>8} {'dyad-days/s':>12} {'x naive':>8} {'peak MiB':>9}")
+    print(f"{'dyads':>7} {'days':>5} {'mode':>17} {'seconds':>8} {'dyad-days/s':>12} {'x naive':>8} {'peak MiB':>9}")
     for dyads in args.dyads:
-        for write in (False, True):
-            spec = json.dumps([dyads, args.days, args.chunk_size, write])
+        for write, workers in ((False, 1), (True, 1), (True, 2)):
+            spec = json.dumps([dyads, args.days, args.chunk_size, write, workers])
             done = subprocess.run([sys.executable, __file__, "--child", spec], capture_output=True, text=True, check=True)
             row = json.loads(done.stdout.strip().splitlines()[-1])
             rate = row["dyads"] * row["days"] / row["seconds"]
-            mode = "simulate+write" if write else "simulate"
-            print(f"{dyads:>7} {args.days:>5} {mode:>14} {row['seconds']:>8.1f} {rate:>12,.0f} "
+            mode = ("simulate+write" if write else "simulate") + (f" x{workers}" if workers > 1 else "")
+            print(f"{dyads:>7} {args.days:>5} {mode:>17} {row['seconds']:>8.1f} {rate:>12,.0f} "
                   f"{rate / naive:>8.0f} {row['peak_mib']:>9.0f}")
 
 

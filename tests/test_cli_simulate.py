@@ -161,3 +161,11 @@ def test_netcdf_results_are_complete_files(tmp_path):
     assert sorted(p.name for p in tmp_path.iterdir()) == ["a.nc", "a.nc.events.csv"]
     with xr.open_dataset(out) as ds:
         assert np.isfinite(ds["abundance"].values).all()
+
+
+def test_worker_processes_give_the_same_file(tmp_path):
+    scenario = load_scenario("default", {"cohort": {"dyads": 8, "days": 6}})
+    serial, parallel = tmp_path / "serial.nc", tmp_path / "parallel.nc"
+    simulate_to_file(scenario, serial, chunk_size=3, progress=False)
+    simulate_to_file(scenario, parallel, chunk_size=3, progress=False, workers=2)
+    xr.testing.assert_identical(xr.load_dataset(serial), xr.load_dataset(parallel))

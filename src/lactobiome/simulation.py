@@ -70,12 +70,14 @@ def simulate_to_file(
     parameters: ParameterTable | None = None,
     taxa: TaxaCatalogue | None = None,
     on_chunk: Callable[[ChunkResult], None] | None = None,
+    workers: int = 1,
 ) -> Path:
     """Simulate the cohort chunk by chunk into ``out`` (``.nc`` or ``.zarr``).
 
     Finished chunks are kept in ``<out>.parts/``; a rerun with the same scenario, seed,
     parameters and chunk size resumes after them. ``progress=None`` shows a bar only on a
-    terminal.
+    terminal. ``workers > 1`` simulates chunks in that many processes (one compute thread
+    each); the result is identical, because a dyad's random streams depend only on its id.
     """
     from tqdm import tqdm
 
@@ -106,13 +108,16 @@ def simulate_to_file(
     paths = [parts_dir / f"chunk-{i:06d}.nc" for i in range(len(starts))]
     days = scenario.cohort.days
     disable = (not sys.stderr.isatty()) if progress is None else not progress
+    todo = [(ids[start : start + size], path) for start, path in zip(starts, paths, strict=True)]
     with tqdm(total=len(ids) * days, unit="dyad-day", unit_scale=True, disable=disable,
               desc="simulate", file=sys.stderr) as bar:
-        for start, path in zip(starts, paths, strict=True):
-            chunk_ids = ids[start : start + size]
+        for chunk_ids, path in todo:
             if path.exists():
                 bar.update(len(chunk_ids) * days)
-                continue
+        todo = [(chunk_ids, path) for chunk_ids, path in todo if not path.exists()]
+        if workers > 1 and len(todo) > 1:
+            _run_parallel(todo, workers, scenario, parameters, taxa, attrs, bar, days)
+        for chunk_ids, path in todo if workers <= 1 or len(todo) <= 1 else ():
             n_chunk = len(chunk_ids)
             result = run_chunk(scenario, parameters, taxa, chunk_ids,
                                on_day=lambda _day, n=n_chunk: bar.update(n))
@@ -127,3 +132,37 @@ def simulate_to_file(
     with open_result(out) as ds:
         write_events(ds, out)  # mastitis episodes beside the result: <out>.events.csv
     return out
+
+
+def _limit_threads() -> None:
+    import numba
+
+    numba.set_num_threads(1)
+
+
+def _simulate_chunk_file(scenario: Scenario, parameters: ParameterTable, taxa: TaxaCatalogue,
+                         chunk_ids: np.ndarray, attrs: dict[str, str], path: Path) -> int:
+    from lactobiome.io.dataset import chunk_dataset, write_atomic
+
+    write_atomic(chunk_dataset(run_chunk(scenario, parameters, taxa, chunk_ids), taxa, attrs), path)
+    return len(chunk_ids)
+
+
+def _run_parallel(todo, workers, scenario, parameters, taxa, attrs, bar, days) -> None:
+    """Simulate the chunks in ``todo`` in worker processes; each writes its own part file."""
+    import multiprocessing
+    from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
+
+    context = multiprocessing.get_context("spawn")  # no fork of a process holding Numba threads
+    with ProcessPoolExecutor(max_workers=workers, mp_context=context, initializer=_limit_threads) as pool:
+        pending = {pool.submit(_simulate_chunk_file, scenario, parameters, taxa, chunk_ids, attrs, path)
+                   for chunk_ids, path in todo}
+        try:
+            while pending:
+                done, pending = wait(pending, return_when=FIRST_COMPLETED)
+                for future in done:
+                    bar.update(future.result() * days)
+        except BaseException:
+            for future in pending:
+                future.cancel()
+            raise

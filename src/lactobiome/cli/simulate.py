@@ -15,9 +15,11 @@ import click
 @click.option("--out", type=click.Path(dir_okay=True, path_type=Path), default=Path("results/simulation.nc"),
               show_default=True, help="Result file: .nc (NetCDF) or .zarr.")
 @click.option("--chunk-size", type=click.IntRange(min=1), help="Dyads per chunk (memory vs speed).")
+@click.option("--workers", type=click.IntRange(min=1), default=1, show_default=True,
+              help="Processes simulating chunks in parallel (results are identical).")
 @click.option("--progress/--no-progress", default=None, help="Progress bar (default: on a terminal only).")
 def simulate(scenario: str, dyads: int | None, days: int | None, seed: int | None, out: Path,
-             chunk_size: int | None, progress: bool | None) -> None:
+             chunk_size: int | None, workers: int, progress: bool | None) -> None:
     """Simulate a cohort of mother–infant dyads under SCENARIO (a built-in name or a YAML file).
 
     Writes abundance by site, taxon and origin on the recorded days, the daily milk panel and
@@ -33,7 +35,7 @@ def simulate(scenario: str, dyads: int | None, days: int | None, seed: int | Non
         raise click.BadParameter(f"{out}: expected a path ending in .nc or .zarr", param_hint="--out")
     cohort = {k: v for k, v in {"dyads": dyads, "days": days, "seed": seed}.items() if v is not None}
     chosen = load_scenario(scenario, {"cohort": cohort} if cohort else None)
-    simulate_to_file(chosen, out, chunk_size=chunk_size, progress=progress)
+    simulate_to_file(chosen, out, chunk_size=chunk_size, progress=progress, workers=workers)
     with open_result(out) as ds:
         table = provenance_table(ds)
         panel = panel_table(ds)
