@@ -1,0 +1,153 @@
+"""Study designs as data: which samples a study takes, on which days, at what depth.
+
+A design is a YAML file validated by pydantic; built-ins live in ``data/designs``. Errors
+name the file and the field (:class:`lactobiome.errors.InputError`, one line).
+"""
+
+from __future__ import annotations
+
+from importlib import resources
+from pathlib import Path
+from typing import Annotated, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from lactobiome.errors import InputError
+
+# sample type -> simulated site it samples
+SAMPLE_SITES: dict[str, str] = {
+    "milk": "milk",
+    "areolar_skin": "areolar_skin",
+    "maternal_stool": "maternal_gut",
+    "maternal_oral": "maternal_mouth",
+    "infant_oral": "infant_mouth",
+    "infant_stool": "infant_gut",
+}
+SampleTypeName = Literal[
+    "milk", "areolar_skin", "maternal_stool", "maternal_oral", "infant_oral", "infant_stool"
+]
+
+
+Share = Annotated[float, Field(ge=0.0, le=1.0)]
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class SampleType(_Strict):
+    """One kind of sample: its type, role in source tracking and sampling days."""
+
+    type: SampleTypeName
+    role: Literal["source", "sink"]
+    days: Annotated[list[Annotated[int, Field(ge=1)]], Field(min_length=1)]
+
+
+class Group(_Strict):
+    """A group of dyads by the breast-milk share of infant intake in month 1."""
+
+    name: str
+    breast_milk_share: tuple[Share, Share]
+
+
+class Design(_Strict):
+    """A study design: sample types, days, sequencing depth and negative controls."""
+
+    name: str
+    description: str = ""
+    reference: str = ""
+    assay: Literal["16s", "shotgun"] = "16s"
+    depth: Annotated[int, Field(ge=1, le=100_000_000)] = 20_000
+    blanks: Annotated[int, Field(ge=0, le=1000)] = 4
+    samples: Annotated[list[SampleType], Field(min_length=1)]
+    groups: list[Group] = Field(default_factory=list)
+
+    @model_validator(mode="after")
+    def _check(self) -> Design:
+        types = [s.type for s in self.samples]
+        if len(set(types)) != len(types):
+            raise ValueError("samples: each sample type may appear once")
+        if not any(s.role == "sink" for s in self.samples):
+            raise ValueError("samples: no sample type has role 'sink'")
+        source_days = {d for s in self.samples if s.role == "source" for d in s.days}
+        if not source_days:
+            raise ValueError("samples: no sample type has role 'source'")
+        for s in self.samples:
+            lonely = sorted(set(s.days) - source_days) if s.role == "sink" else []
+            if lonely:
+                raise ValueError(f"samples: sink {s.type!r} on day {lonely[0]} has no source sample that day")
+        return self
+
+    @property
+    def days(self) -> list[int]:
+        """Every day on which some sample is taken, sorted."""
+        return sorted({d for s in self.samples for d in s.days})
+
+    def sample_list(self, dyads: list[int]) -> list[tuple[int, int, str]]:
+        """``(dyad, day, sample type)`` of every sample, in a fixed order."""
+        return [
+            (int(dyad), day, s.type)
+            for dyad in dyads
+            for s in self.samples
+            for day in sorted(set(s.days))
+        ]
+
+    def group_of(self, share: float) -> str:
+        """Name of the first group whose breast-milk share range holds ``share`` ("" if none)."""
+        for g in self.groups:
+            if g.breast_milk_share[0] <= share <= g.breast_milk_share[1]:
+                return g.name
+        return ""
+
+
+def builtin_designs() -> list[str]:
+    """Names of the built-in designs."""
+    folder = resources.files("lactobiome.data").joinpath("designs")
+    return sorted(p.name[:-5] for p in folder.iterdir() if p.name.endswith(".yaml"))
+
+
+def _describe(error: dict) -> str:
+    where = ".".join(str(part) for part in error["loc"]) or "(top level)"
+    message = "unknown field" if error["type"] == "extra_forbidden" else error["msg"]
+    plain = not isinstance(error.get("input"), dict | list)
+    if error["type"] not in ("missing", "extra_forbidden", "value_error") and plain:
+        message = f"{message} (got {error.get('input')!r})"
+    return f"{where}: {message}"
+
+
+def parse_design(data: object, origin: str) -> Design:
+    """Validate a mapping into a :class:`Design`; errors name ``origin`` and the field."""
+    if not isinstance(data, dict):
+        raise InputError(f"{origin}: expected a mapping of design fields at the top level")
+    try:
+        return Design.model_validate(data)
+    except ValidationError as exc:
+        errors = exc.errors()
+        more = f" (and {len(errors) - 1} more problems)" if len(errors) > 1 else ""
+        raise InputError(f"{origin}: {_describe(errors[0])}{more}") from None
+
+
+def load_design(name_or_path: str) -> Design:
+    """Load a built-in design by name or a YAML design file by path."""
+    if name_or_path in builtin_designs():
+        folder = resources.files("lactobiome.data").joinpath("designs")
+        text = folder.joinpath(f"{name_or_path}.yaml").read_text("utf-8")
+        origin = f"{name_or_path}.yaml"
+    else:
+        path = Path(name_or_path)
+        if not path.is_file():
+            raise InputError(
+                f"{name_or_path}: neither a built-in design ({', '.join(builtin_designs())}) nor a file"
+            )
+        try:
+            text, origin = path.read_text("utf-8"), str(path)
+        except (OSError, UnicodeDecodeError) as exc:
+            raise InputError(f"{path}: cannot read design ({exc})") from None
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f" line {mark.line + 1}" if mark is not None else ""
+        raise InputError(f"{origin}:{where} is not valid YAML") from None
+    return parse_design(data if data is not None else {}, origin)
