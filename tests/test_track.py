@@ -237,7 +237,8 @@ def feast_multi() -> pd.DataFrame:
     return read_counts(FEAST / "otu_example_multi.txt")
 
 
-def test_real_sample_mixtures(feast_multi: pd.DataFrame) -> None:
+@pytest.mark.parametrize("max_loss", [0.0, 0.25])
+def test_real_sample_mixtures(feast_multi: pd.DataFrame, max_loss: float) -> None:
     """Sinks mixed from real stool samples plus a hidden sample; sources are fresh draws."""
     rng = np.random.default_rng(11)
     X = feast_multi.to_numpy().T
@@ -253,7 +254,7 @@ def test_real_sample_mixtures(feast_multi: pd.DataFrame) -> None:
         )
         truths.append(a)
     counts, md = _frames(sinks, sources)
-    out = track(counts, md, bootstrap=40, seed=1)
+    out = track(counts, md, bootstrap=40, seed=1, max_loss=max_loss)
     est = to_wide(out)[["Env0", "Env1", "Env2", "Unknown"]].to_numpy()
     truth = np.array(truths)
     assert np.corrcoef(est.ravel(), truth.ravel())[0, 1] > 0.93
@@ -274,3 +275,39 @@ def test_feast_files_through_cli(tmp_path: Path) -> None:
     table = pd.read_csv(out, sep="\t")
     assert table["proportion"].sum() == pytest.approx(1.0, abs=1e-5)
     assert len(table) == 10  # nine source Envs + Unknown
+
+
+def test_sink_with_lost_taxa_fits_its_source() -> None:
+    """A sink that is a source with some taxa lost: the source, not the unknown (lost taxa)."""
+    rng = np.random.default_rng(5)
+    prof = _communities(rng, 3)
+    thinned = prof[0].copy()
+    order = np.argsort(-thinned)
+    thinned[order[[1, 3, 4]]] = 0.0  # three abundant taxa lost on the way to the sink
+    lost = 1.0 - thinned.sum()
+    assert 0.05 < lost < 0.25
+    thinned /= thinned.sum()
+    src = np.array([rng.multinomial(30000, p) for p in prof], float)
+    sink = rng.multinomial(30000, thinned).astype(float)
+    counts, md = _frames([sink], [src])
+    wide = to_wide(track(counts, md, bootstrap=0, max_loss=0.25))
+    assert wide.loc["sink0", "Env0"] > 0.9
+    off = to_wide(track(counts, md, bootstrap=0))
+    assert off.loc["sink0", "Env0"] < wide.loc["sink0", "Env0"]
+
+
+def test_feast_demo_near_twin() -> None:
+    """FEAST's single-sink demo: ERR525698 is ERR525693 with ~21% of its mass (a few taxa) lost."""
+    if not (FEAST / "otu_example.txt").exists():
+        pytest.skip(f"shared data not found at {FEAST}")
+    from lactobiome.io.tables import read_counts, read_metadata
+
+    out = track(
+        read_counts(FEAST / "otu_example.txt"),
+        read_metadata(FEAST / "metadata_example_with_id.txt"),
+        by_sample=True,
+        bootstrap=0,
+        max_loss=0.25,
+    ).set_index("source")["proportion"]
+    assert out["ERR525693"] >= 0.7
+    assert out.sum() == pytest.approx(1.0)

@@ -69,6 +69,16 @@ def _write_atomic(frame_text: str, out: Path) -> None:
     help="Reads' worth of information a source sample carries about the seeding community "
     "(0: all its reads).",
 )
+@click.option(
+    "--max-loss", default=0.0, show_default=True,
+    help="Largest share of a source's mass that may be lost on the way to the sink "
+    "(taxa the sink lacks; 0: off; 0.25 fits FEAST's near-twin demo).",
+)
+@click.option(
+    "--lost-below", default=1.0, show_default=True,
+    help="A source taxon counts as lost when the sink holds fewer reads of it than this "
+    "fraction of the source's expected contribution.",
+)
 def track(
     table: Path,
     metadata: Path | None,
@@ -87,6 +97,8 @@ def track(
     effective_depth: float,
     unknown_cost: float,
     source_fidelity: float,
+    max_loss: float,
+    lost_below: float,
 ) -> None:
     """Estimate what share of each sink came from each source (and from an unknown source).
 
@@ -124,6 +136,8 @@ def track(
             effective_depth=effective_depth,
             unknown_cost=unknown_cost,
             source_fidelity=source_fidelity,
+            max_loss=max_loss,
+            lost_below=lost_below,
             progress=bar.update,
             counts_name=str(table),
             metadata_name=str(meta_path),

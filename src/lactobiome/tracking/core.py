@@ -203,6 +203,8 @@ def _solve(
     max_iter: int,
     tol: float,
     update_sources: bool,
+    loss: float = 0.0,
+    lost_below: float = 1.0,
 ) -> tuple[list[np.ndarray], list[np.ndarray], np.ndarray, np.ndarray]:
     """Pack a list of fits into flat arrays, run the compiled EM, unpack."""
     from lactobiome.tracking.engine import fit_batch
@@ -234,6 +236,8 @@ def _solve(
         int(max_iter),
         float(tol),
         bool(update_sources),
+        float(loss),
+        float(lost_below),
         iters,
         conv,
     )
@@ -270,6 +274,8 @@ def track(
     source_fidelity: float = 0.0,
     model_error: float = 0.04,
     update_sources: bool = True,
+    max_loss: float = 0.0,
+    lost_below: float = 1.0,
     progress: Callable[[int], None] | None = None,
     counts_name: str = "counts",
     metadata_name: str = "metadata",
@@ -324,6 +330,16 @@ def track(
         default was calibrated on mixtures of real stool samples (benchmarks/track.py) so
         that 90% intervals cover the truth about 90% of the time; 0 gives bootstrap-only
         intervals.
+    max_loss
+        Largest share of a source's mass that may be lost between the source and the sink
+        (0, default: off; 0.25 fits FEAST's near-twin demo, see docs/tracking.md, "Lost
+        taxa"). See ``lost_below``.
+    lost_below
+        A taxon of a source counts as lost when the sink holds fewer reads of it than this
+        fraction of the source's expected contribution (``n a_j g_jt``; default 1.0), by more
+        than half a standard deviation of sampling noise. Lost
+        taxa, up to ``max_loss`` of the source's mass, are dropped from that source's profile
+        and the rest renormalised (docs/tracking.md, "Lost taxa").
     update_sources
         Re-estimate source profiles from their own reads and the sink reads (default), or
         keep them fixed at their posterior mean.
@@ -345,6 +361,10 @@ def track(
         raise InputError(f"bootstrap must be >= 0, got {bootstrap}")
     if not 0 < level < 1:
         raise InputError(f"level must be between 0 and 1, got {level}")
+    if not 0.0 <= max_loss < 1.0:
+        raise InputError(f"max_loss must be in [0, 1), got {max_loss}")
+    if lost_below < 0:
+        raise InputError(f"lost_below must be >= 0, got {lost_below}")
     if iterations < 1:
         raise InputError(f"iterations must be >= 1, got {iterations}")
     sub, meta, relative = _validate(counts, metadata, counts_name, metadata_name, relative)
@@ -381,6 +401,8 @@ def track(
         iterations,
         tolerance,
         update_sources,
+        max_loss,
+        lost_below,
     )
     if progress is not None:
         progress(len(problems))
@@ -405,6 +427,8 @@ def track(
             update_sources,
             by_sample,
             progress,
+            max_loss,
+            lost_below,
         )
         from scipy.stats import norm
 
@@ -455,6 +479,8 @@ def _bootstrap(
     update_sources: bool,
     by_sample: bool,
     progress: Callable[[int], None] | None,
+    loss: float = 0.0,
+    lost_below: float = 1.0,
 ) -> list[np.ndarray]:
     """Bootstrap replicates of every sink's proportions (replicates x labels+1).
 
@@ -493,7 +519,8 @@ def _bootstrap(
                 labels.append([p.labels[r] for r in rows])
                 owner.append(i)
         a_b, _, _, _ = _solve(
-            xs, Ys, priors, a0, gu0, kappa, beta, tau, iterations, tolerance, update_sources
+            xs, Ys, priors, a0, gu0, kappa, beta, tau, iterations, tolerance, update_sources,
+            loss, lost_below,
         )
         for f, a in enumerate(a_b):
             i = owner[f]

@@ -23,6 +23,15 @@ assigned to the unknown source costs ``lam`` nats, i.e. the prior on ``a_u`` is
 data*, the one identified decomposition when each source has some taxa that the unknown
 lacks; ``lam`` is the relative mismatch the fit may accept at taxa the unknown does not
 explain (see docs/tracking.md).
+
+Lost taxa (``loss`` > 0): what seeded the sink from source ``j`` need not be the whole
+community: a few taxa may be lost on the way (a strain that did not colonise, or died out
+by the time the sink was sampled). In every M-step, taxa of source ``j`` for which the sink
+holds clearly fewer reads than ``lost_below`` times the source's expected contribution
+(``n a_j g_jt``) are dropped from that source's profile, up to a share ``loss`` of its mass,
+and the profile is renormalised, so the kept taxa rise by up to ``1 / (1 - loss)``. A sink
+that is a source with some taxa lost then fits that source, instead of pushing everything
+into the unknown; reads in excess of what the sources hold still go to the unknown.
 """
 
 from __future__ import annotations
@@ -44,6 +53,8 @@ def _fit_one(
     max_iter: int,
     tol: float,
     update_sources: bool,
+    loss: float,
+    lost_below: float,
 ) -> tuple[int, bool]:
     """EM for one sink; ``a`` (K+1, unknown last) and ``gu`` are updated in place."""
     K, T = Y.shape
@@ -117,6 +128,12 @@ def _fit_one(
                 den = weight[j] + R[j]
                 for t in range(T):
                     G[j, t] = (s * (Y[j, t] + beta * prior[t]) + Z[j, t]) / den
+        if loss > 0.0:
+            for j in range(K):
+                if not update_sources:
+                    for t in range(T):
+                        G[j, t] = (Y[j, t] + beta * prior[t]) / (depth[j] + beta)
+                _drop_lost(x, n * a[j], n * a[j] / depth[j], lost_below, G[j], loss)
         if R[K] > 0.0:
             for t in range(T):
                 gu[t] = Z[K, t] / R[K]
@@ -124,6 +141,39 @@ def _fit_one(
             converged = True
             break
     return it, converged
+
+
+@njit(cache=True, nogil=True)
+def _drop_lost(
+    x: np.ndarray, reads: float, ratio: float, below: float, g: np.ndarray, loss: float
+) -> None:
+    """Thin profile ``g`` in place: drop the taxa the sink has lost, up to ``loss`` of the mass.
+
+    The source is expected to put ``e_t = reads * g_t`` reads of taxon ``t`` into the sink.
+    The taxon is lost when the sink holds fewer than ``below * e_t`` reads by more than half a
+    standard deviation of sampling noise (the sink's, Poisson ``e_t``, plus the source
+    sample's, ``e_t * ratio`` with ``ratio`` = sink reads of the source / source depth). If the
+    lost taxa hold more than ``loss`` of the mass they are scaled down together so exactly
+    ``loss`` is dropped; the profile is renormalised, so kept taxa rise by up to
+    ``1 / (1 - loss)``.
+    """
+    T = x.shape[0]
+    lost = 0.0
+    for t in range(T):
+        e = reads * g[t]
+        if x[t] < below * e - 0.5 * np.sqrt(e * (1.0 + ratio)):
+            lost += g[t]
+    if lost <= 0.0:
+        return
+    keep = 0.0 if lost <= loss else (lost - loss) / lost
+    s = 0.0
+    for t in range(T):
+        e = reads * g[t]
+        if x[t] < below * e - 0.5 * np.sqrt(e * (1.0 + ratio)):
+            g[t] *= keep
+        s += g[t]
+    for t in range(T):
+        g[t] /= s
 
 
 @njit(parallel=True, cache=True)
@@ -143,6 +193,8 @@ def fit_batch(
     max_iter: int,
     tol: float,
     update_sources: bool,
+    loss: float,
+    lost_below: float,
     iters: np.ndarray,
     conv: np.ndarray,
 ) -> None:
@@ -171,6 +223,8 @@ def fit_batch(
             max_iter,
             tol,
             update_sources,
+            loss,
+            lost_below,
         )
         iters[f] = it
         conv[f] = ok
