@@ -13,6 +13,7 @@ A day applies the process modules in a fixed order (DESIGN §2):
 8. ``environment`` – background immigration
 9. ``probiotics`` – dosed strains
 9b. ``infant_gut`` – oxygen, HMOs, sIgA, solids and stool washout in the infant gut
+9c. ``colonisation_resistance`` – protective commensals slow pathobionts in stroma and milk
 10. ``growth``    – growth and competition within each site
 11. ``mammary_immunity`` – inflammation, leucocyte recruitment and clearance, milk cells, fever
 12. ``antibiotics`` – intrapartum, scheduled and treatment courses kill susceptible taxa
@@ -43,6 +44,7 @@ from lactobiome.model.population import draw_population
 from lactobiome.model.processes import (
     antibiotics,
     birth,
+    colonisation_resistance,
     entero_mammary_immunity,
     environment,
     feeding,
@@ -80,6 +82,7 @@ DEFAULT_PROCESSES: tuple[tuple[str, Process], ...] = (
     ("probiotics", probiotics.step),
     ("treatment_probiotic", mastitis.dose_probiotic),
     ("infant_gut", infant_gut.step),
+    ("colonisation_resistance", colonisation_resistance.step),
     ("growth", growth.step),
     ("mammary_immunity", mammary_immunity.step),
     ("antibiotics", antibiotics.step),

@@ -4,10 +4,12 @@ A day of exposure to a class kills the catalogue's ``kill_<class>`` share of eac
 (all origins alike, so provenance is kept) in the exposed sites. A maternal course exposes
 the mother's sites and milk; a small share of the dose reaches a breastfed infant through
 milk (relative infant dose), acting on the infant's sites. An infant course exposes the
-infant's sites. Intrapartum prophylaxis is one day of penicillin exposure of the mother's
-sites at birth: it depletes protective, penicillin-susceptible commensals (lactobacilli,
+infant's sites. Intrapartum prophylaxis is penicillin exposure of the mother's sites (gut, mouth,
+breast stroma, milk, areolar skin) over the first ``intrapartum_antibiotic_maternal_days``
+(labour and doses until delivery): it depletes protective, penicillin-susceptible commensals (lactobacilli,
 streptococci, bifidobacteria) while the mostly resistant staphylococci survive and take
-the space (the risk-factor mechanism). Its effect on the newborn is the birth inoculum's.
+the space, as colonisation resistance (``colonisation_resistance``) no longer holds them
+back (the risk-factor mechanism). Its effect on the newborn is the birth inoculum's.
 """
 
 from __future__ import annotations
@@ -29,7 +31,7 @@ def exposure(state: DyadState, ctx: SimulationContext) -> tuple[np.ndarray, np.n
     n, day = state.n_dyads, state.day
     mother = np.zeros((n, len(ANTIBIOTIC_CLASSES)))
     infant = np.zeros_like(mother)
-    if day == 1:
+    if day <= ctx.p("intrapartum_antibiotic_maternal_days", "day"):
         mother[:, _CLASS["penicillin"]] = np.maximum(
             mother[:, _CLASS["penicillin"]],
             ctx.p("intrapartum_antibiotic_maternal_exposure", "fraction") * state.attributes["intrapartum_antibiotics"])
