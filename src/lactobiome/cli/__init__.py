@@ -20,6 +20,8 @@ _COMMANDS: dict[str, str] = {
     "simulate": "lactobiome.cli.simulate:simulate",
     "scenarios": "lactobiome.cli.simulate:scenarios",
     "track": "lactobiome.cli.track:track",
+    "validate": "lactobiome.cli.validate:validate",
+    "calibrate": "lactobiome.cli.validate:calibrate",
     "observe": "lactobiome.cli.observe:observe",
     "benchmark-tracking": "lactobiome.cli.observe:benchmark_tracking",
 }

@@ -1,0 +1,184 @@
+"""``lactobiome validate`` and ``lactobiome calibrate``: the model against published figures."""
+
+from __future__ import annotations
+
+import os
+import sys
+import time
+from pathlib import Path
+
+import click
+
+_DISCLAIMER = "(research and teaching model; not medical advice)"
+
+
+def _write_atomic(path: Path, text: str) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
+    tmp.write_text(text, encoding="utf-8")
+    os.replace(tmp, path)
+
+
+def _outputs(out: Path) -> tuple[Path, Path]:
+    """CSV and Markdown paths for ``--out`` (the other one sits beside it)."""
+    if out.suffix == ".md":
+        return out.with_suffix(".csv"), out
+    if out.suffix == ".csv":
+        return out, out.with_suffix(".md")
+    raise click.BadParameter(f"{out}: expected a path ending in .csv or .md", param_hint="--out")
+
+
+def _names(text: str | None) -> list[str]:
+    return [n.strip() for n in (text or "").split(",") if n.strip()]
+
+
+@click.command()
+@click.option("--scenario", default="default", show_default=True, help="Built-in scenario name or YAML file.")
+@click.option("--dyads", type=click.IntRange(min=1), default=1000, show_default=True, help="Cohort size.")
+@click.option("--days", type=click.IntRange(min=1, max=730), default=182, show_default=True,
+              help="Days of life to simulate.")
+@click.option("--seed", type=click.IntRange(min=0), default=1, show_default=True, help="Random seed.")
+@click.option("--from", "source", type=click.Path(path_type=Path),
+              help="Validate an existing result (.nc/.zarr) instead of simulating.")
+@click.option("--targets", "targets_path", type=click.Path(path_type=Path),
+              help="Targets file (default: the shipped data/targets.yaml).")
+@click.option("--parameters", "parameters_path", type=click.Path(path_type=Path),
+              help="Parameter table to simulate with (default: the shipped one).")
+@click.option("--out", type=click.Path(path_type=Path), default=Path("results/validation.csv"), show_default=True,
+              help="Table file, .csv or .md; the other format is written beside it.")
+@click.option("--bootstrap", "n_boot", type=click.IntRange(min=0), default=200, show_default=True,
+              help="Bootstrap resamples over dyads for the 95% intervals.")
+@click.option("--strict", is_flag=True, help="Exit with code 1 when any target is outside its range.")
+@click.option("--sensitivity", is_flag=True, help="Also screen every free parameter over its prior (slow).")
+@click.option("--sensitivity-dyads", type=click.IntRange(min=2), default=40, show_default=True,
+              help="Cohort size of each screening run.")
+@click.option("--sensitivity-days", type=click.IntRange(min=1, max=730), default=120, show_default=True,
+              help="Days of each screening run.")
+@click.option("--sensitivity-parameters", help="Comma-separated parameters to screen (default: all free ones).")
+@click.option("--budget", type=click.FloatRange(min=1.0), default=900.0, show_default=True,
+              help="Seconds after which the screen starts no new parameter.")
+@click.option("--progress/--no-progress", default=None, help="Progress bar (default: on a terminal only).")
+def validate(scenario: str, dyads: int, days: int, seed: int, source: Path | None, targets_path: Path | None,
+             parameters_path: Path | None, out: Path, n_boot: int, strict: bool, sensitivity: bool,
+             sensitivity_dyads: int, sensitivity_days: int, sensitivity_parameters: str | None, budget: float,
+             progress: bool | None) -> None:
+    """Hold the model against the published figures, target by target.
+
+    Simulates the cohort (or reads --from PATH), computes each target's model value with a 95%
+    interval across dyads and prints the verdict: within, outside or not modelled. Writes
+    the table as CSV and Markdown. The exit code is 0 (it is a report) unless --strict and a
+    target is outside.
+    """
+    from lactobiome.model.parameters import load_parameters
+    from lactobiome.validation import (
+        OUTSIDE,
+        counts,
+        load_targets,
+        run_cohort,
+        to_markdown,
+        to_text,
+        validate_dataset,
+    )
+
+    csv_path, md_path = _outputs(out)
+    targets = load_targets(targets_path)
+    table_params = load_parameters(parameters_path) if parameters_path else None
+    start = time.perf_counter()
+    if source is not None:
+        from lactobiome.io.dataset import open_result
+
+        with open_result(source) as opened:
+            ds = opened.load()
+        where = f"result {source} ({ds.sizes['dyad']} dyads x {ds.sizes['day']} days)"
+    else:
+        ds = run_cohort(scenario, dyads, days, seed, table_params)
+        where = f"scenario {scenario}: {dyads} dyads x {days} days, seed {seed}"
+    table = validate_dataset(ds, targets, n_boot=n_boot)
+    elapsed = time.perf_counter() - start
+    digest = ds.attrs.get("parameter_table_sha256", "")
+    header = (f"Model: {where}; lactobiome {ds.attrs.get('lactobiome_version', '?')}, parameter table "
+              f"sha256 {str(digest)[:12]}. Regenerate with `lactobiome validate --out {md_path.as_posix()}`.")
+    click.echo(header)
+    click.echo(to_text(table))
+    c = counts(table)
+    click.echo(f"{c['within']} within, {c['outside']} outside, {c['not modelled']} not modelled "
+               f"({elapsed:.0f} s)")
+    _write_atomic(csv_path, table.to_csv(index=False))
+    _write_atomic(md_path, to_markdown(table, header))
+    click.echo(f"Table written to {csv_path} and {md_path}")
+    if sensitivity:
+        _sensitivity(targets, scenario, sensitivity_dyads, sensitivity_days, seed, sensitivity_parameters,
+                     table_params, budget, progress, csv_path)
+    click.echo(_DISCLAIMER)
+    if strict and c[OUTSIDE] > 0:
+        outside = ", ".join(table.loc[table["verdict"] == OUTSIDE, "id"])
+        click.echo(f"strict: targets outside their range: {outside}", err=True)
+        sys.exit(1)
+
+
+def _sensitivity(targets: list, scenario: str, dyads: int, days: int, seed: int, names: str | None,
+                 parameters: object, budget: float, progress: bool | None, csv_path: Path) -> None:
+    from lactobiome.validation import sensitivity, top_effects
+
+    start = time.perf_counter()
+    screen = sensitivity(targets, scenario, dyads, days, seed, _names(names) or None, parameters, budget, progress)
+    screened = screen["parameter"].nunique()
+    path = csv_path.with_name(csv_path.stem + ".sensitivity.csv")
+    _write_atomic(path, screen.to_csv(index=False))
+    click.echo(f"Sensitivity (one at a time, prior low vs high, {dyads} dyads x {days} days, same seed): "
+               f"{screened} parameters in {time.perf_counter() - start:.0f} s; effect = change across the "
+               f"prior / half the acceptance width")
+    top = top_effects(screen)
+    for target, group in top.groupby("target", sort=True):
+        parts = ", ".join(f"{p} {e:+.2g}" for p, e in zip(group["parameter"], group["effect"], strict=True))
+        click.echo(f"  {target:5s} {parts}")
+    if not screen.empty:
+        strongest = (screen.assign(size=screen["effect"].abs()).groupby("parameter")["size"].max()
+                     .sort_values(ascending=False).head(10))
+        click.echo("Parameters moving any target most: "
+                   + ", ".join(f"{p} ({s:.2g})" for p, s in strongest.items()))
+    click.echo(f"Full screen written to {path}")
+
+
+@click.command()
+@click.option("--parameters", "names", required=True, help="Comma-separated parameters to fit (non-fixed).")
+@click.option("--targets", "target_ids", required=True, help="Comma-separated target ids to fit.")
+@click.option("--out", type=click.Path(path_type=Path), required=True, help="New parameter table (CSV).")
+@click.option("--scenario", default="default", show_default=True, help="Built-in scenario name or YAML file.")
+@click.option("--dyads", type=click.IntRange(min=2), default=100, show_default=True, help="Cohort size per run.")
+@click.option("--days", type=click.IntRange(min=1, max=730), default=182, show_default=True,
+              help="Days per run.")
+@click.option("--seed", type=click.IntRange(min=0), default=1, show_default=True, help="Random seed (shared).")
+@click.option("--max-evals", type=click.IntRange(min=2), default=30, show_default=True, help="Bound on model runs.")
+@click.option("--from-parameters", "start_path", type=click.Path(path_type=Path),
+              help="Starting parameter table (default: the shipped one, which is never modified).")
+@click.option("--targets-file", type=click.Path(path_type=Path), help="Targets file (default: shipped).")
+@click.option("--progress/--no-progress", default=None, help="Progress bar (default: on a terminal only).")
+def calibrate(names: str, target_ids: str, out: Path, scenario: str, dyads: int, days: int, seed: int,
+              max_evals: int, start_path: Path | None, targets_file: Path | None, progress: bool | None) -> None:
+    """Fit chosen parameters within their priors to chosen targets; write a new parameter table."""
+    from lactobiome.errors import InputError
+    from lactobiome.model.parameters import load_parameters
+    from lactobiome.validation import calibrate as fit
+    from lactobiome.validation import load_targets, write_parameter_table
+
+    if out.suffix != ".csv":
+        raise click.BadParameter(f"{out}: expected a path ending in .csv", param_hint="--out")
+    by_id = {t.id: t for t in load_targets(targets_file)}
+    wanted = _names(target_ids)
+    unknown = [i for i in wanted if i not in by_id]
+    if unknown:
+        raise InputError(f"unknown target id(s): {', '.join(unknown)}")
+    table = load_parameters(start_path) if start_path else load_parameters()
+    result = fit(_names(names), [by_id[i] for i in wanted], scenario, dyads, days, seed, max_evals, table, progress)
+    note = f"calibrated to {','.join(wanted)} by lactobiome calibrate"
+    write_parameter_table(start_path, result.values, out, note)
+    click.echo(f"loss {result.loss_before:.4g} -> {result.loss_after:.4g} in {result.evaluations} runs "
+               f"({dyads} dyads x {days} days, seed {seed})")
+    for name, value in result.values.items():
+        click.echo(f"  {name}: {table[name].value:g} -> {value:.6g}")
+    for tid, value in result.target_values.items():
+        click.echo(f"  {tid}: {value:.4g} (acceptance {by_id[tid].acceptance_text})")
+    click.echo(f"Parameter table written to {out}; the shipped table is unchanged. "
+               f"Use it with `lactobiome validate --parameters {out}`.")
+    click.echo(_DISCLAIMER)
