@@ -246,3 +246,17 @@ def test_calibrate_command_moves_a_parameter_towards_its_target(tmp_path: Path) 
         main(["calibrate", "--parameters", "milk_intake_day1_ml_per_day", "--targets", "F11", "--out",
               str(tmp_path / "x.csv"), "--dyads", "4", "--days", "2"])
     assert exit_info.value.code == 2  # F11 is not modelled
+
+
+def test_sensitivity_screen_reports_effects_of_each_parameter() -> None:
+    from lactobiome.validation import sensitivity, top_effects
+
+    f07a = next(t for t in load_targets() if t.id == "F07a")
+    screen = sensitivity([f07a], dyads=4, days=2, seed=3, names=["milk_intake_day1_ml_per_day", "feeds_per_day"],
+                         progress=False)
+    assert set(screen["parameter"]) == {"milk_intake_day1_ml_per_day", "feeds_per_day"}
+    day1 = screen[screen["parameter"] == "milk_intake_day1_ml_per_day"].iloc[0]
+    assert day1["value_high"] > day1["value_low"] and day1["effect"] > 0
+    assert top_effects(screen).iloc[0]["parameter"] == "milk_intake_day1_ml_per_day"
+    with pytest.raises(InputError, match="not free parameters"):
+        sensitivity([f07a], dyads=2, days=1, names=["no_such_parameter"], progress=False)

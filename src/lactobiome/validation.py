@@ -264,7 +264,8 @@ def bootstrap(sample: Sample, n_boot: int = 200, seed: int = 0) -> Measurement:
     with np.errstate(all="ignore"):
         value = float(sample.statistic(data))
         if not math.isfinite(value):
-            return Measurement(math.nan, n=n, reason="no qualifying days or episodes in the cohort")
+            return Measurement(math.nan, n=n, reason="no dyad-day in this cohort falls in the population the "
+                               "figure applies to (none occurred; rerun with more dyads)")
         if n_boot <= 0:
             return Measurement(value, n=n)
         rng = np.random.default_rng(seed)
@@ -982,7 +983,12 @@ def to_markdown(table: pd.DataFrame, header: str = "") -> str:
     out += [f"**{c[WITHIN]} within, {c[OUTSIDE]} outside, {c[NOT_MODELLED]} not modelled** "
             f"({share} of measured targets within their acceptance range).", "",
             "The model value is the measurement named in `src/lactobiome/data/targets.yaml` (see "
-            "`lactobiome.validation.MEASURES`); the interval is a 95% percentile bootstrap over dyads.", "",
+            "`lactobiome.validation.MEASURES`); the interval is a 95% percentile bootstrap over dyads. "
+            "Each target's acceptance range and how it was set (`acceptance_basis`) are in the targets file. "
+            "`not modelled` means the model has no mechanism for the figure, or the cohort holds no dyad-day "
+            "it applies to (the reason says which). `lactobiome validate --sensitivity` screens every free "
+            "parameter over its prior; `lactobiome calibrate --parameters a,b --targets X,Y --out p.csv` fits "
+            "chosen parameters to chosen targets and writes a new parameter table.", "",
             "| id | quantity | published | unit | acceptance | model [95% interval] | verdict | source |",
             "|---|---|---|---|---|---|---|---|"]
     for row in table.to_dict("records"):
