@@ -886,7 +886,7 @@ def verdict(target: Target, value: float) -> str:
 
 
 COLUMNS: tuple[str, ...] = ("id", "quantity", "published", "unit", "acceptance", "model", "ci_low", "ci_high",
-                            "n", "verdict", "reason", "source")
+                            "n", "verdict", "reason", "measure", "source")
 
 
 def validate_dataset(ds: xr.Dataset, targets: Sequence[Target] | None = None, n_boot: int = 200,
@@ -924,7 +924,7 @@ def validate_dataset(ds: xr.Dataset, targets: Sequence[Target] | None = None, n_
         reason = m.reason if v == NOT_MODELLED else (t.outside_reason or "" if v == OUTSIDE else "")
         rows.append({"id": t.id, "quantity": t.quantity, "published": t.published, "unit": t.unit,
                      "acceptance": t.acceptance_text, "model": m.value, "ci_low": m.low, "ci_high": m.high,
-                     "n": m.n, "verdict": v, "reason": reason, "source": t.source})
+                     "n": m.n, "verdict": v, "reason": reason, "measure": t.measure or "", "source": t.source})
     return pd.DataFrame(rows, columns=list(COLUMNS))
 
 
@@ -980,8 +980,10 @@ def to_markdown(table: pd.DataFrame, header: str = "") -> str:
     out = ["# Validation: the model against published figures", ""]
     if header:
         out += [header, ""]
+    unmeasured = table[(table["verdict"] == NOT_MODELLED) & (table["measure"] != "")]
     out += [f"**{c[WITHIN]} within, {c[OUTSIDE]} outside, {c[NOT_MODELLED]} not modelled** "
-            f"({share} of measured targets within their acceptance range).", "",
+            f"({share} of measured targets within their acceptance range; {len(unmeasured)} of the not-modelled "
+            "targets have a mechanism but nothing to measure in this cohort).", "",
             "The model value is the measurement named in `src/lactobiome/data/targets.yaml` (see "
             "`lactobiome.validation.MEASURES`); the interval is a 95% percentile bootstrap over dyads. "
             "Each target's acceptance range and how it was set (`acceptance_basis`) are in the targets file. "
@@ -1001,8 +1003,13 @@ def to_markdown(table: pd.DataFrame, header: str = "") -> str:
     for row in outside.to_dict("records"):
         why = row["reason"] or "no reason recorded yet: an open question for the model (known gap to investigate)"
         out.append(f"* **{row['id']}** ({_md(row['quantity'])}): {_md(why)}")
+    out += ["", "## Mechanism present, nothing to measure in this cohort", ""]
+    if unmeasured.empty:
+        out.append("None.")
+    for row in unmeasured.to_dict("records"):
+        out.append(f"* **{row['id']}** ({_md(row['quantity'])}; `{row['measure']}`): {_md(row['reason'])}")
     out += ["", "## Targets not modelled", ""]
-    for row in table[table["verdict"] == NOT_MODELLED].to_dict("records"):
+    for row in table[(table["verdict"] == NOT_MODELLED) & (table["measure"] == "")].to_dict("records"):
         out.append(f"* **{row['id']}** ({_md(row['quantity'])}): {_md(row['reason'])}")
     out += ["", "Research and teaching model output; not medical advice.", ""]
     return "\n".join(out)

@@ -101,8 +101,11 @@ def validate(scenario: str, dyads: int, days: int, seed: int, source: Path | Non
     click.echo(header)
     click.echo(to_text(table))
     c = counts(table)
+    empty = table.loc[(table["verdict"] == "not modelled") & (table["measure"] != ""), "id"]
     click.echo(f"{c['within']} within, {c['outside']} outside, {c['not modelled']} not modelled "
                f"({elapsed:.0f} s)")
+    if len(empty):
+        click.echo(f"  mechanism present but nothing to measure in this cohort: {', '.join(empty)}")
     _write_atomic(csv_path, table.to_csv(index=False))
     _write_atomic(md_path, to_markdown(table, header))
     click.echo(f"Table written to {csv_path} and {md_path}")
