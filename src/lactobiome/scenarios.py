@@ -13,7 +13,7 @@ from pathlib import Path
 import yaml
 from pydantic import ValidationError
 
-from lactobiome.errors import ScenarioError
+from lactobiome.errors import ScenarioError, describe_validation_errors
 from lactobiome.model.scenario import Scenario
 
 
@@ -21,16 +21,6 @@ def builtin_names() -> list[str]:
     """Names of the built-in scenarios."""
     folder = resources.files("lactobiome.data").joinpath("scenarios")
     return sorted(p.name[:-5] for p in folder.iterdir() if p.name.endswith(".yaml"))
-
-
-def _describe(error: dict) -> str:
-    where = ".".join(str(part) for part in error["loc"]) or "(top level)"
-    message = error["msg"]
-    if error["type"] == "extra_forbidden":
-        message = "unknown field"
-    elif "input" in error and error["type"] not in ("missing",) and not isinstance(error["input"], dict):
-        message = f"{message} (got {error['input']!r})"
-    return f"{where}: {message}"
 
 
 def parse_scenario(data: object, origin: str, overrides: dict | None = None) -> Scenario:
@@ -47,9 +37,7 @@ def parse_scenario(data: object, origin: str, overrides: dict | None = None) -> 
     try:
         return Scenario.model_validate(merged)
     except ValidationError as exc:
-        errors = exc.errors()
-        more = f" (and {len(errors) - 1} more problems)" if len(errors) > 1 else ""
-        raise ScenarioError(f"{origin}: {_describe(errors[0])}{more}") from None
+        raise ScenarioError(describe_validation_errors(origin, exc.errors())) from None
 
 
 def scenario_text(name_or_path: str) -> tuple[str, str]:

@@ -2,26 +2,12 @@
 
 from __future__ import annotations
 
-import os
-import tempfile
 from pathlib import Path
 
 import click
 
 from lactobiome.errors import InputError
-
-
-def _write_atomic(frame_text: str, out: Path) -> None:
-    """Write text to ``out`` through a temporary file in the same folder, then rename."""
-    out.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{out.name}.", suffix=".tmp", dir=out.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as fh:
-            fh.write(frame_text)
-        os.replace(tmp, out)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+from lactobiome.io.atomic import write_text_atomic
 
 
 @click.command("track")
@@ -146,7 +132,7 @@ def track(
         text = to_wide(result).to_csv(sep="\t", float_format="%.6g")
     else:
         text = result.to_csv(sep="\t", index=False, float_format="%.6g")
-    _write_atomic(text, out)
+    write_text_atomic(text, out)
 
     diag = result.attrs["diagnostics"]
     means = result.groupby("source", sort=False)["proportion"].mean()

@@ -2,21 +2,15 @@
 
 from __future__ import annotations
 
-import os
 import sys
 import time
 from pathlib import Path
 
 import click
 
+from lactobiome.io.atomic import write_text_atomic
+
 _DISCLAIMER = "(research and teaching model; not medical advice)"
-
-
-def _write_atomic(path: Path, text: str) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    tmp.write_text(text, encoding="utf-8")
-    os.replace(tmp, path)
 
 
 def _outputs(out: Path) -> tuple[Path, Path]:
@@ -106,8 +100,8 @@ def validate(scenario: str, dyads: int, days: int, seed: int, source: Path | Non
                f"({elapsed:.0f} s)")
     if len(empty):
         click.echo(f"  mechanism present but nothing to measure in this cohort: {', '.join(empty)}")
-    _write_atomic(csv_path, table.to_csv(index=False))
-    _write_atomic(md_path, to_markdown(table, header))
+    write_text_atomic(table.to_csv(index=False), csv_path)
+    write_text_atomic(to_markdown(table, header), md_path)
     click.echo(f"Table written to {csv_path} and {md_path}")
     if sensitivity:
         _sensitivity(targets, scenario, sensitivity_dyads, sensitivity_days, seed, sensitivity_parameters,
@@ -127,7 +121,7 @@ def _sensitivity(targets: list, scenario: str, dyads: int, days: int, seed: int,
     screen = sensitivity(targets, scenario, dyads, days, seed, _names(names) or None, parameters, budget, progress)
     screened = screen["parameter"].nunique()
     path = csv_path.with_name(csv_path.stem + ".sensitivity.csv")
-    _write_atomic(path, screen.to_csv(index=False))
+    write_text_atomic(screen.to_csv(index=False), path)
     click.echo(f"Sensitivity (one at a time, prior low vs high, {dyads} dyads x {days} days, same seed): "
                f"{screened} parameters in {time.perf_counter() - start:.0f} s; effect = change across the "
                f"prior / half the acceptance width")

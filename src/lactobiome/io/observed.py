@@ -3,30 +3,17 @@
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import numpy as np
 
+from lactobiome.io.atomic import write_text_atomic
+
 if TYPE_CHECKING:
     import pandas as pd
 
     from lactobiome.observation import Observation
-
-
-def _write_text(text: str, out: Path) -> None:
-    """Write ``text`` to ``out`` through a temporary file in the same folder, then rename."""
-    out.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{out.name}.", suffix=".tmp", dir=out.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as fh:
-            fh.write(text)
-        os.replace(tmp, out)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 def _feast_counts(counts: pd.DataFrame) -> str:
@@ -100,6 +87,6 @@ def write_observation(obs: Observation, out: Path, taxonomy: dict[str, list[str]
         written.append(("relative.tsv", obs.relative.to_csv(sep="\t", lineterminator="\n")))
     paths = []
     for name, text in written:
-        _write_text(text, out / name)
+        write_text_atomic(text, out / name)
         paths.append(out / name)
     return paths

@@ -13,7 +13,7 @@ from typing import Annotated, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
-from lactobiome.errors import InputError
+from lactobiome.errors import InputError, describe_validation_errors
 
 # sample type -> simulated site it samples
 SAMPLE_SITES: dict[str, str] = {
@@ -107,15 +107,6 @@ def builtin_designs() -> list[str]:
     return sorted(p.name[:-5] for p in folder.iterdir() if p.name.endswith(".yaml"))
 
 
-def _describe(error: dict) -> str:
-    where = ".".join(str(part) for part in error["loc"]) or "(top level)"
-    message = "unknown field" if error["type"] == "extra_forbidden" else error["msg"]
-    plain = not isinstance(error.get("input"), dict | list)
-    if error["type"] not in ("missing", "extra_forbidden", "value_error") and plain:
-        message = f"{message} (got {error.get('input')!r})"
-    return f"{where}: {message}"
-
-
 def parse_design(data: object, origin: str) -> Design:
     """Validate a mapping into a :class:`Design`; errors name ``origin`` and the field."""
     if not isinstance(data, dict):
@@ -123,9 +114,7 @@ def parse_design(data: object, origin: str) -> Design:
     try:
         return Design.model_validate(data)
     except ValidationError as exc:
-        errors = exc.errors()
-        more = f" (and {len(errors) - 1} more problems)" if len(errors) > 1 else ""
-        raise InputError(f"{origin}: {_describe(errors[0])}{more}") from None
+        raise InputError(describe_validation_errors(origin, exc.errors())) from None
 
 
 def load_design(name_or_path: str) -> Design:
