@@ -4,9 +4,11 @@ Runs, with common random numbers (same seed; one switch changed):
 
 * exclusively breastfed vaginally born vs formula-fed vaginally born infants (E10 ratio at
   day 6, Bifidobacterium and Shannon diversity days 30–90);
-* vaginal vs caesarean (E06 direction, genus means at day 30);
+* vaginal vs caesarean (E06 direction): genus means at days 6, 30, 90 and 180, the
+  caesarean/vaginal ratio and whether each difference persists in the literature's direction;
 * the default cohort's provenance shares at day 30 (E01, E02; dose dependence E03);
-* a 365-day exclusively breastfed run for solids (Bray–Curtis to the mother's gut);
+* solids: exclusively breastfed infants over 365 days with solids vs the same dyads with no
+  solids (Bray–Curtis and Jensen–Shannon distance from infant gut to maternal gut; adult taxa);
 * every built-in scenario of this issue, with its headline figures.
 
 Usage: ``python benchmarks/infant_gut_targets.py [--dyads N]``.
@@ -72,6 +74,30 @@ def bray_curtis_to_mother(ds: xr.Dataset, day: int) -> float:
     return float(np.median(np.abs(inf - mat).sum(axis=1) / 2.0))
 
 
+def _composition(ds: xr.Dataset, day: int, site: str) -> np.ndarray:
+    cells = ds["abundance"].sel(sample_day=day, site=site).sum("origin").values.astype(np.float64)
+    return cells / cells.sum(axis=1, keepdims=True)
+
+
+def jensen_shannon_to_mother(ds: xr.Dataset, day: int) -> float:
+    """Median Jensen–Shannon distance (base 2, 0–1) of infant-gut and maternal-gut composition."""
+    p, q = _composition(ds, day, "infant_gut"), _composition(ds, day, "maternal_gut")
+    m = (p + q) / 2.0
+
+    def kl(a: np.ndarray) -> np.ndarray:
+        ratio = np.divide(a, m, out=np.ones_like(a), where=a > 0.0)
+        return (a * np.log2(ratio)).sum(axis=1)
+
+    return float(np.median(np.sqrt(np.clip((kl(p) + kl(q)) / 2.0, 0.0, None))))
+
+
+# literature direction, caesarean relative to vaginal (Backhed 2015; Shao 2019; Reyman 2019)
+CAESAREAN_DIRECTION = {"Bacteroides": -1, "Phocaeicola": -1, "Bifidobacterium": -1, "Enterococcus": +1,
+                       "Klebsiella": +1, "Enterobacter": +1, "Clostridium": +1, "Staphylococcus": +1,
+                       "Escherichia": -1}
+ADULT_GENERA = ("Faecalibacterium", "Blautia", "Ruminococcus", "Prevotella", "Akkermansia")
+
+
 def run(name: str, overrides: dict) -> xr.Dataset:
     t0 = time.perf_counter()
     ds = simulate_in_memory(load_scenario(name, overrides))
@@ -104,14 +130,32 @@ def main() -> None:
     print("  median infant-gut oxygen by day:",
           {d: round(float(ox.sel(day=d).median()), 3) for d in (1, 2, 3, 4, 5, 7, 14)})
 
-    print("== E06: caesarean vs vaginal (default feeding, same seed), genus means at day 30")
-    base = {"cohort": {"dyads": n, "days": 30}, "sampling": {"days": [6, 30]}}
+    print("== E06: caesarean vs vaginal (default feeding, same seed and dyads), genus means")
+    cs_days = [6, 30, 90, 180]
+    base = {"cohort": {"dyads": n, "days": 180}, "sampling": {"days": cs_days}}
     vag = run("default", {**base, "population": {"caesarean": 0.0}})
-    cs = run("caesarean", {**base})
-    gv, gc = _relative(vag, 30, "genus").mean("dyad"), _relative(cs, 30, "genus").mean("dyad")
-    for genus in ("Bacteroides", "Phocaeicola", "Bifidobacterium", "Enterococcus", "Klebsiella", "Enterobacter",
-                  "Clostridium", "Staphylococcus", "Escherichia"):
-        print(f"  {genus:16s} vaginal {float(gv.sel(genus=genus)):.4f}  caesarean {float(gc.sel(genus=genus)):.4f}")
+    cs = run("default", {**base, "population": {"caesarean": 1.0}})
+    gv = {d: _relative(vag, d, "genus").mean("dyad") for d in cs_days}
+    gc = {d: _relative(cs, d, "genus").mean("dyad") for d in cs_days}
+    print("  genus            " + "  ".join(f"day {d:>3}: vag / caes (ratio)  " for d in cs_days) + "  literature")
+    for genus, sign in CAESAREAN_DIRECTION.items():
+        cells = []
+        agree = []
+        for d in cs_days:
+            a, b = float(gv[d].sel(genus=genus)), float(gc[d].sel(genus=genus))
+            cells.append(f"{a:.4f} / {b:.4f} ({b / a if a > 0 else float('nan'):5.2f})")
+            agree.append(np.sign(b - a) == sign)
+        tag = "less" if sign < 0 else "more"
+        persists = [d for d, ok in zip(cs_days, agree, strict=True) if ok]
+        print(f"  {genus:16s} " + "  ".join(cells) + f"  {tag} in caesarean; model agrees on days {persists}")
+    bact = {d: (float(gc[d].sel(genus="Bacteroides") + gc[d].sel(genus="Phocaeicola")),
+                float(gv[d].sel(genus="Bacteroides") + gv[d].sel(genus="Phocaeicola"))) for d in cs_days}
+    print("  Bacteroides+Phocaeicola caesarean/vaginal:", {d: round(c / v, 3) for d, (c, v) in bact.items()})
+    absent = {d: round(float((_relative(cs, d, "genus").sel(genus="Bacteroides").values < 1e-3).mean()), 2)
+              for d in cs_days}
+    print("  share of caesarean infants with Bacteroides < 0.1%:", absent)
+    print("  median Bray-Curtis to own mother's gut, vaginal vs caesarean:",
+          {d: (round(bray_curtis_to_mother(vag, d), 3), round(bray_curtis_to_mother(cs, d), 3)) for d in cs_days})
 
     print("== E01-E03: default cohort, origin shares of infant-gut cells at day 30")
     default = run("default", {"cohort": {"dyads": n, "days": 30}, "sampling": {"days": [30]}})
@@ -125,13 +169,19 @@ def main() -> None:
         if sel.any():
             print(f"  breast_milk_share [{low}, {hi}): milk share {shares['milk'][sel].mean():.3f} (n={sel.sum()})")
 
-    print("== Solids: exclusively breastfed, 365 days, Bray-Curtis infant gut vs maternal gut")
-    year = run("default", {"cohort": {"dyads": max(n // 3, 50), "days": 365},
-                           "sampling": {"days": [30, 90, 150, 180, 210, 240, 270, 300, 365]},
-                           "population": {"feeding_groups": [EBF]}})
-    print("  median BC:", {int(d): round(bray_curtis_to_mother(year, int(d)), 3) for d in year["sample_day"].values})
-    print("  Bifidobacterium share:", {int(d): round(float(_relative(year, int(d), "genus").sel(
-        genus="Bifidobacterium").median()), 3) for d in year["sample_day"].values})
+    print("== Solids: exclusively breastfed, 365 days, with solids vs the same dyads without (same seed)")
+    sol_days = [90, 150, 180, 210, 240, 270, 300, 365]
+    sol = {"cohort": {"dyads": max(n // 3, 50), "days": 365}, "sampling": {"days": sol_days}}
+    year = run("default", {**sol, "population": {"feeding_groups": [EBF]}})
+    never = run("default", {**sol, "population": {"feeding_groups": [{**EBF, "solids_start_day": [1000, 1000]}]}})
+    print("  median solids start day:", float(np.median(year["solids_start_day"].values)))
+    for label, metric in (("Bray-Curtis", bray_curtis_to_mother), ("Jensen-Shannon", jensen_shannon_to_mother)):
+        print(f"  median {label} infant gut -> maternal gut, solids / no solids:",
+              {d: (round(metric(year, d), 3), round(metric(never, d), 3)) for d in sol_days})
+    for genus in (*ADULT_GENERA, "Bifidobacterium", "Bacteroides"):
+        print(f"  {genus:16s} mean share, solids / no solids:",
+              {d: (round(float(_relative(year, d, "genus").sel(genus=genus).mean()), 3),
+                   round(float(_relative(never, d, "genus").sel(genus=genus).mean()), 3)) for d in (180, 270, 365)})
 
     print("== Built-in scenarios")
     for name in ("default", "caesarean", "formula", "mixed_feeding", "infant_probiotic_infantis", "preterm"):
@@ -158,6 +208,9 @@ def main() -> None:
             bmt = ds["breast_milk_share_today"].median("dyad")
             print("    median breast-milk share today:", {d: round(float(bmt.sel(day=d)), 2) for d in (1, 60, 120, 180, 270)})
             print("    BC to maternal gut:", {d: round(bray_curtis_to_mother(ds, d), 3) for d in (90, 180, 270)})
+            adult = {d: round(float(sum(_relative(ds, d, "genus").sel(genus=g) for g in ADULT_GENERA).mean()), 3)
+                     for d in (90, 180, 270)}
+            print("    adult-type genera (Faecalibacterium, Blautia, Ruminococcus, Prevotella, Akkermansia):", adult)
 
 
 if __name__ == "__main__":

@@ -23,13 +23,16 @@ DAYS = [1, 2, 3, 4, 6, 7, 10, 14, 21, 30]
 
 @functools.cache
 def _run(feeding: str = "ebf", days: int = 30, dyads: int = 60, hmo_off: bool = False,
-         params: tuple = (), population: tuple = (), scenario: str = "default"):
+         params: tuple = (), population: tuple = (), scenario: str = "default", sampling: tuple = (),
+         routes: tuple = ()):
     taxa = load_taxa()
     if hmo_off:
         taxa.table["hmo_utilisation"][:] = 0.0
-    pop = {"caesarean": 0.0, "feeding_groups": [EBF if feeding == "ebf" else FORMULA], **dict(population)}
+    group = EBF if feeding == "ebf" else FORMULA if feeding == "formula" else {**EBF, "solids_start_day": [1000, 1000]}
+    pop = {"caesarean": 0.0, "feeding_groups": [group], **dict(population)}
     overrides = {"cohort": {"dyads": dyads, "days": days, "seed": 7},
-                 "sampling": {"days": [d for d in DAYS if d <= days]}, "parameters": dict(params)}
+                 "sampling": {"days": list(sampling) or [d for d in DAYS if d <= days]}, "parameters": dict(params),
+                 "routes": dict(routes)}
     if scenario == "default":
         overrides["population"] = pop
     return simulate_in_memory(load_scenario(scenario, overrides), taxa=taxa)
@@ -141,3 +144,56 @@ def test_solids_start_within_the_parameter_range_and_ramp_up():
     solids = ds["solids_fraction"]
     assert float(solids.sel(day=140).max()) == 0.0
     assert (solids.sel(day=200).values > 0.0).all()
+
+
+def _bacteroides(ds, day: int) -> np.ndarray:
+    return _share(ds, day, "genus", "Bacteroides") + _share(ds, day, "genus", "Phocaeicola")
+
+
+def test_caesarean_born_infants_lack_bacteroides_for_months():
+    """Same dyads and seed, only the birth mode changed (Shao 2019; Yassour 2016; Backhed 2015)."""
+    kw = {"days": 90, "dyads": 40, "sampling": (7, 30, 90)}
+    vaginal = _run(**kw)
+    caesarean = _run(**kw, population=(("caesarean", 1.0),))
+    assert (caesarean["delivery_mode"].values == "caesarean").all()
+    for day in (7, 30, 90):
+        assert np.mean(_bacteroides(caesarean, day)) < 0.5 * np.mean(_bacteroides(vaginal, day))
+    # facultative hospital/skin taxa take the room: more Enterococcus and Klebsiella at day 30
+    for genus in ("Enterococcus", "Klebsiella"):
+        assert np.mean(_share(caesarean, 30, "genus", genus)) > np.mean(_share(vaginal, 30, "genus", genus))
+    # acquisition is slow and from the mother: later Bacteroides arrive tagged maternal_gut
+    later = caesarean["abundance"].sel(site="infant_gut", origin="maternal_gut", sample_day=90)
+    assert float(later.sum()) > 0.0
+    assert float(vaginal["abundance"].sel(site="infant_gut", origin="birth", sample_day=90,
+                                          taxon="bacteroides_fragilis").sum()) > 0.0
+
+
+def test_maternal_contact_route_can_be_switched_off():
+    kw = {"days": 90, "dyads": 40, "sampling": (7, 30, 90), "population": (("caesarean", 1.0),)}
+    off = _run(**kw, routes=(("maternal_gut_to_infant_gut", False),))
+    assert float(off["abundance"].sel(site="infant_gut", origin="maternal_gut").sum()) == 0.0
+    assert float(_run(**kw)["abundance"].sel(site="infant_gut", origin="maternal_gut").sum()) > 0.0
+
+
+def _distance_to_mother(ds, day: int) -> np.ndarray:
+    cells = ds["abundance"].sel(sample_day=day).sum("origin")
+    infant = cells.sel(site="infant_gut").values
+    mother = cells.sel(site="maternal_gut").values
+    infant = infant / infant.sum(axis=1, keepdims=True)
+    mother = mother / mother.sum(axis=1, keepdims=True)
+    return np.abs(infant - mother).sum(axis=1) / 2.0  # Bray-Curtis on relative abundances
+
+
+def test_solids_move_the_infant_gut_towards_the_maternal_gut():
+    """Same dyads and seed; one arm never starts solids (solids start days 150-200)."""
+    kw = {"days": 330, "dyads": 24, "sampling": (120, 330)}
+    solids, none = _run(**kw), _run("no_solids", **kw)
+    assert (none["solids_fraction"].values == 0.0).all() and (solids["solids_fraction"].sel(day=330).values > 0.5).all()
+    # identical before solids start (common random numbers)
+    np.testing.assert_allclose(_distance_to_mother(solids, 120), _distance_to_mother(none, 120))
+    closer = _distance_to_mother(none, 330) - _distance_to_mother(solids, 330)
+    assert np.median(closer) > 0.03 and (closer > 0).mean() > 0.8
+    for genus in ("Faecalibacterium", "Blautia", "Ruminococcus", "Prevotella"):
+        assert np.mean(_share(solids, 330, "genus", genus)) > 10 * np.mean(_share(none, 330, "genus", genus)) + 1e-3
+    assert np.median(_share(solids, 330, "genus", "Bifidobacterium")) < np.median(
+        _share(none, 330, "genus", "Bifidobacterium"))

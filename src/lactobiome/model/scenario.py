@@ -108,6 +108,7 @@ class Routes(_Strict):
     infant_mouth_to_infant_gut: bool = True
     birth_inoculum: bool = True
     environment: bool = True
+    maternal_gut_to_infant_gut: bool = True
 
 
 class Probiotic(_Strict):

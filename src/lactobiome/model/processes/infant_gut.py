@@ -21,9 +21,17 @@ Runs after the day's arrivals and before ``growth``; it acts by multiplying
   is proxied by how far ``hmo_utilisation`` exceeds a threshold (B. infantis, B. bifidum).
 * **sIgA.** Swallowed sIgA (volume × concentration) coats the taxa it targets and removes up
   to ``siga_growth_inhibition_max`` of their growth, saturating in the daily dose.
-* **Solids** (``host["solids_fraction"]`` from the feeding plan) favour adult-type
-  anaerobes — taxa whose maternal-gut niche exceeds their infant-gut niche — and take away
-  part of the HMO-dependent growth of utilisers.
+* **Solids** (``host["solids_fraction"]`` from the feeding plan, 0–1) bring the substrates
+  of adult-type anaerobes (fibre, resistant starch, plant glycans). A taxon's growth depends
+  on solids by ``d = solids_dependence`` (catalogue): its rate is multiplied by
+  ``(1 - d) + d × boost × solids``. On a milk diet the adult-type anaerobes (Faecalibacterium,
+  Blautia, Ruminococcus, Prevotella; ``d`` ≈ 0.9) grow too slowly to outpace washout and stay
+  at the trickle of their immigrants; with solids they fill their niche in the weaned gut
+  (``k_infant_gut``). Solids also take away part of the HMO-dependent growth of utilisers.
+* **Maternal contact.** After birth the infant keeps receiving cells of its mother's gut by
+  household faecal–oral contact (``maternal_gut_to_infant_gut_per_day`` per cell, tagged
+  ``maternal_gut``): the slow route by which caesarean-born infants, who get no maternal
+  faecal inoculum, acquire Bacteroides over months, and a modest source of adult-type taxa.
 * **Intrapartum antibiotics** stay active in the newborn for a few days and kill
   penicillin-susceptible cells in its gut and mouth (on top of the smaller viable inoculum).
 
@@ -37,9 +45,10 @@ from __future__ import annotations
 
 import numpy as np
 
-from lactobiome.model.context import SimulationContext
+from lactobiome.model.context import SimulationContext, stream_id
 from lactobiome.model.sites import SITE_INDEX
 from lactobiome.model.state import DyadState
+from lactobiome.model.transfer import move
 
 _GUT = SITE_INDEX["infant_gut"]
 _MOUTH = SITE_INDEX["infant_mouth"]
@@ -52,11 +61,8 @@ def _traits(ctx: SimulationContext) -> dict[str, np.ndarray]:
     if "infant_gut.consumer" not in ctx.cache:
         oxygen = np.asarray(ctx.taxa["oxygen"]).astype(str)
         k_gut = ctx.taxa["k_infant_gut"].astype(np.float64)
-        k_mat = ctx.taxa["k_maternal_gut"].astype(np.float64)
         utilisation = ctx.taxa["hmo_utilisation"].astype(np.float64)
         threshold = ctx.p("hmo_fucose_utilisation_threshold", "fraction")
-        with np.errstate(invalid="ignore", divide="ignore"):
-            adult = np.where(k_mat > 0.0, np.clip((k_mat - k_gut) / k_mat, 0.0, 1.0), 0.0)
         ctx.cache.update({
             "infant_gut.consumer": np.isin(oxygen, ("facultative", "aerobe")).astype(np.float64),
             "infant_gut.anaerobe": (oxygen == "anaerobe").astype(np.float64),
@@ -64,7 +70,7 @@ def _traits(ctx: SimulationContext) -> dict[str, np.ndarray]:
             "infant_gut.facultative": (oxygen == "facultative").astype(np.float64),
             "infant_gut.aerobe": (oxygen == "aerobe").astype(np.float64),
             "infant_gut.resident": (k_gut > 0.0).astype(np.float64),
-            "infant_gut.adult": adult,
+            "infant_gut.solids": ctx.taxa["solids_dependence"].astype(np.float64),
             "infant_gut.fucose": np.clip((utilisation - threshold) / (1.0 - threshold), 0.0, 1.0),
         })
     return {k.split(".", 1)[1]: v for k, v in ctx.cache.items() if k.startswith("infant_gut.")}
@@ -123,6 +129,11 @@ def _oxygen(state: DyadState, ctx: SimulationContext, cells: np.ndarray, consume
 def step(state: DyadState, ctx: SimulationContext) -> DyadState:
     traits = _traits(ctx)
 
+    if ctx.scenario.routes.maternal_gut_to_infant_gut and state.day > 1:
+        rate = ctx.p("maternal_gut_to_infant_gut_per_day", "1/day")
+        move(state, "maternal_gut", "infant_gut", np.full((1, 1), -np.expm1(-rate)), ctx.rng,
+             stream_id("infant_gut.maternal_contact"))
+
     # intrapartum drug still active in the newborn: kills susceptible early colonisers
     if state.day <= ctx.p("intrapartum_antibiotic_infant_days", "day"):
         kill = ctx.p("intrapartum_antibiotic_infant_kill_per_day", "fraction") * ctx.taxa["kill_penicillin"]
@@ -167,8 +178,9 @@ def step(state: DyadState, ctx: SimulationContext) -> DyadState:
     inhibition = ctx.p("siga_growth_inhibition_max", "fraction") * dose / (dose + half)
     modifier *= 1.0 - inhibition[:, None] * siga_specificity(state, ctx)
 
-    # solids feed adult-type anaerobes
-    modifier *= 1.0 + ctx.p("solids_adult_growth_boost", "1") * solids * traits["adult"][None, :]
+    # solids feed adult-type anaerobes: the solids-dependent part of growth needs solids
+    need = traits["solids"][None, :]
+    modifier *= (1.0 - need) + need * ctx.p("solids_growth_boost_max", "1") * solids
 
     state.growth_modifier[:, _GUT, :] *= modifier
 
