@@ -290,9 +290,9 @@ def test_sink_with_lost_taxa_fits_its_source() -> None:
     src = np.array([rng.multinomial(30000, p) for p in prof], float)
     sink = rng.multinomial(30000, thinned).astype(float)
     counts, md = _frames([sink], [src])
-    wide = to_wide(track(counts, md, bootstrap=0, max_loss=0.25))
+    wide = to_wide(track(counts, md, bootstrap=0))  # lost taxa are on by default
     assert wide.loc["sink0", "Env0"] > 0.9
-    off = to_wide(track(counts, md, bootstrap=0))
+    off = to_wide(track(counts, md, bootstrap=0, max_loss=0.0))
     assert off.loc["sink0", "Env0"] < wide.loc["sink0", "Env0"]
 
 
@@ -307,7 +307,6 @@ def test_feast_demo_near_twin() -> None:
         read_metadata(FEAST / "metadata_example_with_id.txt"),
         by_sample=True,
         bootstrap=0,
-        max_loss=0.25,
-    ).set_index("source")["proportion"]
+    ).set_index("source")["proportion"]  # default options
     assert out["ERR525693"] >= 0.7
     assert out.sum() == pytest.approx(1.0)

@@ -56,9 +56,13 @@ from lactobiome.io.atomic import write_text_atomic
     "(0: all its reads).",
 )
 @click.option(
-    "--max-loss", default=0.0, show_default=True,
+    "--max-loss", default=0.25, show_default=True,
     help="Largest share of a source's mass that may be lost on the way to the sink "
-    "(taxa the sink lacks; 0: off; 0.25 fits FEAST's near-twin demo).",
+    "(taxa the sink lacks; 0: off).",
+)
+@click.option(
+    "--lost-min-gain", default=0.25, show_default=True,
+    help="Lost taxa are kept only if they lower the sink's Unknown share by at least this.",
 )
 @click.option(
     "--lost-below", default=1.0, show_default=True,
@@ -85,6 +89,7 @@ def track(
     source_fidelity: float,
     max_loss: float,
     lost_below: float,
+    lost_min_gain: float,
 ) -> None:
     """Estimate what share of each sink came from each source (and from an unknown source).
 
@@ -124,6 +129,7 @@ def track(
             source_fidelity=source_fidelity,
             max_loss=max_loss,
             lost_below=lost_below,
+            lost_min_gain=lost_min_gain,
             progress=bar.update,
             counts_name=str(table),
             metadata_name=str(meta_path),

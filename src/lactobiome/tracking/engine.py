@@ -31,13 +31,231 @@ holds clearly fewer reads than ``lost_below`` times the source's expected contri
 (``n a_j g_jt``) are dropped from that source's profile, up to a share ``loss`` of its mass,
 and the profile is renormalised, so the kept taxa rise by up to ``1 / (1 - loss)``. A sink
 that is a source with some taxa lost then fits that source, instead of pushing everything
-into the unknown; reads in excess of what the sources hold still go to the unknown.
+into the unknown; reads in excess of what the sources hold still go to the unknown. The lost
+set is found by plain EM steps that re-mark it every step until it settles, then held fixed
+(so EM is an ordinary EM again), and judged anew at convergence. Because chance deficits of
+sampled taxa also look like small losses, each sink is fitted with and without lost taxa
+and the lost taxa are kept only when they lower the unknown share by ``lost_min_gain``.
+
+Solver: EM with a free unknown profile converges linearly and can crawl (thousands of steps
+on FEAST's demo sink), so steps are accelerated with SQUAREM (Varadhan & Roland 2008, Scand
+J Stat 35:335); convergence is still judged on a plain EM step.
 """
 
 from __future__ import annotations
 
 import numpy as np
 from numba import njit, prange
+
+LOST_SET_STABLE_ITERATIONS = 20
+"""Iterations without a change after which the set of lost taxa is held fixed (numerical
+setting of the solver, not a biological parameter)."""
+LOST_SET_MAX_ITERATIONS = 300
+"""Iteration after which the set of lost taxa is held fixed even if it still changes."""
+LOST_SET_ROUNDS = 5
+"""Times the lost set is judged again at a converged fit before the fit is accepted."""
+SQUAREM_FLOOR = 0.01
+"""Smallest share of its plain EM value an extrapolated component may fall to."""
+
+
+@njit(cache=True, nogil=True)
+def _em_step(
+    x: np.ndarray,
+    Y: np.ndarray,
+    prior: np.ndarray,
+    depth: np.ndarray,
+    weight: np.ndarray,
+    beta: float,
+    c: float,
+    update_sources: bool,
+    loss: float,
+    lost: np.ndarray,
+    theta: np.ndarray,
+    out: np.ndarray,
+    Z: np.ndarray,
+    R: np.ndarray,
+) -> float:
+    """One EM update ``out = F(theta)``; returns the largest change of a proportion.
+
+    ``theta`` packs the proportions ``a`` (K+1, unknown last), the source profiles ``G``
+    (K x T, row-major) and the unknown profile ``g_u`` (T). Taxa marked in ``lost`` are
+    thinned out of their source's profile (see :func:`_drop_lost`).
+    """
+    K, T = Y.shape
+    a = theta[: K + 1]
+    G = theta[K + 1 : K + 1 + K * T].reshape((K, T))
+    gu = theta[K + 1 + K * T :]
+    a_out = out[: K + 1]
+    G_out = out[K + 1 : K + 1 + K * T].reshape((K, T))
+    gu_out = out[K + 1 + K * T :]
+    R[:] = 0.0
+    for t in range(T):
+        if x[t] <= 0.0:
+            for j in range(K + 1):
+                Z[j, t] = 0.0
+            continue
+        q = a[K] * gu[t]
+        for j in range(K):
+            q += a[j] * G[j, t]
+        if q <= 0.0:
+            for j in range(K + 1):
+                Z[j, t] = 0.0
+            continue
+        w = x[t] / q
+        for j in range(K):
+            z = a[j] * G[j, t] * w
+            Z[j, t] = z
+            R[j] += z
+        z = a[K] * gu[t] * w
+        Z[K, t] = z
+        R[K] += z
+    # M-step for a with the unknown-read cost: R_j / mu and R_u / (mu + c), summing to 1.
+    S = 0.0
+    for j in range(K):
+        S += R[j]
+    tot = S + R[K]
+    mu = 0.5 * ((tot - c) + np.sqrt((tot - c) ** 2 + 4.0 * S * c))
+    norm = 0.0
+    for j in range(K):
+        a_out[j] = R[j] / mu if mu > 0 else 0.0
+        norm += a_out[j]
+    a_out[K] = R[K] / (mu + c) if mu + c > 0 else 0.0
+    norm += a_out[K]
+    diff = 0.0
+    for j in range(K + 1):
+        a_out[j] /= norm
+        d = abs(a_out[j] - a[j])
+        if d > diff:
+            diff = d
+    for j in range(K):
+        if update_sources:
+            s = weight[j] / (depth[j] + beta)
+            den = weight[j] + R[j]
+            for t in range(T):
+                G_out[j, t] = (s * (Y[j, t] + beta * prior[t]) + Z[j, t]) / den
+        else:
+            for t in range(T):
+                G_out[j, t] = (Y[j, t] + beta * prior[t]) / (depth[j] + beta)
+        if loss > 0.0:
+            _drop_lost(G_out[j], lost[j], loss)
+    if R[K] > 0.0:
+        for t in range(T):
+            gu_out[t] = Z[K, t] / R[K]
+    else:
+        gu_out[:] = gu
+    return diff
+
+
+@njit(cache=True, nogil=True)
+def _update_lost(
+    x: np.ndarray,
+    Y: np.ndarray,
+    prior: np.ndarray,
+    depth: np.ndarray,
+    beta: float,
+    lost_below: float,
+    theta: np.ndarray,
+    lost: np.ndarray,
+) -> bool:
+    """Re-mark the lost taxa of every source from the current proportions; True if changed.
+
+    The expected contribution of a taxon is judged on the source's own profile (its reads and
+    the prior), not on the thinned profile, so a taxon once thinned can still be judged.
+    """
+    K, T = Y.shape
+    n = 0.0
+    for t in range(T):
+        n += x[t]
+    g = np.empty(T)
+    changed = False
+    for j in range(K):
+        for t in range(T):
+            g[t] = (Y[j, t] + beta * prior[t]) / (depth[j] + beta)
+        reads = n * theta[j]
+        changed |= _mark_lost(x, reads, reads / depth[j], lost_below, g, lost[j])
+    return changed
+
+
+@njit(cache=True, nogil=True)
+def _squarem(
+    args: tuple,
+    theta: np.ndarray,
+    t1: np.ndarray,
+    t2: np.ndarray,
+    Z: np.ndarray,
+    R: np.ndarray,
+    max_iter: int,
+    tol: float,
+    rejudge: bool,
+    lost_below: float,
+) -> tuple[int, bool]:
+    """Iterate EM from ``theta`` (in place) with SQUAREM steps until no proportion moves by
+    ``tol``; with ``rejudge`` the lost set is judged again at convergence (up to
+    ``LOST_SET_ROUNDS`` times) and iteration goes on if it moved. Returns (EM steps, converged).
+    """
+    x, Y, prior, depth = args[0], args[1], args[2], args[3]
+    beta = args[5]
+    lost = args[9]
+    K, T = Y.shape
+    P = theta.shape[0]
+    it = 0
+    rounds = 0
+    converged = False
+    while it < max_iter:
+        d1 = _em_step(*args, theta, t1, Z, R)
+        it += 1
+        if d1 < tol:
+            theta[:] = t1
+            converged = True
+        else:
+            _em_step(*args, t1, t2, Z, R)
+            it += 1
+            rr = 0.0
+            vv = 0.0
+            for i in range(P):
+                r = t1[i] - theta[i]
+                v = t2[i] - 2.0 * t1[i] + theta[i]
+                rr += r * r
+                vv += v * v
+            alpha = -np.sqrt(rr / vv) if vv > 0.0 else -1.0
+            alpha = min(alpha, -1.0)
+            # the extrapolated point, put back on the simplexes; a component the step would
+            # push below zero keeps a share of its EM value instead, because EM's updates are
+            # multiplicative and can never bring back a zero
+            for i in range(P):
+                r = t1[i] - theta[i]
+                v = t2[i] - 2.0 * t1[i] + theta[i]
+                t1[i] = max(theta[i] - 2.0 * alpha * r + alpha * alpha * v,
+                            SQUAREM_FLOOR * t2[i])
+            _renormalise(t1, K, T)
+            d = _em_step(*args, t1, theta, Z, R)
+            it += 1
+            converged = d < tol
+        if converged and rejudge and rounds < LOST_SET_ROUNDS:
+            # judge the lost set again at the converged proportions; go on if it moved
+            rounds += 1
+            if _update_lost(x, Y, prior, depth, beta, lost_below, theta, lost):
+                converged = False
+                continue
+        if converged:
+            break
+    return it, converged
+
+
+@njit(cache=True, nogil=True)
+def _renormalise(theta: np.ndarray, K: int, T: int) -> None:
+    """Rescale the blocks of ``theta`` (proportions, each source profile, unknown) to sum 1."""
+    s = theta[: K + 1].sum()
+    theta[: K + 1] /= s
+    for j in range(K):
+        row = theta[K + 1 + j * T : K + 1 + (j + 1) * T]
+        s = row.sum()
+        if s > 0.0:
+            row /= s
+    tail = theta[K + 1 + K * T :]
+    s = tail.sum()
+    if s > 0.0:
+        tail /= s
 
 
 @njit(cache=True, nogil=True)
@@ -55,13 +273,32 @@ def _fit_one(
     update_sources: bool,
     loss: float,
     lost_below: float,
+    lost: np.ndarray,
+    adapt_lost: bool,
+    lost_min_gain: float,
 ) -> tuple[int, bool]:
-    """EM for one sink; ``a`` (K+1, unknown last) and ``gu`` are updated in place."""
+    """EM for one sink; ``a`` (K+1, unknown last), ``gu`` and ``lost`` are updated in place.
+
+    ``lost`` (K x T) is the set of lost taxa of each source (only used when ``loss`` > 0).
+    With ``adapt_lost`` it is first found by plain EM steps that re-mark it every step until
+    it settles; otherwise the given set is the start (a bootstrap replicate starts from the
+    point estimate's set). Either way it is judged again whenever the fit has converged.
+    When the set is found here, the fit without lost taxa is made too, and the lost taxa are
+    kept only if they lower the unknown share by at least ``lost_min_gain``; a bootstrap
+    replicate whose start set is empty stays without.
+
+    With a free unknown profile plain EM converges linearly and can crawl (thousands of
+    iterations on FEAST's demo), so once the lost set is fixed the iterations are
+    accelerated with SQUAREM (Varadhan & Roland 2008, Scand J Stat 35:335): two EM steps
+    give a direction, an extrapolated point along it is taken when it stays a valid set of
+    proportions and profiles, and one more EM step from there. ``max_iter`` counts EM steps.
+    """
     K, T = Y.shape
     n = 0.0
     for t in range(T):
         n += x[t]
-    G = np.empty((K, T))
+    P = K + 1 + K * T + T
+    theta = np.empty(P)
     depth = np.empty(K)
     weight = np.empty(K)
     for j in range(K):
@@ -73,103 +310,95 @@ def _fit_one(
         # community that seeded the sink as the source fidelity tau allows
         weight[j] = 1.0 / (1.0 / tau + 1.0 / (m + beta)) if tau > 0 else m + beta
         for t in range(T):
-            G[j, t] = (Y[j, t] + beta * prior[t]) / (m + beta)
+            theta[K + 1 + j * T + t] = (Y[j, t] + beta * prior[t]) / (m + beta)
+    theta[: K + 1] = a
+    theta[K + 1 + K * T :] = gu
+    t1 = np.empty(P)
+    t2 = np.empty(P)
     Z = np.zeros((K + 1, T))
     R = np.empty(K + 1)
-    a_new = np.empty(K + 1)
     c = lam * n
-    converged = False
-    it = 0
-    while it < max_iter:
-        it += 1
-        R[:] = 0.0
-        for t in range(T):
-            if x[t] <= 0.0:
-                for j in range(K + 1):
-                    Z[j, t] = 0.0
-                continue
-            q = a[K] * gu[t]
-            for j in range(K):
-                q += a[j] * G[j, t]
-            if q <= 0.0:
-                for j in range(K + 1):
-                    Z[j, t] = 0.0
-                continue
-            w = x[t] / q
-            for j in range(K):
-                z = a[j] * G[j, t] * w
-                Z[j, t] = z
-                R[j] += z
-            z = a[K] * gu[t] * w
-            Z[K, t] = z
-            R[K] += z
-        # M-step for a with the unknown-read cost: R_j / mu and R_u / (mu + c), summing to 1.
-        S = 0.0
-        for j in range(K):
-            S += R[j]
-        tot = S + R[K]
-        mu = 0.5 * ((tot - c) + np.sqrt((tot - c) ** 2 + 4.0 * S * c))
-        norm = 0.0
-        for j in range(K):
-            a_new[j] = R[j] / mu if mu > 0 else 0.0
-            norm += a_new[j]
-        a_new[K] = R[K] / (mu + c) if mu + c > 0 else 0.0
-        norm += a_new[K]
-        diff = 0.0
-        for j in range(K + 1):
-            v = a_new[j] / norm
-            d = abs(v - a[j])
-            if d > diff:
-                diff = d
-            a[j] = v
-        if update_sources:
-            for j in range(K):
-                s = weight[j] / (depth[j] + beta)
-                den = weight[j] + R[j]
-                for t in range(T):
-                    G[j, t] = (s * (Y[j, t] + beta * prior[t]) + Z[j, t]) / den
-        if loss > 0.0:
-            for j in range(K):
-                if not update_sources:
-                    for t in range(T):
-                        G[j, t] = (Y[j, t] + beta * prior[t]) / (depth[j] + beta)
-                _drop_lost(x, n * a[j], n * a[j] / depth[j], lost_below, G[j], loss)
-        if R[K] > 0.0:
-            for t in range(T):
-                gu[t] = Z[K, t] / R[K]
-        if diff < tol:
-            converged = True
-            break
+    off = (x, Y, prior, depth, weight, beta, c, update_sources, 0.0, lost)
+    on = (x, Y, prior, depth, weight, beta, c, update_sources, loss, lost)
+    if loss <= 0.0 or not (adapt_lost or lost.any()):
+        # no loss, or a bootstrap replicate of a fit that chose the model without it
+        lost[:] = False
+        it, converged = _squarem(off, theta, t1, t2, Z, R, max_iter, tol, False, lost_below)
+    elif not adapt_lost:
+        it, converged = _squarem(on, theta, t1, t2, Z, R, max_iter, tol, True, lost_below)
+    else:
+        # fit both models and keep lost taxa only if they pay for themselves
+        start = theta.copy()
+        lost[:] = False
+        it, converged = _squarem(off, theta, t1, t2, Z, R, max_iter, tol, False, lost_below)
+        unknown_off = theta[K]
+        theta_off = theta.copy()
+        theta[:] = start
+        # the lost set follows the proportions, which follow the lost set: plain EM steps
+        # with the set re-marked every step until it settles
+        stable = 0
+        k = 0
+        while k < max_iter and k < LOST_SET_MAX_ITERATIONS:
+            changed = _update_lost(x, Y, prior, depth, beta, lost_below, theta, lost)
+            _em_step(*on, theta, t1, Z, R)
+            theta[:] = t1
+            k += 1
+            stable = 0 if changed else stable + 1
+            if stable >= LOST_SET_STABLE_ITERATIONS:
+                break
+        k2, conv_on = _squarem(on, theta, t1, t2, Z, R, max_iter - k, tol, True, lost_below)
+        it += k + k2
+        if unknown_off - theta[K] >= lost_min_gain:
+            converged = conv_on
+        else:
+            theta[:] = theta_off
+            lost[:] = False
+    a[:] = theta[: K + 1]
+    gu[:] = theta[K + 1 + K * T :]
     return it, converged
 
 
 @njit(cache=True, nogil=True)
-def _drop_lost(
-    x: np.ndarray, reads: float, ratio: float, below: float, g: np.ndarray, loss: float
-) -> None:
-    """Thin profile ``g`` in place: drop the taxa the sink has lost, up to ``loss`` of the mass.
+def _mark_lost(
+    x: np.ndarray, reads: float, ratio: float, below: float, g: np.ndarray, lost: np.ndarray
+) -> bool:
+    """Mark in ``lost`` the taxa of profile ``g`` that the sink has lost; True if it changed.
 
     The source is expected to put ``e_t = reads * g_t`` reads of taxon ``t`` into the sink.
     The taxon is lost when the sink holds fewer than ``below * e_t`` reads by more than half a
     standard deviation of sampling noise (the sink's, Poisson ``e_t``, plus the source
-    sample's, ``e_t * ratio`` with ``ratio`` = sink reads of the source / source depth). If the
-    lost taxa hold more than ``loss`` of the mass they are scaled down together so exactly
-    ``loss`` is dropped; the profile is renormalised, so kept taxa rise by up to
+    sample's, ``e_t * ratio`` with ``ratio`` = sink reads of the source / source depth).
+    ``g`` is the profile before any thinning.
+    """
+    changed = False
+    for t in range(x.shape[0]):
+        e = reads * g[t]
+        now = x[t] < below * e - 0.5 * np.sqrt(e * (1.0 + ratio))
+        if now != lost[t]:
+            lost[t] = now
+            changed = True
+    return changed
+
+
+@njit(cache=True, nogil=True)
+def _drop_lost(g: np.ndarray, lost: np.ndarray, loss: float) -> None:
+    """Thin profile ``g`` in place: drop the ``lost`` taxa, up to ``loss`` of the mass.
+
+    If the lost taxa hold more than ``loss`` of the mass they are scaled down together so
+    exactly ``loss`` is dropped; the profile is renormalised, so kept taxa rise by up to
     ``1 / (1 - loss)``.
     """
-    T = x.shape[0]
-    lost = 0.0
+    T = g.shape[0]
+    mass = 0.0
     for t in range(T):
-        e = reads * g[t]
-        if x[t] < below * e - 0.5 * np.sqrt(e * (1.0 + ratio)):
-            lost += g[t]
-    if lost <= 0.0:
+        if lost[t]:
+            mass += g[t]
+    if mass <= 0.0:
         return
-    keep = 0.0 if lost <= loss else (lost - loss) / lost
+    keep = 0.0 if mass <= loss else (mass - loss) / mass
     s = 0.0
     for t in range(T):
-        e = reads * g[t]
-        if x[t] < below * e - 0.5 * np.sqrt(e * (1.0 + ratio)):
+        if lost[t]:
             g[t] *= keep
         s += g[t]
     for t in range(T):
@@ -195,6 +424,9 @@ def fit_batch(
     update_sources: bool,
     loss: float,
     lost_below: float,
+    lost_flat: np.ndarray,
+    adapt_lost: bool,
+    lost_min_gain: float,
     iters: np.ndarray,
     conv: np.ndarray,
 ) -> None:
@@ -203,6 +435,7 @@ def fit_batch(
     Fit ``f`` uses taxa ``t_off[f]:t_off[f+1]`` of ``x_flat``, ``prior_flat`` and ``gu_flat``,
     a ``k_arr[f] x T`` block of ``y_flat`` starting at ``y_off[f]`` (row-major) and
     proportions ``a_flat[a_off[f]:a_off[f+1]]`` (known sources then the unknown).
+    ``lost_flat`` (laid out as ``y_flat``) holds each fit's lost taxa, in and out.
     """
     F = k_arr.shape[0]
     for f in prange(F):
@@ -225,6 +458,9 @@ def fit_batch(
             update_sources,
             loss,
             lost_below,
+            lost_flat[y_off[f] : y_off[f] + K * T].reshape((K, T)),
+            adapt_lost,
+            lost_min_gain,
         )
         iters[f] = it
         conv[f] = ok
