@@ -2,9 +2,10 @@
 
 Each day, for every dyad:
 
-* **Volume.** The infant's demand rises from the day-1 colostrum volume towards the mature
-  volume with the lactogenesis time constant (Saint et al. 1984: ~37 g on day 1, ~705 g on
-  day 5; Dewey & Lönnerdal 1983, Michaelsen et al. 1994: 650–900 mL/day in months 1–6),
+* **Volume.** The infant's demand rises from the day-1 colostrum volume with the
+  lactogenesis time constant (Saint et al. 1984: ~37 g on day 1, ~705 g on day 5), then
+  slowly over months 1–6 (Dewey & Lönnerdal 1983, Michaelsen et al. 1994: 673 mL/day at
+  1 month to 896 at 6 months),
   scaled by a per-dyad log-normal supply factor. ``milk_volume_ml`` is the infant's breast
   milk intake (demand × supply × breast-milk share).
 * **Production vs removal.** The breast produces the infant's intake plus an early
@@ -82,7 +83,10 @@ def step(state: DyadState, ctx: SimulationContext) -> DyadState:
     # --- volume, production and residual milk
     mature = ctx.p("milk_intake_mature_ml_per_day", "mL/day")
     day1 = ctx.p("milk_intake_day1_ml_per_day", "mL/day")
-    demand = mature - (mature - day1) * _decay(day, ctx.p("lactogenesis_time_days", "day"))
+    # lactogenesis brings intake up within days; it then keeps rising slowly over months 1-6
+    deficit = ctx.p("milk_intake_early_deficit_ml_per_day", "mL/day")
+    demand = (mature - deficit * _decay(day, ctx.p("milk_intake_rise_time_days", "day"))
+              - (mature - deficit - day1) * _decay(day, ctx.p("lactogenesis_time_days", "day")))
     supply = _lognormal(state, ctx, "supply", ctx.p("milk_supply_sd_log", "1"))
     # a feeding plan may change the share over time (feeding_plan); else the month-1 share
     intake = demand * supply * host.get("breast_milk_share_today", a["breast_milk_share"])
