@@ -91,8 +91,10 @@ def _panel_variable(name: str, values: np.ndarray, unit: str) -> tuple[np.ndarra
 
 
 def _encoding(ds: xr.Dataset) -> dict:
-    # compress the big abundance array; xarray stores booleans as int8 and decodes them back
-    return {"abundance": {"zlib": True, "complevel": 1}} if "abundance" in ds else {}
+    # compress the big abundance array; xarray stores booleans as int8 and decodes them back.
+    # No byte shuffle: its runs of zero cells compress faster and smaller without (0.8 s and
+    # 61 MiB instead of 1.3 s and 69 MiB per 1,000 dyads x 10 sample days)
+    return {"abundance": {"zlib": True, "complevel": 1, "shuffle": False}} if "abundance" in ds else {}
 
 
 def write_atomic(ds: xr.Dataset, path: Path) -> None:
@@ -119,15 +121,19 @@ def combine_parts(parts: Sequence[Path], out: Path) -> None:
     tmp = out.with_name(f".{out.name}.tmp-{os.getpid()}")
     try:
         shutil.copyfile(parts[0], tmp)
+        raw = _raw_copyable(parts)
+        starts = []
         with netCDF4.Dataset(tmp, mode="a") as target:
             start = target.dimensions["dyad"].size
             for part in parts[1:]:
+                starts.append(start)
                 with netCDF4.Dataset(part, mode="r") as source:
                     n = source.dimensions["dyad"].size
                     for name, variable in source.variables.items():
-                        if variable.dimensions and variable.dimensions[0] == "dyad":
+                        if name not in raw and variable.dimensions and variable.dimensions[0] == "dyad":
                             target.variables[name][start : start + n] = variable[:]
                     start += n
+        _append_chunks(tmp, parts[1:], starts, raw, start)
         os.replace(tmp, out)
     except OSError as exc:
         with contextlib.suppress(OSError):
@@ -135,6 +141,53 @@ def combine_parts(parts: Sequence[Path], out: Path) -> None:
         raise LactobiomeError(
             f"{out}: cannot write ({exc.strerror or exc}); nothing was replaced"
         ) from None
+
+
+def _chunk_layout(dataset) -> tuple | None:
+    """How a compressed dataset along the unlimited ``dyad`` stores its chunks, if one dyad each."""
+    if (dataset.chunks is None or dataset.chunks[0] != 1 or dataset.maxshape[0] is not None
+            or dataset.compression is None or dataset.dtype.kind not in "biuf"):
+        return None
+    return (dataset.dtype.str, dataset.shape[1:], dataset.chunks, dataset.compression,
+            dataset.compression_opts, dataset.shuffle, dataset.fletcher32, dataset.scaleoffset)
+
+
+def _raw_copyable(parts: Sequence[Path]) -> set[str]:
+    """Compressed variables along ``dyad`` stored alike in every part, one dyad per chunk.
+
+    Their compressed chunks can be copied between files as they are: decompressing and
+    compressing the abundance array again took as long as simulating it.
+    """
+    import h5py
+
+    layouts: dict[str, tuple] = {}
+    for i, part in enumerate(parts):
+        with h5py.File(part, "r") as source:
+            here = {name: _chunk_layout(dataset) for name, dataset in source.items()
+                    if isinstance(dataset, h5py.Dataset)}
+            layouts = {k: v for k, v in (here if i == 0 else layouts).items()
+                       if v is not None and here.get(k) == v}
+    return set(layouts)
+
+
+def _append_chunks(path: Path, parts: Sequence[Path], starts: Sequence[int], names: set[str],
+                   total: int) -> None:
+    """Append the raw chunks of ``names`` from ``parts`` at dyad offsets ``starts``."""
+    if not names or not parts:
+        return
+    import h5py
+
+    with h5py.File(path, "r+") as target:
+        for name in names:
+            target[name].resize(total, axis=0)
+        for part, start in zip(parts, starts, strict=True):
+            with h5py.File(part, "r") as source:
+                for name in names:
+                    src, dst = source[name].id, target[name].id
+                    for i in range(src.get_num_chunks()):
+                        offset = src.get_chunk_info(i).chunk_offset
+                        mask, data = src.read_direct_chunk(offset)
+                        dst.write_direct_chunk((offset[0] + start, *offset[1:]), data, mask)
 
 
 def _combine_zarr(parts: Sequence[Path], out: Path) -> None:

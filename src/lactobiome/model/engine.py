@@ -155,7 +155,9 @@ def run_chunk(
         for _, process in processes:
             state = process(state, ctx)
         for name, values in _panel_values(state).items():
-            panel.setdefault(name, np.zeros((len(dyad_ids), days)))[:, day - 1] = values
+            if name not in panel:  # allocated once: a fresh (dyad, day) array every day cost ~5%
+                panel[name] = np.zeros((len(dyad_ids), days))
+            panel[name][:, day - 1] = values
         if day in record_at:
             abundance[:, record_at[day]] = state.abundance
         if on_day is not None:

@@ -43,23 +43,48 @@ def stream_key(seed: np.uint64, dyad: np.uint64, day: np.uint64, process: np.uin
     return _mix(k ^ (process * _M2 + _GOLDEN))
 
 
+# Salts of the element counter in the uniform and normal streams (any fixed odd constants).
+_UNIFORM_SALT = np.uint64(1)
+_NORMAL_SALT = np.uint64(0x632BE59BD9B4E019)
+
+
 @njit(cache=True, inline="always")
-def _uniform(key: np.uint64, counter: np.uint64) -> float:
-    """Uniform on the open interval (0, 1)."""
-    bits = _mix(key ^ _mix(counter * _GOLDEN + np.uint64(1)))
+def _counter_hash(counter: np.uint64, salt: np.uint64) -> np.uint64:
+    return _mix(counter * _GOLDEN + salt)
+
+
+@njit(cache=True)
+def counter_hashes(n: int) -> tuple[np.ndarray, np.ndarray]:
+    """Hashed element counters ``0..n-1`` of the normal and the Poisson-search uniform streams.
+
+    A draw mixes its stream key with the hashed counter. The hash of a counter is the same for
+    every dyad, day and process, so kernels that draw for the same elements over many dyads
+    hash them once: half the hashing of a draw (see :func:`poisson_hashed`).
+    """
+    normal = np.empty(n, dtype=np.uint64)
+    uniform = np.empty(n, dtype=np.uint64)
+    for j in range(n):
+        normal[j] = _counter_hash(np.uint64(j), _NORMAL_SALT)
+        uniform[j] = _counter_hash(np.uint64(j) * np.uint64(2) + np.uint64(1), _UNIFORM_SALT)
+    return normal, uniform
+
+
+@njit(cache=True, inline="always")
+def _uniform_hashed(key: np.uint64, hashed: np.uint64) -> float:
+    bits = _mix(key ^ hashed)
     return ((bits >> np.uint64(11)) + 0.5) / _TWO_POW_53
 
 
 @njit(cache=True, inline="always")
-def normal_one(key: np.uint64, counter: np.uint64) -> float:
-    """Approximately standard normal: the standardised sum of four uniforms (Irwin-Hall).
+def _uniform(key: np.uint64, counter: np.uint64) -> float:
+    """Uniform on the open interval (0, 1)."""
+    return _uniform_hashed(key, _counter_hash(counter, _UNIFORM_SALT))
 
-    One hash gives four 16-bit uniforms, so a draw costs one mix and no transcendental
-    function. Mean 0 and variance 1 are exact; tails stop at +/-3.46 sd, which is harmless
-    for the demographic and environmental noise it serves and about 5x cheaper than
-    Box-Muller in the route and growth kernels.
-    """
-    bits = _mix(key ^ _mix(counter * _GOLDEN + np.uint64(0x632BE59BD9B4E019)))
+
+@njit(cache=True, inline="always")
+def normal_hashed(key: np.uint64, hashed: np.uint64) -> float:
+    """:func:`normal_one` with the element counter's hash from :func:`counter_hashes`."""
+    bits = _mix(key ^ hashed)
     mask = np.uint64(0xFFFF)
     total = (
         float(bits & mask)
@@ -72,16 +97,25 @@ def normal_one(key: np.uint64, counter: np.uint64) -> float:
 
 
 @njit(cache=True, inline="always")
-def poisson_one(key: np.uint64, counter: np.uint64, lam: float) -> float:
-    if lam <= 0.0:
-        return 0.0
-    if lam >= _POISSON_DETERMINISTIC_LIMIT:
-        return np.floor(lam + 0.5)
-    if lam >= _POISSON_EXACT_LIMIT:
-        x = np.floor(lam + np.sqrt(lam) * normal_one(key, counter) + 0.5)
-        return max(x, 0.0)
+def normal_one(key: np.uint64, counter: np.uint64) -> float:
+    """Approximately standard normal: the standardised sum of four uniforms (Irwin-Hall).
+
+    One hash gives four 16-bit uniforms, so a draw costs one mix and no transcendental
+    function. Mean 0 and variance 1 are exact; tails stop at +/-3.46 sd, which is harmless
+    for the demographic and environmental noise it serves and about 5x cheaper than
+    Box-Muller in the route and growth kernels.
+    """
+    return normal_hashed(key, _counter_hash(counter, _NORMAL_SALT))
+
+
+@njit(cache=True, inline="always")
+def _poisson_normal(lam: float, z: float) -> float:
+    return max(np.floor(lam + np.sqrt(lam) * z + 0.5), 0.0)
+
+
+@njit(cache=True, inline="always")
+def _poisson_search(lam: float, u: float) -> float:
     # inversion by sequential search: exact, one uniform, about lam + 1 steps
-    u = _uniform(key, counter * np.uint64(2) + np.uint64(1))
     p = np.exp(-lam)
     cdf = p
     k = 0
@@ -90,6 +124,29 @@ def poisson_one(key: np.uint64, counter: np.uint64, lam: float) -> float:
         p *= lam / k
         cdf += p
     return float(k)
+
+
+@njit(cache=True, inline="always")
+def poisson_one(key: np.uint64, counter: np.uint64, lam: float) -> float:
+    if lam <= 0.0:
+        return 0.0
+    if lam >= _POISSON_DETERMINISTIC_LIMIT:
+        return np.floor(lam + 0.5)
+    if lam >= _POISSON_EXACT_LIMIT:
+        return _poisson_normal(lam, normal_one(key, counter))
+    return _poisson_search(lam, _uniform(key, counter * np.uint64(2) + np.uint64(1)))
+
+
+@njit(cache=True, inline="always")
+def poisson_hashed(key: np.uint64, normal_hash: np.uint64, uniform_hash: np.uint64, lam: float) -> float:
+    """:func:`poisson_one` with the element counter's hashes from :func:`counter_hashes`."""
+    if lam <= 0.0:
+        return 0.0
+    if lam >= _POISSON_DETERMINISTIC_LIMIT:
+        return np.floor(lam + 0.5)
+    if lam >= _POISSON_EXACT_LIMIT:
+        return _poisson_normal(lam, normal_hashed(key, normal_hash))
+    return _poisson_search(lam, _uniform_hashed(key, uniform_hash))
 
 
 @njit(cache=True, inline="always")
@@ -102,6 +159,19 @@ def thin_one(key: np.uint64, counter: np.uint64, count: float, probability: floa
     if probability <= 0.5:
         return min(poisson_one(key, counter, count * probability), count)
     return count - min(poisson_one(key, counter, count * (1.0 - probability)), count)
+
+
+@njit(cache=True, inline="always")
+def thin_hashed(key: np.uint64, normal_hash: np.uint64, uniform_hash: np.uint64, count: float,
+                probability: float) -> float:
+    """:func:`thin_one` with the element counter's hashes from :func:`counter_hashes`."""
+    if count <= 0.0 or probability <= 0.0:
+        return 0.0
+    if probability >= 1.0:
+        return count
+    if probability <= 0.5:
+        return min(poisson_hashed(key, normal_hash, uniform_hash, count * probability), count)
+    return count - min(poisson_hashed(key, normal_hash, uniform_hash, count * (1.0 - probability)), count)
 
 
 @njit(cache=True, parallel=True)

@@ -12,38 +12,79 @@ from __future__ import annotations
 import numpy as np
 from numba import njit, prange
 
-from lactobiome.model.random import RandomStreams, stream_key, thin_one
+from lactobiome.model.random import (
+    RandomStreams,
+    counter_hashes,
+    poisson_hashed,
+    stream_key,
+    thin_hashed,
+)
 from lactobiome.model.sites import ORIGIN_INDEX, SITE_INDEX
 from lactobiome.model.state import DyadState
 
 
 @njit(cache=True, parallel=True)
-def _move_kernel(abundance, donors, receivers, origins, probability, seed, dyad_ids, day, processes, moved):
+def _move_kernel(abundance, donors, receivers, origins, probability, offsets, dyad_strides, taxon_strides,
+                 seed, dyad_ids, day, processes, moved):
     n_taxa = abundance.shape[2]
     n_origins = abundance.shape[3]
+    record = moved.shape[0] > 0
+    normal_hash, uniform_hash = counter_hashes(n_taxa)
     for i in prange(abundance.shape[0]):
         # routes are applied in their given order within each dyad, so one call over many
         # routes gives exactly what one call per route would
         for r in range(donors.shape[0]):
             donor = donors[r]
             receiver = receivers[r]
+            row = offsets[r] + i * dyad_strides[r]
             key = stream_key(np.uint64(seed), np.uint64(dyad_ids[i]), np.uint64(day), np.uint64(processes[r]))
             for t in range(n_taxa):
-                p = probability[r, i, t]
+                p = probability[row + t * taxon_strides[r]]
                 if p <= 0.0:
-                    moved[r, i, t] = 0.0
+                    if record:
+                        moved[r, i, t] = 0.0
                     continue
                 total32 = np.float32(0.0)
                 for o in range(n_origins):
                     total32 += abundance[i, donor, t, o]
                 total = np.float64(total32)
-                m = thin_one(key, np.uint64(t), total, p)
-                moved[r, i, t] = m
+                m = thin_hashed(key, normal_hash[t], uniform_hash[t], total, p)
+                if record:
+                    moved[r, i, t] = m
                 if m > 0.0:
                     keep = np.float32(1.0 - m / total)
                     for o in range(n_origins):
                         abundance[i, donor, t, o] *= keep
                     abundance[i, receiver, t, origins[r]] += np.float32(m)
+
+
+def _compact(values: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
+    """``values`` as float64 of shape (dyad or 1, taxon or 1), checked to broadcast to ``shape``.
+
+    Kernels read it with a stride of 0 along an axis of length 1: broadcasting to
+    (dyad, taxon) first cost more than half as much as moving the cells.
+    """
+    values = np.asarray(values, dtype=np.float64)
+    values = values.reshape((1,) * (2 - values.ndim) + values.shape)
+    np.broadcast_shapes(values.shape, shape)  # raises on a shape that does not fit
+    return values
+
+
+def _strides(values: np.ndarray) -> tuple[int, int]:
+    """Element strides (dyad, taxon) of a compact array from :func:`_compact`."""
+    return (values.shape[1] if values.shape[0] > 1 else 0), (1 if values.shape[1] > 1 else 0)
+
+
+@njit(cache=True, parallel=True)
+def _immigrate_kernel(abundance, site, origin, expected, dyad_stride, taxon_stride, seed, dyad_ids, day,
+                      process, arrived):
+    normal_hash, uniform_hash = counter_hashes(abundance.shape[2])
+    for i in prange(abundance.shape[0]):
+        key = stream_key(np.uint64(seed), np.uint64(dyad_ids[i]), np.uint64(day), np.uint64(process))
+        for t in range(abundance.shape[2]):
+            x = poisson_hashed(key, normal_hash[t], uniform_hash[t], expected[i * dyad_stride + t * taxon_stride])
+            arrived[i, t] = x
+            abundance[i, site, t, origin] += np.float32(x)
 
 
 class Moves:
@@ -61,24 +102,35 @@ class Moves:
     def add(self, donor: str, receiver: str, fraction: np.ndarray, process: int) -> None:
         """Queue a route; ``fraction`` is broadcastable to (dyad, taxon)."""
         shape = (self.state.n_dyads, self.state.abundance.shape[2])
-        probability = np.clip(np.broadcast_to(fraction, shape), 0.0, 1.0)
+        probability = np.clip(_compact(fraction, shape), 0.0, 1.0)
         self._routes.append(
             (SITE_INDEX[donor], SITE_INDEX[receiver], ORIGIN_INDEX[donor], probability, process)
         )
 
-    def apply(self) -> np.ndarray:
-        """Apply the queued routes; cells moved by each, shape (route, dyad, taxon)."""
+    def apply(self, record: bool = False) -> np.ndarray | None:
+        """Apply the queued routes.
+
+        Parameters
+        ----------
+        record
+            Return the cells moved by each route, shape (route, dyad, taxon), float64.
+        """
         state = self.state
-        shape = (len(self._routes), state.n_dyads, state.abundance.shape[2])
-        moved = np.zeros(shape)
+        n_routes = len(self._routes)
+        moved = np.zeros((n_routes, state.n_dyads, state.abundance.shape[2]) if record else (0, 0, 0))
         if self._routes:
             donors, receivers, origins, probabilities, processes = zip(*self._routes, strict=True)
+            sizes = np.array([p.size for p in probabilities], dtype=np.int64)
+            strides = np.array([_strides(p) for p in probabilities], dtype=np.int64)
             _move_kernel(
                 state.abundance,
                 np.array(donors, dtype=np.int64),
                 np.array(receivers, dtype=np.int64),
                 np.array(origins, dtype=np.int64),
-                np.ascontiguousarray(np.stack(probabilities)),
+                np.concatenate([p.ravel() for p in probabilities]),
+                np.concatenate(([0], np.cumsum(sizes)[:-1])),
+                np.ascontiguousarray(strides[:, 0]),
+                np.ascontiguousarray(strides[:, 1]),
                 self.rng.seed,
                 self.rng.dyad_ids,
                 state.day,
@@ -86,7 +138,7 @@ class Moves:
                 moved,
             )
         self._routes.clear()
-        return moved
+        return moved if record else None
 
 
 def move(
@@ -117,7 +169,7 @@ def move(
     """
     moves = Moves(state, rng)
     moves.add(donor, receiver, fraction, process)
-    return moves.apply()[0]
+    return moves.apply(record=True)[0]
 
 
 def immigrate(
@@ -141,6 +193,8 @@ def immigrate(
         Cells added, shape (dyad, taxon).
     """
     shape = (state.n_dyads, state.abundance.shape[2])
-    arrived = rng.poisson(state.day, process, np.broadcast_to(expected_cells, shape))
-    state.abundance[:, SITE_INDEX[receiver], :, ORIGIN_INDEX[origin]] += arrived.astype(np.float32)
+    expected = _compact(expected_cells, shape)
+    arrived = np.empty(shape)
+    _immigrate_kernel(state.abundance, SITE_INDEX[receiver], ORIGIN_INDEX[origin], expected.ravel(),
+                      *_strides(expected), rng.seed, rng.dyad_ids, state.day, process, arrived)
     return arrived

@@ -58,6 +58,5 @@ def step(state: DyadState, ctx: SimulationContext) -> DyadState:
         total = cells.sum(axis=1)
         density = np.divide(protective, total, out=np.zeros(state.n_dyads), where=total > 0.0)
         rate = top * density / (density + half)
-        survival = np.exp(-rate[:, None] * susceptibility[None, :]).astype(np.float32)
-        state.abundance[:, s] *= survival[:, :, None]
+        state.scale_site(s, np.exp(-rate[:, None] * susceptibility[None, :]).astype(np.float32))
     return state

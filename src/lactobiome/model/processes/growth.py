@@ -18,7 +18,7 @@ import numpy as np
 from numba import njit, prange
 
 from lactobiome.model.context import SimulationContext, stream_id
-from lactobiome.model.random import normal_one, poisson_one, stream_key
+from lactobiome.model.random import counter_hashes, normal_hashed, poisson_hashed, stream_key
 from lactobiome.model.sites import SITES
 from lactobiome.model.state import DyadState
 
@@ -50,18 +50,24 @@ def _site_rates(ctx: SimulationContext) -> tuple[np.ndarray, np.ndarray]:
 
 
 @njit(cache=True, parallel=True)
-def _growth_kernel(abundance, capacity, niche, rate, alpha, loss, noise_sd, threshold,
+def _growth_kernel(abundance, capacity, niche, base_rate, modifier, alpha, loss, noise_sd, threshold,
                    seed, dyad_ids, day, noise_stream, demographic_stream):
     n_sites = abundance.shape[1]
     n_taxa = abundance.shape[2]
     n_origins = abundance.shape[3]
-    totals = np.empty(n_taxa)
+    # λ and the transient survival of an unmodified day, once per call rather than per element:
+    # most sites have no host modifier, and rate * 1.0 is exactly rate
+    base_lam = np.exp(np.maximum(base_rate, 0.0))
+    survival = np.exp(-loss)
+    noise_shift = 0.5 * noise_sd * noise_sd
+    normal_hash, uniform_hash = counter_hashes(n_sites * n_taxa)
     for i in prange(abundance.shape[0]):
         noise_key = stream_key(np.uint64(seed), np.uint64(dyad_ids[i]), np.uint64(day), np.uint64(noise_stream))
         demo_key = stream_key(np.uint64(seed), np.uint64(dyad_ids[i]), np.uint64(day),
                               np.uint64(demographic_stream))
         totals = np.empty(n_taxa)
         for s in range(n_sites):
+            # origin outermost: the same sums in the same order, overlapping across taxa
             site_total = 0.0
             for t in range(n_taxa):
                 x = 0.0
@@ -75,16 +81,17 @@ def _growth_kernel(abundance, capacity, niche, rate, alpha, loss, noise_sd, thre
                 if n <= 0.0:
                     continue
                 if niche[s, t] > 0.0:
-                    lam = np.exp(max(rate[i, s, t], 0.0))
+                    m = modifier[i, s, t]
+                    lam = base_lam[s, t] if m == 1.0 else np.exp(max(base_rate[s, t] * m, 0.0))
                     crowding = n / (niche[s, t] * k_site) + alpha * (site_total - n) / k_site
                     expected = n * lam / (1.0 + (lam - 1.0) * crowding)
                 else:
-                    expected = n * np.exp(-loss[s])
-                counter = np.uint64(s * n_taxa + t)
+                    expected = n * survival[s]
+                j = s * n_taxa + t
                 if noise_sd > 0.0:
-                    expected *= np.exp(noise_sd * normal_one(noise_key, counter) - 0.5 * noise_sd * noise_sd)
+                    expected *= np.exp(noise_sd * normal_hashed(noise_key, normal_hash[j]) - noise_shift)
                 if expected < threshold:
-                    expected = poisson_one(demo_key, counter, expected)
+                    expected = poisson_hashed(demo_key, normal_hash[j], uniform_hash[j], expected)
                 factor = np.float32(expected / n)
                 for o in range(n_origins):
                     v = abundance[i, s, t, o] * factor
@@ -94,12 +101,14 @@ def _growth_kernel(abundance, capacity, niche, rate, alpha, loss, noise_sd, thre
 
 def step(state: DyadState, ctx: SimulationContext) -> DyadState:
     scale, loss = _site_rates(ctx)
-    rate = ctx.taxa["growth_rate_per_day"][None, None, :] * scale[None, :, None] * state.growth_modifier
+    # the day's rate is base_rate * modifier, formed in the kernel
+    base_rate = ctx.taxa["growth_rate_per_day"][None, :] * scale[:, None]
     _growth_kernel(
         state.abundance,
         np.ascontiguousarray(site_capacity(state, ctx)),
         ctx.taxa.niche_share,
-        np.ascontiguousarray(rate, dtype=np.float64),
+        np.ascontiguousarray(base_rate, dtype=np.float64),
+        np.ascontiguousarray(state.growth_modifier, dtype=np.float64),
         ctx.p("competition_alpha", "1"),
         loss,
         ctx.p("growth_noise_sd_log", "1"),
