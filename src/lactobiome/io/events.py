@@ -21,13 +21,21 @@ from lactobiome.model.processes.mastitis import MASTITIS_STATES, STATE_CODE, TRE
 COLUMNS = ("dyad", "onset_day", "end_day", "duration_days", "peak_state", "fever_days", "treatment")
 
 
+def _state_codes(names: np.ndarray) -> np.ndarray:
+    """State names -> codes, same shape (a hash lookup: a Python call per name took seconds)."""
+    codes = pd.Categorical(names.ravel(), categories=list(MASTITIS_STATES)).codes.astype(np.int64)
+    if (codes < 0).any():
+        unknown = sorted({str(n) for n in names.ravel()[codes < 0]})
+        raise ValueError(f"unknown mastitis state(s) {unknown}; expected one of {list(STATE_CODE)}")
+    return codes.reshape(names.shape)
+
+
 def episodes_table(ds: xr.Dataset, block: int = 20_000) -> pd.DataFrame:
     """Episodes of every dyad in a simulation result (read ``block`` dyads at a time)."""
     frames = []
     for start in range(0, ds.sizes["dyad"], block):
         part = ds.isel(dyad=slice(start, start + block))
-        names = part["mastitis_state"].values.astype(str)
-        codes = np.vectorize(STATE_CODE.__getitem__, otypes=[np.int64])(names) if names.size else names
+        codes = _state_codes(part["mastitis_state"].values)
         treatment = part["treatment"].values if "treatment" in part else None
         ep = episodes(codes, treatment)
         fever = part["fever"].values.astype(np.int64)
