@@ -200,3 +200,17 @@ def test_maternal_probiotic_reaches_milk_only_through_the_entero_mammary_route()
     blocked = simulate_in_memory(_scenario(dyads=15, days=20, interventions=regimen,
                                            routes={"entero_mammary": False}))
     assert float(blocked["abundance"].sel(site="milk", taxon=strain).sum()) == 0
+
+
+def test_kernel_cache_is_checked_against_all_numba_sources_of_the_model():
+    # kernels inline draws from random.py: an edit there alone must not leave a stale kernel
+    from numba.core import config
+
+    from lactobiome.model import _kernel_cache
+    from lactobiome.model.transfer import _move_kernel
+
+    if config.CACHE_DIR:
+        pytest.skip("NUMBA_CACHE_DIR set: Numba's own cache locator applies")
+    locator = _move_kernel._cache._impl._locator
+    assert isinstance(locator, _kernel_cache.ModelSourceCacheLocator)
+    assert locator.get_source_stamp()[1] == _kernel_cache.model_digest()
