@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 
 import click
@@ -71,7 +72,8 @@ def score(estimate: pd.DataFrame, truth: pd.DataFrame) -> pd.DataFrame:
 
 
 def summarise(joined: pd.DataFrame) -> dict[str, float]:
-    """Pearson r over known sources, r with Unknown, bias per source, interval coverage."""
+    """Pearson r over known sources, r with Unknown, per-source r across sinks, bias per
+    source, interval coverage."""
     known = joined[joined["source"] != "Unknown"]
     out = {
         "r_sources": float(np.corrcoef(known["true"], known["proportion"])[0, 1]),
@@ -81,6 +83,10 @@ def summarise(joined: pd.DataFrame) -> dict[str, float]:
     }
     for source, g in joined.groupby("source"):
         out[f"bias_{source}"] = float((g["proportion"] - g["true"]).mean())
+    for source, g in joined.groupby("source"):
+        # across sinks, per source: does the estimate follow the truth from infant to infant?
+        varied = g["true"].std() > 0 and g["proportion"].std() > 0
+        out[f"r_{source}"] = float(np.corrcoef(g["true"], g["proportion"])[0, 1]) if varied else math.nan
     return out
 
 
