@@ -67,6 +67,31 @@ def test_milk_share_of_infant_gut_matches_pannaraj_and_rises_with_breast_milk(co
     assert np.all(milk_by_dyad[breast == 0] == 0)  # formula only: no milk origin at all
 
 
+def test_healthy_milk_is_streptococci_and_staphylococci_and_the_infant_mouth_streptococcal(cohort):
+    # Hunt 2011, Fitzstevens 2017: Streptococcus and Staphylococcus are the dominant,
+    # near-universal milk genera; Enterobacteriaceae are a minority. The infant mouth, whose
+    # cells reach milk by retrograde flow, is dominated by oral streptococci (Dzidic 2018).
+    day = 30
+    healthy = (cohort["breast_milk_share"].values > 0) & (
+        cohort["mastitis_state"].sel(day=day).values.astype(str) == "none")
+
+    def shares(site: str, by: str):
+        cells = cohort["abundance"].sel(sample_day=day, site=site).sum("origin")[healthy]
+        return (cells / cells.sum("taxon")).groupby(by).sum()
+
+    genus, family = shares("milk", "genus"), shares("milk", "family")
+    strep = float(genus.sel(genus="Streptococcus").mean())
+    staph = genus.sel(genus="Staphylococcus")
+    entero = float(family.sel(family="Enterobacteriaceae").mean())
+    assert genus.mean("dyad").to_pandas().idxmax() == "Streptococcus"
+    assert strep + float(staph.mean()) > 0.4
+    assert entero < 0.25 and entero < 0.5 * (strep + float(staph.mean()))
+    assert float((staph >= 0.01).mean()) >= 0.7  # target A10b: staphylococci in most women's milk
+    mouth, mouth_family = shares("infant_mouth", "genus"), shares("infant_mouth", "family")
+    assert float(mouth.sel(genus="Streptococcus").mean()) > 0.5
+    assert float(mouth_family.sel(family="Enterobacteriaceae").mean()) < 0.15
+
+
 def test_origin_never_in_its_own_site(cohort):
     # a cell that moves into a site is tagged with its donor, never with the site itself
     for site in SITES:
