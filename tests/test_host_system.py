@@ -204,3 +204,73 @@ def test_siga_specificity_targets_the_maternal_gut(base):
     spec, gut = captured["spec"], captured["gut"]
     assert spec.shape == (10, len(taxa)) and (spec >= 0).all() and (spec <= 1).all()
     assert (spec[gut == 0] == 0).all() and spec[gut > 0].max() > 0.1
+
+
+_RISK_OFF = {"first_time_mother": 0.0, "previous_mastitis_multiparous": 0.0, "oversupply": 0.0, "tight_bra": 0.0,
+             "nipple_damage_first_time": 0.0, "nipple_damage_multiparous": 0.0,
+             "intrapartum_antibiotics_vaginal": 0.0, "intrapartum_antibiotics_caesarean": 0.0}
+_RISK_ON = {
+    "first_time_mother": {"first_time_mother": 1.0},
+    "previous_mastitis": {"previous_mastitis_multiparous": 1.0},
+    "oversupply": {"oversupply": 1.0},
+    "tight_bra": {"tight_bra": 1.0},
+    "nipple_damage": {"nipple_damage_first_time": 1.0, "nipple_damage_multiparous": 1.0},
+}
+_RISK_DYADS, _RISK_DAYS = 500, 42
+
+
+def _ever_inflamed(result) -> np.ndarray:
+    inflamed = [STATE_CODE[s] for s in ("inflammatory_mastitis", "bacterial_mastitis", "phlegmon", "abscess")]
+    return np.isin(result.panel["mastitis_state"].astype(int), inflamed).any(axis=1)
+
+
+@pytest.fixture(scope="module")
+def no_risk():
+    return _ever_inflamed(_run(dyads=_RISK_DYADS, days=_RISK_DAYS, population=_RISK_OFF)[0])
+
+
+@pytest.mark.parametrize("factor", list(_RISK_ON))
+def test_each_risk_factor_raises_the_share_with_mastitis(no_risk, factor):
+    """One risk factor on for every dyad, all others off in both arms (common random numbers)."""
+    on = _ever_inflamed(_run(dyads=_RISK_DYADS, days=_RISK_DAYS, population={**_RISK_OFF, **_RISK_ON[factor]})[0])
+    gained, lost = (on & ~no_risk).sum(), (~on & no_risk).sum()
+    # paired comparison: far more dyads gain an episode than lose one (sign test, > 3 SD)
+    assert gained - lost > 3.0 * np.sqrt(gained + lost) and gained + lost > 0, (factor, gained, lost)
+
+
+def test_autocrine_control_limits_late_stasis():
+    """Once autocrine control has matured, a breast left full slows its synthesis: less stasis late."""
+    params = {"missed_feeds_day_probability": 0.1}
+    without, _ = _run(dyads=60, days=70, parameters={**params, "autocrine_control_gain": 0.0})
+    with_, _ = _run(dyads=60, days=70, parameters=params)
+    lactating = without.panel["milk_volume_ml"][:, -1] > 0
+    early, late = slice(0, 3), slice(56, 70)
+    np.testing.assert_allclose(with_.panel["stasis"][:, early], without.panel["stasis"][:, early], rtol=0.05)
+    assert with_.panel["stasis"][lactating, late].max(1).mean() < 0.9 * without.panel["stasis"][lactating, late].max(1).mean()
+
+
+def test_staphylococci_evade_leucocytes_in_proportion_to_pathogenic_potential():
+    scenario = load_scenario("default", {"cohort": {"dyads": 4, "days": 5}})
+    parameters, taxa = prepare(scenario)
+    from lactobiome.model.context import SimulationContext
+    from lactobiome.model.population import draw_population
+    from lactobiome.model.random import RandomStreams
+    from lactobiome.model.state import DyadState
+
+    def killed(evasion: float) -> np.ndarray:
+        table = parameters.with_values({"leucocyte_evasion_per_pathogenic_potential": evasion})
+        ids = np.arange(4)
+        state = DyadState.empty(ids, len(taxa), draw_population(scenario, table, ids))
+        state.day = 10
+        state.abundance[:, SITE_INDEX["milk"], :, -1] = 1e5
+        state.host.update({"milk_pool_ml": np.full(4, 150.0), "stasis": np.zeros(4),
+                           "inflammation": np.full(4, 3.0), "milk_production_ml": np.full(4, 700.0)})
+        mammary_immunity.step(state, SimulationContext(scenario, table, taxa, RandomStreams(1, ids)))
+        return 1.0 - state.abundance[:, SITE_INDEX["milk"]].sum(axis=2) / 1e5
+
+    aureus = taxa.index("staphylococcus_aureus")
+    salivarius = taxa.index("streptococcus_salivarius")
+    plain, evading = killed(0.0), killed(1.0)
+    assert (evading[:, aureus] < 0.5 * plain[:, aureus]).all()
+    # without evasion S. aureus (immunogenicity 0.9) is killed more than an oral streptococcus; with it, less
+    assert (plain[:, aureus] > plain[:, salivarius]).all() and (evading[:, aureus] < evading[:, salivarius]).all()

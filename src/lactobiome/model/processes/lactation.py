@@ -17,6 +17,13 @@ Each day, for every dyad:
   compression by a tight bra, ductal scarring after a previous mastitis, and random days of
   missed or short feeds; frequent emptying (a treatment) raises it. The stasis index is
   residual milk over breast storage capacity.
+* **Autocrine control.** A breast left full slows its own synthesis (Daly et al. 1993;
+  feedback inhibitor of lactation, Peaker & Wilde 1996): production is divided by
+  ``1 + g m F``, ``F`` the fullness the day would leave (residual over storage capacity
+  without the slowing) and ``m = 1 - exp(-(day - 1) / tau)`` the maturity of the control.
+  In the first weeks synthesis is endocrine and does not slow (engorgement), so the same
+  missed feed leaves more stasis early than in established lactation: the reason most
+  mastitis onsets fall in the first six weeks.
 * **Composition.** HMO (g/L) falls from colostral to late-lactation levels (Thum et al.
   2021, targets F06), ~40% lower in non-secretors; sIgA (g/L) has a fast colostral
   component and a slow one (targets F01–F03).
@@ -24,8 +31,14 @@ Each day, for every dyad:
   strain from stasis and inflammation re-opens it. The Na:K ratio follows permeability
   (Morton 1994; Murase et al. 2014: median 0.62 on day 7).
 
+The ductal pool holds ``milk_pool_volume_ml`` times the day's breast-milk share (at least
+``milk_pool_min_share``) plus the residual milk, so milk turns over at the same rate in
+partial as in full breastfeeding.
+
 Stasis also lengthens the time milk bacteria spend in the warm pool: it multiplies their
-growth in the ``milk`` site today.
+growth in the ``milk`` site today. Yesterday's inflammation feeds invasive pathobionts in
+milk and stroma (serum through strained junctions, lysed cells): growth times
+``1 + gain × inflammation × pathogenic_potential``.
 """
 
 from __future__ import annotations
@@ -94,15 +107,25 @@ def step(state: DyadState, ctx: SimulationContext) -> DyadState:
         day, ctx.p("supply_calibration_time_days", "day"))
     production = intake * overshoot * (1.0 + ctx.p("oversupply_excess", "1") * a["oversupply"])
     efficiency = removal_efficiency(state, ctx)
-    residual = (host.get("residual_milk_ml", np.zeros(n)) + production) * (1.0 - efficiency)
-    stasis = residual / ctx.p("breast_storage_capacity_ml", "mL")
+    previous = host.get("residual_milk_ml", np.zeros(n))
+    capacity = ctx.p("breast_storage_capacity_ml", "mL")
+    # autocrine control: a breast left full slows its own synthesis (feedback inhibitor of
+    # lactation), a control that matures over the first weeks (endocrine at first)
+    maturity = 1.0 - _decay(day, ctx.p("autocrine_control_maturation_days", "day"))
+    fullness = (previous + production) * (1.0 - efficiency) / capacity
+    production = production / (1.0 + ctx.p("autocrine_control_gain", "1") * maturity * fullness)
+    residual = (previous + production) * (1.0 - efficiency)
+    stasis = residual / capacity
     host["milk_volume_ml"] = intake
     host["milk_production_ml"] = production
     host["residual_milk_ml"] = residual
     host["stasis"] = stasis
     feeds = _lognormal(state, ctx, "feeds", ctx.p("feeds_per_day_sd_log", "1"))
     host["feeds_per_day"] = ctx.p("feeds_per_day", "feeds/day") * feeds
-    host["milk_pool_ml"] = ctx.p("milk_pool_volume_ml", "mL") + residual
+    # a breast from which the infant takes a share of its milk holds that share of the pool
+    share = np.maximum(host.get("breast_milk_share_today", a["breast_milk_share"]),
+                       ctx.p("milk_pool_min_share", "fraction"))
+    host["milk_pool_ml"] = ctx.p("milk_pool_volume_ml", "mL") * share + residual
 
     # --- composition
     secretor = np.where(a["secretor"], 1.0, ctx.p("milk_hmo_nonsecretor_factor", "fraction"))
@@ -126,7 +149,13 @@ def step(state: DyadState, ctx: SimulationContext) -> DyadState:
     nak_mature = ctx.p("na_k_closed", "1") * _lognormal(state, ctx, "na_k", ctx.p("na_k_sd_log", "1"))
     host["na_k_ratio"] = nak_mature + ctx.p("na_k_open_excess", "1") * permeability
 
-    # --- milk held in the pool longer grows more (stasis)
+    # --- milk held in the pool longer grows more (stasis); inflamed tissue and milk (serum
+    # leaking through open junctions, lysed cells) feed invasive pathobionts in proportion to
+    # their pathogenic potential (yesterday's inflammation)
     state.growth_modifier[:, SITE_INDEX["milk"], :] *= (
         1.0 + ctx.p("stasis_milk_growth_gain", "1") * stasis)[:, None]
+    feed = (ctx.p("inflammation_pathobiont_growth_gain", "1") * host.get("inflammation", np.zeros(n)))[:, None]
+    boost = 1.0 + feed * ctx.taxa["pathogenic_potential"][None, :]
+    for site in ("milk", "breast_stroma"):
+        state.growth_modifier[:, SITE_INDEX[site], :] *= boost
     return state
