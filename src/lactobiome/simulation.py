@@ -81,7 +81,8 @@ def simulate_to_file(
     """
     from tqdm import tqdm
 
-    from lactobiome.io.dataset import chunk_dataset, combine_parts, write_atomic
+    from lactobiome.io.dataset import combine_parts
+    from lactobiome.io.events import combine_events
 
     parameters, taxa = prepare(scenario, parameters, taxa)
     attrs = run_attributes(scenario, parameters)
@@ -121,17 +122,23 @@ def simulate_to_file(
             n_chunk = len(chunk_ids)
             result = run_chunk(scenario, parameters, taxa, chunk_ids,
                                on_day=lambda _day, n=n_chunk: bar.update(n))
-            write_atomic(chunk_dataset(result, taxa, attrs), path)
+            _write_chunk(result, taxa, attrs, path)
             if on_chunk is not None:
                 on_chunk(result)
     combine_parts(paths, out)
+    combine_events(paths, out)  # mastitis episodes beside the result: <out>.events.csv
     shutil.rmtree(parts_dir)
-    from lactobiome.io.dataset import open_result
+    return out
+
+
+def _write_chunk(result: ChunkResult, taxa: TaxaCatalogue, attrs: dict[str, str], path: Path) -> None:
+    """Write a chunk's file and, first, its mastitis episodes beside it (``<path>.events.csv``)."""
+    from lactobiome.io.dataset import chunk_dataset, write_atomic
     from lactobiome.io.events import write_events
 
-    with open_result(out) as ds:
-        write_events(ds, out)  # mastitis episodes beside the result: <out>.events.csv
-    return out
+    ds = chunk_dataset(result, taxa, attrs)
+    write_events(ds, path)  # before the chunk file, whose presence marks the chunk done
+    write_atomic(ds, path)
 
 
 def _limit_threads() -> None:
@@ -142,9 +149,7 @@ def _limit_threads() -> None:
 
 def _simulate_chunk_file(scenario: Scenario, parameters: ParameterTable, taxa: TaxaCatalogue,
                          chunk_ids: np.ndarray, attrs: dict[str, str], path: Path) -> int:
-    from lactobiome.io.dataset import chunk_dataset, write_atomic
-
-    write_atomic(chunk_dataset(run_chunk(scenario, parameters, taxa, chunk_ids), taxa, attrs), path)
+    _write_chunk(run_chunk(scenario, parameters, taxa, chunk_ids), taxa, attrs, path)
     return len(chunk_ids)
 
 

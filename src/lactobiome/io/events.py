@@ -10,6 +10,7 @@ reached), ``fever_days``, ``treatment`` (treatments active during the episode, j
 from __future__ import annotations
 
 import os
+from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
@@ -68,5 +69,28 @@ def write_events(ds: xr.Dataset, out: Path) -> Path:
     path = events_path(Path(out))
     tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
     episodes_table(ds).to_csv(tmp, index=False)
+    os.replace(tmp, path)
+    return path
+
+
+def combine_events(parts: Sequence[Path], out: Path) -> Path:
+    """Write the events table of ``out`` from those beside its chunk files, in chunk order.
+
+    Each chunk's table is written with the chunk (from memory, in the worker that made it),
+    so the whole result need not be read back: its mastitis states alone took seconds. A
+    chunk without its table (from an older run being resumed) gets it from its file.
+    """
+    from lactobiome.io.dataset import open_result
+
+    path = events_path(Path(out))
+    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
+    with open(tmp, "w", encoding="utf-8", newline="") as target:
+        for i, part in enumerate(parts):
+            table = events_path(Path(part))
+            if not table.exists():
+                with open_result(part) as ds:
+                    write_events(ds, part)
+            lines = table.read_text(encoding="utf-8").splitlines(keepends=True)
+            target.writelines(lines if i == 0 else lines[1:])  # one header
     os.replace(tmp, path)
     return path
