@@ -1,9 +1,12 @@
 """Throughput and peak memory of the dyad simulator.
 
 Prints dyad-days per second and peak resident memory for cohorts of 1,000 and 10,000
-dyads x 180 days (each in its own process; simulation only, then written chunk by chunk to a temporary
-NetCDF file, then the same with two worker processes), beside a naive reference measured in the same run: the same one-day step driven by
-a Python loop over dyads, one dyad at a time.
+dyads x 180 days (each in its own process; simulation only, then written chunk by chunk to a
+temporary NetCDF file, then the same with two worker processes), beside a naive reference
+measured in the same run: the same one-day step driven by a Python loop over dyads, one dyad
+at a time. Each row also gives the CPU seconds used (the process and its workers) and the
+load average: on a shared machine the wall-clock rate falls with other work, the CPU
+seconds hardly move.
 
     .venv/bin/python benchmarks/simulate.py [--dyads 1000 10000] [--days 180]
 """
@@ -12,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import resource
 import subprocess
 import sys
@@ -30,6 +34,7 @@ def _child(dyads: int, days: int, chunk_size: int, write: bool, workers: int) ->
     scenario = load_scenario("default", {"cohort": {"dyads": dyads, "days": days, "chunk_size": chunk_size}})
     parameters, taxa = prepare(scenario)
     run_chunk(scenario, parameters, taxa, np.arange(2))  # compile / load the kernels first
+    cpu_start = _cpu_seconds()
     start = time.perf_counter()
     if write:
         with tempfile.TemporaryDirectory() as folder:
@@ -38,10 +43,18 @@ def _child(dyads: int, days: int, chunk_size: int, write: bool, workers: int) ->
         for first in range(0, dyads, chunk_size):
             run_chunk(scenario, parameters, taxa, np.arange(first, min(first + chunk_size, dyads)))
     seconds = time.perf_counter() - start
+    cpu = _cpu_seconds() - cpu_start
     peak_kib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     # worker processes: at most `workers` alive at once, each at most the largest child peak
     peak_kib += workers * resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss if workers > 1 else 0
-    return {"dyads": dyads, "days": days, "seconds": seconds, "peak_mib": peak_kib / 1024}
+    return {"dyads": dyads, "days": days, "seconds": seconds, "cpu_seconds": cpu, "peak_mib": peak_kib / 1024}
+
+
+def _cpu_seconds() -> float:
+    """User + system CPU seconds of this process and its finished worker processes."""
+    own = resource.getrusage(resource.RUSAGE_SELF)
+    workers = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return own.ru_utime + own.ru_stime + workers.ru_utime + workers.ru_stime
 
 
 def _naive(days: int, n: int) -> float:
@@ -76,7 +89,8 @@ def main() -> None:
 
     naive = _naive(args.days, args.naive_dyads)
     print(f"reference: naive per-dyad loop, {args.naive_dyads} dyads x {args.days} days: {naive:,.0f} dyad-days/s")
-    print(f"{'dyads':>7} {'days':>5} {'mode':>17} {'seconds':>8} {'dyad-days/s':>12} {'x naive':>8} {'peak MiB':>9}")
+    print(f"{'dyads':>7} {'days':>5} {'mode':>17} {'seconds':>8} {'dyad-days/s':>12} {'x naive':>8} "
+          f"{'peak MiB':>9} {'CPU s':>7} {'load':>5}")
     for dyads in args.dyads:
         for write, workers in ((False, 1), (True, 1), (True, 2)):
             spec = json.dumps([dyads, args.days, args.chunk_size, write, workers])
@@ -85,7 +99,8 @@ def main() -> None:
             rate = row["dyads"] * row["days"] / row["seconds"]
             mode = ("simulate+write" if write else "simulate") + (f" x{workers}" if workers > 1 else "")
             print(f"{dyads:>7} {args.days:>5} {mode:>17} {row['seconds']:>8.1f} {rate:>12,.0f} "
-                  f"{rate / naive:>8.0f} {row['peak_mib']:>9.0f}")
+                  f"{rate / naive:>8.0f} {row['peak_mib']:>9.0f} {row['cpu_seconds']:>7.1f} "
+                  f"{os.getloadavg()[0]:>5.1f}")
 
 
 if __name__ == "__main__":
