@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from lactobiome.model.engine import run_chunk
-from lactobiome.model.processes import mammary_immunity
+from lactobiome.model.processes import lactation, mammary_immunity
 from lactobiome.model.processes.mastitis import MASTITIS_STATES, STATE_CODE, TREATMENTS, episodes
 from lactobiome.model.sites import ORIGIN_INDEX, SITE_INDEX
 from lactobiome.scenarios import load_scenario
@@ -216,7 +216,7 @@ _RISK_ON = {
     "tight_bra": {"tight_bra": 1.0},
     "nipple_damage": {"nipple_damage_first_time": 1.0, "nipple_damage_multiparous": 1.0},
 }
-_RISK_DYADS, _RISK_DAYS = 500, 42
+_RISK_DYADS, _RISK_DAYS = 800, 42
 
 
 def _ever_inflamed(result) -> np.ndarray:
@@ -249,7 +249,7 @@ def test_autocrine_control_limits_late_stasis():
     assert with_.panel["stasis"][lactating, late].max(1).mean() < 0.9 * without.panel["stasis"][lactating, late].max(1).mean()
 
 
-def test_staphylococci_evade_leucocytes_in_proportion_to_pathogenic_potential():
+def test_biofilm_staphylococci_evade_leucocytes():
     scenario = load_scenario("default", {"cohort": {"dyads": 4, "days": 5}})
     parameters, taxa = prepare(scenario)
     from lactobiome.model.context import SimulationContext
@@ -258,7 +258,7 @@ def test_staphylococci_evade_leucocytes_in_proportion_to_pathogenic_potential():
     from lactobiome.model.state import DyadState
 
     def killed(evasion: float) -> np.ndarray:
-        table = parameters.with_values({"leucocyte_evasion_per_pathogenic_potential": evasion})
+        table = parameters.with_values({"leucocyte_evasion_per_biofilm": evasion})
         ids = np.arange(4)
         state = DyadState.empty(ids, len(taxa), draw_population(scenario, table, ids))
         state.day = 10
@@ -269,8 +269,51 @@ def test_staphylococci_evade_leucocytes_in_proportion_to_pathogenic_potential():
         return 1.0 - state.abundance[:, SITE_INDEX["milk"]].sum(axis=2) / 1e5
 
     aureus = taxa.index("staphylococcus_aureus")
+    epidermidis = taxa.index("staphylococcus_epidermidis")
     salivarius = taxa.index("streptococcus_salivarius")
     plain, evading = killed(0.0), killed(1.0)
-    assert (evading[:, aureus] < 0.5 * plain[:, aureus]).all()
-    # without evasion S. aureus (immunogenicity 0.9) is killed more than an oral streptococcus; with it, less
-    assert (plain[:, aureus] > plain[:, salivarius]).all() and (evading[:, aureus] < evading[:, salivarius]).all()
+    # evasion by biofilm: several times more S. aureus cells survive the day
+    assert (1.0 - evading[:, aureus] > 3.0 * (1.0 - plain[:, aureus])).all()
+    # without evasion S. epidermidis (immunogenicity 0.5) is killed more than an oral streptococcus
+    # (0.3); with its ductal biofilm, less; and less than S. aureus (a weaker biofilm former)
+    assert (plain[:, epidermidis] > plain[:, salivarius]).all()
+    assert (evading[:, epidermidis] < evading[:, salivarius]).all()
+    assert (evading[:, epidermidis] < evading[:, aureus]).all()
+
+
+def test_biofilm_taxon_outgrows_planktonic_one_in_inflamed_milk():
+    """Same inflammation, same cells (common random numbers): only the ductal_biofilm trait differs."""
+    scenario = load_scenario("default", {"cohort": {"dyads": 4, "days": 5}})
+    parameters, taxa = prepare(scenario)
+    from dataclasses import replace
+
+    from lactobiome.model.context import SimulationContext
+    from lactobiome.model.population import draw_population
+    from lactobiome.model.random import RandomStreams
+    from lactobiome.model.state import DyadState
+
+    epidermidis = taxa.index("staphylococcus_epidermidis")
+    mitis = taxa.index("streptococcus_mitis")
+    # a copy of S. mitis with S. epidermidis's biofilm: everything else equal
+    table = {k: v.copy() for k, v in taxa.table.items()}
+    biofilm = replace(taxa, table=table)
+    table["ductal_biofilm"][mitis] = taxa["ductal_biofilm"][epidermidis]
+    assert taxa["ductal_biofilm"][mitis] < taxa["ductal_biofilm"][epidermidis]
+
+    def survivors(catalogue) -> np.ndarray:
+        ids = np.arange(4)
+        state = DyadState.empty(ids, len(catalogue), draw_population(scenario, parameters, ids))
+        state.day = 10
+        state.abundance[:, SITE_INDEX["milk"], :, -1] = 1e5
+        state.host.update({"milk_pool_ml": np.full(4, 150.0), "stasis": np.zeros(4),
+                           "inflammation": np.full(4, 3.0), "milk_production_ml": np.full(4, 700.0)})
+        context = SimulationContext(scenario, parameters, catalogue, RandomStreams(1, ids))
+        lactation.step(state, context)
+        growth = state.growth_modifier[:, SITE_INDEX["milk"], mitis].copy()
+        mammary_immunity.step(state, context)
+        return growth, state.abundance[:, SITE_INDEX["milk"], mitis].sum(axis=1)
+
+    growth_plain, left_plain = survivors(taxa)
+    growth_biofilm, left_biofilm = survivors(biofilm)
+    assert (growth_biofilm > growth_plain).all()
+    assert (left_biofilm > 2.0 * left_plain).all()

@@ -33,7 +33,8 @@ KINDS: tuple[str, ...] = ("commensal", "pathobiont", "probiotic", "contaminant")
 _TEXT = ("taxon", "name", "genus", "family", "phylum", "kind", "oxygen")
 _BOOL = ("culturable", "contaminant")
 _UNIT_INTERVAL = (
-    ("hmo_utilisation", "solids_dependence", "immunogenicity", "pathogenic_potential", "entero_mammary")
+    ("hmo_utilisation", "solids_dependence", "immunogenicity", "pathogenic_potential", "ductal_biofilm",
+     "entero_mammary")
     + tuple(f"k_{s}" for s in SITES)
     + tuple(f"prevalence_{s}" for s in MATERNAL_SITES)
     + ("birth_vaginal", "birth_caesarean", "environment")
@@ -43,7 +44,7 @@ _POSITIVE = ("growth_rate_per_day", "copies_16s")
 COLUMNS: tuple[str, ...] = (
     _TEXT[:6]
     + ("growth_rate_per_day", "oxygen", "hmo_utilisation", "solids_dependence", "immunogenicity",
-       "pathogenic_potential", "entero_mammary", "culturable", "contaminant", "copies_16s")
+       "pathogenic_potential", "ductal_biofilm", "entero_mammary", "culturable", "contaminant", "copies_16s")
     + tuple(f"k_{s}" for s in SITES)
     + tuple(f"prevalence_{s}" for s in MATERNAL_SITES)
     + ("birth_vaginal", "birth_caesarean", "environment")

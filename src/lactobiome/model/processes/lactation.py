@@ -37,8 +37,9 @@ partial as in full breastfeeding.
 
 Stasis also lengthens the time milk bacteria spend in the warm pool: it multiplies their
 growth in the ``milk`` site today. Yesterday's inflammation feeds invasive pathobionts in
-milk and stroma (serum through strained junctions, lysed cells): growth times
-``1 + gain × inflammation × pathogenic_potential``.
+milk and stroma (serum through strained junctions, lysed cells) and the biofilm formers of
+narrowed, inflamed ducts: growth times
+``1 + inflammation × (g_p × pathogenic_potential + g_b × ductal_biofilm)``.
 """
 
 from __future__ import annotations
@@ -151,11 +152,13 @@ def step(state: DyadState, ctx: SimulationContext) -> DyadState:
 
     # --- milk held in the pool longer grows more (stasis); inflamed tissue and milk (serum
     # leaking through open junctions, lysed cells) feed invasive pathobionts in proportion to
-    # their pathogenic potential (yesterday's inflammation)
+    # their pathogenic potential, and biofilm formers thrive in narrowed, inflamed ducts
+    # (yesterday's inflammation)
     state.growth_modifier[:, SITE_INDEX["milk"], :] *= (
         1.0 + ctx.p("stasis_milk_growth_gain", "1") * stasis)[:, None]
-    feed = (ctx.p("inflammation_pathobiont_growth_gain", "1") * host.get("inflammation", np.zeros(n)))[:, None]
-    boost = 1.0 + feed * ctx.taxa["pathogenic_potential"][None, :]
+    inflammation = host.get("inflammation", np.zeros(n))[:, None]
+    boost = 1.0 + inflammation * (ctx.p("inflammation_pathobiont_growth_gain", "1") * ctx.taxa["pathogenic_potential"]
+                                  + ctx.p("inflammation_biofilm_growth_gain", "1") * ctx.taxa["ductal_biofilm"])[None, :]
     for site in ("milk", "breast_stroma"):
         state.growth_modifier[:, SITE_INDEX[site], :] *= boost
     return state

@@ -11,10 +11,10 @@ neutrophils (Hassiotou et al. 2013: leucocytes up to ~94% of milk cells in infec
 to baseline on recovery). Recruited leucocytes kill bacteria in milk and stroma at a rate
 proportional to their number and to each taxon's ``immunogenicity``: the predator–prey
 form of Detilleux et al.'s dairy mastitis model (bacteria removed at a rate ∝ phagocytes ×
-bacteria), here in closed form over one day. Virulent taxa partly escape (biofilms,
-capsules, protein A, survival inside neutrophils: Delgado et al. 2009 for staphylococci from
-mastitis milk): the clearance weight is ``immunogenicity × (1 - e × pathogenic_potential)``,
-so S. aureus, the most immunogenic, is not the most easily cleared.
+bacteria), here in closed form over one day. Taxa that form biofilm on the ductal epithelium
+partly escape (slime, ica polysaccharide: Delgado et al. 2009 for S. epidermidis from
+mastitis milk): the clearance weight is ``immunogenicity × (1 - e × ductal_biofilm)``, so
+planktonic streptococci are cleared first and coagulase-negative staphylococci last.
 
 Milk cells per mL: epithelial cells (lactocytes, myoepithelial cells) shed from renewing
 alveoli, more in colostrum; stem cells as a per-dyad share of epithelial cells (present
@@ -78,10 +78,9 @@ def step(state: DyadState, ctx: SimulationContext) -> DyadState:
     pressure = recruited / ctx.p("leucocyte_clearance_reference_per_ml", "cells/mL")
     active = pressure > 0.0
     if active.any():
-        # virulence factors that cause inflammation also resist killing (capsules, protein A,
-        # leukocidins, biofilm): clearance falls with pathogenic potential
-        evasion = np.clip(ctx.p("leucocyte_evasion_per_pathogenic_potential", "1")
-                          * ctx.taxa["pathogenic_potential"], 0.0, 1.0)
+        # cells in ductal biofilm escape phagocytes (slime, ica polysaccharide): clearance falls
+        # with the taxon's ductal biofilm trait, so planktonic streptococci go first
+        evasion = np.clip(ctx.p("leucocyte_evasion_per_biofilm", "1") * ctx.taxa["ductal_biofilm"], 0.0, 1.0)
         immunogenicity = (ctx.taxa["immunogenicity"] * (1.0 - evasion))[None, :]
         for site, rate in ((_MILK, ctx.p("leucocyte_clearance_milk_per_day", "1/day")),
                            (_STROMA, ctx.p("leucocyte_clearance_stroma_per_day", "1/day"))):
