@@ -10,6 +10,7 @@ import pytest
 from click.testing import CliRunner
 
 from lactobiome.cli import cli
+from lactobiome.errors import InputError
 from lactobiome.tracking import to_wide, track
 
 SHARED = Path(__file__).resolve().parents[1].parent / "shared" / "data"
@@ -294,6 +295,36 @@ def test_sink_with_lost_taxa_fits_its_source() -> None:
     assert wide.loc["sink0", "Env0"] > 0.9
     off = to_wide(track(counts, md, bootstrap=0, max_loss=0.0))
     assert off.loc["sink0", "Env0"] < wide.loc["sink0", "Env0"]
+
+
+def test_shallow_fresh_draw_keeps_its_source_with_lost_taxa_on() -> None:
+    """Chance deficits at shallow depth must not be read as losses that cost the source share.
+
+    Each sink is a fresh 5,000-read draw of one source community; the default fit (lost taxa
+    allowed, kept only when they lower Unknown by ``lost_min_gain``) must give that source the
+    sink, as the fit without lost taxa does.
+    """
+    rng = np.random.default_rng(21)
+    prof = _communities(rng, 3)
+    src = np.array([rng.multinomial(5000, p) for p in prof], float)
+    sinks = [rng.multinomial(5000, prof[j]).astype(float) for j in (0, 1, 2, 0, 1, 2)]
+    counts, md = _frames(sinks, [src] * len(sinks))
+    on = to_wide(track(counts, md, bootstrap=0))
+    off = to_wide(track(counts, md, bootstrap=0, max_loss=0.0))
+    for i, j in enumerate((0, 1, 2, 0, 1, 2)):
+        assert on.loc[f"sink{i}", f"Env{j}"] > 0.9
+        assert on.loc[f"sink{i}", f"Env{j}"] == pytest.approx(off.loc[f"sink{i}", f"Env{j}"], abs=1e-3)
+
+
+def test_bad_lost_taxa_options_are_refused() -> None:
+    rng = np.random.default_rng(2)
+    prof = _communities(rng, 2)
+    counts, md = _frames([rng.multinomial(1000, prof[0]).astype(float)],
+                         [np.array([rng.multinomial(1000, p) for p in prof], float)])
+    with pytest.raises(InputError, match="lost_min_gain must be >= 0"):
+        track(counts, md, bootstrap=0, lost_min_gain=-0.1)
+    with pytest.raises(InputError, match=r"max_loss must be in \[0, 1\)"):
+        track(counts, md, bootstrap=0, max_loss=1.0)
 
 
 def test_feast_demo_near_twin() -> None:
