@@ -769,9 +769,9 @@ _register("mastitis_milk_streptococci", "share of recorded bacterial-mastitis mi
 
 @_register("mastitis_prevalence",
            "share of breastfed dyads with at least one day of inflammatory or bacterial mastitis, phlegmon or "
-           "abscess")
+           "abscess on days 1-182")
 def _prevalence(ds: xr.Dataset) -> Sample:
-    ever = np.isin(_states(ds), INFLAMED_STATES).any(axis=1)
+    ever = (np.isin(_states(ds), INFLAMED_STATES) & _window(ds, 1, 182)).any(axis=1)
     return Sample(ever[_breastfed(ds)].astype(np.float64), _nanmean)
 
 
@@ -1048,7 +1048,7 @@ def free_parameters(parameters: Mapping) -> dict[str, tuple[float, float, bool]]
 
 
 # --------------------------------------------------------------------------- running the model
-VALIDATION_DAYS: tuple[int, ...] = (1, 3, 6, 7, 14, 30, 60, 90, 120, 150, 180)
+VALIDATION_DAYS: tuple[int, ...] = (1, 3, 6, 7, 14, 30, 60, 90, 120, 150, 180, 182)
 """Recorded days the measurements need (added to the scenario's own sampling days)."""
 
 

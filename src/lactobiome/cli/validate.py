@@ -29,8 +29,8 @@ def _names(text: str | None) -> list[str]:
 @click.command()
 @click.option("--scenario", default="default", show_default=True, help="Built-in scenario name or YAML file.")
 @click.option("--dyads", type=click.IntRange(min=1), default=1000, show_default=True, help="Cohort size.")
-@click.option("--days", type=click.IntRange(min=1, max=730), default=182, show_default=True,
-              help="Days of life to simulate.")
+@click.option("--days", type=click.IntRange(min=1, max=730), default=365, show_default=True,
+              help="Days of life to simulate (365 reaches every target's time point).")
 @click.option("--seed", type=click.IntRange(min=0), default=1, show_default=True, help="Random seed.")
 @click.option("--from", "source", type=click.Path(path_type=Path),
               help="Validate an existing result (.nc/.zarr) instead of simulating.")

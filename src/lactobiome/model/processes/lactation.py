@@ -7,7 +7,9 @@ Each day, for every dyad:
   slowly over months 1–6 (Dewey & Lönnerdal 1983, Michaelsen et al. 1994: 673 mL/day at
   1 month to 896 at 6 months),
   scaled by a per-dyad log-normal supply factor. ``milk_volume_ml`` is the infant's breast
-  milk intake (demand × supply × breast-milk share).
+  milk intake (demand × supply × breast-milk share), less the share complementary foods
+  displace once solids start (``solids_milk_displacement`` at full solids; intake falls
+  from ~730-900 mL/day at 6 months to ~450-600 at 12 months).
 * **Production vs removal.** The breast produces the infant's intake plus an early
   overshoot that fades as supply calibrates to demand over the first weeks, and more with
   oversupply. A share ``e`` of the milk available (yesterday's residual + today's
@@ -104,6 +106,9 @@ def step(state: DyadState, ctx: SimulationContext) -> DyadState:
     supply = _lognormal(state, ctx, "supply", ctx.p("milk_supply_sd_log", "1"))
     # a feeding plan may change the share over time (feeding_plan); else the month-1 share
     intake = demand * supply * host.get("breast_milk_share_today", a["breast_milk_share"])
+    # complementary foods displace part of the milk the infant asks for
+    intake = intake * (1.0 - ctx.p("solids_milk_displacement", "fraction")
+                       * host.get("solids_fraction", np.zeros(n)))
     overshoot = 1.0 + ctx.p("early_supply_overshoot", "1") * _decay(
         day, ctx.p("supply_calibration_time_days", "day"))
     production = intake * overshoot * (1.0 + ctx.p("oversupply_excess", "1") * a["oversupply"])
