@@ -34,10 +34,30 @@ def test_dataset_holds_the_panel_with_state_names():
     ds = simulate_in_memory(load_scenario("default", {"cohort": {"dyads": 12, "days": 10}}))
     for name in ("milk_volume_ml", "hmo_g_per_l", "siga_g_per_l", "na_k_ratio", "somatic_cells_per_ml",
                  "leucocyte_fraction", "epithelial_fraction", "stem_cell_fraction", "milk_bacteria_per_ml",
-                 "inflammation", "fever", "mastitis_state"):
+                 "milk_staphylococci_per_ml", "inflammation", "fever", "mastitis_state"):
         assert ds[name].dims == ("dyad", "day"), name
     assert ds["fever"].dtype == bool
     assert set(np.unique(ds["mastitis_state"].values.astype(str))) <= set(MASTITIS_STATES)
+
+
+def test_milk_staphylococci_are_part_of_milk_bacteria(base):
+    staph, bacteria = base.panel["milk_staphylococci_per_ml"], base.panel["milk_bacteria_per_ml"]
+    assert (staph >= 0).all() and (staph <= bacteria * (1 + 1e-9)).all()
+    assert 0 < np.median(staph / bacteria) < 1  # present in most milk, never all of it
+
+
+def test_complementary_foods_displace_milk_intake():
+    """Same dyads with and without displacement: no change before solids, less milk after."""
+    days = 300
+    kept, _ = _run(dyads=60, days=days, parameters={"solids_milk_displacement": 0.0})
+    displaced, _ = _run(dyads=60, days=days, parameters={"solids_milk_displacement": 0.4})
+    solids = displaced.panel["solids_fraction"]
+    before = solids == 0.0
+    np.testing.assert_array_equal(displaced.panel["milk_volume_ml"][before], kept.panel["milk_volume_ml"][before])
+    full = (solids > 0.9) & (kept.panel["milk_volume_ml"] > 0)
+    assert full.any()
+    ratio = displaced.panel["milk_volume_ml"][full] / kept.panel["milk_volume_ml"][full]
+    np.testing.assert_allclose(ratio, 1.0 - 0.4 * solids[full], rtol=1e-9)
 
 
 def test_lactation_course(base):

@@ -54,6 +54,12 @@ def tiny() -> xr.Dataset:
     states = np.full((n, DAYS), "none", dtype=object)
     states[0, 9:14] = "bacterial_mastitis"  # one episode, onset day 10
     states[1, 59:61] = "inflammatory_mastitis"  # one episode, onset day 60
+    states[2, 19:22] = "bacterial_mastitis"  # one episode, onset day 20
+    bacteria = np.full((n, DAYS), 1e4)
+    staphylococci = np.full((n, DAYS), 1e3)
+    # at diagnosis: dyad 0 staphylococcal (6e3 of 1e4), dyad 2 not (2e4 of 1e5); later days differ
+    staphylococci[0, 9], bacteria[0, 10:14], staphylococci[0, 10:14] = 6e3, 1e6, 9e5
+    bacteria[2, 19], staphylococci[2, 19] = 1e5, 2e4
     ds = xr.Dataset(
         {
             "abundance": (("dyad", "sample_day", "site", "taxon", "origin"), abundance),
@@ -62,7 +68,8 @@ def tiny() -> xr.Dataset:
             "delivery_mode": ("dyad", np.array(["vaginal", "caesarean", "vaginal", "vaginal"], dtype=object)),
             "leucocyte_fraction": (("dyad", "day"), leuco),
             "milk_volume_ml": (("dyad", "day"), np.tile([700.0, 700.0, 700.0, 0.0], (DAYS, 1)).T),
-            "milk_bacteria_per_ml": (("dyad", "day"), np.full((n, DAYS), 1e4)),
+            "milk_bacteria_per_ml": (("dyad", "day"), bacteria),
+            "milk_staphylococci_per_ml": (("dyad", "day"), staphylococci),
             "somatic_cells_per_ml": (("dyad", "day"), np.full((n, DAYS), 1e5)),
             "mastitis_state": (("dyad", "day"), states),
         },
@@ -157,10 +164,15 @@ def test_measurements_compute_what_they_claim() -> None:
     assert measure(ds, "milk_streptococcus_detected_d30").value == pytest.approx(1.0)
     # healthy mature milk 1e4 bacteria/mL -> 4 log10
     assert measure(ds, "milk_bacteria_healthy_mature").value == pytest.approx(4.0)
-    # two onsets (days 10 and 60) in 3 breastfeeding dyads x 175 days = 75 weeks
-    assert measure(ds, "mastitis_incidence").value == pytest.approx(1000.0 * 2 / 75.0)
-    assert measure(ds, "mastitis_onsets_first_6_weeks").value == pytest.approx(0.5)
-    assert measure(ds, "mastitis_prevalence").value == pytest.approx(2 / 3)
+    # three onsets (days 10, 60, 20) in 3 breastfeeding dyads x 175 days = 75 weeks
+    assert measure(ds, "mastitis_incidence").value == pytest.approx(1000.0 * 3 / 75.0)
+    assert measure(ds, "mastitis_onsets_first_6_weeks").value == pytest.approx(2 / 3)
+    assert measure(ds, "mastitis_prevalence").value == pytest.approx(1.0)
+    # loads on the day of diagnosis (days 10 and 20), not later in the episode
+    assert measure(ds, "milk_bacteria_mastitis").value == pytest.approx(4.5)
+    # only dyad 0's episode is staphylococcal at diagnosis
+    staph = measure(ds, "milk_staphylococci_mastitis")
+    assert staph.value == pytest.approx(np.log10(6e3)) and staph.n == 1
     # bacterial mastitis (dyad 0, days 10-14) contains no recorded day except 14
     assert measure(ds, "mastitis_milk_s_epidermidis").value == pytest.approx(1.0)
 

@@ -44,6 +44,9 @@ PHYLUM_ALIASES: dict[str, tuple[str, ...]] = {
 """Old and current names of the phyla that published figures use."""
 RATIO_FLOOR = 1e-9
 """Relative-abundance floor added to both sides of a log ratio of two taxa."""
+STAPHYLOCOCCAL_MAJORITY = 0.5
+"""Staphylococcus share of milk cells above which a bacterial-mastitis sample counts as
+staphylococcal mastitis (the agent a culture would report)."""
 
 _REQUIRED = ("id", "system", "quantity", "published", "unit", "population", "time_point", "source")
 _OPTIONAL = ("acceptance", "acceptance_basis", "measure", "not_modelled", "outside_reason", "doi", "confidence")
@@ -477,13 +480,39 @@ _register("milk_bacteria_healthy_3_6mo",
           "as milk_bacteria_healthy_mature, days 90-182")(_milk_bacteria(90, 182))
 
 
+def _at_diagnosis(ds: xr.Dataset) -> tuple[np.ndarray, np.ndarray]:
+    """Dyads with a bacterial-mastitis episode and the day index of the first one's onset.
+
+    Trials enrol a woman when her mastitis is diagnosed and sample her milk before treatment,
+    so a mastitis load is read on the first day of her first bacterial state.
+    """
+    onsets = _onsets(np.isin(_states(ds), BACTERIAL_STATES))
+    dyads = np.flatnonzero(onsets.any(axis=1))
+    if dyads.size == 0:
+        raise _Unmeasurable("no bacterial mastitis episode in this cohort")
+    return dyads, np.argmax(onsets[dyads], axis=1)
+
+
 @_register("milk_bacteria_mastitis",
-           "median over dyads of each dyad's median log10 milk bacteria/mL on days in bacterial mastitis, "
-           "phlegmon or abscess")
+           "median over dyads of log10 milk bacteria/mL on the first day of each dyad's first episode of "
+           "bacterial mastitis, phlegmon or abscess (diagnosis, before treatment)")
 def _milk_bacteria_mastitis(ds: xr.Dataset) -> Sample:
-    values = _log10(_panel(ds, "milk_bacteria_per_ml"))
-    per = _per_dyad(values, np.isin(_states(ds), BACTERIAL_STATES), "median")
-    return Sample(per[np.isfinite(per)], _nanmedian)
+    dyads, day = _at_diagnosis(ds)
+    return Sample(_log10(_panel(ds, "milk_bacteria_per_ml")[dyads, day]), _nanmedian)
+
+
+@_register("milk_staphylococci_mastitis",
+           "median over dyads of log10 milk staphylococci/mL on the first day of each dyad's first episode of "
+           "bacterial mastitis, phlegmon or abscess, among episodes in which staphylococci are the majority of "
+           "milk bacteria that day (staphylococcal mastitis at enrolment)")
+def _milk_staph_mastitis(ds: xr.Dataset) -> Sample:
+    dyads, day = _at_diagnosis(ds)
+    staph = _panel(ds, "milk_staphylococci_per_ml")[dyads, day]
+    total = _panel(ds, "milk_bacteria_per_ml")[dyads, day]
+    staphylococcal = staph > STAPHYLOCOCCAL_MAJORITY * total
+    if not staphylococcal.any():
+        raise _Unmeasurable("no bacterial mastitis episode in this cohort has staphylococci as the majority")
+    return Sample(_log10(staph[staphylococcal]), _nanmedian)
 
 
 def _bacterial_sample_days(ds: xr.Dataset) -> tuple[np.ndarray, np.ndarray]:
@@ -493,20 +522,6 @@ def _bacterial_sample_days(ds: xr.Dataset) -> tuple[np.ndarray, np.ndarray]:
     recorded = recorded[np.isin(recorded, days)]
     index = np.searchsorted(days, recorded)
     return recorded, np.isin(_states(ds)[:, index], BACTERIAL_STATES)
-
-
-@_register("milk_staphylococci_mastitis",
-           "median over dyads of log10 (Staphylococcus share of milk cells x milk bacteria/mL) on recorded days "
-           "in bacterial mastitis, phlegmon or abscess")
-def _milk_staph_mastitis(ds: xr.Dataset) -> Sample:
-    recorded, mask = _bacterial_sample_days(ds)
-    if not mask.any():
-        raise _Unmeasurable("no recorded day falls in a bacterial mastitis episode in this cohort")
-    days = _days(ds)
-    load = _panel(ds, "milk_bacteria_per_ml")[:, np.searchsorted(days, recorded)]
-    staph = np.column_stack([_column(_relative(ds, "milk", int(d), "genus"), "Staphylococcus") for d in recorded])
-    per = _per_dyad(_log10(staph * load), mask, "median")
-    return Sample(per[np.isfinite(per)], _nanmedian)
 
 
 def _genus_detected(genus: str) -> Callable[[xr.Dataset], Sample]:

@@ -66,7 +66,8 @@ def chunk_dataset(
         elif values.dtype == object:
             values = values.astype(str).astype(object)
         data_vars[name] = (("dyad",), values)
-    units = {"milk_volume_ml": "mL/day", "milk_bacteria_per_ml": "cells/mL", "hmo_g_per_l": "g/L",
+    units = {"milk_volume_ml": "mL/day", "milk_bacteria_per_ml": "cells/mL", "milk_staphylococci_per_ml": "cells/mL",
+             "hmo_g_per_l": "g/L",
              "siga_g_per_l": "g/L", "somatic_cells_per_ml": "cells/mL"}
     for name, values in result.panel.items():
         data_vars[name] = (("dyad", "day"), *_panel_variable(name, values, units.get(name, "1")))

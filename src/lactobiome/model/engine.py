@@ -91,7 +91,7 @@ DEFAULT_PROCESSES: tuple[tuple[str, Process], ...] = (
 )
 
 PANEL_VARIABLES: tuple[str, ...] = (
-    "milk_volume_ml", "milk_bacteria_per_ml", "infant_gut_oxygen", "breast_milk_share_today", "solids_fraction",
+    "milk_volume_ml", "milk_bacteria_per_ml", "milk_staphylococci_per_ml", "infant_gut_oxygen", "breast_milk_share_today", "solids_fraction",
 )
 HOST_PANEL_VARIABLES: tuple[str, ...] = (
     "hmo_g_per_l", "siga_g_per_l", "na_k_ratio", "somatic_cells_per_ml", "leucocyte_fraction",
@@ -112,10 +112,13 @@ class ChunkResult:
     panel: dict[str, np.ndarray]  # name -> (dyad, day)
 
 
-def _panel_values(state: DyadState) -> dict[str, np.ndarray]:
-    milk = state.cells_in(SITE_INDEX["milk"]).sum(axis=1)
+def _panel_values(state: DyadState, staphylococci: np.ndarray) -> dict[str, np.ndarray]:
+    """Today's panel row per dyad; ``staphylococci`` marks the Staphylococcus taxa (the count a
+    mastitis milk culture reports)."""
+    milk = state.cells_in(SITE_INDEX["milk"])
     values = {name: state.host[name] for name in PANEL_VARIABLES if name in state.host}
-    values["milk_bacteria_per_ml"] = milk / state.host["milk_pool_ml"]
+    values["milk_bacteria_per_ml"] = milk.sum(axis=1) / state.host["milk_pool_ml"]
+    values["milk_staphylococci_per_ml"] = milk[:, staphylococci].sum(axis=1) / state.host["milk_pool_ml"]
     return values
 
 
@@ -149,12 +152,13 @@ def run_chunk(
     record_at = {day: i for i, day in enumerate(record_days)}
     abundance = np.zeros((len(dyad_ids), len(record_days), *state.abundance.shape[1:]), dtype=np.float32)
     panel: dict[str, np.ndarray] = {}
+    staphylococci = np.asarray(taxa["genus"]).astype(str) == "Staphylococcus"
     for day in range(1, days + 1):
         state.day = day
         state.growth_modifier.fill(1.0)
         for _, process in processes:
             state = process(state, ctx)
-        for name, values in _panel_values(state).items():
+        for name, values in _panel_values(state, staphylococci).items():
             if name not in panel:  # allocated once: a fresh (dyad, day) array every day cost ~5%
                 panel[name] = np.zeros((len(dyad_ids), days))
             panel[name][:, day - 1] = values
