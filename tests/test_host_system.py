@@ -258,6 +258,23 @@ def test_each_risk_factor_raises_the_share_with_mastitis(no_risk, factor):
     assert gained - lost > 3.0 * np.sqrt(gained + lost) and gained + lost > 0, (factor, gained, lost)
 
 
+def test_mastitis_scars_the_ducts_for_the_rest_of_the_lactation():
+    """Scarring acts only after a first episode: first onsets are unchanged, recurrences rise."""
+    population = {"previous_mastitis_multiparous": 0.0}
+    onsets = {}
+    for penalty in (0.0, 0.2):
+        result, _ = _run(dyads=300, days=120, population=population,
+                         parameters={"previous_mastitis_drainage_penalty": penalty})
+        inflamed = np.isin(result.panel["mastitis_state"], [STATE_CODE[s] for s in (
+            "inflammatory_mastitis", "bacterial_mastitis", "phlegmon", "abscess")])
+        start = inflamed & ~np.concatenate([np.zeros((len(inflamed), 1), bool), inflamed[:, :-1]], axis=1)
+        onsets[penalty] = start
+    first = {k: np.where(v.any(1), np.argmax(v, axis=1), -1) for k, v in onsets.items()}
+    np.testing.assert_array_equal(first[0.0], first[0.2])
+    assert (first[0.0] >= 0).sum() >= 20  # enough affected dyads for the comparison
+    assert onsets[0.2].sum() > onsets[0.0].sum()
+
+
 def test_autocrine_control_limits_late_stasis():
     """Once autocrine control has matured, a breast left full slows its synthesis: less stasis late."""
     params = {"missed_feeds_day_probability": 0.1}

@@ -53,7 +53,8 @@ def tiny() -> xr.Dataset:
     leuco[1, :3] = 0.2
     states = np.full((n, DAYS), "none", dtype=object)
     states[0, 9:14] = "bacterial_mastitis"  # one episode, onset day 10
-    states[1, 59:61] = "inflammatory_mastitis"  # one episode, onset day 60
+    states[1, 59:61] = "inflammatory_mastitis"  # two episodes, onsets days 60 and 100
+    states[1, 99:101] = "inflammatory_mastitis"
     states[2, 19:22] = "bacterial_mastitis"  # one episode, onset day 20
     bacteria = np.full((n, DAYS), 1e4)
     staphylococci = np.full((n, DAYS), 1e3)
@@ -164,10 +165,13 @@ def test_measurements_compute_what_they_claim() -> None:
     assert measure(ds, "milk_streptococcus_detected_d30").value == pytest.approx(1.0)
     # healthy mature milk 1e4 bacteria/mL -> 4 log10
     assert measure(ds, "milk_bacteria_healthy_mature").value == pytest.approx(4.0)
-    # three onsets (days 10, 60, 20) in 3 breastfeeding dyads x 175 days = 75 weeks
-    assert measure(ds, "mastitis_incidence").value == pytest.approx(1000.0 * 3 / 75.0)
-    assert measure(ds, "mastitis_onsets_first_6_weeks").value == pytest.approx(2 / 3)
+    # four onsets (days 10, 60, 100, 20) in 3 breastfeeding dyads x 175 days = 75 weeks
+    assert measure(ds, "mastitis_incidence").value == pytest.approx(1000.0 * 4 / 75.0)
+    assert measure(ds, "mastitis_onsets_first_6_weeks").value == pytest.approx(2 / 4)
     assert measure(ds, "mastitis_prevalence").value == pytest.approx(1.0)
+    # one of three affected dyads has a second episode; first onsets on days 10, 60, 20
+    assert measure(ds, "mastitis_recurrence_share").value == pytest.approx(1 / 3)
+    assert measure(ds, "mastitis_first_onset_7_weeks").value == pytest.approx(2 / 3)
     # loads on the day of diagnosis (days 10 and 20), not later in the episode
     assert measure(ds, "milk_bacteria_mastitis").value == pytest.approx(4.5)
     # only dyad 0's episode is staphylococcal at diagnosis

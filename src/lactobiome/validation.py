@@ -790,6 +790,34 @@ def _prevalence(ds: xr.Dataset) -> Sample:
     return Sample(ever[_breastfed(ds)].astype(np.float64), _nanmean)
 
 
+def _episode_counts(ds: xr.Dataset) -> np.ndarray:
+    """Onsets of inflammatory or bacterial mastitis, phlegmon or abscess on days 1-182 per breastfed dyad."""
+    onsets = _onsets(np.isin(_states(ds), INFLAMED_STATES)) & _window(ds, 1, 182)
+    return onsets[_breastfed(ds)]
+
+
+@_register("mastitis_recurrence_share",
+           "share of breastfed dyads with an onset of inflammatory or bacterial mastitis, phlegmon or abscess on "
+           "days 1-182 that have two or more such onsets")
+def _recurrence(ds: xr.Dataset) -> Sample:
+    count = _episode_counts(ds).sum(axis=1)
+    affected = count >= 1
+    if not affected.any():
+        raise _Unmeasurable("no mastitis episode on days 1-182 in this cohort")
+    return Sample((count[affected] >= 2).astype(np.float64), _nanmean)
+
+
+@_register("mastitis_first_onset_7_weeks",
+           "share of breastfed dyads with an onset on days 1-182 whose first onset falls on days 1-49")
+def _first_onset_seven_weeks(ds: xr.Dataset) -> Sample:
+    onsets = _episode_counts(ds)
+    affected = onsets.any(axis=1)
+    if not affected.any():
+        raise _Unmeasurable("no mastitis episode on days 1-182 in this cohort")
+    first_day = _days(ds)[np.argmax(onsets[affected], axis=1)]
+    return Sample((first_day <= 49).astype(np.float64), _nanmean)
+
+
 # infant gut --------------------------------------------------------------------------
 def _infant_gut_share(origin: str) -> Callable[[xr.Dataset], Sample]:
     def function(ds: xr.Dataset) -> Sample:

@@ -16,7 +16,8 @@ Each day, for every dyad:
   production) is removed; the rest stays as residual milk: ``R_t = (R_{t-1} + P_t)(1 - e)``.
   Removal efficiency falls with mechanisms, not odds ratios: an inexperienced latch
   (first-time mothers) and painful damaged nipples (short feeds) in the first weeks, duct
-  compression by a tight bra, ductal scarring after a previous mastitis, and random days of
+  compression by a tight bra, ductal scarring after a mastitis (in an earlier lactation, or
+  earlier in this one: the reason a quarter to a third of affected women have a recurrence), and random days of
   missed or short feeds; frequent emptying (a treatment) raises it. The stasis index is
   residual milk over breast storage capacity.
 * **Autocrine control.** A breast left full slows its own synthesis (Daly et al. 1993;
@@ -79,7 +80,9 @@ def removal_efficiency(state: DyadState, ctx: SimulationContext) -> np.ndarray:
     pain = ctx.p("nipple_damage_feed_penalty", "fraction") * a["nipple_damage"] * early
     efficiency *= 1.0 - direct * np.clip(latch + pain, 0.0, 1.0)
     efficiency *= 1.0 - ctx.p("tight_bra_drainage_penalty", "fraction") * a["tight_bra"]
-    efficiency *= 1.0 - ctx.p("previous_mastitis_drainage_penalty", "fraction") * a["previous_mastitis"]
+    # ductal scarring from mastitis in an earlier lactation, or earlier in this one (recurrence)
+    scarred = np.maximum(a["previous_mastitis"], state.host.get("mastitis_this_lactation", 0.0))
+    efficiency *= 1.0 - ctx.p("previous_mastitis_drainage_penalty", "fraction") * scarred
     missed = ctx.rng.uniform(day, stream_id("lactation.missed_feeds"), ()) < ctx.p(
         "missed_feeds_day_probability", "probability")
     efficiency *= np.where(missed, 1.0 - ctx.p("missed_feeds_drainage_penalty", "fraction"), 1.0)

@@ -133,6 +133,9 @@ def _start_treatment(state: DyadState, ctx: SimulationContext, code: np.ndarray)
 def step(state: DyadState, ctx: SimulationContext) -> DyadState:
     code = classify(state, ctx)
     state.host["mastitis_state"] = code.astype(np.float64)
+    # an inflammatory episode leaves scarred ducts that drain less well from tomorrow (lactation)
+    state.host["mastitis_this_lactation"] = np.maximum(
+        state.host.get("mastitis_this_lactation", np.zeros(state.n_dyads)), _INFLAMED[code].astype(np.float64))
     _start_treatment(state, ctx, code)
     return state
 
