@@ -33,7 +33,7 @@ TAXA = [("staphylococcus_epidermidis", "Staphylococcus", "Staphylococcaceae"),
         ("bifidobacterium_breve", "Bifidobacterium", "Bifidobacteriaceae"),
         ("escherichia_coli", "Escherichia", "Enterobacteriaceae")]
 DAYS = 182
-SAMPLE_DAYS = [1, 3, 6, 7, 14, 30, 90, 180]
+SAMPLE_DAYS = [1, 2, 3, 5, 6, 7, 10, 14, 30, 60, 90, 120, 150, 180]
 
 
 def tiny() -> xr.Dataset:
@@ -158,11 +158,16 @@ def test_measurements_compute_what_they_claim() -> None:
     assert m.value == pytest.approx(0.2, rel=1e-5)
     assert m.low <= m.value <= m.high and m.n == 3
     assert measure(ds, "infant_gut_areolar_share_d30").value == pytest.approx(0.05, rel=1e-5)
-    # dose response: breast-milk share 1, 1, 0.8 vs milk share 0.1, 0.2, 0.3 -> negative rank correlation
-    assert measure(ds, "infant_gut_milk_share_dose_rho_d30").value < 0
+    # dose response: breast-milk share 1, 1, 0.8 vs gut Shannon rising with dyad (B. breve 0.15, 0.25, 0.35 of
+    # cells): ranks (2.5, 2.5, 1) against (1, 2, 3) -> rho = -1.5 / sqrt(1.5 * 2)
+    assert measure(ds, "infant_gut_shannon_dose_rho_d30").value == pytest.approx(-1.5 / math.sqrt(3.0))
     # staphylococci 10 of 10 + 30 cells
     assert measure(ds, "milk_staph_of_staph_strep_d30").value == pytest.approx(0.25)
     assert measure(ds, "milk_streptococcus_detected_d30").value == pytest.approx(1.0)
+    # streptococci 30 of 40 milk cells at every one of Williams 2019's visits
+    assert measure(ds, "milk_streptococcus_share").value == pytest.approx(0.75)
+    assert math.isnan(measure(ds.sel(sample_day=[d for d in SAMPLE_DAYS if d != 5]),
+                              "milk_streptococcus_share").value)
     # healthy mature milk 1e4 bacteria/mL -> 4 log10
     assert measure(ds, "milk_bacteria_healthy_mature").value == pytest.approx(4.0)
     # four onsets (days 10, 60, 100, 20) in 3 breastfeeding dyads x 175 days = 75 weeks
@@ -177,7 +182,7 @@ def test_measurements_compute_what_they_claim() -> None:
     # only dyad 0's episode is staphylococcal at diagnosis
     staph = measure(ds, "milk_staphylococci_mastitis")
     assert staph.value == pytest.approx(np.log10(6e3)) and staph.n == 1
-    # bacterial mastitis (dyad 0, days 10-14) contains no recorded day except 14
+    # bacterial mastitis (dyad 0, days 10-14) holds recorded days 10 and 14
     assert measure(ds, "mastitis_milk_s_epidermidis").value == pytest.approx(1.0)
 
 

@@ -540,15 +540,24 @@ _register("milk_staphylococcus_detected_d30", "share of breastfed dyads with Sta
           "cells, day 30")(_genus_detected("Staphylococcus"))
 
 
+WILLIAMS_2019_MILK_SAMPLES: dict[int, int] = {2: 10, 5: 18, 10: 15, 30: 20, 60: 18, 90: 17, 120: 17, 150: 16,
+                                               180: 16}
+"""Milk samples sequenced per visit (day of life: count) in Williams et al. 2019 (target A11)."""
+
+
 @_register("milk_streptococcus_share",
-           "mean over breastfed dyads of each dyad's mean Streptococcus share of milk cells on recorded days 3-182")
+           "mean over breastfed dyads of each dyad's Streptococcus share of milk cells averaged over days 2, 5, 10, "
+           "30, 60, 90, 120, 150 and 180, weighted by the milk samples Williams 2019 sequenced at each visit")
 def _milk_strep_share(ds: xr.Dataset) -> Sample:
-    recorded = [int(d) for d in ds["sample_day"].values if 3 <= d <= 182]
-    if not recorded:
-        raise _Unmeasurable("no recorded day between days 3 and 182")
-    shares = np.column_stack([_column(_relative(ds, "milk", d, "genus"), "Streptococcus") for d in recorded])
-    with _quiet():
-        per = np.nanmean(shares, axis=1)[_breastfed(ds)]
+    recorded = set(int(d) for d in ds["sample_day"].values)
+    missing = sorted(set(WILLIAMS_2019_MILK_SAMPLES) - recorded)
+    if missing:
+        raise _Unmeasurable(f"days {', '.join(map(str, missing))} are not recorded")
+    weights = np.array(list(WILLIAMS_2019_MILK_SAMPLES.values()), dtype=np.float64)
+    shares = np.column_stack([_column(_relative(ds, "milk", d, "genus"), "Streptococcus")
+                              for d in WILLIAMS_2019_MILK_SAMPLES])
+    per = (shares * weights).sum(axis=1) / weights.sum()
+    per = per[_breastfed(ds)]
     return Sample(per[np.isfinite(per)], _nanmean)
 
 
@@ -833,13 +842,16 @@ _register("infant_gut_areolar_share_d30", "mean over dyads with breast-milk shar
           "infant-gut cells of areolar-skin origin, day 30")(_infant_gut_share("areolar_skin"))
 
 
-@_register("infant_gut_milk_share_dose_rho_d30",
-           "Spearman correlation across dyads with any breast milk of breast-milk share and the milk-origin "
-           "share of infant-gut cells, day 30")
+@_register("infant_gut_shannon_dose_rho_d30",
+           "Spearman correlation across dyads with any breast milk of breast-milk share and the Shannon "
+           "diversity (natural log, taxa) of infant-gut cells, day 30")
 def _dose(ds: xr.Dataset) -> Sample:
-    share = _origin_share(ds, "infant_gut", _recorded_day(ds, 30), ("milk",))
+    rel = _relative(ds, "infant_gut", _recorded_day(ds, 30), "taxon").to_numpy(dtype=np.float64)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        shannon = -np.nansum(np.where(rel > 0.0, rel * np.log(rel), 0.0), axis=1)
+    shannon = np.where(np.isfinite(rel).any(axis=1), shannon, np.nan)
     bf = _breastfed(ds)
-    return Sample(np.column_stack([_share(ds)[bf], share[bf]]), _spearman)
+    return Sample(np.column_stack([_share(ds)[bf], shannon[bf]]), _spearman)
 
 
 def _ratio_of_group_means(x: np.ndarray) -> float:
@@ -1091,7 +1103,7 @@ def free_parameters(parameters: Mapping) -> dict[str, tuple[float, float, bool]]
 
 
 # --------------------------------------------------------------------------- running the model
-VALIDATION_DAYS: tuple[int, ...] = (1, 3, 6, 7, 14, 30, 60, 90, 120, 150, 180, 182)
+VALIDATION_DAYS: tuple[int, ...] = (1, 2, 3, 5, 6, 7, 10, 14, 30, 60, 90, 120, 150, 180, 182)
 """Recorded days the measurements need (added to the scenario's own sampling days)."""
 
 
