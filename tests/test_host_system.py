@@ -236,7 +236,7 @@ _RISK_ON = {
     "tight_bra": {"tight_bra": 1.0},
     "nipple_damage": {"nipple_damage_first_time": 1.0, "nipple_damage_multiparous": 1.0},
 }
-_RISK_DYADS, _RISK_DAYS = 800, 42
+_RISK_DYADS, _RISK_DAYS = 1500, 42
 
 
 def _ever_inflamed(result) -> np.ndarray:
@@ -273,6 +273,35 @@ def test_mastitis_scars_the_ducts_for_the_rest_of_the_lactation():
     np.testing.assert_array_equal(first[0.0], first[0.2])
     assert (first[0.0] >= 0).sum() >= 20  # enough affected dyads for the comparison
     assert onsets[0.2].sum() > onsets[0.0].sum()
+
+
+def test_night_sleep_leaves_more_milk_once_the_infant_sleeps_through():
+    """Same dyads with and without the night-time penalty: identical until each infant sleeps
+    through the night, more residual milk after."""
+    runs = {pen: _run(dyads=80, days=150, parameters={"night_sleep_drainage_penalty": pen})[0] for pen in (0.0, 0.2)}
+    day = np.arange(1, 151)[None, :]
+    sleeps = runs[0.0].attributes["sleeps_through_day"][:, None]
+    np.testing.assert_array_equal(runs[0.0].attributes["sleeps_through_day"], runs[0.2].attributes["sleeps_through_day"])
+    before, after = day < sleeps, (day >= sleeps) & (runs[0.0].panel["milk_volume_ml"] > 0)
+    np.testing.assert_array_equal(runs[0.2].panel["stasis"][before], runs[0.0].panel["stasis"][before])
+    assert after.sum() > 1000  # enough infants sleep through within 150 days
+    assert runs[0.2].panel["stasis"][after].mean() > 1.2 * runs[0.0].panel["stasis"][after].mean()
+
+
+def test_age_of_sleeping_through_follows_its_log_normal():
+    from lactobiome.model.parameters import load_parameters
+    from lactobiome.model.population import draw_population
+
+    scenario = load_scenario("default", {"cohort": {"dyads": 4000, "seed": 5}})
+    table = load_parameters()
+    days = draw_population(scenario, table, np.arange(4000))["sleeps_through_day"]
+    median = table.get("night_sleep_consolidation_median_day", "day")
+    sd = table.get("night_sleep_consolidation_sd_log", "1")
+    assert abs(np.median(days) / median - 1.0) < 0.06
+    assert abs(np.std(np.log(days)) / sd - 1.0) < 0.05
+    # a dyad's age does not depend on the chunk it is drawn in
+    np.testing.assert_array_equal(draw_population(scenario, table, np.arange(100, 110))["sleeps_through_day"],
+                                  days[100:110])
 
 
 def test_autocrine_control_limits_late_stasis():

@@ -9,6 +9,7 @@ from __future__ import annotations
 import zlib
 
 import numpy as np
+from scipy.special import ndtri
 
 from lactobiome.model.parameters import ParameterTable
 from lactobiome.model.random import RandomStreams
@@ -33,6 +34,7 @@ _COLUMN = {
     "preterm": 12,
     "gestational_age_weeks": 13,
     "solids_start_day": 14,
+    "sleeps_through_day": 15,
 }
 N_COLUMNS = 16  # room for more attributes without changing existing ones
 
@@ -56,7 +58,8 @@ def draw_population(scenario: Scenario, parameters: ParameterTable, dyad_ids: np
         ``breast_milk_share`` and ``direct_breastfeeding_share``, strings
         ``feeding_group`` and ``probiotic`` (strain name or ""); ``preterm`` (bool) with
         ``gestational_age_weeks`` (uniform within the preterm or term range of the parameter
-        table) and ``solids_start_day`` (float, the feeding group's range or the table's).
+        table), ``solids_start_day`` (float, the feeding group's range or the table's) and
+        ``sleeps_through_day`` (float, day of life the infant first sleeps through the night).
     """
     rng = RandomStreams(scenario.cohort.seed, dyad_ids)
     u = rng.uniform(0, _POPULATION_STREAM, (N_COLUMNS,))
@@ -94,6 +97,11 @@ def draw_population(scenario: Scenario, parameters: ParameterTable, dyad_ids: np
     solids_high = np.array([(g.solids_start_day or solids_default)[1] for g in groups], dtype=np.float64)[group_index]
     solids_start = solids_low + (solids_high - solids_low) * u[:, _COLUMN["solids_start_day"]]
 
+    # the day the infant first sleeps through the night (log-normal in age; Henderson 2010)
+    sleeps_through = parameters.get("night_sleep_consolidation_median_day", "day") * np.exp(
+        parameters.get("night_sleep_consolidation_sd_log", "1") * ndtri(np.clip(u[:, _COLUMN["sleeps_through_day"]],
+                                                                               1e-12, 1.0 - 1e-12)))
+
     probiotic = np.full(len(dyad_ids), "", dtype=object)
     for regimen in scenario.interventions:
         if regimen.kind == "probiotic":
@@ -116,4 +124,5 @@ def draw_population(scenario: Scenario, parameters: ParameterTable, dyad_ids: np
         "preterm": preterm,
         "gestational_age_weeks": gestational_age,
         "solids_start_day": solids_start,
+        "sleeps_through_day": sleeps_through,
     }

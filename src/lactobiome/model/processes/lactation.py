@@ -17,8 +17,9 @@ Each day, for every dyad:
   Removal efficiency falls with mechanisms, not odds ratios: an inexperienced latch
   (first-time mothers) and painful damaged nipples (short feeds) in the first weeks, duct
   compression by a tight bra, ductal scarring after a mastitis (in an earlier lactation, or
-  earlier in this one: the reason a quarter to a third of affected women have a recurrence), and random days of
-  missed or short feeds; frequent emptying (a treatment) raises it. The stasis index is
+  earlier in this one: the reason a quarter to a third of affected women have a recurrence), the
+  long night-time interval once the infant sleeps through the night (from a per-dyad age,
+  median ~4 months: Henderson et al. 2010), and random days of missed or short feeds; frequent emptying (a treatment) raises it. The stasis index is
   residual milk over breast storage capacity.
 * **Autocrine control.** A breast left full slows its own synthesis (Daly et al. 1993;
   feedback inhibitor of lactation, Peaker & Wilde 1996): production is divided by
@@ -83,6 +84,9 @@ def removal_efficiency(state: DyadState, ctx: SimulationContext) -> np.ndarray:
     # ductal scarring from mastitis in an earlier lactation, or earlier in this one (recurrence)
     scarred = np.maximum(a["previous_mastitis"], state.host.get("mastitis_this_lactation", 0.0))
     efficiency *= 1.0 - ctx.p("previous_mastitis_drainage_penalty", "fraction") * scarred
+    # once the infant sleeps through the night, one long interval a day goes unemptied
+    night = day >= a["sleeps_through_day"]
+    efficiency *= 1.0 - ctx.p("night_sleep_drainage_penalty", "fraction") * night
     missed = ctx.rng.uniform(day, stream_id("lactation.missed_feeds"), ()) < ctx.p(
         "missed_feeds_day_probability", "probability")
     efficiency *= np.where(missed, 1.0 - ctx.p("missed_feeds_drainage_penalty", "fraction"), 1.0)
