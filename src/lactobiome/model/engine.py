@@ -91,7 +91,8 @@ DEFAULT_PROCESSES: tuple[tuple[str, Process], ...] = (
 )
 
 PANEL_VARIABLES: tuple[str, ...] = (
-    "milk_volume_ml", "milk_bacteria_per_ml", "milk_staphylococci_per_ml", "infant_gut_oxygen", "breast_milk_share_today", "solids_fraction",
+    "milk_volume_ml", "milk_bacteria_per_ml", "milk_staphylococci_per_ml", "infant_gut_oxygen",
+    "breast_milk_share_today", "solids_fraction",
 )
 HOST_PANEL_VARIABLES: tuple[str, ...] = (
     "hmo_g_per_l", "siga_g_per_l", "na_k_ratio", "somatic_cells_per_ml", "leucocyte_fraction",

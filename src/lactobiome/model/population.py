@@ -98,9 +98,9 @@ def draw_population(scenario: Scenario, parameters: ParameterTable, dyad_ids: np
     solids_start = solids_low + (solids_high - solids_low) * u[:, _COLUMN["solids_start_day"]]
 
     # the day the infant first sleeps through the night (log-normal in age; Henderson 2010)
+    z = ndtri(np.clip(u[:, _COLUMN["sleeps_through_day"]], 1e-12, 1.0 - 1e-12))
     sleeps_through = parameters.get("night_sleep_consolidation_median_day", "day") * np.exp(
-        parameters.get("night_sleep_consolidation_sd_log", "1") * ndtri(np.clip(u[:, _COLUMN["sleeps_through_day"]],
-                                                                               1e-12, 1.0 - 1e-12)))
+        parameters.get("night_sleep_consolidation_sd_log", "1") * z)
 
     probiotic = np.full(len(dyad_ids), "", dtype=object)
     for regimen in scenario.interventions:

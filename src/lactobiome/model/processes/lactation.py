@@ -17,10 +17,11 @@ Each day, for every dyad:
   Removal efficiency falls with mechanisms, not odds ratios: an inexperienced latch
   (first-time mothers) and painful damaged nipples (short feeds) in the first weeks, duct
   compression by a tight bra, ductal scarring after a mastitis (in an earlier lactation, or
-  earlier in this one: the reason a quarter to a third of affected women have a recurrence), the
-  long night-time interval once the infant sleeps through the night (from a per-dyad age,
-  median ~4 months: Henderson et al. 2010), and random days of missed or short feeds; frequent emptying (a treatment) raises it. The stasis index is
-  residual milk over breast storage capacity.
+  earlier in this one: the reason a quarter to a third of affected women have a recurrence),
+  the long night-time interval once the infant sleeps through the night (from a per-dyad
+  age, median ~4 months: Henderson et al. 2010), and random days of missed or short feeds;
+  frequent emptying (a treatment) raises it. The stasis index is residual milk over breast
+  storage capacity.
 * **Autocrine control.** A breast left full slows its own synthesis (Daly et al. 1993;
   feedback inhibitor of lactation, Peaker & Wilde 1996): production is divided by
   ``1 + g m F``, ``F`` the fullness the day would leave (residual over storage capacity
