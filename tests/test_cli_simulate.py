@@ -122,7 +122,7 @@ def test_parameter_table_checks_units_and_sources(tmp_path):
     table = load_parameters()
     assert all(row.source for row in table.values())
     with pytest.raises(InputError, match="feeds_per_day.*unit"):
-        table.get("feeds_per_day", "1/day")
+        table.value("feeds_per_day", "1/day")
     bad = tmp_path / "params.csv"
     bad.write_text("name,value,unit,prior,source,note\nx,1,furlongs,fixed,assumption,\n")
     with pytest.raises(InputError, match=r"row 2.*furlongs"):

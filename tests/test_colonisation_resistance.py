@@ -33,7 +33,7 @@ def test_protective_weights_follow_the_rule():
         cache: dict = {}
 
         def p(self, name, unit):
-            return params.get(name, unit)
+            return params.value(name, unit)
 
     ctx = Ctx()
     ctx.taxa = taxa

@@ -295,8 +295,8 @@ def test_age_of_sleeping_through_follows_its_log_normal():
     scenario = load_scenario("default", {"cohort": {"dyads": 4000, "seed": 5}})
     table = load_parameters()
     days = draw_population(scenario, table, np.arange(4000))["sleeps_through_day"]
-    median = table.get("night_sleep_consolidation_median_day", "day")
-    sd = table.get("night_sleep_consolidation_sd_log", "1")
+    median = table.value("night_sleep_consolidation_median_day", "day")
+    sd = table.value("night_sleep_consolidation_sd_log", "1")
     assert abs(np.median(days) / median - 1.0) < 0.06
     assert abs(np.std(np.log(days)) / sd - 1.0) < 0.05
     # a dyad's age does not depend on the chunk it is drawn in

@@ -30,4 +30,4 @@ class SimulationContext:
 
     def p(self, name: str, unit: str) -> float:
         """A parameter value, checked against the unit the caller expects."""
-        return self.parameters.get(name, unit)
+        return self.parameters.value(name, unit)

@@ -80,7 +80,8 @@ class Parameter:
 class ParameterTable(Mapping[str, Parameter]):
     """An immutable, unit-checked set of parameters.
 
-    Read values with :meth:`get`, which takes the unit the caller expects.
+    Read values with :meth:`value`, which takes the unit the caller expects; as a mapping
+    (``table[name]``, ``table.get(name)``) it gives the whole :class:`Parameter` row.
     """
 
     def __init__(self, rows: Mapping[str, Parameter], origin: str = "<memory>") -> None:
@@ -99,7 +100,7 @@ class ParameterTable(Mapping[str, Parameter]):
     def __len__(self) -> int:
         return len(self._rows)
 
-    def get(self, name: str, unit: str) -> float:
+    def value(self, name: str, unit: str) -> float:
         """The value of ``name``, checking that its unit is ``unit``.
 
         Raises

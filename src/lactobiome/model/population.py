@@ -42,7 +42,7 @@ N_COLUMNS = 16  # room for more attributes without changing existing ones
 def _prevalence(scenario: Scenario, parameters: ParameterTable, field: str) -> float:
     value = getattr(scenario.population, field)
     if value is None:
-        return parameters.get(f"prevalence_{field}", "probability")
+        return parameters.value(f"prevalence_{field}", "probability")
     return float(value)
 
 
@@ -88,19 +88,19 @@ def draw_population(scenario: Scenario, parameters: ParameterTable, dyad_ids: np
     direct_share = np.where(breast_milk_share > 0.0, direct_share, 0.0)
 
     preterm = u[:, _COLUMN["preterm"]] < p("preterm")
-    term_low = parameters.get("gestational_age_term_min_weeks", "week")
-    ga_low = np.where(preterm, parameters.get("gestational_age_preterm_min_weeks", "week"), term_low)
-    ga_high = np.where(preterm, term_low, parameters.get("gestational_age_term_max_weeks", "week"))
+    term_low = parameters.value("gestational_age_term_min_weeks", "week")
+    ga_low = np.where(preterm, parameters.value("gestational_age_preterm_min_weeks", "week"), term_low)
+    ga_high = np.where(preterm, term_low, parameters.value("gestational_age_term_max_weeks", "week"))
     gestational_age = ga_low + (ga_high - ga_low) * u[:, _COLUMN["gestational_age_weeks"]]
-    solids_default = (parameters.get("solids_start_day_min", "day"), parameters.get("solids_start_day_max", "day"))
+    solids_default = (parameters.value("solids_start_day_min", "day"), parameters.value("solids_start_day_max", "day"))
     solids_low = np.array([(g.solids_start_day or solids_default)[0] for g in groups], dtype=np.float64)[group_index]
     solids_high = np.array([(g.solids_start_day or solids_default)[1] for g in groups], dtype=np.float64)[group_index]
     solids_start = solids_low + (solids_high - solids_low) * u[:, _COLUMN["solids_start_day"]]
 
     # the day the infant first sleeps through the night (log-normal in age; Henderson 2010)
     z = ndtri(np.clip(u[:, _COLUMN["sleeps_through_day"]], 1e-12, 1.0 - 1e-12))
-    sleeps_through = parameters.get("night_sleep_consolidation_median_day", "day") * np.exp(
-        parameters.get("night_sleep_consolidation_sd_log", "1") * z)
+    sleeps_through = parameters.value("night_sleep_consolidation_median_day", "day") * np.exp(
+        parameters.value("night_sleep_consolidation_sd_log", "1") * z)
 
     probiotic = np.full(len(dyad_ids), "", dtype=object)
     for regimen in scenario.interventions:

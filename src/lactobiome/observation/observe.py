@@ -119,21 +119,21 @@ def observe(
     copies = np.asarray(cat["copies_16s"], dtype=np.float64)[rows]
     contaminant = np.asarray(cat["contaminant"], dtype=bool)[rows]
     culturable = np.asarray(cat["culturable"], dtype=bool)[rows]
-    kit_cells = params.get("obs_kit_contaminant_cells", "cells") * contamination
-    concentration = params.get("obs_contaminant_dirichlet_concentration", "1")
-    rho = params.get("obs_dm_overdispersion", "fraction")
+    kit_cells = params.value("obs_kit_contaminant_cells", "cells") * contamination
+    concentration = params.value("obs_contaminant_dirichlet_concentration", "1")
+    rho = params.value("obs_dm_overdispersion", "fraction")
     biomass_fixed = {
-        "maternal_stool": params.get("obs_stool_sample_cells", "cells"),
-        "infant_stool": params.get("obs_stool_sample_cells", "cells"),
-        "areolar_skin": params.get("obs_skin_swab_cells", "cells"),
-        "maternal_oral": params.get("obs_oral_swab_cells", "cells"),
-        "infant_oral": params.get("obs_oral_swab_cells", "cells"),
+        "maternal_stool": params.value("obs_stool_sample_cells", "cells"),
+        "infant_stool": params.value("obs_stool_sample_cells", "cells"),
+        "areolar_skin": params.value("obs_skin_swab_cells", "cells"),
+        "maternal_oral": params.value("obs_oral_swab_cells", "cells"),
+        "infant_oral": params.value("obs_oral_swab_cells", "cells"),
     }
-    biomass_sd = params.get("obs_swab_biomass_sd_log10", "log10")
-    milk_ml = params.get("obs_milk_sample_ml", "mL")
-    recovery = params.get("obs_culture_recovery", "fraction")
-    plated = params.get("obs_culture_plated_ml", "mL")
-    qpcr_sd = params.get("obs_qpcr_sd_log10", "log10")
+    biomass_sd = params.value("obs_swab_biomass_sd_log10", "log10")
+    milk_ml = params.value("obs_milk_sample_ml", "mL")
+    recovery = params.value("obs_culture_recovery", "fraction")
+    plated = params.value("obs_culture_plated_ml", "mL")
+    qpcr_sd = params.value("obs_qpcr_sd_log10", "log10")
 
     all_ids = [int(d) for d in ds["dyad"].values]
     wanted = all_ids if dyads is None else [int(d) for d in dyads]
@@ -202,7 +202,7 @@ def observe(
                 if var not in ds:
                     continue
                 true = float(ds[var].sel(dyad=dyad, day=day).values)
-                scale = params.get(pname, "fraction")
+                scale = params.value(pname, "fraction")
                 if noise == "cv":
                     row[var] = float(models.lognormal_noise(rng, np.array([true]), scale)[0])
                 else:
