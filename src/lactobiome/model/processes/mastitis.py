@@ -36,31 +36,17 @@ import numpy as np
 
 from lactobiome.model.context import SimulationContext, stream_id
 from lactobiome.model.sites import SITE_INDEX
+from lactobiome.model.spectrum import BACTERIAL as _BACTERIAL
+from lactobiome.model.spectrum import INFLAMED as _INFLAMED
+from lactobiome.model.spectrum import (  # noqa: F401 (re-exported for existing callers)
+    MASTITIS_STATES,
+    SEVERITY,
+    STATE_CODE,
+    TREATMENTS,
+    episodes,
+)
 from lactobiome.model.state import DyadState
 from lactobiome.model.transfer import immigrate
-
-MASTITIS_STATES: tuple[str, ...] = (
-    "none",
-    "ductal_narrowing",
-    "inflammatory_mastitis",
-    "bacterial_mastitis",
-    "phlegmon",
-    "abscess",
-    "subacute_mastitis",
-)
-"""State names; the engine stores a state as its index here."""
-
-STATE_CODE: dict[str, int] = {name: i for i, name in enumerate(MASTITIS_STATES)}
-SEVERITY: np.ndarray = np.array([0, 1, 3, 4, 5, 6, 2], dtype=np.int8)
-"""Severity rank of each state code (subacute sits between narrowing and inflammatory)."""
-
-TREATMENTS: tuple[str, ...] = ("antibiotic", "probiotic", "frequent_emptying")
-"""Bit ``i`` of the daily ``treatment`` panel value marks ``TREATMENTS[i]`` as active."""
-
-_INFLAMED = np.isin(np.arange(len(MASTITIS_STATES)), [STATE_CODE[s] for s in (
-    "inflammatory_mastitis", "bacterial_mastitis", "phlegmon", "abscess")])
-_BACTERIAL = np.isin(np.arange(len(MASTITIS_STATES)), [STATE_CODE[s] for s in (
-    "bacterial_mastitis", "phlegmon", "abscess")])
 
 
 def classify(state: DyadState, ctx: SimulationContext) -> np.ndarray:
@@ -154,48 +140,3 @@ def dose_probiotic(state: DyadState, ctx: SimulationContext) -> DyadState:
         policy.probiotic.cfu_per_day * ctx.p("probiotic_gastric_survival", "fraction"))
     immigrate(state, "maternal_gut", "probiotic", expected, ctx.rng, stream_id("mastitis.probiotic_treatment"))
     return state
-
-
-def episodes(states: np.ndarray, treatment: np.ndarray | None = None) -> dict[str, np.ndarray]:
-    """Episodes (runs of days in any state but ``none``) from a (dyad, day) state-code array.
-
-    Parameters
-    ----------
-    states
-        State codes, shape (dyad, day); day index 0 is day of life 1.
-    treatment
-        Daily treatment bitmask of the same shape (bits as in ``TREATMENTS``), optional.
-
-    Returns
-    -------
-    dict
-        Arrays of one row per episode: ``dyad_index``, ``onset_day``, ``duration_days``,
-        ``peak_state`` (code), ``treatment`` (bitmask of treatments active during it).
-    """
-    codes = np.asarray(states).astype(np.int64)
-    n, days = codes.shape
-    active = np.zeros((n, days + 2), dtype=np.int8)
-    active[:, 1:-1] = codes != 0
-    edges = np.diff(active, axis=1).ravel()  # per row: days + 1 entries
-    starts = np.flatnonzero(edges == 1)
-    ends = np.flatnonzero(edges == -1)
-    width = days + 1
-    dyad = starts // width
-    onset = starts % width  # 0-based day index of the first day
-    end = ends % width
-    flat = np.zeros((n, width), dtype=np.int64)
-    flat[:, :days] = SEVERITY[codes]
-    bounds = np.stack([dyad * width + onset, dyad * width + end], axis=1).ravel()
-    if len(starts) == 0:
-        empty = np.zeros(0, dtype=np.int64)
-        return {"dyad_index": empty, "onset_day": empty, "duration_days": empty,
-                "peak_state": empty, "treatment": empty}
-    peak_severity = np.maximum.reduceat(flat.ravel(), bounds)[::2]
-    peak = np.argsort(SEVERITY)[peak_severity]
-    bits = np.zeros(len(starts), dtype=np.int64)
-    if treatment is not None:
-        tflat = np.zeros((n, width), dtype=np.int64)
-        tflat[:, :days] = np.asarray(treatment).astype(np.int64)
-        bits = np.bitwise_or.reduceat(tflat.ravel(), bounds)[::2]
-    return {"dyad_index": dyad, "onset_day": onset + 1, "duration_days": end - onset,
-            "peak_state": peak, "treatment": bits}
