@@ -1,0 +1,50 @@
+"""Shared test helpers.
+
+Real public data sets (FEAST's examples, SourceTracker2's tiny test, the Blekhman milk and
+infant metagenomes) live outside the project, in ``../shared/data`` relative to the
+repository root; the package never depends on them. A test that needs them asks the
+``shared_data`` fixture for a path::
+
+    def test_reads_feast(shared_data):
+        table = read_counts(shared_data("feast_example", "otu_example.txt"))
+
+When the file or folder is missing the test is skipped and the reason names the path. Under
+continuous integration (environment variable ``CI=true``) a missing data set is a failure
+instead, so a CI run cannot pass by skipping the real-data tests.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+SHARED_DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
+"""Where the shared data sets are looked for: ``<repository>/../shared/data``."""
+
+
+def _in_ci() -> bool:
+    return os.environ.get("CI", "").strip().lower() == "true"
+
+
+def require_shared(*parts: str) -> Path:
+    """The path ``SHARED_DATA / parts``; skip the calling test when it is absent (fail under CI=true)."""
+    path = SHARED_DATA.joinpath(*parts)
+    if not path.exists():
+        message = f"shared data not found at {path} (see ../shared/data/README.md)"
+        if _in_ci():
+            pytest.fail(f"{message}; CI=true requires the shared data sets", pytrace=False)
+        pytest.skip(message)
+    return path
+
+
+@pytest.fixture(scope="session")
+def shared_data() -> Callable[..., Path]:
+    """A function ``shared_data(*parts) -> Path`` into ``../shared/data``.
+
+    ``shared_data()`` is the folder itself. Each call skips the test (fails under ``CI=true``)
+    when the requested path does not exist, so ask for the files the test reads.
+    """
+    return require_shared
