@@ -108,7 +108,9 @@ def track(
         raise InputError("give the metadata either as an argument or with --mapping, not both")
     if meta_path is None:
         raise InputError("no metadata: give METADATA or --mapping MAP")
-    counts = read_counts(table, fmt)
+    # whole numbers are required here only with --counts; otherwise the tracker decides
+    # (fractional values summing to <= 100 per sample are relative abundances)
+    counts = read_counts(table, fmt, integer=relative is False)
     meta = read_metadata(meta_path)
     n_sinks = int((meta["SourceSink"] == "Sink").sum())
     total = n_sinks * (1 + bootstrap)

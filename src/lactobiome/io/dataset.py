@@ -9,10 +9,8 @@ or Zarr (``.zarr``) by appending along ``dyad``.
 
 from __future__ import annotations
 
-import contextlib
-import os
 import shutil
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import numpy as np
@@ -20,6 +18,7 @@ import xarray as xr
 
 from lactobiome import __version__
 from lactobiome.errors import LactobiomeError
+from lactobiome.io.atomic import write_file_atomic
 from lactobiome.model.engine import ChunkResult
 from lactobiome.model.processes.mastitis import MASTITIS_STATES, TREATMENTS
 from lactobiome.model.sites import ORIGINS, SITES
@@ -98,50 +97,51 @@ def _encoding(ds: xr.Dataset) -> dict:
     return {"abundance": {"zlib": True, "complevel": 1, "shuffle": False}} if "abundance" in ds else {}
 
 
+def _write_or_fail(out: Path, writer: Callable[[Path], object]) -> None:
+    """Write ``out`` atomically with ``writer``; an OS error becomes a one-line error."""
+    try:
+        write_file_atomic(out, writer)
+    except OSError as exc:
+        raise LactobiomeError(
+            f"{out}: cannot write ({exc.strerror or exc}); nothing was replaced"
+        ) from None
+
+
 def write_atomic(ds: xr.Dataset, path: Path) -> None:
     """Write ``ds`` as NetCDF to ``path`` through a temp file in the same folder."""
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    try:
+
+    def write(tmp: Path) -> None:
         ds.to_netcdf(tmp, engine="netcdf4", unlimited_dims=["dyad"], encoding=_encoding(ds))
-        os.replace(tmp, path)
-    except OSError as exc:
-        with contextlib.suppress(OSError):
-            tmp.unlink()
-        raise LactobiomeError(
-            f"{path}: cannot write ({exc.strerror or exc}); nothing was replaced"
-        ) from None
+
+    _write_or_fail(Path(path), write)
 
 
 def combine_parts(parts: Sequence[Path], out: Path) -> None:
     """Stream chunk files into one result (``.nc`` NetCDF or ``.zarr``), atomically."""
-    if out.suffix == ".zarr":
-        _combine_zarr(parts, out)
+    if Path(out).suffix == ".zarr":
+        _combine_zarr(parts, Path(out))
         return
+    _write_or_fail(Path(out), lambda tmp: _combine_netcdf(parts, tmp))
+
+
+def _combine_netcdf(parts: Sequence[Path], tmp: Path) -> None:
+    """Write the NetCDF file ``tmp`` holding every part's dyads, in order."""
     import netCDF4
 
-    tmp = out.with_name(f".{out.name}.tmp-{os.getpid()}")
-    try:
-        shutil.copyfile(parts[0], tmp)
-        raw = _raw_copyable(parts)
-        starts = []
-        with netCDF4.Dataset(tmp, mode="a") as target:
-            start = target.dimensions["dyad"].size
-            for part in parts[1:]:
-                starts.append(start)
-                with netCDF4.Dataset(part, mode="r") as source:
-                    n = source.dimensions["dyad"].size
-                    for name, variable in source.variables.items():
-                        if name not in raw and variable.dimensions and variable.dimensions[0] == "dyad":
-                            target.variables[name][start : start + n] = variable[:]
-                    start += n
-        _append_chunks(tmp, parts[1:], starts, raw, start)
-        os.replace(tmp, out)
-    except OSError as exc:
-        with contextlib.suppress(OSError):
-            tmp.unlink()
-        raise LactobiomeError(
-            f"{out}: cannot write ({exc.strerror or exc}); nothing was replaced"
-        ) from None
+    shutil.copyfile(parts[0], tmp)
+    raw = _raw_copyable(parts)
+    starts = []
+    with netCDF4.Dataset(tmp, mode="a") as target:
+        start = target.dimensions["dyad"].size
+        for part in parts[1:]:
+            starts.append(start)
+            with netCDF4.Dataset(part, mode="r") as source:
+                n = source.dimensions["dyad"].size
+                for name, variable in source.variables.items():
+                    if name not in raw and variable.dimensions and variable.dimensions[0] == "dyad":
+                        target.variables[name][start : start + n] = variable[:]
+                start += n
+    _append_chunks(tmp, parts[1:], starts, raw, start)
 
 
 def _chunk_layout(dataset) -> tuple | None:
@@ -198,15 +198,15 @@ def _combine_zarr(parts: Sequence[Path], out: Path) -> None:
         raise LactobiomeError(
             f"{out}: writing Zarr needs the 'zarr' package (pip install 'lactobiome[zarr]')"
         ) from None
-    tmp = out.with_name(f".{out.name}.tmp-{os.getpid()}")
-    shutil.rmtree(tmp, ignore_errors=True)
-    for i, part in enumerate(parts):
-        with xr.open_dataset(part) as ds:
-            ds.load().to_zarr(
-                tmp, mode="w" if i == 0 else "a", append_dim=None if i == 0 else "dyad"
-            )
-    shutil.rmtree(out, ignore_errors=True)
-    os.replace(tmp, out)
+
+    def write(tmp: Path) -> None:
+        for i, part in enumerate(parts):
+            with xr.open_dataset(part) as ds:
+                ds.load().to_zarr(
+                    tmp, mode="w" if i == 0 else "a", append_dim=None if i == 0 else "dyad"
+                )
+
+    _write_or_fail(out, write)
 
 
 def open_result(path: str | Path) -> xr.Dataset:

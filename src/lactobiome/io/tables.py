@@ -13,6 +13,12 @@ Supported layouts
 * **MetaPhlAn** relative abundances (percent, all ranks): only species rows (``s__`` with no
   ``t__``) are kept and each sample is returned as proportions summing to 1.
 
+Taxon ids that are lineages (``k__Bacteria|p__...|s__...``) do not make a table MetaPhlAn:
+:func:`detect_format` reads a table as MetaPhlAn only when it has MetaPhlAn's header (a
+``#mpa_v...`` line or a ``clade_name`` column) or its values are percentages of nested
+ranks summing to 100 per sample. Whole-number counts with one row per taxon are a FEAST
+count table, every row kept; anything in between is refused (say which with ``fmt``).
+
 Every reader raises :class:`lactobiome.errors.InputError` with a one-line message naming the
 file and the row, sample or field at fault. Files whose lines end in a bare carriage return
 (classic Mac OS) are rejected with a message that says how to convert them: such files are
@@ -24,16 +30,20 @@ from __future__ import annotations
 
 import io
 import json
+import re
+from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from lactobiome.errors import InputError
+from lactobiome.tracking.inputs import ROLE_ALIASES, check_counts
 
 if TYPE_CHECKING:  # numpy/pandas are imported lazily so `import lactobiome.io` stays cheap
     import numpy as np
     import pandas as pd
 
 __all__ = [
+    "check_counts",
     "detect_format",
     "read_biom",
     "read_classic_table",
@@ -70,8 +80,22 @@ def _read_text(path: str | Path) -> str:
     return text.replace("\r\n", "\n")
 
 
+_MPA_HEADER_CELLS = ("clade_name", "#clade_name")
+_LINEAGE = re.compile(r"^[kd]__")  # k__Bacteria (MetaPhlAn, Greengenes), d__ (GTDB, SILVA)
+_HEAD_LINES = 32
+"""Lines read to tell a text table's layout (headers, then the first taxon ids)."""
+_PERCENT_TOLERANCE = 1.0
+"""How far from 100 a sample's top-rank percentages may sum in a MetaPhlAn profile (rounding
+of the printed values; MetaPhlAn 4's merged tables reach 100.11)."""
+_FORMAT_HELP = (
+    "expected a FEAST count table (one row per taxon, whole-number read counts) or a MetaPhlAn "
+    "profile (a '#mpa_v...' line or a 'clade_name' header, percentages summing to 100 per "
+    "sample); say which with --format feast or --format metaphlan"
+)
+
+
 def detect_format(path: str | Path) -> str:
-    """Guess the layout of a count table from its first bytes.
+    """Tell the layout of a count table from its first bytes and, where needed, its values.
 
     Parameters
     ----------
@@ -82,13 +106,29 @@ def detect_format(path: str | Path) -> str:
     -------
     str
         One of ``"biom-hdf5"``, ``"biom-json"``, ``"classic"``, ``"metaphlan"``, ``"feast"``.
+        A text table is MetaPhlAn when it has MetaPhlAn's header (a ``#mpa`` line or a
+        ``clade_name`` column; its samples must then sum to at most 100 percent) or, without
+        that header, when its taxon ids are lineages at nested ranks whose top rank sums to
+        100 percent per sample. A table with lineage ids and whole-number values, one row per
+        taxon, is a FEAST count table.
+
+    Raises
+    ------
+    InputError
+        If the file is missing, or the taxon ids are lineages and the table is neither of the
+        two (nested ranks of read counts, fractions without MetaPhlAn's header, ...).
     """
     path = Path(path)
     try:
         with path.open("rb") as fh:
             head = fh.read(4096)
+            fh.seek(0)
+            # whole lines: a header naming hundreds of samples is longer than the head
+            first_lines = [fh.readline(1 << 20) for _ in range(_HEAD_LINES)]
     except FileNotFoundError:
         raise InputError(f"{path}: file not found") from None
+    except IsADirectoryError:
+        raise InputError(f"{path}: is a directory, expected a table file") from None
     if head.startswith(_HDF5_MAGIC):
         return "biom-hdf5"
     stripped = head.lstrip()
@@ -97,28 +137,133 @@ def detect_format(path: str | Path) -> str:
     first = stripped.split(b"\n", 1)[0].strip()
     if first.startswith(b"# Constructed") or first.startswith(b"#OTU ID"):
         return "classic"
-    if first.startswith(b"#mpa") or first.startswith(b"clade_name") or b"k__" in head[:2048]:
+    mpa_header = False
+    lines = [ln.rstrip(b"\r\n") for ln in first_lines if ln.strip()]
+    while lines and lines[0].startswith(b"#") and not _is_mpa_header(lines[0]):
+        mpa_header |= lines.pop(0).startswith(b"#mpa")  # MetaPhlAn's database line
+    mpa_header |= bool(lines) and _is_mpa_header(lines[0])
+    lineage = any(_LINEAGE.match(ln.decode("utf-8", "replace")) for ln in lines[1:])
+    if not mpa_header and not lineage:
+        return "feast"
+    return _classify_lineage_table(path, mpa_header)
+
+
+def _is_mpa_header(line: bytes | str) -> bool:
+    """Whether ``line`` is MetaPhlAn's column header (first cell ``clade_name``)."""
+    if isinstance(line, bytes):
+        line = line.decode("utf-8", "replace")
+    return line.split("\t", 1)[0].strip().lower() in _MPA_HEADER_CELLS
+
+
+def _classify_lineage_table(path: Path, mpa_header: bool) -> str:
+    """``"metaphlan"`` or ``"feast"`` for a table with MetaPhlAn's header or lineage ids.
+
+    A MetaPhlAn profile lists every rank: each lineage's parent is a row too and holds at
+    least the sum of its children. A count table with lineage ids has one row per taxon
+    (some resolved to species, some only to a genus), so its parents are not all rows.
+    """
+    import numpy as np
+
+    _, rows = _parse_tsv_rows(_read_text(path), path)
+    skip = 0
+    while skip < len(rows) and rows[skip][0].startswith("#") and not _is_mpa_header(rows[skip][0]):
+        skip += 1
+    body = rows[skip + 1 :]
+    if not body:
+        return "metaphlan" if mpa_header else "feast"  # the readers say what is missing
+    taxa = [fields[0].strip() for fields in body]
+    example = next((t for t in taxa if _LINEAGE.match(t)), taxa[0])
+    parsed = _fast_values(body, len(body[0]) - 1)
+    if parsed is None:
+        if mpa_header:
+            return "metaphlan"  # read_metaphlan names the cell at fault
+        raise InputError(
+            f"{path}: cannot tell the layout: taxon ids are lineages ({example!r}) but the rows "
+            f"are not all numbers of equal length; {_FORMAT_HELP}"
+        )
+    values = parsed[1]
+    finite = bool(np.isfinite(values).all())
+    depth = np.array([t.count("|") for t in taxa])
+    top = values[depth == depth.min()].sum(axis=0)
+    if mpa_header:
+        over = top > 100.0 + _PERCENT_TOLERANCE
+        if finite and over.any():
+            header = rows[skip][1:]
+            k = int(np.argmax(over))
+            name = header[k].strip() if k < len(header) else f"column {k + 2}"
+            raise InputError(
+                f"{path}: the header is MetaPhlAn's but sample {name!r} sums to {top[k]:g} at "
+                f"its top rank, not to at most 100 percent; {_FORMAT_HELP}"
+            )
         return "metaphlan"
-    return "feast"
+    all_ranks = finite and _is_rank_tree(taxa, values)
+    whole = finite and bool((values == np.round(values)).all())
+    percent = finite and bool(((np.abs(top - 100.0) <= _PERCENT_TOLERANCE) | (top == 0.0)).all())
+    if all_ranks and percent:
+        return "metaphlan"  # every rank, percentages: a MetaPhlAn profile without its header
+    if not all_ranks and whole:
+        return "feast"
+    if not all_ranks and finite and all(t.rsplit("|", 1)[-1].startswith("s__") for t in taxa):
+        return "metaphlan"  # species-only percentages: either reading keeps every row
+    if all_ranks:
+        reason = (
+            "the rows form a tree of ranks (each lineage's parent is a row too), so a read would "
+            "count once per rank, and the top rank does not sum to 100 percent per sample"
+        )
+    else:
+        reason = "the values are not whole-number read counts and there is no MetaPhlAn header"
+    raise InputError(
+        f"{path}: cannot tell the layout: taxon ids are lineages ({example!r}) but {reason}; "
+        f"{_FORMAT_HELP}"
+    )
 
 
-def _parse_tsv_rows(text: str, path: Path, skip_comments: bool = False) -> list[list[str]]:
-    rows = []
-    for line in text.split("\n"):
+def _is_rank_tree(taxa: list[str], values: np.ndarray) -> bool:
+    """Whether every lineage's parent is a row holding at least the sum of its children."""
+    import numpy as np
+
+    row = {t: i for i, t in enumerate(taxa)}
+    children = np.zeros_like(values)
+    nested = False
+    for i, t in enumerate(taxa):
+        if "|" not in t:
+            continue
+        parent = row.get(t.rsplit("|", 1)[0])
+        if parent is None:
+            return False
+        nested = True
+        children[parent] += values[i]
+    slack = 1e-2 + 1e-6 * np.abs(values)  # percentages printed to a few decimals
+    return nested and bool((values + slack >= children).all())
+
+
+def _parse_tsv_rows(text: str, path: Path) -> tuple[list[int], list[list[str]]]:
+    """Split a tab-separated text into rows, skipping blank lines.
+
+    Returns
+    -------
+    tuple
+        The line number in the file of each row (from 1), and the rows' fields.
+    """
+    numbers: list[int] = []
+    rows: list[list[str]] = []
+    for number, line in enumerate(text.split("\n"), start=1):
         if not line.strip():
             continue
-        if skip_comments and line.startswith("#") and not line.startswith("#OTU ID"):
-            continue
+        numbers.append(number)
         rows.append(line.split("\t"))
     if not rows:
         raise InputError(f"{path}: no rows")
-    return rows
+    return numbers, rows
 
 
 def _frame_from_rows(
-    header: list[str], body: list[list[str]], path: Path, first_line: int, integer: bool
+    header: list[str], body: list[list[str]], path: Path, lines: Sequence[int], integer: bool
 ) -> pd.DataFrame:
-    """Build a taxa x samples float frame, checking every cell."""
+    """Build a taxa x samples float frame, checking every cell.
+
+    ``lines`` holds the line number in the file of each row of ``body``, for messages.
+    """
     import numpy as np
     import pandas as pd
 
@@ -135,12 +280,12 @@ def _frame_from_rows(
         taxa_fast, values_fast = fast
         _check_duplicates(taxa_fast, path, "taxon id")
         frame = pd.DataFrame(values_fast, index=pd.Index(taxa_fast, name="taxon"), columns=samples)
-        check_counts(frame, str(path), integer=integer, first_line=first_line)
+        check_counts(frame, str(path), integer=integer, lines=lines)
         return frame
     taxa: list[str] = []
     values = np.empty((len(body), n), dtype=np.float64)
     for r, fields in enumerate(body):
-        line_no = first_line + r
+        line_no = lines[r]
         taxon = fields[0].strip()
         cells = fields[1:]
         # tolerate one trailing empty cell (a trailing tab)
@@ -165,7 +310,7 @@ def _frame_from_rows(
             ) from None
     _check_duplicates(taxa, path, "taxon id")
     frame = pd.DataFrame(values, index=pd.Index(taxa, name="taxon"), columns=samples)
-    check_counts(frame, str(path), integer=integer, first_line=first_line)
+    check_counts(frame, str(path), integer=integer, lines=lines)
     return frame
 
 
@@ -192,7 +337,7 @@ def _fast_values(body: list[list[str]], n: int) -> tuple[list[str], np.ndarray] 
     if frame.shape != (len(body), n + 1):
         return None
     values = frame.iloc[:, 1:]
-    if not all(np.issubdtype(dt, np.number) for dt in values.dtypes):
+    if not all(pd.api.types.is_numeric_dtype(dt) for dt in values.dtypes):
         return None
     taxa = [str(t).strip() for t in frame.iloc[:, 0]]
     if any(not t or t == "nan" for t in taxa):
@@ -216,49 +361,6 @@ def _check_duplicates(names: list[str], path: Path | str, what: str) -> None:
         seen.add(name)
 
 
-def check_counts(
-    frame: pd.DataFrame, name: str, integer: bool = True, first_line: int | None = None
-) -> None:
-    """Raise :class:`InputError` for negative, NaN, infinite or (optionally) fractional cells.
-
-    Parameters
-    ----------
-    frame
-        Taxa x samples table.
-    name
-        File name (or label) used in messages.
-    integer
-        Require whole numbers (read counts).
-    first_line
-        Line number of the first data row in the file, to report lines instead of taxa.
-    """
-    import numpy as np
-
-    values = frame.to_numpy(dtype=np.float64)
-
-    def where(r: int, c: int) -> str:
-        taxon = frame.index[r]
-        line = f"line {first_line + r} " if first_line is not None else ""
-        return f"{name}: {line}(taxon {taxon!r}), sample {frame.columns[c]!r}"
-
-    bad = ~np.isfinite(values)
-    if bad.any():
-        r, c = np.argwhere(bad)[0]
-        raise InputError(f"{where(r, c)}: missing or non-finite value, expected a count")
-    bad = values < 0
-    if bad.any():
-        r, c = np.argwhere(bad)[0]
-        raise InputError(f"{where(r, c)}: negative value {values[r, c]:g}, expected a count >= 0")
-    if integer:
-        bad = values != np.round(values)
-        if bad.any():
-            r, c = np.argwhere(bad)[0]
-            raise InputError(
-                f"{where(r, c)}: {values[r, c]:g} is not a whole number; read counts are "
-                "required (for relative abundances use --relative / read_metaphlan)"
-            )
-
-
 def read_feast_counts(path: str | Path, integer: bool = True) -> pd.DataFrame:
     """Read a FEAST count table (taxa in rows, samples in columns).
 
@@ -276,7 +378,7 @@ def read_feast_counts(path: str | Path, integer: bool = True) -> pd.DataFrame:
         Float counts, index = taxon ids, columns = sample ids.
     """
     path = Path(path)
-    rows = _parse_tsv_rows(_read_text(path), path)
+    lines, rows = _parse_tsv_rows(_read_text(path), path)
     header, body = rows[0], rows[1:]
     if not body:
         raise InputError(f"{path}: header only, no taxon rows")
@@ -289,10 +391,10 @@ def read_feast_counts(path: str | Path, integer: bool = True) -> pd.DataFrame:
         samples = header[1:]
     else:
         raise InputError(
-            f"{path}: line 2: {width} fields but the header has {len(header)}; expected the "
-            "header to list every sample (with or without a taxon column name)"
+            f"{path}: line {lines[1]}: {width} fields but the header has {len(header)}; expected "
+            "the header to list every sample (with or without a taxon column name)"
         )
-    return _frame_from_rows(samples, body, path, first_line=2, integer=integer)
+    return _frame_from_rows(samples, body, path, lines[1:], integer=integer)
 
 
 def read_classic_table(path: str | Path, integer: bool = True) -> pd.DataFrame:
@@ -325,16 +427,18 @@ def read_classic_table(path: str | Path, integer: bool = True) -> pd.DataFrame:
     if drop_last:
         header = header[:-1]
     body = []
-    for line in lines[start + 1 :]:
+    numbers = []
+    for number, line in enumerate(lines[start + 1 :], start=start + 2):
         if not line.strip() or line.startswith("#"):
             continue
         fields = line.split("\t")
         if drop_last and len(fields) == len(header) + 2:
             fields = fields[:-1]
         body.append(fields)
+        numbers.append(number)
     if not body:
         raise InputError(f"{path}: no taxon rows after the '#OTU ID' header")
-    return _frame_from_rows(header, body, path, first_line=start + 2, integer=integer)
+    return _frame_from_rows(header, body, path, numbers, integer=integer)
 
 
 def read_biom(path: str | Path, integer: bool = True) -> pd.DataFrame:
@@ -438,51 +542,46 @@ def read_metaphlan(path: str | Path, rank: str = "s") -> pd.DataFrame:
     import numpy as np
 
     path = Path(path)
-    text = _read_text(path)
-    lines = [ln for ln in text.split("\n") if ln.strip()]
+    numbers, rows = _parse_tsv_rows(_read_text(path), path)
     start = 0
-    while (
-        start < len(lines)
-        and lines[start].startswith("#")
-        and not lines[start].startswith("#clade_name")
-    ):
+    while start < len(rows) and rows[start][0].startswith("#") and not _is_mpa_header(rows[start][0]):
         start += 1
-    if start >= len(lines):
+    if start >= len(rows):
         raise InputError(f"{path}: no header line with sample names")
-    header = lines[start].split("\t")
-    if header[0].lstrip("#") not in ("clade_name", "ID", "taxon"):
+    header = rows[start]
+    if header[0].strip().lstrip("#").lower() not in ("clade_name", "id", "taxon"):
         raise InputError(
-            f"{path}: line {start + 1}: first column is {header[0]!r}, expected 'clade_name'"
+            f"{path}: line {numbers[start]}: first column is {header[0]!r}, expected 'clade_name'"
         )
     samples = header[1:]
     if samples and samples[-1].strip().upper() == "NCBI_TAX_ID":
         raise InputError(f"{path}: unsupported NCBI_tax_id column; export without it")
     tag = f"{rank}__"
     body = []
-    first_line = None
-    for i, line in enumerate(lines[start + 1 :], start=start + 2):
-        fields = line.split("\t")
-        last = fields[0].split("|")[-1]
-        if last.startswith(tag):
-            if first_line is None:
-                first_line = i
+    lines = []
+    for number, fields in zip(numbers[start + 1 :], rows[start + 1 :], strict=True):
+        if fields[0].strip().split("|")[-1].startswith(tag):
             body.append(fields)
+            lines.append(number)
     if not body:
         raise InputError(f"{path}: no rows at rank {tag!r} (expected MetaPhlAn clade names)")
-    frame = _frame_from_rows(samples, body, path, first_line=first_line or 2, integer=False)
+    frame = _frame_from_rows(samples, body, path, lines, integer=False)
     frame.index = [name.split("|")[-1] for name in frame.index]
     frame.index.name = "taxon"
     totals = frame.sum(axis=0).to_numpy()
     over = totals > 100.0 * (1 + 1e-6) + 1e-6
     if over.any():
         s = frame.columns[int(np.argmax(over))]
-        raise InputError(f"{path}: sample {s!r}: species abundances sum to over 100 percent")
+        raise InputError(
+            f"{path}: sample {s!r}: species abundances sum to over 100 percent; expected "
+            "MetaPhlAn percentages (for a count table use --format feast)"
+        )
     with np.errstate(invalid="ignore", divide="ignore"):
         props = frame / np.where(totals > 0, totals, 1.0)
     return props
 
 
-def read_counts(path: str | Path, fmt: str = "auto") -> pd.DataFrame:
+def read_counts(path: str | Path, fmt: str = "auto", integer: bool = True) -> pd.DataFrame:
     """Read a count table of any supported layout.
 
     Parameters
@@ -490,7 +589,11 @@ def read_counts(path: str | Path, fmt: str = "auto") -> pd.DataFrame:
     path
         The table.
     fmt
-        ``"auto"`` (detect), ``"feast"``, ``"biom"``, ``"classic"`` or ``"metaphlan"``.
+        ``"auto"`` (detect, see :func:`detect_format`), ``"feast"``, ``"biom"``,
+        ``"classic"`` or ``"metaphlan"``.
+    integer
+        Require whole-number counts in FEAST, BIOM and classic tables (``False`` for
+        relative abundances in those layouts; cells must still be finite and >= 0).
 
     Returns
     -------
@@ -500,13 +603,13 @@ def read_counts(path: str | Path, fmt: str = "auto") -> pd.DataFrame:
     """
     kind = detect_format(path) if fmt == "auto" else fmt
     if kind in ("biom", "biom-hdf5", "biom-json"):
-        return read_biom(path)
+        return read_biom(path, integer=integer)
     if kind == "classic":
-        return read_classic_table(path)
+        return read_classic_table(path, integer=integer)
     if kind == "metaphlan":
         return read_metaphlan(path)
     if kind == "feast":
-        return read_feast_counts(path)
+        return read_feast_counts(path, integer=integer)
     raise InputError(f"{path}: unknown table format {fmt!r}")
 
 
@@ -522,9 +625,6 @@ _COLUMN_ALIASES = {
     "source-or-sink": "SourceSink",
     "id": "id",
 }
-_ROLE = {"sink": "Sink", "snk": "Sink", "source": "Source", "src": "Source"}
-
-
 def read_metadata(path: str | Path) -> pd.DataFrame:
     """Read FEAST metadata or a SourceTracker2 mapping file.
 
@@ -546,7 +646,7 @@ def read_metadata(path: str | Path) -> pd.DataFrame:
     import pandas as pd
 
     path = Path(path)
-    rows = _parse_tsv_rows(_read_text(path), path)
+    numbers, rows = _parse_tsv_rows(_read_text(path), path)
     header = [h.strip() for h in rows[0]]
     body = rows[1:]
     if not body:
@@ -563,7 +663,7 @@ def read_metadata(path: str | Path) -> pd.DataFrame:
     id_col = names.index("id") if "id" in names else None
     records = []
     seen: set[str] = set()
-    for i, fields in enumerate(body, start=2):
+    for i, fields in zip(numbers[1:], body, strict=True):
         fields = [f.strip() for f in fields]
         fields += [""] * (len(names) - len(fields))
         sample = fields[col["SampleID"]]
@@ -572,7 +672,7 @@ def read_metadata(path: str | Path) -> pd.DataFrame:
         if sample in seen:
             raise InputError(f"{path}: line {i}: duplicate SampleID {sample!r}")
         seen.add(sample)
-        role = _ROLE.get(fields[col["SourceSink"]].lower())
+        role = ROLE_ALIASES.get(fields[col["SourceSink"]].lower())
         if role is None:
             raise InputError(
                 f"{path}: line {i} (sample {sample!r}): SourceSink is "

@@ -13,9 +13,9 @@ from lactobiome.model.parameters import ParameterTable, load_parameters
 from lactobiome.model.taxa import TaxaCatalogue, load_taxa
 from lactobiome.observation import models
 from lactobiome.observation.design import SAMPLE_SITES, Design
+from lactobiome.tracking import COLUMNS as TRUTH_COLUMNS
+from lactobiome.tracking import UNKNOWN
 
-UNKNOWN = "Unknown"
-TRUTH_COLUMNS = ["sink", "source", "proportion", "ci_low", "ci_high"]
 # panel variable -> (parameter of its noise, kind of noise)
 _PANEL = {
     "somatic_cells_per_ml": ("obs_scc_cv", "cv"),

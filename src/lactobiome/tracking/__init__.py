@@ -11,9 +11,12 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     import pandas as pd
 
-__all__ = ["UNKNOWN", "track", "to_wide"]
+__all__ = ["COLUMNS", "UNKNOWN", "track", "to_wide"]
 
 UNKNOWN = "Unknown"
+"""Label of the unknown source in every result."""
+COLUMNS: list[str] = ["sink", "source", "proportion", "ci_low", "ci_high"]
+"""Columns of the long result (DESIGN §7), also those of a simulated ``truth.tsv``."""
 
 
 def track(counts: pd.DataFrame, metadata: pd.DataFrame, **kwargs: Any) -> pd.DataFrame:

@@ -8,20 +8,20 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from lactobiome.errors import InputError
+from lactobiome.tracking import COLUMNS, UNKNOWN
+from lactobiome.tracking.inputs import ROLE_ALIASES, check_counts
 
 if TYPE_CHECKING:
     from collections.abc import Callable
 
     import pandas as pd
 
-UNKNOWN = "Unknown"
 BOOTSTRAP_CHUNK_VALUES = 1_000_000
 """Count values (sink plus source reads over taxa) of bootstrap replicates solved at once;
 bounds memory (about 40 bytes per value in flight), not a statistical setting."""
 BOOTSTRAP_TOLERANCE = 1e-4
 """Convergence tolerance of bootstrap replicates (a tenth of the 0.001 precision at which
 interval ends are reported)."""
-COLUMNS = ["sink", "source", "proportion", "ci_low", "ci_high"]
 
 
 @dataclass
@@ -59,8 +59,6 @@ def _validate(
 ) -> tuple[pd.DataFrame, pd.DataFrame, bool]:
     import pandas as pd
 
-    from lactobiome.io.tables import check_counts
-
     if not isinstance(counts, pd.DataFrame) or counts.shape[0] == 0 or counts.shape[1] == 0:
         raise InputError(f"{counts_name}: empty count table")
     meta = metadata.copy()
@@ -76,7 +74,7 @@ def _validate(
     if len(dup):
         raise InputError(f"{metadata_name}: duplicate SampleID {dup[0]!r}")
     role = meta["SourceSink"].astype(str).str.strip().str.lower()
-    role = role.map({"sink": "Sink", "source": "Source", "snk": "Sink", "src": "Source"})
+    role = role.map(ROLE_ALIASES)
     if role.isna().any():
         s = role.index[role.isna()][0]
         raise InputError(

@@ -1,0 +1,76 @@
+"""Checks of the tables the tracker takes, shared with the readers in :mod:`lactobiome.io`.
+
+This module belongs to the tracker so that the dependency points one way: the readers and
+the command line use the tracker's checks; the tracker never imports :mod:`lactobiome.io`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
+
+from lactobiome.errors import InputError
+
+if TYPE_CHECKING:  # numpy/pandas are imported lazily so `import lactobiome.io` stays cheap
+    import pandas as pd
+
+__all__ = ["ROLE_ALIASES", "check_counts"]
+
+ROLE_ALIASES: dict[str, str] = {"sink": "Sink", "snk": "Sink", "source": "Source", "src": "Source"}
+"""``SourceSink`` values (lower case; FEAST's and SourceTracker2's) -> ``"Sink"``/``"Source"``."""
+
+
+def check_counts(
+    frame: pd.DataFrame,
+    name: str,
+    integer: bool = True,
+    first_line: int | None = None,
+    lines: Sequence[int] | None = None,
+) -> None:
+    """Raise :class:`InputError` for negative, NaN, infinite or (optionally) fractional cells.
+
+    Parameters
+    ----------
+    frame
+        Taxa x samples table.
+    name
+        File name (or label) used in messages.
+    integer
+        Require whole numbers (read counts).
+    first_line
+        Line number of the first data row in the file, when the rows stand on consecutive
+        lines, to report lines besides taxa.
+    lines
+        Line number in the file of every row (overrides ``first_line``), for files whose
+        rows are not consecutive (blank or comment lines, other ranks in between).
+    """
+    import numpy as np
+
+    values = frame.to_numpy(dtype=np.float64)
+
+    def where(r: int, c: int) -> str:
+        taxon = frame.index[r]
+        if lines is not None:
+            line = f"line {lines[r]} "
+        elif first_line is not None:
+            line = f"line {first_line + r} "
+        else:
+            line = ""
+        return f"{name}: {line}(taxon {taxon!r}), sample {frame.columns[c]!r}"
+
+    bad = ~np.isfinite(values)
+    if bad.any():
+        r, c = np.argwhere(bad)[0]
+        raise InputError(f"{where(r, c)}: missing or non-finite value, expected a count")
+    bad = values < 0
+    if bad.any():
+        r, c = np.argwhere(bad)[0]
+        raise InputError(f"{where(r, c)}: negative value {values[r, c]:g}, expected a count >= 0")
+    if integer:
+        bad = values != np.round(values)
+        if bad.any():
+            r, c = np.argwhere(bad)[0]
+            raise InputError(
+                f"{where(r, c)}: {values[r, c]:g} is not a whole number; read counts are "
+                "required (for relative abundances use --relative / read_metaphlan)"
+            )
