@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import zlib
+from collections.abc import Mapping
 from dataclasses import dataclass, field
+from types import MappingProxyType
 
 import numpy as np
 
@@ -18,16 +20,28 @@ def stream_id(name: str) -> int:
     return zlib.crc32(name.encode())
 
 
-@dataclass
+@dataclass(frozen=True)
 class SimulationContext:
-    """Read-only inputs of the processes for one chunk of dyads."""
+    """Read-only inputs of the processes for one chunk of dyads.
+
+    ``tables`` holds, per process name, the arrays that process's ``prepare`` derived once
+    for the chunk (catalogue traits, group indices); the engine owns them and they are
+    read-only (``ndarray.flags.writeable`` is off).
+    """
 
     scenario: Scenario
     parameters: ParameterTable
     taxa: TaxaCatalogue
     rng: RandomStreams
-    cache: dict[str, np.ndarray] = field(default_factory=dict)
+    tables: Mapping[str, Mapping[str, np.ndarray]] = field(default_factory=lambda: MappingProxyType({}))
 
     def p(self, name: str, unit: str) -> float:
         """A parameter value, checked against the unit the caller expects."""
         return self.parameters.value(name, unit)
+
+    def table(self, process: str) -> Mapping[str, np.ndarray]:
+        """The per-chunk arrays prepared for ``process``."""
+        try:
+            return self.tables[process]
+        except KeyError:
+            raise KeyError(f"no prepared tables for process {process!r}; is its prepare() declared?") from None

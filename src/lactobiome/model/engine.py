@@ -1,44 +1,45 @@
 """The one-day step and the run of a chunk of dyads.
 
-A day applies the process modules in a fixed order (DESIGN §2):
+A day applies the process modules of :data:`DEFAULT_PROCESSES` in order:
 
 0. ``feeding_plan`` – today's breast-milk share and solids intake (feeding plans)
-1. ``lactation``  – today's milk volume, feeds, tight-junction permeability
+1. ``lactation``  – today's milk volume, feeds, composition, tight-junction permeability
 2. ``residents``  – day 1: the mother's resident communities
 3. ``birth``      – day 1: the birth inoculum
 4. ``milk_carryover`` – the infant drains the milk that was in the pool at dawn
 5. ``feeding``    – contact routes of feeds at the breast (skin, retrograde flow, saliva)
-6. ``translocation`` – stroma, maternal gut (entero-mammary) and mouth → milk
-7. ``milk_today`` – the infant drains the day's new milk cells; milk film on the skin
-8. ``environment`` – background immigration
-9. ``probiotics`` – dosed strains
-9b. ``infant_gut`` – oxygen, HMOs, sIgA, solids and stool washout in the infant gut
-9c. ``colonisation_resistance`` – protective commensals slow pathobionts in stroma and milk
-10. ``growth``    – growth and competition within each site
-11. ``mammary_immunity`` – inflammation, leucocyte recruitment and clearance, milk cells, fever
-12. ``antibiotics`` – intrapartum, scheduled and treatment courses kill susceptible taxa
-13. ``entero_mammary_immunity`` – sIgA specificity follows the maternal gut
-14. ``mastitis``  – the mastitis-spectrum state; treatment policies start courses
-15. record
+6. ``skin_barrier`` – nipple fissures let skin pathobionts into stroma and milk
+7. ``translocation`` – stroma, maternal gut (entero-mammary) and mouth → milk
+8. ``milk_today`` – the infant drains the day's new milk cells; milk film on the skin
+9. ``environment`` – background immigration
+10. ``probiotics`` – dosed strains; ``treatment_probiotic`` – courses a treatment policy started
+11. ``infant_gut`` – oxygen, HMOs, sIgA, solids and stool washout in the infant gut
+12. ``colonisation_resistance`` – protective commensals slow pathobionts in stroma and milk
+13. ``growth``    – growth and competition within each site
+14. ``mammary_immunity`` – inflammation, leucocyte recruitment and clearance, milk cells, fever
+15. ``antibiotics`` – intrapartum, scheduled and treatment courses kill susceptible taxa
+16. ``entero_mammary_immunity`` – sIgA specificity follows the maternal gut
+17. ``mastitis``  – the mastitis-spectrum state; treatment policies start courses
+18. record the daily panel (and the abundance on sampling days)
 
-``skin_barrier`` (nipple fissures let skin pathobionts in) runs after ``feeding`` and
-``treatment_probiotic`` (probiotic courses started by a treatment policy) after
-``probiotics``.
+Steps 4 and 8 integrate the continuously drained milk pool exactly over the day.
 
-Steps 4 and 7 integrate the continuously drained milk pool exactly over the day.
-
-Processes are plain functions ``step(state, ctx) -> state``; the list is data, so a
-scenario or a test can run any subset in any order.
+Each process is a :class:`lactobiome.model.contract.Process`: a step function and what it
+reads and writes. The list is data, so a scenario or a test can run another order or subset,
+and :func:`run_chunk` checks it against the contract before the first day
+(:func:`lactobiome.model.contract.check_processes`).
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from types import MappingProxyType
 
 import numpy as np
 
 from lactobiome.model.context import SimulationContext
+from lactobiome.model.contract import AttributeView, HostStore, HostView, Process, check_processes
 from lactobiome.model.parameters import ParameterTable
 from lactobiome.model.population import draw_population
 from lactobiome.model.processes import (
@@ -66,29 +67,28 @@ from lactobiome.model.sites import SITE_INDEX
 from lactobiome.model.state import DyadState
 from lactobiome.model.taxa import TaxaCatalogue
 
-Process = Callable[[DyadState, SimulationContext], DyadState]
-
-DEFAULT_PROCESSES: tuple[tuple[str, Process], ...] = (
-    ("feeding_plan", feeding_plan.step),
-    ("lactation", lactation.step),
-    ("residents", residents.step),
-    ("birth", birth.step),
-    ("milk_carryover", milk_removal.carryover),
-    ("feeding", feeding.step),
-    ("skin_barrier", skin_barrier.step),
-    ("translocation", translocation.step),
-    ("milk_today", milk_removal.today),
-    ("environment", environment.step),
-    ("probiotics", probiotics.step),
-    ("treatment_probiotic", mastitis.dose_probiotic),
-    ("infant_gut", infant_gut.step),
-    ("colonisation_resistance", colonisation_resistance.step),
-    ("growth", growth.step),
-    ("mammary_immunity", mammary_immunity.step),
-    ("antibiotics", antibiotics.step),
-    ("entero_mammary_immunity", entero_mammary_immunity.step),
-    ("mastitis", mastitis.step),
+DEFAULT_PROCESSES: tuple[Process, ...] = (
+    feeding_plan.PROCESS,
+    lactation.PROCESS,
+    residents.PROCESS,
+    birth.PROCESS,
+    milk_removal.CARRYOVER,
+    feeding.PROCESS,
+    skin_barrier.PROCESS,
+    translocation.PROCESS,
+    milk_removal.TODAY,
+    environment.PROCESS,
+    probiotics.PROCESS,
+    mastitis.TREATMENT_PROBIOTIC,
+    infant_gut.PROCESS,
+    colonisation_resistance.PROCESS,
+    growth.PROCESS,
+    mammary_immunity.PROCESS,
+    antibiotics.PROCESS,
+    entero_mammary_immunity.PROCESS,
+    mastitis.PROCESS,
 )
+"""The one-day step, in order."""
 
 PANEL_VARIABLES: tuple[str, ...] = (
     "milk_volume_ml", "milk_bacteria_per_ml", "milk_staphylococci_per_ml", "infant_gut_oxygen",
@@ -99,7 +99,12 @@ HOST_PANEL_VARIABLES: tuple[str, ...] = (
     "epithelial_fraction", "stem_cell_fraction", "inflammation", "fever", "mastitis_state", "treatment", "stasis",
 )
 PANEL_VARIABLES = PANEL_VARIABLES + HOST_PANEL_VARIABLES
-"""Host variables recorded every day, shape (dyad, day)."""
+"""Variables recorded every day, shape (dyad, day)."""
+
+DERIVED_PANEL_VARIABLES: tuple[str, ...] = ("milk_bacteria_per_ml", "milk_staphylococci_per_ml")
+"""Panel variables the engine computes from the milk community; the rest are host variables."""
+
+RECORDED_HOST_VARIABLES: tuple[str, ...] = tuple(v for v in PANEL_VARIABLES if v not in DERIVED_PANEL_VARIABLES)
 
 
 @dataclass
@@ -117,10 +122,24 @@ def _panel_values(state: DyadState, staphylococci: np.ndarray) -> dict[str, np.n
     """Today's panel row per dyad; ``staphylococci`` marks the Staphylococcus taxa (the count a
     mastitis milk culture reports)."""
     milk = state.cells_in(SITE_INDEX["milk"])
-    values = {name: state.host[name] for name in PANEL_VARIABLES if name in state.host}
+    values = {name: state.host[name] for name in RECORDED_HOST_VARIABLES}
     values["milk_bacteria_per_ml"] = milk.sum(axis=1) / state.host["milk_pool_ml"]
     values["milk_staphylococci_per_ml"] = milk[:, staphylococci].sum(axis=1) / state.host["milk_pool_ml"]
     return values
+
+
+def _read_only(arrays: dict[str, np.ndarray]) -> MappingProxyType[str, np.ndarray]:
+    for value in arrays.values():
+        value.flags.writeable = False
+    return MappingProxyType(arrays)
+
+
+def prepare_context(scenario: Scenario, parameters: ParameterTable, taxa: TaxaCatalogue, dyad_ids: np.ndarray,
+                    attributes: dict[str, np.ndarray], processes: Sequence[Process]) -> SimulationContext:
+    """The chunk's read-only context, with each process's prepared tables."""
+    ctx = SimulationContext(scenario, parameters, taxa, RandomStreams(scenario.cohort.seed, dyad_ids))
+    tables = {p.name: _read_only(p.prepare(ctx, attributes)) for p in processes if p.prepare is not None}
+    return SimulationContext(scenario, parameters, taxa, ctx.rng, MappingProxyType(tables))
 
 
 def run_chunk(
@@ -128,7 +147,7 @@ def run_chunk(
     parameters: ParameterTable,
     taxa: TaxaCatalogue,
     dyad_ids: np.ndarray,
-    processes: Sequence[tuple[str, Process]] = DEFAULT_PROCESSES,
+    processes: Sequence[Process] = DEFAULT_PROCESSES,
     on_day: Callable[[int], None] | None = None,
 ) -> ChunkResult:
     """Simulate the dyads ``dyad_ids`` for the scenario's days.
@@ -140,14 +159,28 @@ def run_chunk(
     dyad_ids
         Global ids; a dyad's result depends only on its id and the seed.
     processes
-        The ordered (name, step) list of the one-day step.
+        The ordered one-day step; checked against the process contract before the first day.
     on_day
         Called after each day with the day number (for progress bars).
+
+    Raises
+    ------
+    lactobiome.model.contract.ContractError
+        If the process list breaks the contract (a variable read before it is written, two
+        writers, a missing attribute or route carrier); the message names the variable and
+        the processes.
     """
     dyad_ids = np.asarray(dyad_ids, dtype=np.int64)
     attributes = draw_population(scenario, parameters, dyad_ids)
+    check_processes(processes, scenario, attributes, RECORDED_HOST_VARIABLES, reference=DEFAULT_PROCESSES)
+    store = HostStore(len(dyad_ids), len(taxa))
     state = DyadState.empty(dyad_ids, len(taxa), attributes)
-    ctx = SimulationContext(scenario, parameters, taxa, RandomStreams(scenario.cohort.seed, dyad_ids))
+    state.host = HostView(store.values)
+    ctx = prepare_context(scenario, parameters, taxa, dyad_ids, attributes, processes)
+    # each process sees only the host variables and attributes it declared
+    views = [(p.step, HostView(store.values, p), AttributeView(attributes, p.needed_attributes(scenario), p.name))
+             for p in processes]
+    recorder = HostView(store.values)
     days = scenario.cohort.days
     record_days = scenario.record_days()
     record_at = {day: i for i, day in enumerate(record_days)}
@@ -157,8 +190,10 @@ def run_chunk(
     for day in range(1, days + 1):
         state.day = day
         state.growth_modifier.fill(1.0)
-        for _, process in processes:
-            state = process(state, ctx)
+        for step, host, attrs in views:
+            state.host, state.attributes = host, attrs
+            step(state, ctx)
+        state.host, state.attributes = recorder, attributes
         for name, values in _panel_values(state, staphylococci).items():
             if name not in panel:  # allocated once: a fresh (dyad, day) array every day cost ~5%
                 panel[name] = np.zeros((len(dyad_ids), days))

@@ -1,7 +1,11 @@
-"""Drawing a virtual population of dyads (DESIGN §2 "Dyad", §4).
+"""Drawing a virtual population of dyads: every per-dyad constant, drawn once.
 
 Each dyad's attributes depend only on (seed, dyad id), so a dyad is the same mother–infant
-pair whatever chunk it is simulated in.
+pair whatever chunk it is simulated in. Besides the risk factors and feeding behaviour, the
+attributes hold the per-dyad constants the processes use (log-normal milk supply and
+composition factors) and, per intervention, whether the dyad is covered by it: one
+independent draw per intervention, so two regimens at coverage 0.5 each reach about half of
+the mothers each.
 """
 
 from __future__ import annotations
@@ -11,6 +15,7 @@ import zlib
 import numpy as np
 from scipy.special import ndtri
 
+from lactobiome.model.context import stream_id
 from lactobiome.model.parameters import ParameterTable
 from lactobiome.model.random import RandomStreams
 from lactobiome.model.scenario import Scenario
@@ -39,6 +44,29 @@ _COLUMN = {
 N_COLUMNS = 16  # room for more attributes without changing existing ones
 
 
+LOGNORMAL_FACTORS: dict[str, tuple[str, str]] = {
+    "milk_supply_factor": ("lactation.supply", "milk_supply_sd_log"),
+    "feeds_factor": ("lactation.feeds", "feeds_per_day_sd_log"),
+    "milk_hmo_factor": ("lactation.hmo", "milk_hmo_sd_log"),
+    "milk_siga_factor": ("lactation.siga", "milk_siga_sd_log"),
+    "na_k_factor": ("lactation.na_k", "na_k_sd_log"),
+    "milk_epithelial_factor": ("lactation.epithelial", "milk_cells_sd_log"),
+    "milk_stem_cell_factor": ("lactation.stem", "milk_cells_sd_log"),
+    "milk_leucocyte_factor": ("lactation.leucocytes", "milk_cells_sd_log"),
+}
+"""Per-dyad log-normal factors with mean 1: attribute -> (random stream, sd parameter)."""
+
+# streams of the coverage draws, by intervention kind (the first probiotic regimen keeps the
+# population's probiotic column, so single-regimen results are as before)
+_COVERAGE_STREAM = {"probiotic": "population.probiotic", "antibiotic": "antibiotics.course",
+                    "infant_illness": "infant_illness"}
+
+
+def intervention_attribute(number: int) -> str:
+    """Name of the attribute that says whether a dyad is covered by intervention ``number``."""
+    return f"intervention_{number}_covered"
+
+
 def _prevalence(scenario: Scenario, parameters: ParameterTable, field: str) -> float:
     value = getattr(scenario.population, field)
     if value is None:
@@ -47,7 +75,7 @@ def _prevalence(scenario: Scenario, parameters: ParameterTable, field: str) -> f
 
 
 def draw_population(scenario: Scenario, parameters: ParameterTable, dyad_ids: np.ndarray) -> dict[str, np.ndarray]:
-    """Dyad attributes (DESIGN §7) for the given global dyad ids.
+    """Dyad attributes for the given global dyad ids.
 
     Returns
     -------
@@ -56,10 +84,13 @@ def draw_population(scenario: Scenario, parameters: ParameterTable, dyad_ids: np
         ``intrapartum_antibiotics``, ``first_time_mother``, ``previous_mastitis``,
         ``oversupply``, ``tight_bra``, ``nipple_damage``, ``secretor``, floats
         ``breast_milk_share`` and ``direct_breastfeeding_share``, strings
-        ``feeding_group`` and ``probiotic`` (strain name or ""); ``preterm`` (bool) with
+        ``feeding_group`` and ``probiotic`` (the strains given, joined by "+", or ""); ``preterm`` (bool) with
         ``gestational_age_weeks`` (uniform within the preterm or term range of the parameter
         table), ``solids_start_day`` (float, the feeding group's range or the table's) and
-        ``sleeps_through_day`` (float, day of life the infant first sleeps through the night).
+        ``sleeps_through_day`` (float, day of life the infant first sleeps through the night);
+        the log-normal factors of :data:`LOGNORMAL_FACTORS`; ``intervention_<n>_covered``
+        (bool) for each scenario intervention and ``treatment_covered`` when the scenario has
+        a treatment policy.
     """
     rng = RandomStreams(scenario.cohort.seed, dyad_ids)
     u = rng.uniform(0, _POPULATION_STREAM, (N_COLUMNS,))
@@ -102,11 +133,27 @@ def draw_population(scenario: Scenario, parameters: ParameterTable, dyad_ids: np
     sleeps_through = parameters.value("night_sleep_consolidation_median_day", "day") * np.exp(
         parameters.value("night_sleep_consolidation_sd_log", "1") * z)
 
+    per_dyad: dict[str, np.ndarray] = {}
+    for name, (stream, sd_name) in LOGNORMAL_FACTORS.items():
+        sd = parameters.value(sd_name, "1")
+        per_dyad[name] = np.exp(sd * rng.normal(0, stream_id(stream), ()) - 0.5 * sd * sd)
+
     probiotic = np.full(len(dyad_ids), "", dtype=object)
-    for regimen in scenario.interventions:
-        if regimen.kind == "probiotic":
-            chosen = (u[:, _COLUMN["probiotic"]] < regimen.coverage) & (probiotic == "")
-            probiotic[chosen] = regimen.strain
+    first_probiotic = True
+    for number, intervention in enumerate(scenario.interventions):
+        if intervention.kind == "probiotic" and first_probiotic:
+            draw = u[:, _COLUMN["probiotic"]]
+            first_probiotic = False
+        else:
+            draw = rng.uniform(0, stream_id(f"{_COVERAGE_STREAM[intervention.kind]}.{number}"), ())
+        covered = draw < intervention.coverage
+        per_dyad[intervention_attribute(number)] = covered
+        if intervention.kind == "probiotic":
+            probiotic[covered] = np.where(probiotic[covered] == "", intervention.strain,
+                                          probiotic[covered] + "+" + intervention.strain)
+    if scenario.treatment is not None:
+        per_dyad["treatment_covered"] = (
+            rng.uniform(0, stream_id("mastitis.treatment_coverage"), ()) < scenario.treatment.coverage)
 
     return {
         "delivery_mode": np.where(caesarean, "caesarean", "vaginal").astype(object),
@@ -125,4 +172,5 @@ def draw_population(scenario: Scenario, parameters: ParameterTable, dyad_ids: np
         "gestational_age_weeks": gestational_age,
         "solids_start_day": solids_start,
         "sleeps_through_day": sleeps_through,
+        **per_dyad,
     }

@@ -1,18 +1,22 @@
 """The batched state of a cohort chunk.
 
 ``abundance[dyad, site, taxon, origin]`` holds live cells (float32). Host variables are
-per-dyad float arrays in ``host`` (one value per dyad for the current day); dyad attributes
-are fixed per-dyad arrays in ``attributes``. Processes read and update these in place and
-return the state; the engine owns it.
+per-dyad float arrays in ``host`` (one value per dyad for the current day, every variable of
+:data:`lactobiome.model.contract.HOST_VARIABLES` from its initial value on); dyad attributes
+are fixed per-dyad arrays in ``attributes``. Processes read and update these in place; the
+engine owns the state and, while a process runs, shows it only the host variables and
+attributes that process declares.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping, MutableMapping
 from dataclasses import dataclass, field
 
 import numpy as np
 from numba import njit, prange
 
+from lactobiome.model.contract import HostStore, HostView
 from lactobiome.model.sites import ORIGINS, SITES
 
 
@@ -50,7 +54,7 @@ class DyadState:
     abundance
         Live cells, shape (dyad, site, taxon, origin), float32.
     attributes
-        Fixed dyad attributes (DESIGN §7), each an array of shape (dyad,).
+        Fixed dyad attributes, each an array of shape (dyad,).
     host
         Host variables for the current day, each an array of shape (dyad,).
     growth_modifier
@@ -61,19 +65,20 @@ class DyadState:
     dyad_ids: np.ndarray
     day: int
     abundance: np.ndarray
-    attributes: dict[str, np.ndarray]
-    host: dict[str, np.ndarray] = field(default_factory=dict)
-    growth_modifier: np.ndarray | None = None
+    attributes: Mapping[str, np.ndarray]
+    host: MutableMapping[str, np.ndarray] = field(default_factory=dict)
+    growth_modifier: np.ndarray = field(default_factory=lambda: np.ones((0, len(SITES), 0)))
 
     @classmethod
-    def empty(cls, dyad_ids: np.ndarray, n_taxa: int, attributes: dict[str, np.ndarray]) -> DyadState:
-        """An all-zero state for ``dyad_ids`` on day 0."""
+    def empty(cls, dyad_ids: np.ndarray, n_taxa: int, attributes: Mapping[str, np.ndarray]) -> DyadState:
+        """An all-zero state for ``dyad_ids`` on day 0, every host variable at its initial value."""
         n = len(dyad_ids)
         return cls(
             dyad_ids=np.asarray(dyad_ids, dtype=np.int64),
             day=0,
             abundance=np.zeros((n, len(SITES), n_taxa, len(ORIGINS)), dtype=np.float32),
             attributes=attributes,
+            host=HostView(HostStore(n, n_taxa).values),
             growth_modifier=np.ones((n, len(SITES), n_taxa), dtype=np.float64),
         )
 
@@ -108,5 +113,5 @@ class DyadState:
             abundance=self.abundance.copy(),
             attributes={k: v.copy() for k, v in self.attributes.items()},
             host={k: v.copy() for k, v in self.host.items()},
-            growth_modifier=None if self.growth_modifier is None else self.growth_modifier.copy(),
+            growth_modifier=self.growth_modifier.copy(),
         )

@@ -16,7 +16,10 @@ from __future__ import annotations
 
 import numpy as np
 
-from lactobiome.model.context import SimulationContext, stream_id
+from lactobiome.model.context import SimulationContext
+from lactobiome.model.contract import Process
+from lactobiome.model.population import intervention_attribute
+from lactobiome.model.scenario import Scenario
 from lactobiome.model.sites import SITE_INDEX
 from lactobiome.model.state import DyadState
 from lactobiome.model.taxa import ANTIBIOTIC_CLASSES
@@ -38,14 +41,14 @@ def exposure(state: DyadState, ctx: SimulationContext) -> tuple[np.ndarray, np.n
     for number, course in enumerate(ctx.scenario.interventions):
         if course.kind != "antibiotic" or not course.start_day <= day <= course.stop_day:
             continue
-        covered = ctx.rng.uniform(0, stream_id(f"antibiotics.course.{number}"), ()) < course.coverage
+        covered = state.attributes[intervention_attribute(number)]
         target = mother if course.recipient == "mother" else infant
         c = _CLASS[course.antibiotic_class]
         target[:, c] = np.maximum(target[:, c], covered.astype(np.float64))
     policy = ctx.scenario.treatment
-    until = state.host.get("treatment_antibiotic_until")
-    if policy is not None and policy.antibiotic is not None and until is not None:
+    if policy is not None and policy.antibiotic is not None:  # courses started by mastitis (yesterday)
         c = _CLASS[policy.antibiotic.antibiotic_class]
+        until = state.host["treatment_antibiotic_until"]
         mother[:, c] = np.maximum(mother[:, c], (until >= day).astype(np.float64))
     # a small share of the mother's dose reaches a breastfed infant through milk
     via_milk = ctx.p("antibiotic_relative_infant_dose", "fraction") * (state.host["milk_volume_ml"] > 0.0)
@@ -66,3 +69,16 @@ def step(state: DyadState, ctx: SimulationContext) -> DyadState:
         for s in sites:
             state.abundance[exposed, s] *= factor
     return state
+
+
+def _covered(scenario: Scenario) -> set[str]:
+    return {intervention_attribute(i) for i, r in enumerate(scenario.interventions) if r.kind == "antibiotic"}
+
+
+PROCESS = Process(
+    "antibiotics", step,
+    reads={"milk_volume_ml"},
+    reads_previous={"treatment_antibiotic_until"},
+    attributes={"intrapartum_antibiotics"},
+    scenario_attributes=_covered,
+)

@@ -11,6 +11,7 @@ from __future__ import annotations
 import numpy as np
 
 from lactobiome.model.context import SimulationContext, stream_id
+from lactobiome.model.contract import Process
 from lactobiome.model.state import DyadState
 from lactobiome.model.transfer import immigrate
 
@@ -33,3 +34,6 @@ def step(state: DyadState, ctx: SimulationContext) -> DyadState:
     immigrate(state, "infant_gut", "birth", cells * (1.0 - mouth_share), ctx.rng, stream_id("birth.gut"))
     immigrate(state, "infant_mouth", "birth", cells * mouth_share, ctx.rng, stream_id("birth.mouth"))
     return state
+
+
+PROCESS = Process("birth", step, attributes={"delivery_mode", "intrapartum_antibiotics"})

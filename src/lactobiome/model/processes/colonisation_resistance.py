@@ -23,29 +23,39 @@ pathobiont load of milk and stroma. Runs after the day's arrivals and before ``g
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 import numpy as np
 
 from lactobiome.model.context import SimulationContext
+from lactobiome.model.contract import Process
 from lactobiome.model.sites import SITE_INDEX
 from lactobiome.model.state import DyadState
+from lactobiome.model.taxa import TaxaCatalogue
 
 PROTECTED_SITES: tuple[str, ...] = ("breast_stroma", "milk")
 
 
-def weights(ctx: SimulationContext) -> tuple[np.ndarray, np.ndarray]:
-    """Protective weight and susceptibility of each taxon, each shape (taxon,)."""
-    if "colonisation_resistance.weight" not in ctx.cache:
-        pp = ctx.taxa["pathogenic_potential"].astype(np.float64)
-        kind = np.asarray(ctx.taxa["kind"]).astype(str)
-        cutoff = ctx.p("colonisation_resistance_pathogenic_cutoff", "1")
-        weight = np.where(np.isin(kind, ("commensal", "probiotic")), np.clip(1.0 - pp / cutoff, 0.0, 1.0), 0.0)
-        ctx.cache["colonisation_resistance.weight"] = weight
-        ctx.cache["colonisation_resistance.susceptibility"] = pp * (1.0 - weight)
-    return ctx.cache["colonisation_resistance.weight"], ctx.cache["colonisation_resistance.susceptibility"]
+def weights(taxa: TaxaCatalogue, cutoff: float) -> tuple[np.ndarray, np.ndarray]:
+    """Protective weight and susceptibility of each taxon, each shape (taxon,).
+
+    ``cutoff`` is ``colonisation_resistance_pathogenic_cutoff``.
+    """
+    pp = taxa["pathogenic_potential"].astype(np.float64)
+    kind = np.asarray(taxa["kind"]).astype(str)
+    weight = np.where(np.isin(kind, ("commensal", "probiotic")), np.clip(1.0 - pp / cutoff, 0.0, 1.0), 0.0)
+    return weight, pp * (1.0 - weight)
+
+
+def prepare(ctx: SimulationContext, attributes: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
+    """The catalogue's protective weights and susceptibilities, once per chunk."""
+    weight, susceptibility = weights(ctx.taxa, ctx.p("colonisation_resistance_pathogenic_cutoff", "1"))
+    return {"weight": weight, "susceptibility": susceptibility}
 
 
 def step(state: DyadState, ctx: SimulationContext) -> DyadState:
-    weight, susceptibility = weights(ctx)
+    tables = ctx.table("colonisation_resistance")
+    weight, susceptibility = tables["weight"], tables["susceptibility"]
     top = ctx.p("colonisation_resistance_max_per_day", "1/day")
     if top <= 0.0:
         return state
@@ -60,3 +70,6 @@ def step(state: DyadState, ctx: SimulationContext) -> DyadState:
         rate = top * density / (density + half)
         state.scale_site(s, np.exp(-rate[:, None] * susceptibility[None, :]).astype(np.float32))
     return state
+
+
+PROCESS = Process("colonisation_resistance", step, prepare=prepare)

@@ -15,6 +15,7 @@ from __future__ import annotations
 import numpy as np
 
 from lactobiome.model.context import SimulationContext
+from lactobiome.model.contract import Process
 from lactobiome.model.sites import SITE_INDEX
 from lactobiome.model.state import DyadState
 
@@ -30,10 +31,13 @@ def target(state: DyadState, ctx: SimulationContext) -> np.ndarray:
 
 def step(state: DyadState, ctx: SimulationContext) -> DyadState:
     now = target(state, ctx)
-    previous = state.host.get("siga_specificity")
-    if previous is None:
+    if state.day == 1:  # primed in pregnancy by the birth-day gut community
         state.host["siga_specificity"] = now
         return state
+    previous = state.host["siga_specificity"]
     follow = 1.0 - np.exp(-1.0 / ctx.p("siga_specificity_lag_days", "day"))
     state.host["siga_specificity"] = previous + follow * (now - previous)
     return state
+
+
+PROCESS = Process("entero_mammary_immunity", step, writes={"siga_specificity"})

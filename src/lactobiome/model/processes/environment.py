@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from lactobiome.model.context import SimulationContext, stream_id
+from lactobiome.model.contract import Process
 from lactobiome.model.state import DyadState
 from lactobiome.model.transfer import immigrate
 
@@ -18,3 +19,6 @@ def step(state: DyadState, ctx: SimulationContext) -> DyadState:
         daily = ctx.p(f"environment_to_{site}_cells_per_day", "cells/day")
         immigrate(state, site, "environment", (daily * weights)[None, :], ctx.rng, stream_id(f"environment.{site}"))
     return state
+
+
+PROCESS = Process("environment", step)

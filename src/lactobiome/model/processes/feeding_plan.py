@@ -1,6 +1,6 @@
 """Feeding plans over time: today's breast-milk share and solids intake.
 
-A dyad's ``breast_milk_share`` attribute is its share in month 1 (DESIGN §7). Its feeding
+A dyad's ``breast_milk_share`` attribute is its share in month 1. Its feeding
 group may carry a plan, ``breast_milk_share_factor_by_week``: knots of (week of life,
 multiplier of the month-1 share), interpolated linearly between knots and held beyond the
 ends. Exclusive breastfeeding, pumping only and formula only are flat plans; mixed feeding
@@ -14,23 +14,21 @@ infant-gut process.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 import numpy as np
 
 from lactobiome.model.context import SimulationContext
+from lactobiome.model.contract import Process
 from lactobiome.model.state import DyadState
 
 _DAYS_PER_WEEK = 7.0
 
 
-def _group_index(state: DyadState, ctx: SimulationContext) -> np.ndarray:
-    """Index of each dyad's feeding group in the scenario (cached per chunk)."""
-    if "feeding_plan.group" not in ctx.cache:
-        names = [g.name for g in ctx.scenario.population.feeding_groups]
-        lookup = {name: i for i, name in enumerate(names)}
-        ctx.cache["feeding_plan.group"] = np.array(
-            [lookup[str(g)] for g in state.attributes["feeding_group"]], dtype=np.int64
-        )
-    return ctx.cache["feeding_plan.group"]
+def prepare(ctx: SimulationContext, attributes: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
+    """Index of each dyad's feeding group in the scenario (once per chunk)."""
+    lookup = {g.name: i for i, g in enumerate(ctx.scenario.population.feeding_groups)}
+    return {"group": np.array([lookup[str(g)] for g in attributes["feeding_group"]], dtype=np.int64)}
 
 
 def share_factor(day: int, knots: list[tuple[int, float]]) -> float:
@@ -53,10 +51,18 @@ def share_factor(day: int, knots: list[tuple[int, float]]) -> float:
 def step(state: DyadState, ctx: SimulationContext) -> DyadState:
     groups = ctx.scenario.population.feeding_groups
     factors = np.array([share_factor(state.day, g.breast_milk_share_factor_by_week) for g in groups])
-    share = state.attributes["breast_milk_share"] * factors[_group_index(state, ctx)]
+    share = state.attributes["breast_milk_share"] * factors[ctx.table("feeding_plan")["group"]]
     state.host["breast_milk_share_today"] = np.clip(share, 0.0, 1.0)
 
     since = state.day - state.attributes["solids_start_day"]
     tau = ctx.p("solids_ramp_time_days", "day")
     state.host["solids_fraction"] = np.where(since >= 0.0, -np.expm1(-np.maximum(since, 0.0) / tau), 0.0)
     return state
+
+
+PROCESS = Process(
+    "feeding_plan", step,
+    writes={"breast_milk_share_today", "solids_fraction"},
+    attributes={"breast_milk_share", "solids_start_day", "feeding_group"},
+    prepare=prepare,
+)

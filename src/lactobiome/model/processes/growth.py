@@ -14,10 +14,13 @@ keeps provenance shares within a taxon unchanged.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 import numpy as np
 from numba import njit, prange
 
 from lactobiome.model.context import SimulationContext, stream_id
+from lactobiome.model.contract import Process
 from lactobiome.model.random import counter_hashes, normal_hashed, poisson_hashed, stream_key
 from lactobiome.model.sites import SITES
 from lactobiome.model.state import DyadState
@@ -42,11 +45,13 @@ def site_capacity(state: DyadState, ctx: SimulationContext) -> np.ndarray:
     return capacity
 
 
-def _site_rates(ctx: SimulationContext) -> tuple[np.ndarray, np.ndarray]:
-    if "growth.scale" not in ctx.cache:
-        ctx.cache["growth.scale"] = np.array([ctx.p(f"growth_scale_{s}", "1") for s in SITES])
-        ctx.cache["growth.loss"] = np.array([ctx.p(f"transient_loss_{s}_per_day", "1/day") for s in SITES])
-    return ctx.cache["growth.scale"], ctx.cache["growth.loss"]
+def prepare(ctx: SimulationContext, attributes: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
+    """Per-site growth scales and transient losses, and each taxon's base rate per site, once per chunk."""
+    scale = np.array([ctx.p(f"growth_scale_{s}", "1") for s in SITES])
+    loss = np.array([ctx.p(f"transient_loss_{s}_per_day", "1/day") for s in SITES])
+    # the day's rate is base_rate * modifier, formed in the kernel
+    base_rate = np.ascontiguousarray(ctx.taxa["growth_rate_per_day"][None, :] * scale[:, None], dtype=np.float64)
+    return {"loss": loss, "base_rate": base_rate}
 
 
 @njit(cache=True, parallel=True)
@@ -100,17 +105,15 @@ def _growth_kernel(abundance, capacity, niche, base_rate, modifier, alpha, loss,
 
 
 def step(state: DyadState, ctx: SimulationContext) -> DyadState:
-    scale, loss = _site_rates(ctx)
-    # the day's rate is base_rate * modifier, formed in the kernel
-    base_rate = ctx.taxa["growth_rate_per_day"][None, :] * scale[:, None]
+    tables = ctx.table("growth")
     _growth_kernel(
         state.abundance,
         np.ascontiguousarray(site_capacity(state, ctx)),
         ctx.taxa.niche_share,
-        np.ascontiguousarray(base_rate, dtype=np.float64),
+        tables["base_rate"],
         np.ascontiguousarray(state.growth_modifier, dtype=np.float64),
         ctx.p("competition_alpha", "1"),
-        loss,
+        tables["loss"],
         ctx.p("growth_noise_sd_log", "1"),
         ctx.p("demographic_threshold_cells", "cells"),
         ctx.rng.seed,
@@ -120,3 +123,6 @@ def step(state: DyadState, ctx: SimulationContext) -> DyadState:
         stream_id("growth.demographic"),
     )
     return state
+
+
+PROCESS = Process("growth", step, reads={"milk_pool_ml"}, reads_growth=True, prepare=prepare)

@@ -35,17 +35,20 @@ Runs after the day's arrivals and before ``growth``; it acts by multiplying
 * **Intrapartum antibiotics** stay active in the newborn for a few days and kill
   penicillin-susceptible cells in its gut and mouth (on top of the smaller viable inoculum).
 
-Until the host system supplies ``hmo_g_per_l``, ``siga_g_per_l`` and ``siga_specificity``,
-fallbacks are used: exponential stage courses from the parameter table (targets F06, F01)
-and a specificity equal to a taxon's ``immunogenicity`` where it lives in the mother's gut
-(milk IgA is primed by the mother's own gut microbes).
+HMO and sIgA concentrations are today's, from ``lactation``; sIgA specificity is
+yesterday's, from ``entero_mammary_immunity``. On day 1, before its first update, milk sIgA
+targets each taxon the mother's gut carries with its ``immunogenicity`` (IgA primed in
+pregnancy by her own gut microbes).
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 import numpy as np
 
 from lactobiome.model.context import SimulationContext, stream_id
+from lactobiome.model.contract import Process
 from lactobiome.model.sites import SITE_INDEX
 from lactobiome.model.state import DyadState
 from lactobiome.model.transfer import move
@@ -56,60 +59,41 @@ _MATERNAL_GUT = SITE_INDEX["maternal_gut"]
 _ML_PER_L = 1000.0
 
 
-def _traits(ctx: SimulationContext) -> dict[str, np.ndarray]:
-    """Per-taxon arrays derived from the catalogue (cached per chunk)."""
-    if "infant_gut.consumer" not in ctx.cache:
-        oxygen = np.asarray(ctx.taxa["oxygen"]).astype(str)
-        k_gut = ctx.taxa["k_infant_gut"].astype(np.float64)
-        utilisation = ctx.taxa["hmo_utilisation"].astype(np.float64)
-        threshold = ctx.p("hmo_fucose_utilisation_threshold", "fraction")
-        ctx.cache.update({
-            "infant_gut.consumer": np.isin(oxygen, ("facultative", "aerobe")).astype(np.float64),
-            "infant_gut.anaerobe": (oxygen == "anaerobe").astype(np.float64),
-            "infant_gut.microaerophile": (oxygen == "microaerophile").astype(np.float64),
-            "infant_gut.facultative": (oxygen == "facultative").astype(np.float64),
-            "infant_gut.aerobe": (oxygen == "aerobe").astype(np.float64),
-            "infant_gut.resident": (k_gut > 0.0).astype(np.float64),
-            "infant_gut.solids": ctx.taxa["solids_dependence"].astype(np.float64),
-            "infant_gut.fucose": np.clip((utilisation - threshold) / (1.0 - threshold), 0.0, 1.0),
-        })
-    return {k.split(".", 1)[1]: v for k, v in ctx.cache.items() if k.startswith("infant_gut.")}
-
-
-def hmo_concentration(state: DyadState, ctx: SimulationContext) -> np.ndarray:
-    """HMO in today's milk (g/L) per dyad: the host module's value, or the fallback course."""
-    if "hmo_g_per_l" in state.host:
-        return state.host["hmo_g_per_l"]
-    early = ctx.p("hmo_colostrum_g_per_l", "g/L")
-    late = ctx.p("hmo_late_g_per_l", "g/L")
-    course = late + (early - late) * np.exp(-(state.day - 1) / ctx.p("hmo_decline_time_days", "day"))
-    factor = np.where(state.attributes["secretor"], 1.0, ctx.p("hmo_nonsecretor_factor", "fraction"))
-    return course * factor
-
-
-def siga_concentration(state: DyadState, ctx: SimulationContext) -> np.ndarray:
-    """sIgA in today's milk (g/L) per dyad: the host module's value, or the fallback course."""
-    if "siga_g_per_l" in state.host:
-        return state.host["siga_g_per_l"]
-    excess = ctx.p("siga_colostral_excess_g_per_l", "g/L")
-    mature = ctx.p("siga_mature_g_per_l", "g/L")
-    course = mature + excess * np.exp(-(state.day - 1) / ctx.p("siga_decline_time_days", "day"))
-    return np.full(state.n_dyads, course)
+def prepare(ctx: SimulationContext, attributes: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
+    """Per-taxon arrays derived from the catalogue, once per chunk."""
+    oxygen = np.asarray(ctx.taxa["oxygen"]).astype(str)
+    k_gut = ctx.taxa["k_infant_gut"].astype(np.float64)
+    utilisation = ctx.taxa["hmo_utilisation"].astype(np.float64)
+    threshold = ctx.p("hmo_fucose_utilisation_threshold", "fraction")
+    return {
+        "consumer": np.isin(oxygen, ("facultative", "aerobe")).astype(np.float64),
+        "anaerobe": (oxygen == "anaerobe").astype(np.float64),
+        "microaerophile": (oxygen == "microaerophile").astype(np.float64),
+        "facultative": (oxygen == "facultative").astype(np.float64),
+        "aerobe": (oxygen == "aerobe").astype(np.float64),
+        "resident": (k_gut > 0.0).astype(np.float64),
+        "solids": ctx.taxa["solids_dependence"].astype(np.float64),
+        "fucose": np.clip((utilisation - threshold) / (1.0 - threshold), 0.0, 1.0),
+    }
 
 
 def siga_specificity(state: DyadState, ctx: SimulationContext) -> np.ndarray:
-    """Share of each taxon targeted by milk sIgA, (dyad, taxon) in [0, 1]."""
-    if "siga_specificity" in state.host:
-        return state.host["siga_specificity"]
-    in_mother = state.cells_in(_MATERNAL_GUT) > 0.0
-    return in_mother * ctx.taxa["immunogenicity"][None, :]
+    """Share of each taxon targeted by milk sIgA today, (dyad, taxon) in [0, 1].
+
+    Yesterday's value of ``entero_mammary_immunity``; on day 1, before its first update, the
+    taxa the mother's gut carries, each with its ``immunogenicity``.
+    """
+    if state.day == 1:
+        in_mother = state.cells_in(_MATERNAL_GUT) > 0.0
+        return in_mother * ctx.taxa["immunogenicity"][None, :]
+    return state.host["siga_specificity"]
 
 
 def _oxygen(state: DyadState, ctx: SimulationContext, cells: np.ndarray, consumer: np.ndarray) -> np.ndarray:
     """Today's infant-gut oxygen level, advanced one day from yesterday's."""
-    previous = state.host.get("infant_gut_oxygen")
-    if state.day == 1 or previous is None:
+    if state.day == 1:
         return np.full(state.n_dyads, ctx.p("infant_gut_oxygen_birth", "fraction"))
+    previous = state.host["infant_gut_oxygen"]
     weeks_early = np.maximum(
         ctx.p("gestational_age_term_min_weeks", "week") - state.attributes["gestational_age_weeks"], 0.0
     )
@@ -127,7 +111,7 @@ def _oxygen(state: DyadState, ctx: SimulationContext, cells: np.ndarray, consume
 
 
 def step(state: DyadState, ctx: SimulationContext) -> DyadState:
-    traits = _traits(ctx)
+    traits = ctx.table("infant_gut")
 
     if ctx.scenario.routes.maternal_gut_to_infant_gut and state.day > 1:
         rate = ctx.p("maternal_gut_to_infant_gut_per_day", "1/day")
@@ -156,7 +140,7 @@ def step(state: DyadState, ctx: SimulationContext) -> DyadState:
 
     # HMOs: supply per utiliser cell, with the secretor-dependent mix
     volume_l = state.host["milk_volume_ml"] / _ML_PER_L
-    intake = volume_l * hmo_concentration(state, ctx)  # g/day
+    intake = volume_l * state.host["hmo_g_per_l"]  # g/day
     fucosylated = np.where(state.attributes["secretor"], ctx.p("hmo_fucosylated_share", "fraction"), 0.0)
     accessible = intake[:, None] * (1.0 - fucosylated[:, None] * (1.0 - traits["fucose"][None, :]))
     utilisation = ctx.taxa["hmo_utilisation"].astype(np.float64)
@@ -165,7 +149,7 @@ def step(state: DyadState, ctx: SimulationContext) -> DyadState:
     )
     with np.errstate(invalid="ignore", divide="ignore"):
         saturation = np.where(accessible > 0.0, accessible / (accessible + demand[:, None]), 0.0)
-    solids = state.host.get("solids_fraction", np.zeros(state.n_dyads))[:, None]
+    solids = state.host["solids_fraction"][:, None]
     dependence = ctx.p("hmo_growth_share", "fraction") * utilisation[None, :]
     hmo_gain = ctx.p("hmo_growth_boost_max", "1") * saturation * (
         1.0 - ctx.p("solids_hmo_utiliser_growth_loss", "fraction") * solids
@@ -173,7 +157,7 @@ def step(state: DyadState, ctx: SimulationContext) -> DyadState:
     modifier *= (1.0 - dependence) + dependence * hmo_gain
 
     # swallowed sIgA coats the taxa it targets
-    dose = volume_l * siga_concentration(state, ctx)  # g/day
+    dose = volume_l * state.host["siga_g_per_l"]  # g/day
     half = ctx.p("siga_half_effect_g_per_day", "g/day")
     inhibition = ctx.p("siga_growth_inhibition_max", "fraction") * dose / (dose + half)
     modifier *= 1.0 - inhibition[:, None] * siga_specificity(state, ctx)
@@ -189,3 +173,14 @@ def step(state: DyadState, ctx: SimulationContext) -> DyadState:
     keep = np.where(traits["resident"] > 0.0, washout, 1.0).astype(np.float32)
     state.abundance[:, _GUT] *= keep[None, :, None]
     return state
+
+
+PROCESS = Process(
+    "infant_gut", step,
+    reads={"milk_volume_ml", "hmo_g_per_l", "siga_g_per_l", "solids_fraction"},
+    reads_previous={"siga_specificity", "infant_gut_oxygen"},
+    writes={"infant_gut_oxygen"},
+    attributes={"gestational_age_weeks", "intrapartum_antibiotics", "secretor"},
+    modifies_growth=True,
+    prepare=prepare,
+)

@@ -52,17 +52,9 @@ from __future__ import annotations
 import numpy as np
 
 from lactobiome.model.context import SimulationContext, stream_id
+from lactobiome.model.contract import Process
 from lactobiome.model.sites import SITE_INDEX
 from lactobiome.model.state import DyadState
-
-
-def _lognormal(state: DyadState, ctx: SimulationContext, name: str, sd: float) -> np.ndarray:
-    """A per-dyad constant log-normal factor with mean 1, drawn once (day-0 stream)."""
-    key = f"lactation.{name}"
-    if key not in state.host:
-        z = ctx.rng.normal(0, stream_id(key), ())
-        state.host[key] = np.exp(sd * z - 0.5 * sd * sd)
-    return state.host[key]
 
 
 def _decay(day: int, tau: float) -> float:
@@ -83,7 +75,7 @@ def removal_efficiency(state: DyadState, ctx: SimulationContext) -> np.ndarray:
     efficiency *= 1.0 - direct * np.clip(latch + pain, 0.0, 1.0)
     efficiency *= 1.0 - ctx.p("tight_bra_drainage_penalty", "fraction") * a["tight_bra"]
     # ductal scarring from mastitis in an earlier lactation, or earlier in this one (recurrence)
-    scarred = np.maximum(a["previous_mastitis"], state.host.get("mastitis_this_lactation", 0.0))
+    scarred = np.maximum(a["previous_mastitis"], state.host["mastitis_this_lactation"])
     efficiency *= 1.0 - ctx.p("previous_mastitis_drainage_penalty", "fraction") * scarred
     # once the infant sleeps through the night, one long interval a day goes unemptied
     night = day >= a["sleeps_through_day"]
@@ -91,10 +83,11 @@ def removal_efficiency(state: DyadState, ctx: SimulationContext) -> np.ndarray:
     missed = ctx.rng.uniform(day, stream_id("lactation.missed_feeds"), ()) < ctx.p(
         "missed_feeds_day_probability", "probability")
     efficiency *= np.where(missed, 1.0 - ctx.p("missed_feeds_drainage_penalty", "fraction"), 1.0)
-    emptying = state.host.get("treatment_emptying_until")
-    if emptying is not None:
+    # frequent emptying (a treatment policy; yesterday's courses, 0 = none) raises removal
+    emptying = state.host["treatment_emptying_until"] >= day
+    if emptying.any():
         boost = ctx.p("frequent_emptying_residual_reduction", "fraction")
-        efficiency = np.where(emptying >= day, 1.0 - (1.0 - efficiency) * (1.0 - boost), efficiency)
+        efficiency = np.where(emptying, 1.0 - (1.0 - efficiency) * (1.0 - boost), efficiency)
     return efficiency
 
 
@@ -102,7 +95,6 @@ def step(state: DyadState, ctx: SimulationContext) -> DyadState:
     day = state.day
     a = state.attributes
     host = state.host
-    n = state.n_dyads
 
     # --- volume, production and residual milk
     mature = ctx.p("milk_intake_mature_ml_per_day", "mL/day")
@@ -111,17 +103,17 @@ def step(state: DyadState, ctx: SimulationContext) -> DyadState:
     deficit = ctx.p("milk_intake_early_deficit_ml_per_day", "mL/day")
     demand = (mature - deficit * _decay(day, ctx.p("milk_intake_rise_time_days", "day"))
               - (mature - deficit - day1) * _decay(day, ctx.p("lactogenesis_time_days", "day")))
-    supply = _lognormal(state, ctx, "supply", ctx.p("milk_supply_sd_log", "1"))
+    supply = a["milk_supply_factor"]
     # a feeding plan may change the share over time (feeding_plan); else the month-1 share
-    intake = demand * supply * host.get("breast_milk_share_today", a["breast_milk_share"])
+    intake = demand * supply * host["breast_milk_share_today"]
     # complementary foods displace part of the milk the infant asks for
     intake = intake * (1.0 - ctx.p("solids_milk_displacement", "fraction")
-                       * host.get("solids_fraction", np.zeros(n)))
+                       * host["solids_fraction"])
     overshoot = 1.0 + ctx.p("early_supply_overshoot", "1") * _decay(
         day, ctx.p("supply_calibration_time_days", "day"))
     production = intake * overshoot * (1.0 + ctx.p("oversupply_excess", "1") * a["oversupply"])
     efficiency = removal_efficiency(state, ctx)
-    previous = host.get("residual_milk_ml", np.zeros(n))
+    previous = host["residual_milk_ml"]
     capacity = ctx.p("breast_storage_capacity_ml", "mL")
     # autocrine control: a breast left full slows its own synthesis (feedback inhibitor of
     # lactation), a control that matures over the first weeks (endocrine at first)
@@ -134,10 +126,10 @@ def step(state: DyadState, ctx: SimulationContext) -> DyadState:
     host["milk_production_ml"] = production
     host["residual_milk_ml"] = residual
     host["stasis"] = stasis
-    feeds = _lognormal(state, ctx, "feeds", ctx.p("feeds_per_day_sd_log", "1"))
+    feeds = a["feeds_factor"]
     host["feeds_per_day"] = ctx.p("feeds_per_day", "feeds/day") * feeds
     # a breast from which the infant takes a share of its milk holds that share of the pool
-    share = np.maximum(host.get("breast_milk_share_today", a["breast_milk_share"]),
+    share = np.maximum(host["breast_milk_share_today"],
                        ctx.p("milk_pool_min_share", "fraction"))
     host["milk_pool_ml"] = ctx.p("milk_pool_volume_ml", "mL") * share + residual
 
@@ -146,21 +138,21 @@ def step(state: DyadState, ctx: SimulationContext) -> DyadState:
     hmo_late = ctx.p("milk_hmo_late_g_per_l", "g/L")
     hmo = hmo_late + (ctx.p("milk_hmo_colostrum_g_per_l", "g/L") - hmo_late) * _decay(
         day, ctx.p("milk_hmo_decline_time_days", "day"))
-    host["hmo_g_per_l"] = hmo * secretor * _lognormal(state, ctx, "hmo", ctx.p("milk_hmo_sd_log", "1"))
+    host["hmo_g_per_l"] = hmo * secretor * a["milk_hmo_factor"]
     siga = (ctx.p("milk_siga_mature_g_per_l", "g/L")
             + ctx.p("milk_siga_transitional_excess_g_per_l", "g/L") * _decay(day, ctx.p("milk_siga_slow_decline_time_days", "day"))
             + ctx.p("milk_siga_colostral_excess_g_per_l", "g/L") * _decay(day, ctx.p("milk_siga_decline_time_days", "day")))
-    host["siga_g_per_l"] = siga * _lognormal(state, ctx, "siga", ctx.p("milk_siga_sd_log", "1"))
+    host["siga_g_per_l"] = siga * a["milk_siga_factor"]
 
     # --- tight junctions: closing after birth, strained open by stasis and inflammation
     closed = ctx.p("tight_junction_permeability_closed", "fraction")
     opening = closed + (1.0 - closed) * _decay(day, ctx.p("tight_junction_closure_time_days", "day"))
     strain = (ctx.p("junction_strain_per_stasis", "1")
               * np.maximum(stasis - ctx.p("stasis_strain_threshold", "1"), 0.0)
-              + ctx.p("junction_strain_per_inflammation", "1") * host.get("inflammation", np.zeros(n)))
+              + ctx.p("junction_strain_per_inflammation", "1") * host["inflammation"])
     permeability = np.minimum(opening + (1.0 - opening) * (1.0 - np.exp(-strain)), 1.0)
     host["tight_junction_permeability"] = permeability
-    nak_mature = ctx.p("na_k_closed", "1") * _lognormal(state, ctx, "na_k", ctx.p("na_k_sd_log", "1"))
+    nak_mature = ctx.p("na_k_closed", "1") * a["na_k_factor"]
     host["na_k_ratio"] = nak_mature + ctx.p("na_k_open_excess", "1") * permeability
 
     # --- milk held in the pool longer grows more (stasis); inflamed tissue and milk (serum
@@ -169,9 +161,23 @@ def step(state: DyadState, ctx: SimulationContext) -> DyadState:
     # (yesterday's inflammation)
     state.growth_modifier[:, SITE_INDEX["milk"], :] *= (
         1.0 + ctx.p("stasis_milk_growth_gain", "1") * stasis)[:, None]
-    inflammation = host.get("inflammation", np.zeros(n))[:, None]
+    inflammation = host["inflammation"][:, None]
     boost = 1.0 + inflammation * (ctx.p("inflammation_pathobiont_growth_gain", "1") * ctx.taxa["pathogenic_potential"]
                                   + ctx.p("inflammation_biofilm_growth_gain", "1") * ctx.taxa["ductal_biofilm"])[None, :]
     for site in ("milk", "breast_stroma"):
         state.growth_modifier[:, SITE_INDEX[site], :] *= boost
     return state
+
+
+PROCESS = Process(
+    "lactation", step,
+    reads={"breast_milk_share_today", "solids_fraction"},
+    # yesterday's: inflammation (mammary_immunity), scarring and courses (mastitis), own residual
+    reads_previous={"inflammation", "mastitis_this_lactation", "treatment_emptying_until", "residual_milk_ml"},
+    writes={"milk_volume_ml", "milk_production_ml", "residual_milk_ml", "stasis", "feeds_per_day",
+            "milk_pool_ml", "hmo_g_per_l", "siga_g_per_l", "tight_junction_permeability", "na_k_ratio"},
+    attributes={"direct_breastfeeding_share", "first_time_mother", "nipple_damage", "tight_bra",
+                "previous_mastitis", "sleeps_through_day", "oversupply", "secretor", "milk_supply_factor",
+                "feeds_factor", "milk_hmo_factor", "milk_siga_factor", "na_k_factor"},
+    modifies_growth=True,
+)

@@ -27,8 +27,11 @@ from __future__ import annotations
 
 import numpy as np
 
-from lactobiome.model.context import SimulationContext, stream_id
-from lactobiome.model.processes.lactation import _decay, _lognormal
+from lactobiome.model.context import SimulationContext
+from lactobiome.model.contract import Process
+from lactobiome.model.population import intervention_attribute
+from lactobiome.model.processes.lactation import _decay
+from lactobiome.model.scenario import Scenario
 from lactobiome.model.sites import SITE_INDEX
 from lactobiome.model.state import DyadState
 
@@ -50,15 +53,13 @@ def infant_ill(state: DyadState, ctx: SimulationContext) -> np.ndarray:
     for number, event in enumerate(ctx.scenario.interventions):
         if event.kind != "infant_illness" or not event.start_day <= state.day <= event.stop_day:
             continue
-        covered = ctx.rng.uniform(0, stream_id(f"infant_illness.{number}"), ()) < event.coverage
-        ill |= covered
+        ill |= state.attributes[intervention_attribute(number)]
     return ill
 
 
 def step(state: DyadState, ctx: SimulationContext) -> DyadState:
     host = state.host
     day = state.day
-    n = state.n_dyads
 
     # --- inflammation from stasis and pathobiont load
     milk_load, stroma_load = pathobiont_load(state, ctx)
@@ -69,7 +70,7 @@ def step(state: DyadState, ctx: SimulationContext) -> DyadState:
     # a mother who does not lactate (no breast milk given) has no lactational mastitis
     stimulus = np.where(host["milk_production_ml"] > 0.0, stimulus, 0.0)
     keep = np.exp(-1.0 / ctx.p("inflammation_time_days", "day"))
-    inflammation = host.get("inflammation", np.zeros(n)) * keep + (1.0 - keep) * stimulus
+    inflammation = host["inflammation"] * keep + (1.0 - keep) * stimulus
 
     # --- leucocyte recruitment (steep in I) and clearance weighted by immunogenicity
     hill = ctx.p("leucocyte_recruitment_hill", "1")
@@ -86,17 +87,16 @@ def step(state: DyadState, ctx: SimulationContext) -> DyadState:
                            (_STROMA, ctx.p("leucocyte_clearance_stroma_per_day", "1/day"))):
             survival = np.exp(-rate * immunogenicity * pressure[active, None])
             state.abundance[active, site] *= survival[:, :, None].astype(np.float32)
-        milk_load, stroma_load = pathobiont_load(state, ctx)
+        milk_load, _ = pathobiont_load(state, ctx)
 
     # --- milk cells
     epithelial = (ctx.p("milk_epithelial_mature_per_ml", "cells/mL")
-                  * _lognormal(state, ctx, "epithelial", ctx.p("milk_cells_sd_log", "1"))
+                  * state.attributes["milk_epithelial_factor"]
                   * (1.0 + ctx.p("milk_epithelial_colostrum_excess", "1")
                      * _decay(day, ctx.p("milk_cells_colostrum_time_days", "day"))))
-    stem = epithelial * ctx.p("milk_stem_cells_per_epithelial", "1") * _lognormal(
-        state, ctx, "stem", ctx.p("milk_cells_sd_log", "1"))
+    stem = epithelial * ctx.p("milk_stem_cells_per_epithelial", "1") * state.attributes["milk_stem_cell_factor"]
     leucocytes = (ctx.p("milk_leucocytes_mature_per_ml", "cells/mL")
-                  * _lognormal(state, ctx, "leucocytes", ctx.p("milk_cells_sd_log", "1"))
+                  * state.attributes["milk_leucocyte_factor"]
                   + ctx.p("milk_leucocytes_colostrum_excess_per_ml", "cells/mL")
                   * _decay(day, ctx.p("milk_leucocytes_colostrum_time_days", "day"))
                   + recruited
@@ -104,12 +104,25 @@ def step(state: DyadState, ctx: SimulationContext) -> DyadState:
     total = epithelial + stem + leucocytes
 
     host["inflammation"] = inflammation
-    host["leucocytes_recruited_per_ml"] = recruited
     host["pathobiont_per_ml"] = milk_load
-    host["stroma_pathobiont_cells"] = stroma_load
     host["somatic_cells_per_ml"] = total
     host["leucocyte_fraction"] = leucocytes / total
     host["epithelial_fraction"] = epithelial / total
     host["stem_cell_fraction"] = stem / total
     host["fever"] = inflammation >= ctx.p("fever_inflammation_threshold", "1")
     return state
+
+
+def _ill(scenario: Scenario) -> set[str]:
+    return {intervention_attribute(i) for i, e in enumerate(scenario.interventions) if e.kind == "infant_illness"}
+
+
+PROCESS = Process(
+    "mammary_immunity", step,
+    reads={"stasis", "milk_production_ml", "milk_pool_ml"},
+    reads_previous={"inflammation"},
+    writes={"inflammation", "pathobiont_per_ml", "somatic_cells_per_ml", "leucocyte_fraction",
+            "epithelial_fraction", "stem_cell_fraction", "fever"},
+    attributes={"milk_epithelial_factor", "milk_stem_cell_factor", "milk_leucocyte_factor"},
+    scenario_attributes=_ill,
+)

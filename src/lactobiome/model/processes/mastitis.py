@@ -35,6 +35,8 @@ from __future__ import annotations
 import numpy as np
 
 from lactobiome.model.context import SimulationContext, stream_id
+from lactobiome.model.contract import Process
+from lactobiome.model.scenario import Scenario
 from lactobiome.model.sites import SITE_INDEX
 from lactobiome.model.spectrum import BACTERIAL as _BACTERIAL
 from lactobiome.model.spectrum import INFLAMED as _INFLAMED
@@ -53,8 +55,8 @@ def classify(state: DyadState, ctx: SimulationContext) -> np.ndarray:
     """Today's state code per dyad from the rules above (updates the duration counters)."""
     host = state.host
     n = state.n_dyads
-    previous = host.get("mastitis_state", np.zeros(n)).astype(np.int64)
-    days = host.get("mastitis_state_days", np.zeros(n))
+    previous = host["mastitis_state"].astype(np.int64)
+    days = host["mastitis_state_days"]
     inflammation = host["inflammation"]
     milk_cells = state.cells_in(SITE_INDEX["milk"]).sum(axis=1)
     bacteria = milk_cells / host["milk_pool_ml"]
@@ -73,7 +75,7 @@ def classify(state: DyadState, ctx: SimulationContext) -> np.ndarray:
         was["abscess"] & ((days < ctx.p("abscess_min_days", "day")) | inflamed))
     dysbiotic = (share >= ctx.p("dysbiosis_pathobiont_share", "fraction")) & (
         bacteria >= ctx.p("dysbiosis_load_per_ml", "cells/mL"))
-    dysbiosis_days = np.where(dysbiotic, host.get("dysbiosis_days", np.zeros(n)) + 1.0, 0.0)
+    dysbiosis_days = np.where(dysbiotic, host["dysbiosis_days"] + 1.0, 0.0)
     subacute = dysbiosis_days >= ctx.p("subacute_min_days", "day")
     narrowing = host["stasis"] >= ctx.p("ductal_narrowing_stasis", "1")
 
@@ -85,19 +87,16 @@ def classify(state: DyadState, ctx: SimulationContext) -> np.ndarray:
     )
     host["mastitis_state_days"] = np.where(code == previous, days + 1.0, 1.0)
     host["dysbiosis_days"] = dysbiosis_days
-    host["milk_bacteria_per_ml"] = bacteria
     return code
 
 
 def _start_treatment(state: DyadState, ctx: SimulationContext, code: np.ndarray) -> None:
     host = state.host
-    n, day = state.n_dyads, state.day
-    for key in ("treatment_antibiotic_until", "treatment_probiotic_until", "treatment_emptying_until"):
-        host.setdefault(key, np.zeros(n))
+    day = state.day
     policy = ctx.scenario.treatment
     if policy is not None:
         triggers = np.isin(code, [STATE_CODE[s] for s in policy.trigger_states])
-        covered = ctx.rng.uniform(0, stream_id("mastitis.treatment_coverage"), ()) < policy.coverage
+        covered = state.attributes["treatment_covered"]
         busy = np.maximum.reduce([host["treatment_antibiotic_until"], host["treatment_probiotic_until"],
                                   host["treatment_emptying_until"]]) >= day
         start = triggers & covered & ~busy & (host["mastitis_state_days"] >= policy.diagnosis_delay_days)
@@ -121,7 +120,7 @@ def step(state: DyadState, ctx: SimulationContext) -> DyadState:
     state.host["mastitis_state"] = code.astype(np.float64)
     # an inflammatory episode leaves scarred ducts that drain less well from tomorrow (lactation)
     state.host["mastitis_this_lactation"] = np.maximum(
-        state.host.get("mastitis_this_lactation", np.zeros(state.n_dyads)), _INFLAMED[code].astype(np.float64))
+        state.host["mastitis_this_lactation"], _INFLAMED[code].astype(np.float64))
     _start_treatment(state, ctx, code)
     return state
 
@@ -129,10 +128,9 @@ def step(state: DyadState, ctx: SimulationContext) -> DyadState:
 def dose_probiotic(state: DyadState, ctx: SimulationContext) -> DyadState:
     """Give the policy's probiotic to dyads under probiotic treatment (maternal oral route)."""
     policy = ctx.scenario.treatment
-    until = state.host.get("treatment_probiotic_until")
-    if policy is None or policy.probiotic is None or until is None:
+    if policy is None or policy.probiotic is None:
         return state
-    dosed = until >= state.day
+    dosed = state.host["treatment_probiotic_until"] >= state.day
     if not dosed.any():
         return state
     expected = np.zeros((state.n_dyads, len(ctx.taxa)))
@@ -140,3 +138,21 @@ def dose_probiotic(state: DyadState, ctx: SimulationContext) -> DyadState:
         policy.probiotic.cfu_per_day * ctx.p("probiotic_gastric_survival", "fraction"))
     immigrate(state, "maternal_gut", "probiotic", expected, ctx.rng, stream_id("mastitis.probiotic_treatment"))
     return state
+
+
+def _treatment(scenario: Scenario) -> set[str]:
+    return {"treatment_covered"} if scenario.treatment is not None else set()
+
+
+_TREATMENT_UNTIL = {"treatment_antibiotic_until", "treatment_probiotic_until", "treatment_emptying_until"}
+
+PROCESS = Process(
+    "mastitis", step,
+    reads={"inflammation", "milk_pool_ml", "pathobiont_per_ml", "stasis"},
+    reads_previous={"mastitis_state", "mastitis_state_days", "dysbiosis_days", "mastitis_this_lactation",
+                    *_TREATMENT_UNTIL},
+    writes={"mastitis_state", "mastitis_state_days", "dysbiosis_days", "mastitis_this_lactation", "treatment",
+            *_TREATMENT_UNTIL},
+    scenario_attributes=_treatment,
+)
+TREATMENT_PROBIOTIC = Process("treatment_probiotic", dose_probiotic, reads_previous={"treatment_probiotic_until"})

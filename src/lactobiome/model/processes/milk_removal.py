@@ -16,6 +16,8 @@ from __future__ import annotations
 import numpy as np
 
 from lactobiome.model.context import SimulationContext, stream_id
+from lactobiome.model.contract import Process
+from lactobiome.model.routes import apply_contact_routes
 from lactobiome.model.state import DyadState
 from lactobiome.model.transfer import Moves
 
@@ -49,17 +51,14 @@ def carryover(state: DyadState, ctx: SimulationContext) -> DyadState:
 
 def today(state: DyadState, ctx: SimulationContext) -> DyadState:
     """Drain the cells that arrived today (after all inputs), and leave the milk film on the skin."""
-    moves = Moves(state, ctx.rng)
     if ctx.scenario.routes.milk_to_infant:
+        moves = Moves(state, ctx.rng)
         _drain(moves, ctx, _rates(state)[1], "today")
-    if ctx.scenario.routes.milk_to_areolar_skin:
-        direct_feeds = state.host["direct_feeds_per_day"]
-        rate = ctx.p("milk_to_areolar_skin_per_feed", "1/feed")
-        moves.add(
-            "milk",
-            "areolar_skin",
-            (1.0 - np.exp(-rate * direct_feeds))[:, None],
-            stream_id("milk_removal.film_to_areolar_skin"),
-        )
-    moves.apply()
+        moves.apply()
+    # the film: a contact route of the route table carried by "milk_today"
+    apply_contact_routes(state, ctx, "milk_today")
     return state
+
+
+CARRYOVER = Process("milk_carryover", carryover, reads={"milk_volume_ml", "milk_pool_ml"})
+TODAY = Process("milk_today", today, reads={"milk_volume_ml", "milk_pool_ml", "direct_feeds_per_day"})

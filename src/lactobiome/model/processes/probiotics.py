@@ -10,6 +10,9 @@ from __future__ import annotations
 import numpy as np
 
 from lactobiome.model.context import SimulationContext, stream_id
+from lactobiome.model.contract import Process
+from lactobiome.model.population import intervention_attribute
+from lactobiome.model.scenario import Scenario
 from lactobiome.model.state import DyadState
 from lactobiome.model.transfer import immigrate
 
@@ -21,7 +24,7 @@ def step(state: DyadState, ctx: SimulationContext) -> DyadState:
     for number, regimen in enumerate(ctx.scenario.interventions):
         if regimen.kind != "probiotic" or not regimen.start_day <= state.day <= regimen.stop_day:
             continue
-        dosed = state.attributes["probiotic"] == regimen.strain
+        dosed = state.attributes[intervention_attribute(number)]
         if not dosed.any():
             continue
         expected = np.zeros((state.n_dyads, len(ctx.taxa)))
@@ -29,3 +32,10 @@ def step(state: DyadState, ctx: SimulationContext) -> DyadState:
         immigrate(state, _RECEIVER[regimen.route], "probiotic", expected, ctx.rng,
                   stream_id(f"probiotics.{number}"))
     return state
+
+
+def _covered(scenario: Scenario) -> set[str]:
+    return {intervention_attribute(i) for i, r in enumerate(scenario.interventions) if r.kind == "probiotic"}
+
+
+PROCESS = Process("probiotics", step, scenario_attributes=_covered)

@@ -10,6 +10,7 @@ from __future__ import annotations
 import numpy as np
 
 from lactobiome.model.context import SimulationContext, stream_id
+from lactobiome.model.contract import Process
 from lactobiome.model.sites import MATERNAL_SITES, ORIGIN_INDEX, SITE_INDEX
 from lactobiome.model.state import DyadState
 
@@ -32,3 +33,6 @@ def step(state: DyadState, ctx: SimulationContext) -> DyadState:
             cells = np.where(total > 0.0, capacity * weight / np.maximum(total, 1.0), 0.0)
         state.abundance[:, SITE_INDEX[site], :, ORIGIN_INDEX["resident"]] += cells.astype(np.float32)
     return state
+
+
+PROCESS = Process("residents", step)

@@ -12,6 +12,7 @@ from __future__ import annotations
 import numpy as np
 
 from lactobiome.model.context import SimulationContext, stream_id
+from lactobiome.model.contract import Process
 from lactobiome.model.state import DyadState
 from lactobiome.model.transfer import move
 
@@ -29,3 +30,6 @@ def step(state: DyadState, ctx: SimulationContext) -> DyadState:
         fraction = 1.0 - np.exp(-ctx.p(name, "1/feed") * invasive * feeds)
         move(state, "areolar_skin", receiver, fraction, ctx.rng, stream_id(f"skin_barrier.{receiver}"))
     return state
+
+
+PROCESS = Process("skin_barrier", step, reads={"direct_feeds_per_day"}, attributes={"nipple_damage"})

@@ -11,44 +11,16 @@
 
 from __future__ import annotations
 
-import numpy as np
-
-from lactobiome.model.context import SimulationContext, stream_id
+from lactobiome.model.context import SimulationContext
+from lactobiome.model.contract import Process
+from lactobiome.model.routes import apply_contact_routes
 from lactobiome.model.state import DyadState
-from lactobiome.model.transfer import Moves
 
 
 def step(state: DyadState, ctx: SimulationContext) -> DyadState:
-    routes = ctx.scenario.routes
-    moves = Moves(state, ctx.rng)
-    permeability = state.host["tight_junction_permeability"][:, None]
-    if routes.stroma_to_milk:
-        rate = ctx.p("stroma_to_milk_per_day", "1/day")
-        moves.add(
-            "breast_stroma",
-            "milk",
-            1.0 - np.exp(-rate * permeability),
-            stream_id("translocation.stroma_to_milk"),
-        )
-    if routes.milk_to_stroma:
-        rate = ctx.p("milk_to_stroma_per_day", "1/day")
-        moves.add(
-            "milk",
-            "breast_stroma",
-            1.0 - np.exp(-rate * permeability),
-            stream_id("translocation.milk_to_stroma"),
-        )
-    if routes.entero_mammary:
-        rate = ctx.p("entero_mammary_per_day", "1/day")
-        fraction = 1.0 - np.exp(-rate * ctx.taxa["entero_mammary"])
-        moves.add("maternal_gut", "milk", fraction[None, :], stream_id("translocation.entero_mammary"))
-    if routes.maternal_mouth_to_milk:
-        rate = ctx.p("oral_mammary_per_day", "1/day")
-        moves.add(
-            "maternal_mouth",
-            "milk",
-            np.full((1, 1), 1.0 - np.exp(-rate)),
-            stream_id("translocation.maternal_mouth_to_milk"),
-        )
-    moves.apply()
+    # rows of the route table carried by "translocation" (permeability and trait exposures)
+    apply_contact_routes(state, ctx, "translocation")
     return state
+
+
+PROCESS = Process("translocation", step, reads={"tight_junction_permeability"})
