@@ -7,26 +7,23 @@ greater than or equal to 1 (got 0)``.
 
 from __future__ import annotations
 
-from importlib import resources
-from pathlib import Path
-
-import yaml
-from pydantic import ValidationError
-
-from lactobiome.errors import ScenarioError, describe_validation_errors
+from lactobiome.errors import ScenarioError
+from lactobiome.io.yamlfile import builtin_yaml_names, load_yaml_mapping, validate_mapping
 from lactobiome.model.scenario import Scenario
+
+_FOLDER = "scenarios"
+_WHAT = "scenario fields"
 
 
 def builtin_names() -> list[str]:
     """Names of the built-in scenarios."""
-    folder = resources.files("lactobiome.data").joinpath("scenarios")
-    return sorted(p.name[:-5] for p in folder.iterdir() if p.name.endswith(".yaml"))
+    return builtin_yaml_names(_FOLDER)
 
 
 def parse_scenario(data: object, origin: str, overrides: dict | None = None) -> Scenario:
     """Validate a mapping into a :class:`Scenario`; errors name ``origin`` and the field."""
     if not isinstance(data, dict):
-        raise ScenarioError(f"{origin}: expected a mapping of scenario fields at the top level")
+        raise ScenarioError(f"{origin}: expected a mapping of {_WHAT} at the top level")
     merged = dict(data)
     for section, values in (overrides or {}).items():
         current = merged.get(section)
@@ -34,26 +31,7 @@ def parse_scenario(data: object, origin: str, overrides: dict | None = None) -> 
             merged[section] = {**current, **values}
         else:
             merged[section] = values
-    try:
-        return Scenario.model_validate(merged)
-    except ValidationError as exc:
-        raise ScenarioError(describe_validation_errors(origin, exc.errors())) from None
-
-
-def scenario_text(name_or_path: str) -> tuple[str, str]:
-    """The YAML text of a built-in scenario or file, and a label for messages."""
-    if name_or_path in builtin_names():
-        text = resources.files("lactobiome.data").joinpath(f"scenarios/{name_or_path}.yaml").read_text("utf-8")
-        return text, f"{name_or_path}.yaml"
-    path = Path(name_or_path)
-    if not path.exists():
-        raise ScenarioError(
-            f"{name_or_path}: neither a built-in scenario ({', '.join(builtin_names())}) nor a file"
-        )
-    try:
-        return path.read_text("utf-8"), str(path)
-    except (OSError, UnicodeDecodeError) as exc:
-        raise ScenarioError(f"{path}: cannot read scenario ({exc})") from None
+    return validate_mapping(Scenario, merged, origin, _WHAT, ScenarioError)
 
 
 def load_scenario(name_or_path: str = "default", overrides: dict | None = None) -> Scenario:
@@ -61,14 +39,22 @@ def load_scenario(name_or_path: str = "default", overrides: dict | None = None) 
 
     Parameters
     ----------
+    name_or_path
+        A name from :func:`builtin_names` or the path of a YAML file.
     overrides
         ``{section: {field: value}}`` applied before validation (e.g. command-line options).
+
+    Returns
+    -------
+    Scenario
+        The validated scenario.
+
+    Raises
+    ------
+    ScenarioError
+        One line naming the file: unknown name, unreadable or malformed file (with the
+        line), an empty file, a top level that is not a mapping, or a field that does not
+        validate.
     """
-    text, origin = scenario_text(name_or_path)
-    try:
-        data = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f" line {mark.line + 1}" if mark is not None else ""
-        raise ScenarioError(f"{origin}:{where} is not valid YAML") from None
-    return parse_scenario(data if data is not None else {}, origin, overrides)
+    data, origin = load_yaml_mapping(name_or_path, _FOLDER, _WHAT, ScenarioError)
+    return parse_scenario(data, origin, overrides)

@@ -6,14 +6,12 @@ name the file and the field (:class:`lactobiome.errors.InputError`, one line).
 
 from __future__ import annotations
 
-from importlib import resources
-from pathlib import Path
 from typing import Annotated, Literal
 
-import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from lactobiome.errors import InputError, describe_validation_errors
+from lactobiome.errors import InputError
+from lactobiome.io.yamlfile import builtin_yaml_names, load_yaml_mapping, validate_mapping
 
 # sample type -> simulated site it samples
 SAMPLE_SITES: dict[str, str] = {
@@ -101,42 +99,39 @@ class Design(_Strict):
         return ""
 
 
+_FOLDER = "designs"
+_WHAT = "design fields"
+
+
 def builtin_designs() -> list[str]:
     """Names of the built-in designs."""
-    folder = resources.files("lactobiome.data").joinpath("designs")
-    return sorted(p.name[:-5] for p in folder.iterdir() if p.name.endswith(".yaml"))
+    return builtin_yaml_names(_FOLDER)
 
 
 def parse_design(data: object, origin: str) -> Design:
     """Validate a mapping into a :class:`Design`; errors name ``origin`` and the field."""
-    if not isinstance(data, dict):
-        raise InputError(f"{origin}: expected a mapping of design fields at the top level")
-    try:
-        return Design.model_validate(data)
-    except ValidationError as exc:
-        raise InputError(describe_validation_errors(origin, exc.errors())) from None
+    return validate_mapping(Design, data, origin, _WHAT, InputError)
 
 
 def load_design(name_or_path: str) -> Design:
-    """Load a built-in design by name or a YAML design file by path."""
-    if name_or_path in builtin_designs():
-        folder = resources.files("lactobiome.data").joinpath("designs")
-        text = folder.joinpath(f"{name_or_path}.yaml").read_text("utf-8")
-        origin = f"{name_or_path}.yaml"
-    else:
-        path = Path(name_or_path)
-        if not path.is_file():
-            raise InputError(
-                f"{name_or_path}: neither a built-in design ({', '.join(builtin_designs())}) nor a file"
-            )
-        try:
-            text, origin = path.read_text("utf-8"), str(path)
-        except (OSError, UnicodeDecodeError) as exc:
-            raise InputError(f"{path}: cannot read design ({exc})") from None
-    try:
-        data = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f" line {mark.line + 1}" if mark is not None else ""
-        raise InputError(f"{origin}:{where} is not valid YAML") from None
-    return parse_design(data if data is not None else {}, origin)
+    """Load a built-in design by name or a YAML design file by path.
+
+    Parameters
+    ----------
+    name_or_path
+        A name from :func:`builtin_designs` or the path of a YAML file.
+
+    Returns
+    -------
+    Design
+        The validated design.
+
+    Raises
+    ------
+    InputError
+        One line naming the file: unknown name, unreadable or malformed file (with the
+        line), an empty file, a top level that is not a mapping, or a field that does not
+        validate.
+    """
+    data, origin = load_yaml_mapping(name_or_path, _FOLDER, _WHAT, InputError)
+    return parse_design(data, origin)
