@@ -5,10 +5,13 @@ from __future__ import annotations
 import sys
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
-from lactobiome.io.atomic import write_text_atomic
+if TYPE_CHECKING:
+    from lactobiome.model.parameters import ParameterTable
+    from lactobiome.validation import Target
 
 _DISCLAIMER = "(research and teaching model; not medical advice)"
 
@@ -69,9 +72,9 @@ def validate(scenario: str, dyads: int, days: int, seed: int, source: Path | Non
         counts,
         load_targets,
         run_cohort,
-        to_markdown,
         to_text,
         validate_dataset,
+        write_tables,
     )
 
     csv_path, md_path = _outputs(out)
@@ -87,7 +90,7 @@ def validate(scenario: str, dyads: int, days: int, seed: int, source: Path | Non
     else:
         ds = run_cohort(scenario, dyads, days, seed, table_params)
         where = f"scenario {scenario}: {dyads} dyads x {days} days, seed {seed}"
-    table = validate_dataset(ds, targets, n_boot=n_boot)
+    table = validate_dataset(ds, targets, n_boot=n_boot, source=source)
     elapsed = time.perf_counter() - start
     digest = ds.attrs.get("parameter_table_sha256", "")
     header = (f"Model: {where}; lactobiome {ds.attrs.get('lactobiome_version', '?')}, parameter table "
@@ -100,8 +103,7 @@ def validate(scenario: str, dyads: int, days: int, seed: int, source: Path | Non
                f"({elapsed:.0f} s)")
     if len(empty):
         click.echo(f"  mechanism present but nothing to measure in this cohort: {', '.join(empty)}")
-    write_text_atomic(table.to_csv(index=False), csv_path)
-    write_text_atomic(to_markdown(table, header), md_path)
+    write_tables(table, csv_path, md_path, header)
     click.echo(f"Table written to {csv_path} and {md_path}")
     if sensitivity:
         _sensitivity(targets, scenario, sensitivity_dyads, sensitivity_days, seed, sensitivity_parameters,
@@ -113,15 +115,15 @@ def validate(scenario: str, dyads: int, days: int, seed: int, source: Path | Non
         sys.exit(1)
 
 
-def _sensitivity(targets: list, scenario: str, dyads: int, days: int, seed: int, names: str | None,
-                 parameters: object, budget: float, progress: bool | None, csv_path: Path) -> None:
-    from lactobiome.validation import sensitivity, top_effects
+def _sensitivity(targets: list[Target], scenario: str, dyads: int, days: int, seed: int, names: str | None,
+                 parameters: ParameterTable | None, budget: float, progress: bool | None, csv_path: Path) -> None:
+    from lactobiome.validation import sensitivity, top_effects, write_csv
 
     start = time.perf_counter()
     screen = sensitivity(targets, scenario, dyads, days, seed, _names(names) or None, parameters, budget, progress)
     screened = screen["parameter"].nunique()
     path = csv_path.with_name(csv_path.stem + ".sensitivity.csv")
-    write_text_atomic(screen.to_csv(index=False), path)
+    write_csv(screen, path)
     click.echo(f"Sensitivity (one at a time, prior low vs high, {dyads} dyads x {days} days, same seed): "
                f"{screened} parameters in {time.perf_counter() - start:.0f} s; effect = change across the "
                f"prior / half the acceptance width")

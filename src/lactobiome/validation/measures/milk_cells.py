@@ -1,0 +1,130 @@
+"""Measurements of the cells in milk (targets ``C``, system ``milk_cells``).
+
+Leucocyte, epithelial and stem-cell shares, leucocytes and somatic cells per mL in health
+and in mastitis, and the somatic cell count as a predictor of a mastitis episode.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import numpy as np
+import xarray as xr
+
+from lactobiome.model.spectrum import BACTERIAL, INFLAMED, episode_onsets
+from lactobiome.validation.measures import _common as c
+from lactobiome.validation.measures.registry import Registrar, Unmeasurable
+from lactobiome.validation.statistics import Sample, nanmedian, odds_ratio, percentile_95
+
+register = Registrar("milk_cells")
+
+SCC_HIGH_PER_ML = 4.76e5
+"""Somatic cell count above which a day counts as high for target C09 (cells/mL)."""
+
+
+def _share_window(name: str, first: int, last: int, only_healthy: bool) -> Callable[[xr.Dataset], Sample]:
+    def function(ds: xr.Dataset) -> Sample:
+        return c.panel_window(ds, name, first, last, c.breastfed(ds), only_healthy=only_healthy)
+
+    return function
+
+
+for _key, _name, _what, _first, _last, _healthy in (
+        ("leucocyte_fraction_colostrum", "leucocyte_fraction", "leucocyte", 1, 3, False),
+        ("leucocyte_fraction_mature", "leucocyte_fraction", "leucocyte", 30, 182, True),
+        ("epithelial_fraction_colostrum", "epithelial_fraction", "epithelial", 1, 3, False),
+        ("epithelial_fraction_mature", "epithelial_fraction", "epithelial", 30, 182, True)):
+    _when = (f" on days {_first}-{_last} with no mastitis-spectrum state" if _healthy
+             else f", days {_first}-{_last}")
+    register(_key, f"median over breastfed dyads of the mean {_what} share of milk cells{_when}",
+             needs=(_name, *c.BREASTFED_NEEDS, *(c.HEALTHY_NEEDS if _healthy else ())))(
+        _share_window(_name, _first, _last, _healthy))
+
+
+@register("leucocyte_fraction_mastitis_peak",
+          "median over dyads with bacterial mastitis of the dyad's peak leucocyte share on days in bacterial "
+          "mastitis, phlegmon or abscess", needs=("leucocyte_fraction", "mastitis_state"))
+def _leucocyte_peak(ds: xr.Dataset) -> Sample:
+    per = c.per_dyad(c.panel(ds, "leucocyte_fraction"), BACTERIAL[c.mastitis_codes(ds)], "max")
+    return Sample(per[np.isfinite(per)], nanmedian)
+
+
+def _leucocytes_per_ml(first: int, last: int, only_healthy: bool) -> Callable[[xr.Dataset], Sample]:
+    def function(ds: xr.Dataset) -> Sample:
+        values = c.log10(c.panel(ds, "somatic_cells_per_ml") * c.panel(ds, "leucocyte_fraction"))
+        mask = np.broadcast_to(c.window(ds, first, last), values.shape).copy()
+        if only_healthy:
+            mask &= c.healthy(ds)
+        per = c.per_dyad(values, mask, "median")[c.breastfed(ds)]
+        return Sample(per[np.isfinite(per)], nanmedian)
+
+    return function
+
+
+_LEUCOCYTES = ("somatic_cells_per_ml", "leucocyte_fraction", *c.BREASTFED_NEEDS)
+register("leucocytes_per_ml_colostrum", "median over breastfed dyads of each dyad's median log10 "
+         "(SCC x leucocyte share), days 1-3", needs=_LEUCOCYTES)(_leucocytes_per_ml(1, 3, False))
+register("leucocytes_per_ml_mature", "as leucocytes_per_ml_colostrum, days 90-182 with no mastitis-spectrum "
+         "state", needs=(*_LEUCOCYTES, *c.HEALTHY_NEEDS))(_leucocytes_per_ml(90, 182, True))
+register("leucocytes_per_ml_day4_on", "as leucocytes_per_ml_colostrum, days 4-182 with no mastitis-spectrum "
+         "state", needs=(*_LEUCOCYTES, *c.HEALTHY_NEEDS))(_leucocytes_per_ml(4, 182, True))
+
+
+@register("somatic_cells_all", "median over breastfed dyads of each dyad's median log10 SCC, days 1-182",
+          needs=("somatic_cells_per_ml", *c.BREASTFED_NEEDS))
+def _somatic_cells_all(ds: xr.Dataset) -> Sample:
+    return c.panel_window(ds, "somatic_cells_per_ml", 1, 182, c.breastfed(ds), how="median", log=True)
+
+
+@register("stem_cell_fraction_high",
+          "95th percentile across breastfed dyads of each dyad's peak stem-cell share of milk cells, days 1-182",
+          needs=("stem_cell_fraction", *c.BREASTFED_NEEDS))
+def _stem_high(ds: xr.Dataset) -> Sample:
+    return c.panel_window(ds, "stem_cell_fraction", 1, 182, c.breastfed(ds), how="max", statistic=percentile_95)
+
+
+@register("scc_predicts_mastitis_or",
+          "odds ratio, over breastfed dyad-days 1-42 not in an inflammatory state, of an inflammatory onset in "
+          "the next 7 days for SCC > 4.76e5/mL vs below (0.5 added to each cell when one is empty)",
+          needs=("somatic_cells_per_ml", "mastitis_state", *c.BREASTFED_NEEDS))
+def _scc_or(ds: xr.Dataset) -> Sample:
+    scc = c.panel(ds, "somatic_cells_per_ml")
+    codes = c.mastitis_codes(ds)
+    inflamed = INFLAMED[codes]
+    if c.days(ds).max() < 49:
+        raise Unmeasurable("beyond the simulated horizon (needs day 49)")
+    onset = episode_onsets(codes)
+    cum = np.concatenate([np.zeros((onset.shape[0], 1)), np.cumsum(onset, axis=1)], axis=1)
+    index = np.arange(42)
+    soon = (cum[:, index + 8] - cum[:, index + 1]) > 0  # onset on days d+1..d+7
+    at_risk = ~inflamed[:, index]
+    high = scc[:, index] > SCC_HIGH_PER_ML
+    counts = np.column_stack([
+        (at_risk & high & soon).sum(axis=1), (at_risk & high & ~soon).sum(axis=1),
+        (at_risk & ~high & soon).sum(axis=1), (at_risk & ~high & ~soon).sum(axis=1),
+    ])[c.breastfed(ds)]
+    if counts[:, 0].sum() + counts[:, 2].sum() == 0:
+        raise Unmeasurable("no inflammatory onset in days 2-49 in this cohort")
+    return Sample(counts, odds_ratio)
+
+
+def _healthy_scc(how: str) -> Callable[[xr.Dataset], Sample]:
+    def function(ds: xr.Dataset) -> Sample:
+        return c.panel_window(ds, "somatic_cells_per_ml", 14, 182, c.breastfed(ds), only_healthy=True, how=how,
+                              log=True)
+
+    return function
+
+
+_HEALTHY_SCC = ("somatic_cells_per_ml", *c.BREASTFED_NEEDS, *c.HEALTHY_NEEDS)
+register("scc_healthy_p95", "median over breastfed dyads of each dyad's 95th percentile log10 SCC on days "
+         "14-182 with no mastitis-spectrum state", needs=_HEALTHY_SCC)(_healthy_scc("p95"))
+register("scc_healthy_median", "median over breastfed dyads of each dyad's median log10 SCC on days 14-182 "
+         "with no mastitis-spectrum state", needs=_HEALTHY_SCC)(_healthy_scc("median"))
+
+
+@register("scc_mastitis", "median over dyads of each dyad's median log10 SCC on days in inflammatory or "
+          "bacterial mastitis, phlegmon or abscess", needs=("somatic_cells_per_ml", "mastitis_state"))
+def _scc_mastitis(ds: xr.Dataset) -> Sample:
+    per = c.per_dyad(c.log10(c.panel(ds, "somatic_cells_per_ml")), INFLAMED[c.mastitis_codes(ds)], "median")
+    return Sample(per[np.isfinite(per)], nanmedian)

@@ -1,0 +1,119 @@
+"""The validation table as text: terminal lines, CSV and a Markdown page, written atomically."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from lactobiome.io.atomic import write_text_atomic
+from lactobiome.validation.targets import format_number
+from lactobiome.validation.verdicts import NOT_MODELLED, OUTSIDE, WITHIN, counts
+
+
+def model_text(row: Mapping[str, object]) -> str:
+    """``value [low, high]`` of one table row (empty when not modelled)."""
+    value = _number(row["model"])
+    if not math.isfinite(value):
+        return ""
+    low, high = _number(row["ci_low"]), _number(row["ci_high"])
+    if math.isfinite(low) and math.isfinite(high):
+        return f"{format_number(value)} [{format_number(low)}, {format_number(high)}]"
+    return format_number(value)
+
+
+def _number(value: object) -> float:
+    """A table cell as a float (NaN when it is not a number)."""
+    if isinstance(value, int | float | str | np.number):
+        try:
+            return float(value)
+        except ValueError:
+            return math.nan
+    return math.nan
+
+
+def to_text(table: pd.DataFrame, width: int = 44) -> str:
+    """The table as fixed-width text for the terminal."""
+
+    def cut(text: object, n: int) -> str:
+        s = str(text)
+        return s if len(s) <= n else s[: n - 1] + "…"
+
+    lines = [f"{'id':5s} {'quantity':{width}s} {'accept':14s} {'model [95% interval]':30s} {'verdict':12s} source"]
+    for row in table.to_dict("records"):
+        lines.append(f"{row['id']:5s} {cut(row['quantity'], width):{width}s} {cut(row['acceptance'], 14):14s} "
+                     f"{cut(model_text(row), 30):30s} {row['verdict']:12s} {cut(row['source'], 40)}")
+    return "\n".join(lines)
+
+
+def _md(text: object) -> str:
+    return str(text).replace("|", "\\|").replace("\n", " ")
+
+
+def to_markdown(table: pd.DataFrame, header: str = "") -> str:
+    """The table as a Markdown page: summary, full table, reasons for `outside` and `not modelled`."""
+    c = counts(table)
+    measured = c[WITHIN] + c[OUTSIDE]
+    share = f"{100.0 * c[WITHIN] / measured:.0f}%" if measured else "n/a"
+    out = ["# Validation: the model against published figures", ""]
+    if header:
+        out += [header, ""]
+    unmeasured = table[(table["verdict"] == NOT_MODELLED) & (table["measure"] != "")]
+    out += [f"**{c[WITHIN]} within, {c[OUTSIDE]} outside, {c[NOT_MODELLED]} not modelled** "
+            f"({share} of measured targets within their acceptance range; {len(unmeasured)} of the not-modelled "
+            "targets have a mechanism but nothing to measure in this cohort).", "",
+            "The model value is the measurement named in `src/lactobiome/data/targets.yaml` (see "
+            "`lactobiome.validation.MEASURES`); the interval is a 95% percentile bootstrap over dyads. "
+            "Each target's acceptance range and how it was set (`acceptance_basis`) are in the targets file. "
+            "`not modelled` means the model has no mechanism for the figure, or the cohort holds no dyad-day "
+            "it applies to (the reason says which). `lactobiome validate --sensitivity` screens every free "
+            "parameter over its prior; `lactobiome calibrate --parameters a,b --targets X,Y --out p.csv` fits "
+            "chosen parameters to chosen targets and writes a new parameter table.", "",
+            "| id | quantity | published | unit | acceptance | model [95% interval] | verdict | source |",
+            "|---|---|---|---|---|---|---|---|"]
+    for row in table.to_dict("records"):
+        out.append(f"| {row['id']} | {_md(row['quantity'])} | {_md(row['published'])} | {_md(row['unit'])} | "
+                   f"{_md(row['acceptance'])} | {_md(model_text(row))} | {row['verdict']} | {_md(row['source'])} |")
+    out += ["", "## Why each `outside` target is outside", ""]
+    outside = table[table["verdict"] == OUTSIDE]
+    if outside.empty:
+        out.append("None.")
+    for row in outside.to_dict("records"):
+        why = row["reason"] or "no reason recorded yet: an open question for the model (known gap to investigate)"
+        out.append(f"* **{row['id']}** ({_md(row['quantity'])}): {_md(why)}")
+    out += ["", "## Mechanism present, nothing to measure in this cohort", ""]
+    if unmeasured.empty:
+        out.append("None.")
+    for row in unmeasured.to_dict("records"):
+        out.append(f"* **{row['id']}** ({_md(row['quantity'])}; `{row['measure']}`): {_md(row['reason'])}")
+    out += ["", "## Targets not modelled", ""]
+    for row in table[(table["verdict"] == NOT_MODELLED) & (table["measure"] == "")].to_dict("records"):
+        out.append(f"* **{row['id']}** ({_md(row['quantity'])}): {_md(row['reason'])}")
+    out += ["", "Research and teaching model output; not medical advice.", ""]
+    return "\n".join(out)
+
+
+def write_csv(table: pd.DataFrame, path: str | Path) -> Path:
+    """Write ``table`` as CSV (no index) to ``path`` atomically; returns the path."""
+    path = Path(path)
+    write_text_atomic(table.to_csv(index=False), path)
+    return path
+
+
+def write_tables(table: pd.DataFrame, csv_path: str | Path, md_path: str | Path, header: str = "") -> None:
+    """Write the validation table as CSV and as the Markdown page of :func:`to_markdown`, atomically.
+
+    Parameters
+    ----------
+    table
+        From :func:`lactobiome.validation.validate_dataset`.
+    csv_path, md_path
+        Where the two files go (folders are created).
+    header
+        A line under the page title (the cohort, version, parameter table).
+    """
+    write_csv(table, csv_path)
+    write_text_atomic(to_markdown(table, header), Path(md_path))
