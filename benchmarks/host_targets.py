@@ -19,11 +19,10 @@ import time
 import numpy as np
 
 from lactobiome.model.engine import run_chunk
-from lactobiome.model.processes.mastitis import STATE_CODE, episodes
+from lactobiome.model.spectrum import BACTERIAL, INFLAMED, STATE_CODE, episodes
 from lactobiome.scenarios import load_scenario
 from lactobiome.simulation import prepare
 
-_INFLAMED = [STATE_CODE[s] for s in ("inflammatory_mastitis", "bacterial_mastitis", "phlegmon", "abscess")]
 _F06 = {"colostrum (d1-5)": (1, 5, 9, 22), "transitional (d6-14)": (6, 14, 8, 19),
         "mature <1 mo (d15-30)": (15, 30, 6, 15), ">6 mo (d180-182)": (180, 182, 4, 6)}
 
@@ -46,8 +45,8 @@ def run(dyads: int, days: int, seed: int, population: dict | None = None, parame
 
 
 def ever_inflamed(panel: dict) -> np.ndarray:
-    """Dyads with at least one inflammatory or bacterial mastitis episode."""
-    return np.isin(panel["mastitis_state"].astype(int), _INFLAMED).any(axis=1)
+    """Dyads with at least one mastitis episode (a day in an inflamed state)."""
+    return INFLAMED[panel["mastitis_state"].astype(int)].any(axis=1)
 
 
 def report(panel: dict, attributes: dict) -> None:
@@ -66,15 +65,15 @@ def report(panel: dict, attributes: dict) -> None:
     line("median leucocyte_fraction after day 30, never-mastitis", np.median(late), "<= 0.02")
     line("  90th percentile of the same", np.percentile(late, 90), "(spread)")
     ep = episodes(states, panel["treatment"])
-    bacterial = ep["peak_state"] >= STATE_CODE["bacterial_mastitis"]
-    bacterial &= ep["peak_state"] != STATE_CODE["subacute_mastitis"]
+    bacterial = BACTERIAL[ep["peak_state"]]
     peaks = []
     for d, onset, length in zip(ep["dyad_index"][bacterial], ep["onset_day"][bacterial],
                                 ep["duration_days"][bacterial], strict=True):
         window = slice(onset - 1, onset - 1 + length)
         peaks.append(panel["leucocyte_fraction"][d, window].max())
     peaks = np.array(peaks)
-    line("bacterial-mastitis episodes", len(peaks), "")
+    line("mastitis episodes", len(ep["onset_day"]), "")
+    line("  of which bacterial (peak bacterial, phlegmon or abscess)", len(peaks), "")
     if len(peaks):
         line("share of them with peak leucocyte_fraction >= 0.8", np.mean(peaks >= 0.8), "> 0.5")
     stem = p["stem_cell_fraction"]
@@ -104,7 +103,7 @@ def report(panel: dict, attributes: dict) -> None:
     for label, (first, last, low, high) in _F06.items():
         if last <= days:
             line(f"median hmo_g_per_l {label}", np.median(p["hmo_g_per_l"][:, first - 1:last]), f"{low}-{high}")
-    line("share with >= 1 inflammatory/bacterial mastitis episode", ever_inflamed(panel).mean(), "0.08-0.30")
+    line("share with >= 1 mastitis episode", ever_inflamed(panel).mean(), "0.08-0.30")
     line("  among breastfed dyads", ever_inflamed(panel)[breastfed].mean(), "")
     line("  with fever on some day", panel["fever"].astype(bool).any(axis=1).mean(), "")
     for name in ("phlegmon", "abscess", "subacute_mastitis", "ductal_narrowing"):

@@ -1,15 +1,16 @@
-"""The mastitis events table: one row per episode, written beside a simulation result.
+"""The mastitis events table: one row per mastitis episode, written beside a simulation result.
 
-An episode is a run of consecutive days in any mastitis-spectrum state but ``none``
-(see :mod:`lactobiome.model.processes.mastitis`). Columns: ``dyad``, ``onset_day``,
-``end_day`` (last day in a state), ``duration_days``, ``peak_state`` (the most severe state
-reached), ``fever_days``, ``treatment`` (treatments active during the episode, joined by
-``+``, or empty).
+An episode is a run of consecutive days in an inflamed state (inflammatory or bacterial
+mastitis, phlegmon, abscess), as defined once in :mod:`lactobiome.model.spectrum` and
+counted the same way by the validation targets; days of ductal narrowing or subacute
+mastitis alone are not episodes (they stay in the result's daily ``mastitis_state``).
+Columns: ``dyad``, ``onset_day``, ``end_day`` (last inflamed day), ``duration_days``,
+``peak_state`` (the most severe state reached), ``fever_days``, ``treatment`` (treatments
+active on the episode's days, joined by ``+``, or empty).
 """
 
 from __future__ import annotations
 
-import os
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -17,26 +18,32 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 
-from lactobiome.model.processes.mastitis import MASTITIS_STATES, STATE_CODE, TREATMENTS, episodes
+from lactobiome.io.atomic import write_text_atomic
+from lactobiome.model.spectrum import MASTITIS_STATES, TREATMENTS, episodes, state_codes
 
 COLUMNS = ("dyad", "onset_day", "end_day", "duration_days", "peak_state", "fever_days", "treatment")
 
 
-def _state_codes(names: np.ndarray) -> np.ndarray:
-    """State names -> codes, same shape (a hash lookup: a Python call per name took seconds)."""
-    codes = pd.Categorical(names.ravel(), categories=list(MASTITIS_STATES)).codes.astype(np.int64)
-    if (codes < 0).any():
-        unknown = sorted({str(n) for n in names.ravel()[codes < 0]})
-        raise ValueError(f"unknown mastitis state(s) {unknown}; expected one of {list(STATE_CODE)}")
-    return codes.reshape(names.shape)
-
-
 def episodes_table(ds: xr.Dataset, block: int = 20_000) -> pd.DataFrame:
-    """Episodes of every dyad in a simulation result (read ``block`` dyads at a time)."""
+    """Mastitis episodes of every dyad in a simulation result (read ``block`` dyads at a time).
+
+    Parameters
+    ----------
+    ds
+        A simulation result with ``mastitis_state`` and ``fever`` (``treatment`` optional).
+    block
+        Dyads read at a time.
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per episode of :func:`lactobiome.model.spectrum.episodes`, columns
+        :data:`COLUMNS`, in (dyad, onset) order.
+    """
     frames = []
     for start in range(0, ds.sizes["dyad"], block):
         part = ds.isel(dyad=slice(start, start + block))
-        codes = _state_codes(part["mastitis_state"].values)
+        codes = state_codes(part["mastitis_state"].values)
         treatment = part["treatment"].values if "treatment" in part else None
         ep = episodes(codes, treatment)
         fever = part["fever"].values.astype(np.int64)
@@ -67,9 +74,7 @@ def events_path(out: Path) -> Path:
 def write_events(ds: xr.Dataset, out: Path) -> Path:
     """Write the events table of ``ds`` beside the result ``out`` (atomically)."""
     path = events_path(Path(out))
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    episodes_table(ds).to_csv(tmp, index=False)
-    os.replace(tmp, path)
+    write_text_atomic(episodes_table(ds).to_csv(index=False), path)
     return path
 
 
@@ -83,14 +88,13 @@ def combine_events(parts: Sequence[Path], out: Path) -> Path:
     from lactobiome.io.dataset import open_result
 
     path = events_path(Path(out))
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    with open(tmp, "w", encoding="utf-8", newline="") as target:
-        for i, part in enumerate(parts):
-            table = events_path(Path(part))
-            if not table.exists():
-                with open_result(part) as ds:
-                    write_events(ds, part)
-            lines = table.read_text(encoding="utf-8").splitlines(keepends=True)
-            target.writelines(lines if i == 0 else lines[1:])  # one header
-    os.replace(tmp, path)
+    lines: list[str] = []
+    for i, part in enumerate(parts):
+        table = events_path(Path(part))
+        if not table.exists():
+            with open_result(part) as ds:
+                write_events(ds, part)
+        rows = table.read_text(encoding="utf-8").splitlines(keepends=True)
+        lines.extend(rows if i == 0 else rows[1:])  # one header
+    write_text_atomic("".join(lines), path)
     return path
