@@ -182,18 +182,22 @@ def test_metaphlan_header_with_counts_is_refused(tmp_path: Path) -> None:
         read_counts(path)
 
 
-def test_track_cli_keeps_every_lineage_row(tmp_path: Path) -> None:
+def test_track_counts_every_read_of_a_lineage_table(tmp_path: Path) -> None:
     from lactobiome.cli import main
+    from lactobiome.tracking import track
 
     counts = _lineage_counts(tmp_path / "lineage_counts.txt")
     meta = tmp_path / "meta.txt"
     meta.write_text("SampleID\tEnv\tSourceSink\nsink\tgut\tSink\nsa\tmilk\tSource\n"
                     "sb\tskin\tSource\n")
+    result = track(read_counts(counts), read_metadata(meta), bootstrap=0)
+    diagnostics = result.attrs["diagnostics"].iloc[0]
+    assert result.attrs["relative"] is False
+    assert diagnostics["taxa"] == 4 and diagnostics["reads"] == 120 + 40 + 500 + 7
     out = tmp_path / "out.tsv"
     with pytest.raises(SystemExit) as exc:
         main(["track", str(counts), str(meta), "--out", str(out), "--bootstrap", "0"])
-    assert exc.value.code == 0
-    assert out.exists()
+    assert exc.value.code == 0 and out.exists()
 
 
 # --- line numbers in messages are the file's lines -----------------------------------------

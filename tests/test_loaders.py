@@ -82,3 +82,61 @@ def test_built_ins_and_files_load_alike(tmp_path: Path) -> None:
     bad.write_text("name: mine\ncohort:\n  dyads: 0\n")
     with pytest.raises(ScenarioError, match=r"bad_field.yaml: cohort.dyads: "):
         load_scenario(str(bad))
+
+
+# --- the parameter table and the taxa catalogue: messages name the file's real lines -----
+
+PARAMETER_HEADER = "name,value,unit,prior,source,note\n"
+
+
+def test_parameter_errors_give_the_file_line(tmp_path: Path) -> None:
+    from lactobiome.model.parameters import load_parameters
+
+    path = tmp_path / "params.csv"
+    path.write_text(
+        "# a parameter table with comments\n"  # 1
+        "\n"  # 2
+        + PARAMETER_HEADER  # 3
+        + "# the rates\n"  # 4
+        "feeds_per_day,10,feeds/day,fixed,assumption,\n"  # 5
+        "\n"  # 6
+        'note_runs_on,1,1,fixed,assumption,"a note\nover two lines"\n'  # 7-8
+        "# a comment before the bad row\n"  # 9
+        "bad_unit,1,furlongs,fixed,assumption,\n"  # 10
+    )
+    with pytest.raises(InputError, match=r"params.csv: line 10 \(bad_unit\): unknown unit 'furlongs'"):
+        load_parameters(path)
+    path.write_text("# comment\n\nname,value\n")
+    with pytest.raises(InputError, match=r"params.csv: line 3: header must be name,value,unit"):
+        load_parameters(path)
+    path.write_text(PARAMETER_HEADER + "\n\nfeeds_per_day,many,feeds/day,fixed,assumption,\n")
+    with pytest.raises(InputError, match=r"params.csv: line 4 \(feeds_per_day\): value 'many'"):
+        load_parameters(path)
+
+
+def test_unknown_taxon_names_the_catalogue_and_close_matches() -> None:
+    from lactobiome.model.taxa import load_taxa
+
+    taxa = load_taxa()
+    with pytest.raises(InputError) as exc:
+        taxa.index("staphylococcus_aureas")
+    message = str(exc.value)
+    assert "lactobiome taxa" not in message  # no such command
+    assert "taxa.csv" in message and "did you mean staphylococcus_aureus" in message
+    shipped = message.split("catalogue ", 1)[1].split(" (", 1)[0]
+    assert Path(shipped).is_file()  # a file the user can open
+
+
+def test_taxa_catalogue_errors_count_blank_lines(tmp_path: Path) -> None:
+    from importlib import resources
+
+    from lactobiome.model.taxa import load_taxa
+
+    lines = resources.files("lactobiome.data").joinpath("taxa.csv").read_text("utf-8").splitlines()
+    lines.insert(2, "")  # a blank line after the first taxon
+    lines[4] = lines[4].replace(",true,", ",maybe,", 1)  # the third taxon, now on line 5
+    path = tmp_path / "taxa.csv"
+    path.write_text("\n".join(lines) + "\n")
+    sources = resources.files("lactobiome.data").joinpath("taxa_sources.csv")
+    with pytest.raises(InputError, match=r"taxa.csv: row 5 \("):
+        load_taxa(path, str(sources))

@@ -165,13 +165,27 @@ def load_parameters(path: str | Path | None = None) -> ParameterTable:
         except FileNotFoundError:
             raise InputError(f"{path}: no such parameter file") from None
         origin = str(path)
-    lines = [line for line in text.splitlines() if line.strip() and not line.startswith("#")]
-    reader = csv.DictReader(lines)
+    kept: list[int] = []  # line number in the file of each line the csv reader is given
+
+    def content() -> Iterator[str]:
+        for number, line in enumerate(text.splitlines(), start=1):
+            if line.strip() and not line.startswith("#"):
+                kept.append(number)
+                yield line
+
+    reader = csv.DictReader(content())
     if tuple(reader.fieldnames or ()) != _COLUMNS:
-        raise InputError(f"{origin}: header must be {','.join(_COLUMNS)}, got {reader.fieldnames}")
+        where = f"line {kept[0]}: " if kept else ""
+        raise InputError(
+            f"{origin}: {where}header must be {','.join(_COLUMNS)}, got {reader.fieldnames}"
+        )
     rows: dict[str, Parameter] = {}
-    for lineno, raw in enumerate(reader, start=2):
-        where = f"{origin}: row {lineno}"
+    consumed = reader.line_num  # lines the reader has taken so far (the header's)
+    for raw in reader:
+        # a record starts on the first line after the previous one (a quoted field may run
+        # over several lines); blank and comment lines were never given to the reader
+        where = f"{origin}: line {kept[consumed]}"
+        consumed = reader.line_num
         name = (raw["name"] or "").strip()
         if not re.fullmatch(r"[a-z][a-z0-9_]*", name):
             raise InputError(f"{where}: name {name!r} is not a snake_case identifier")

@@ -9,6 +9,7 @@ an unsourced value.
 from __future__ import annotations
 
 import csv
+import difflib
 import io
 from dataclasses import dataclass
 from functools import cached_property
@@ -59,6 +60,8 @@ class TaxaCatalogue:
     names: tuple[str, ...]
     table: dict[str, np.ndarray]
     sources: dict[tuple[str, str], str]
+    origin: str = "taxa.csv"
+    """The catalogue file the taxa were read from (for messages)."""
 
     def __len__(self) -> int:
         return len(self.names)
@@ -67,11 +70,23 @@ class TaxaCatalogue:
         return self.table[trait]
 
     def index(self, taxon: str) -> int:
-        """Position of ``taxon`` in the catalogue; an error naming it when unknown."""
+        """Position of ``taxon`` in the catalogue.
+
+        Raises
+        ------
+        InputError
+            If ``taxon`` is not in the catalogue: the message names the catalogue file and
+            the closest taxon ids.
+        """
         try:
             return self.names.index(taxon)
         except ValueError:
-            raise InputError(f"unknown taxon {taxon!r}; see `lactobiome taxa` or data/taxa.csv") from None
+            close = difflib.get_close_matches(str(taxon), self.names, n=3, cutoff=0.6)
+            hint = f"did you mean {', '.join(close)}?" if close else "see its 'taxon' column"
+            raise InputError(
+                f"unknown taxon {taxon!r}: not in the taxa catalogue {self.origin} "
+                f"({len(self.names)} taxa); {hint}"
+            ) from None
 
     @cached_property
     def niche_share(self) -> np.ndarray:
@@ -90,6 +105,7 @@ class TaxaCatalogue:
 
 
 def _read(path: str | Path | None, filename: str) -> tuple[str, str]:
+    """The text of a catalogue file and the name to give it in messages."""
     if path is None:
         return resources.files("lactobiome.data").joinpath(filename).read_text("utf-8"), filename
     try:
@@ -113,11 +129,11 @@ def load_taxa(path: str | Path | None = None, sources_path: str | Path | None = 
         missing = [c for c in COLUMNS if c not in header]
         extra = [c for c in header if c not in COLUMNS]
         raise InputError(f"{origin}: header differs from the schema (missing {missing}, unexpected {extra})")
-    rows = list(reader)
+    rows = [(reader.line_num, row) for row in reader]  # line numbers count blank lines
     if not rows:
         raise InputError(f"{origin}: no taxa")
     columns: dict[str, list] = {c: [] for c in COLUMNS}
-    for lineno, row in enumerate(rows, start=2):
+    for lineno, row in rows:
         where = f"{origin}: row {lineno} ({row.get('taxon')})"
         for c in _TEXT:
             if not row[c]:
@@ -154,7 +170,10 @@ def load_taxa(path: str | Path | None = None, sources_path: str | Path | None = 
         else:
             table[c] = np.array(columns[c], dtype=np.float64)
     sources = _load_sources(sources_path, names)
-    return TaxaCatalogue(names=names, table=table, sources=sources)
+    shipped = str(resources.files("lactobiome.data").joinpath("taxa.csv"))
+    return TaxaCatalogue(
+        names=names, table=table, sources=sources, origin=shipped if path is None else origin
+    )
 
 
 def _load_sources(path: str | Path | None, names: tuple[str, ...]) -> dict[tuple[str, str], str]:
@@ -163,7 +182,8 @@ def _load_sources(path: str | Path | None, names: tuple[str, ...]) -> dict[tuple
     if tuple(reader.fieldnames or ())[:3] != ("taxon", "trait", "source"):
         raise InputError(f"{origin}: header must start with taxon,trait,source")
     specific: dict[tuple[str, str], str] = {}
-    for lineno, row in enumerate(reader, start=2):
+    for row in reader:
+        lineno = reader.line_num
         taxon, trait, source = row["taxon"], row["trait"], (row["source"] or "").strip()
         if taxon != "*" and taxon not in names:
             raise InputError(f"{origin}: row {lineno}: unknown taxon {taxon!r}")
