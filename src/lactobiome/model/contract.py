@@ -238,29 +238,33 @@ def check_processes(
             raise ContractError(f"process {process.name!r} needs dyad attribute(s) {missing}, "
                                 "which the population does not draw")
         read_anywhere |= process.reads | process.reads_previous
-    for variable in sorted(recorded):
-        if variable not in writers:
-            raise ContractError(f"the daily panel records host variable {variable!r}, which no process "
-                                f"writes{_hint(variable, reference)}")
-    for variable, where in sorted(writers.items()):
-        if variable not in read_anywhere and variable not in recorded:
-            raise ContractError(f"host variable {variable!r} written by {processes[where[0]].name!r} is "
-                                "read by no process and not recorded")
-    modifiers = [i for i, p in enumerate(processes) if p.modifies_growth]
-    readers = [i for i, p in enumerate(processes) if p.reads_growth]
-    if modifiers and not readers:
-        raise ContractError(f"{GROWTH_MODIFIER} is multiplied by "
-                            f"{', '.join(repr(processes[i].name) for i in modifiers)} but no process applies it")
-    for i in modifiers:
-        if readers and i > readers[0]:
-            raise ContractError(f"process {processes[i].name!r} multiplies {GROWTH_MODIFIER} after "
-                                f"{processes[readers[0]].name!r} has applied it")
     present = set(names)
     for route in active_routes(scenario):
         if route.process not in present:
             switch = f" (routes.{route.switch} is on)" if route.switch else ""
             raise ContractError(f"route {route.name!r}{switch} is carried by process {route.process!r}, "
                                 "which is not in the process list")
+    for variable in sorted(recorded):
+        if variable not in writers:
+            raise ContractError(f"the daily panel records host variable {variable!r}, which no process "
+                                f"writes{_hint(variable, reference)}")
+    for variable, where in sorted(writers.items()):
+        if variable not in read_anywhere and variable not in recorded:
+            readers = [p.name for p in reference or () if variable in p.reads | p.reads_previous]
+            hint = f" (the default list reads it in {', '.join(repr(n) for n in readers)})" if readers else ""
+            raise ContractError(f"host variable {variable!r} written by {processes[where[0]].name!r} is "
+                                f"read by no process and not recorded{hint}")
+    modifiers = [i for i, p in enumerate(processes) if p.modifies_growth]
+    readers = [i for i, p in enumerate(processes) if p.reads_growth]
+    if modifiers and not readers:
+        hint = [p.name for p in reference or () if p.reads_growth]
+        where = f" (the default list applies it in {', '.join(repr(n) for n in hint)})" if hint else ""
+        raise ContractError(f"{GROWTH_MODIFIER} is multiplied by "
+                            f"{', '.join(repr(processes[i].name) for i in modifiers)} but no process applies it{where}")
+    for i in modifiers:
+        if readers and i > readers[0]:
+            raise ContractError(f"process {processes[i].name!r} multiplies {GROWTH_MODIFIER} after "
+                                f"{processes[readers[0]].name!r} has applied it")
 
 
 class HostStore:
