@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ast
 from pathlib import Path
 
 import numpy as np
@@ -9,11 +10,12 @@ import pandas as pd
 import pytest
 from click.testing import CliRunner
 
+import lactobiome.tracking
 from lactobiome.cli import cli
 from lactobiome.errors import InputError
 from lactobiome.tracking import to_wide, track
+from shared_data import SHARED, require
 
-SHARED = Path(__file__).resolve().parents[1].parent / "shared" / "data"
 FEAST = SHARED / "feast_example"
 
 
@@ -231,11 +233,9 @@ def test_cli_bad_input_exit_2(
 
 @pytest.fixture(scope="module")
 def feast_multi() -> pd.DataFrame:
-    if not (FEAST / "otu_example_multi.txt").exists():
-        pytest.skip(f"shared data not found at {FEAST}")
     from lactobiome.io.tables import read_counts
 
-    return read_counts(FEAST / "otu_example_multi.txt")
+    return read_counts(require(FEAST / "otu_example_multi.txt"))
 
 
 @pytest.mark.parametrize("max_loss", [0.0, 0.25])
@@ -267,8 +267,7 @@ def test_real_sample_mixtures(feast_multi: pd.DataFrame, max_loss: float) -> Non
 
 
 def test_feast_files_through_cli(tmp_path: Path) -> None:
-    if not (FEAST / "otu_example.txt").exists():
-        pytest.skip(f"shared data not found at {FEAST}")
+    require(FEAST / "otu_example.txt")
     out = tmp_path / "o.tsv"
     code, text = _run([str(FEAST / "otu_example.txt"), str(FEAST / "metadata_example_with_id.txt"),
                        "--out", str(out), "--bootstrap", "5"])
@@ -329,8 +328,7 @@ def test_bad_lost_taxa_options_are_refused() -> None:
 
 def test_feast_demo_near_twin() -> None:
     """FEAST's single-sink demo: ERR525698 is ERR525693 with ~21% of its mass (a few taxa) lost."""
-    if not (FEAST / "otu_example.txt").exists():
-        pytest.skip(f"shared data not found at {FEAST}")
+    require(FEAST / "otu_example.txt")
     from lactobiome.io.tables import read_counts, read_metadata
 
     out = track(
@@ -341,3 +339,42 @@ def test_feast_demo_near_twin() -> None:
     ).set_index("source")["proportion"]  # default options
     assert out["ERR525693"] >= 0.7
     assert out.sum() == pytest.approx(1.0)
+
+
+def test_tracking_never_imports_io_or_cli() -> None:
+    """The dependency points from io/CLI to tracking, never back (lazy imports included)."""
+    folder = Path(lactobiome.tracking.__file__).parent
+    offending = []
+    for path in sorted(folder.rglob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text("utf-8"))):
+            names = []
+            if isinstance(node, ast.Import):
+                names = [alias.name for alias in node.names]
+            elif isinstance(node, ast.ImportFrom) and node.module:
+                names = [node.module]
+            for name in names:
+                if name.split(".")[:2] in (["lactobiome", "io"], ["lactobiome", "cli"]):
+                    offending.append(f"{path.name}:{node.lineno} imports {name}")
+    assert offending == []
+
+
+def test_relative_feast_table_through_cli(tmp_path: Path) -> None:
+    """A FEAST table of proportions is tracked as relative abundances (--relative or auto)."""
+    rng = np.random.default_rng(8)
+    prof = _communities(rng, 2, taxa=40)
+    sink = 0.7 * prof[0] + 0.3 * prof[1]
+    lines = ["taxon\tsink\tsa\tsb"] + [
+        f"t{i}\t{a:.6g}\t{b:.6g}\t{c:.6g}" for i, (a, b, c) in enumerate(zip(sink, *prof[:2], strict=True))
+    ]
+    counts = _write(tmp_path / "relative.txt", "\n".join(lines) + "\n")
+    meta = _write(tmp_path / "meta.txt", "SampleID\tEnv\tSourceSink\nsink\tgut\tSink\n"
+                  "sa\tmilk\tSource\nsb\tskin\tSource\n")
+    for flag in ("--relative", None):
+        out = tmp_path / "o.tsv"
+        args = [str(counts), str(meta), "--out", str(out), "--bootstrap", "0"]
+        code, text = _run(args + ([flag] if flag else []))
+        assert code == 0, text
+        est = pd.read_csv(out, sep="\t").set_index("source")["proportion"]
+        assert est["milk"] == pytest.approx(0.7, abs=0.05)
+    code, _ = _run([str(counts), str(meta), "--out", str(tmp_path / "c.tsv"), "--counts"])
+    assert code == 2  # --counts insists on whole numbers
