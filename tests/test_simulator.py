@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+import yaml
 
+import lactobiome
 from lactobiome.model.engine import run_chunk
 from lactobiome.model.random import RandomStreams
 from lactobiome.model.sites import ORIGIN_INDEX, ORIGINS, SITE_INDEX, SITES
@@ -28,11 +30,32 @@ def cohort():
     return simulate_in_memory(_scenario(dyads=400, days=31))
 
 
-def test_abundance_is_finite_and_never_negative(cohort):
+# the sites each external origin enters; moves re-tag a cell with its donor site, so an
+# external tag can never appear anywhere else
+_EXTERNAL_ENTRY = {
+    "resident": {"maternal_gut", "maternal_mouth", "breast_stroma", "areolar_skin"},
+    "birth": {"infant_gut", "infant_mouth"},
+    "environment": {"infant_gut", "infant_mouth", "areolar_skin"},
+}
+
+
+def test_abundance_is_finite_never_negative_and_external_tags_stay_where_they_enter(cohort):
     values = cohort["abundance"].values
+    assert cohort["abundance"].dtype == np.float32
     assert np.isfinite(values).all()
     assert (values >= 0).all()
-    assert cohort["abundance"].dtype == np.float32
+    by_site = cohort["abundance"].sel(sample_day=30).sum(("taxon", "origin"))
+    for site in SITES:  # every site is populated in most dyads (the checks above are not vacuous)
+        assert float((by_site.sel(site=site) > 0).mean()) > 0.5, site
+    for origin, entered in _EXTERNAL_ENTRY.items():
+        cells = cohort["abundance"].sel(origin=origin).sum(("dyad", "sample_day", "taxon"))
+        for site in SITES:
+            if site in entered:
+                assert float(cells.sel(site=site)) > 0, (origin, site)
+            else:
+                assert float(cells.sel(site=site)) == 0, (origin, site)
+    # no probiotic is dosed in the default scenario, so no cell carries that tag
+    assert float(cohort["abundance"].sel(origin="probiotic").sum()) == 0
 
 
 def test_dataset_has_the_public_names(cohort):
@@ -44,11 +67,19 @@ def test_dataset_has_the_public_names(cohort):
                  "oversupply", "tight_bra", "nipple_damage", "secretor", "breast_milk_share",
                  "direct_breastfeeding_share", "probiotic"):
         assert cohort[name].dims == ("dyad",), name
-    assert set(np.unique(cohort["delivery_mode"].values)) <= {"vaginal", "caesarean"}
+    assert set(np.unique(cohort["delivery_mode"].values)) == {"vaginal", "caesarean"}
+    for name in ("breast_milk_share", "direct_breastfeeding_share"):
+        shares = cohort[name].values
+        assert ((shares >= 0) & (shares <= 1)).all() and len(np.unique(shares)) > 10, name
     for name in ("milk_volume_ml", "milk_bacteria_per_ml"):
         assert cohort[name].dims == ("dyad", "day")
-    for key in ("scenario_yaml", "seed", "lactobiome_version", "parameter_table_sha256"):
-        assert key in cohort.attrs
+    # the attributes say how the result was made: the same scenario, seed, version and table
+    scenario = _scenario(dyads=400, days=31)
+    parameters, _ = prepare(scenario)
+    assert cohort.attrs["seed"] == str(scenario.cohort.seed)
+    assert cohort.attrs["lactobiome_version"] == lactobiome.__version__
+    assert cohort.attrs["parameter_table_sha256"] == parameters.digest()
+    assert yaml.safe_load(cohort.attrs["scenario_yaml"]) == scenario.model_dump(mode="json")
 
 
 def test_milk_share_of_infant_gut_matches_pannaraj_and_rises_with_breast_milk(cohort):
@@ -64,7 +95,9 @@ def test_milk_share_of_infant_gut_matches_pannaraj_and_rises_with_breast_milk(co
     low = milk_by_dyad[(breast > 0) & (breast < 0.5)].mean()
     high = milk_by_dyad[breast >= 0.99].mean()
     assert high > low
-    assert np.all(milk_by_dyad[breast == 0] == 0)  # formula only: no milk origin at all
+    formula_only = breast == 0
+    assert formula_only.sum() >= 10  # the default cohort has a formula-only group
+    assert np.all(milk_by_dyad[formula_only] == 0)  # formula only: no milk origin at all
 
 
 def test_healthy_milk_is_streptococci_and_staphylococci_and_the_infant_mouth_streptococcal(cohort):
@@ -207,12 +240,24 @@ def test_switching_a_route_off_removes_its_origin_from_the_receiver(route, site,
     assert float(off["abundance"].sel(site=site, origin=origin).sum()) == 0.0
 
 
-def test_pumping_only_puts_no_infant_mouth_cells_in_milk():
+def test_pumping_only_switches_off_every_contact_route_but_milk_still_reaches_the_infant():
     pumped = simulate_in_memory(load_scenario("pumping_only", {"cohort": {"dyads": 30, "days": 20}}))
-    assert (pumped["direct_breastfeeding_share"].values == 0).all()
-    assert float(pumped["abundance"].sel(site="milk", origin="infant_mouth").sum()) == 0.0
-    assert float(pumped["abundance"].sel(site="milk", origin="areolar_skin").sum()) == 0.0
+    # the routes of a feed at the breast (mouth-nipple contact, retrograde flow, milk film)
+    contact = [("milk", "infant_mouth"), ("milk", "areolar_skin"), ("infant_mouth", "areolar_skin"),
+               ("infant_gut", "areolar_skin"), ("areolar_skin", "infant_mouth"), ("areolar_skin", "milk"),
+               ("breast_stroma", "areolar_skin")]
+    for site, origin in contact:
+        assert float(pumped["abundance"].sel(site=site, origin=origin).sum()) == 0.0, (site, origin)
+    # the same cohort fed at the breast has all of them (so the zeros above are the pumping)
+    direct = simulate_in_memory(load_scenario("pumping_only", {
+        "cohort": {"dyads": 30, "days": 20},
+        "population": {"feeding_groups": [{"name": "direct", "weight": 1.0, "breast_milk_share": [1.0, 1.0],
+                                           "direct_breastfeeding_share": [1.0, 1.0]}]}}))
+    for site, origin in contact[:5]:
+        assert float(direct["abundance"].sel(site=site, origin=origin).sum()) > 0.0, (site, origin)
+    # expressed milk is still drunk: its cells reach the infant gut, and as much milk is taken
     assert float(pumped["abundance"].sel(site="infant_gut", origin="milk").sum()) > 0.0
+    np.testing.assert_allclose(pumped["milk_volume_ml"].values, direct["milk_volume_ml"].values, rtol=0.3)
 
 
 def test_maternal_probiotic_reaches_milk_only_through_the_entero_mammary_route():
@@ -239,3 +284,23 @@ def test_kernel_cache_is_checked_against_all_numba_sources_of_the_model():
     locator = _move_kernel._cache._impl._locator
     assert isinstance(locator, _kernel_cache.ModelSourceCacheLocator)
     assert locator.get_source_stamp()[1] == _kernel_cache.model_digest()
+
+
+def test_model_digest_changes_with_any_numba_source_and_only_those(tmp_path, monkeypatch):
+    from lactobiome.model import _kernel_cache
+
+    model = tmp_path / "model"
+    (model / "processes").mkdir(parents=True)
+    (model / "random.py").write_text("from numba import njit\n")
+    (model / "processes" / "growth.py").write_text("import numba\n")
+    (model / "sites.py").write_text("SITES = ()\n")
+    monkeypatch.setattr(_kernel_cache, "_MODEL", model)
+    first = _kernel_cache.model_digest()
+    assert _kernel_cache.model_digest() == first  # stable
+    (model / "sites.py").write_text("SITES = ('milk',)\n")  # no Numba: cannot be inlined
+    assert _kernel_cache.model_digest() == first
+    (model / "random.py").write_text("from numba import njit\n# a changed draw\n")
+    second = _kernel_cache.model_digest()
+    assert second != first
+    (model / "processes" / "growth.py").write_text("import numba\nX = 1\n")  # a nested module counts
+    assert _kernel_cache.model_digest() != second
