@@ -1,18 +1,52 @@
 """lactobiome: the maternal–infant milk microbiome and mammary immune system of a dyad.
 
 A research and teaching tool. It never gives medical advice.
+
+The notebook API::
+
+    import lactobiome as lb
+    ds = lb.simulate("default", dyads=200, days=120, seed=1)   # xarray.Dataset: the truth
+    obs = lb.observe(ds, "pannaraj2017")                       # what a study would measure
+    shares = lb.track(obs.counts, obs.metadata)                # source tracking
+    table = lb.validate(ds)                                    # against published figures
+
+Importing the package sets no environment variable; the ``lactobiome`` command sets
+``OMP_WAIT_POLICY=passive`` for its own process (see :mod:`lactobiome.cli`).
 """
 
-import os
+from __future__ import annotations
 
-# Numba's OpenMP threads sleep between the kernels' parallel regions instead of spinning
-# (read when OpenMP starts, so before any kernel runs; a value you set yourself wins). On a
-# busy or shared machine the spinning thread took the core from the thread doing the work:
-# 1,000 dyads x 180 days took 35 s instead of 4-5 s at load 7 on 2 cores.
-os.environ.setdefault("OMP_WAIT_POLICY", "passive")
+from typing import TYPE_CHECKING, Any
 
-from lactobiome.errors import LactobiomeError  # noqa: E402
+from lactobiome.errors import LactobiomeError
 
 __version__ = "0.1.0"
 
-__all__ = ["LactobiomeError", "__version__"]
+if TYPE_CHECKING:
+    from lactobiome.api import observe, simulate, validate
+    from lactobiome.tracking.core import track
+
+# public functions, imported on first use so that ``import lactobiome`` stays light
+_LAZY: dict[str, tuple[str, str]] = {
+    "simulate": ("lactobiome.api", "simulate"),
+    "observe": ("lactobiome.api", "observe"),
+    "validate": ("lactobiome.api", "validate"),
+    "track": ("lactobiome.tracking.core", "track"),
+}
+
+__all__ = ["LactobiomeError", "__version__", "observe", "simulate", "track", "validate"]
+
+
+def __getattr__(name: str) -> Any:
+    if name in _LAZY:
+        import importlib
+
+        module, attribute = _LAZY[name]
+        value = getattr(importlib.import_module(module), attribute)
+        globals()[name] = value
+        return value
+    raise AttributeError(f"module 'lactobiome' has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(_LAZY))

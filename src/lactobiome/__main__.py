@@ -1,3 +1,5 @@
+import sys
+
 from lactobiome.cli import main
 
-main()
+sys.exit(main())

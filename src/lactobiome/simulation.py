@@ -120,8 +120,11 @@ def simulate_to_file(
             _run_parallel(todo, workers, scenario, parameters, taxa, attrs, bar, days)
         for chunk_ids, path in todo if workers <= 1 or len(todo) <= 1 else ():
             n_chunk = len(chunk_ids)
-            result = run_chunk(scenario, parameters, taxa, chunk_ids,
-                               on_day=lambda _day, n=n_chunk: bar.update(n))
+
+            def advance(_day: int, n: int = n_chunk) -> None:
+                bar.update(n)
+
+            result = run_chunk(scenario, parameters, taxa, chunk_ids, on_day=advance)
             _write_chunk(result, taxa, attrs, path)
             if on_chunk is not None:
                 on_chunk(result)

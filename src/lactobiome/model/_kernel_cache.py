@@ -38,7 +38,7 @@ def model_digest() -> str:
 
 if _IN_TREE is not None and _IMPL is not None:
 
-    class ModelSourceCacheLocator(_IN_TREE):
+    class ModelSourceCacheLocator(_IN_TREE):  # type: ignore[misc, valid-type]  # found at run time
         """In-tree cache locator whose source stamp also covers the other model modules."""
 
         _digest: str | None = None

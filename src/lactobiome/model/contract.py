@@ -250,17 +250,17 @@ def check_processes(
                                 f"writes{_hint(variable, reference)}")
     for variable, where in sorted(writers.items()):
         if variable not in read_anywhere and variable not in recorded:
-            readers = [p.name for p in reference or () if variable in p.reads | p.reads_previous]
-            hint = f" (the default list reads it in {', '.join(repr(n) for n in readers)})" if readers else ""
+            users = [p.name for p in reference or () if variable in p.reads | p.reads_previous]
+            hint = f" (the default list reads it in {', '.join(repr(n) for n in users)})" if users else ""
             raise ContractError(f"host variable {variable!r} written by {processes[where[0]].name!r} is "
                                 f"read by no process and not recorded{hint}")
     modifiers = [i for i, p in enumerate(processes) if p.modifies_growth]
     readers = [i for i, p in enumerate(processes) if p.reads_growth]
     if modifiers and not readers:
-        hint = [p.name for p in reference or () if p.reads_growth]
-        where = f" (the default list applies it in {', '.join(repr(n) for n in hint)})" if hint else ""
+        appliers = [p.name for p in reference or () if p.reads_growth]
+        said = f" (the default list applies it in {', '.join(repr(n) for n in appliers)})" if appliers else ""
         raise ContractError(f"{GROWTH_MODIFIER} is multiplied by "
-                            f"{', '.join(repr(processes[i].name) for i in modifiers)} but no process applies it{where}")
+                            f"{', '.join(repr(processes[i].name) for i in modifiers)} but no process applies it{said}")
     for i in modifiers:
         if readers and i > readers[0]:
             raise ContractError(f"process {processes[i].name!r} multiplies {GROWTH_MODIFIER} after "
@@ -290,12 +290,11 @@ class HostView(MutableMapping[str, np.ndarray]):
     def __init__(self, values: dict[str, np.ndarray], process: Process | None = None) -> None:
         self._values = values
         self._process = process
-        if process is None:  # unrestricted (tests, tools)
-            self._readable: frozenset[str] | None = None
-            self._writable: frozenset[str] | None = None
-        else:
-            self._readable = process.reads | process.reads_previous | process.writes
-            self._writable = process.writes
+        self._readable: frozenset[str] | None = None  # None: unrestricted (tests, tools)
+        self._writable: frozenset[str] | None = None
+        if process is not None:
+            self._readable = frozenset(process.reads | process.reads_previous | process.writes)
+            self._writable = frozenset(process.writes)
 
     def __getitem__(self, key: str) -> np.ndarray:
         if self._readable is not None and key not in self._readable:
@@ -318,7 +317,7 @@ class HostView(MutableMapping[str, np.ndarray]):
     def __len__(self) -> int:
         return len(self._values)
 
-    def get(self, key: str, default: object = None) -> np.ndarray:  # type: ignore[override]
+    def get(self, key: str, default: object = None) -> np.ndarray:
         raise ContractError(f"host.get({key!r}, ...): host variables have no defaults; declare the variable "
                             "(reads_previous starts it at its initial value)")
 

@@ -196,11 +196,14 @@ class TreatmentProbiotic(_Strict):
     days: Annotated[int, Field(ge=1, le=120)] = 21
 
 
+def _default_triggers() -> list[MastitisState]:
+    return ["inflammatory_mastitis", "bacterial_mastitis"]
+
+
 class Treatment(_Strict):
     """A policy: treat dyads diagnosed in a trigger state (research model, not advice)."""
 
-    trigger_states: list[MastitisState] = Field(
-        default_factory=lambda: ["inflammatory_mastitis", "bacterial_mastitis"], min_length=1)
+    trigger_states: list[MastitisState] = Field(default_factory=_default_triggers, min_length=1)
     diagnosis_delay_days: Annotated[int, Field(ge=1, le=30)] = 1
     coverage: Probability = 1.0
     antibiotic: TreatmentAntibiotic | None = None

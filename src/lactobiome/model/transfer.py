@@ -169,7 +169,9 @@ def move(
     """
     moves = Moves(state, rng)
     moves.add(donor, receiver, fraction, process)
-    return moves.apply(record=True)[0]
+    moved = moves.apply(record=True)
+    assert moved is not None  # record=True always returns the moved cells
+    return moved[0]
 
 
 def immigrate(

@@ -112,7 +112,10 @@ def _start_treatment(state: DyadState, ctx: SimulationContext, code: np.ndarray)
                                                         host["treatment_emptying_until"])
     active = [host[k] >= day for k in ("treatment_antibiotic_until", "treatment_probiotic_until",
                                       "treatment_emptying_until")]
-    host["treatment"] = sum(bit.astype(np.int64) << i for i, bit in enumerate(active)).astype(np.float64)
+    bits = np.zeros(state.n_dyads, dtype=np.int64)
+    for i, bit in enumerate(active):
+        bits |= bit.astype(np.int64) << i
+    host["treatment"] = bits.astype(np.float64)
 
 
 def step(state: DyadState, ctx: SimulationContext) -> DyadState:
