@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import hashlib
 import math
+from importlib import resources
 from pathlib import Path
 
 import numpy as np
@@ -18,9 +20,13 @@ from lactobiome.validation import (
     OUTSIDE,
     WITHIN,
     Target,
+    calibrate,
     load_targets,
+    loss,
     measure,
+    model_values,
     prior_bounds,
+    run_cohort,
     validate_dataset,
     verdict,
     write_parameter_table,
@@ -39,6 +45,7 @@ SAMPLE_DAYS = [1, 2, 3, 5, 6, 7, 10, 14, 30, 60, 90, 120, 150, 180]
 def tiny() -> xr.Dataset:
     """Four dyads with hand-set panels and compositions (values chosen to check the arithmetic)."""
     n = 4
+    day = np.arange(1, DAYS + 1)
     abundance = np.zeros((n, len(SAMPLE_DAYS), len(SITES), len(TAXA), len(ORIGINS)), dtype=np.float32)
     milk, gut = SITES.index("milk"), SITES.index("infant_gut")
     # milk: staphylococci 10, streptococci 30 cells (resident) on every recorded day
@@ -49,32 +56,43 @@ def tiny() -> xr.Dataset:
         abundance[d, :, gut, 2, ORIGINS.index("milk")] = 100.0 * share
         abundance[d, :, gut, 2, ORIGINS.index("areolar_skin")] = 5.0
         abundance[d, :, gut, 3, ORIGINS.index("resident")] = 100.0 - 100.0 * share - 5.0
-    leuco = np.tile(np.where(np.arange(1, DAYS + 1) <= 3, 0.4, 0.01), (n, 1))
+    leuco = np.tile(np.where(day <= 3, 0.4, 0.01), (n, 1))
     leuco[1, :3] = 0.2
     states = np.full((n, DAYS), "none", dtype=object)
     states[0, 9:14] = "bacterial_mastitis"  # one episode, onset day 10
     states[1, 59:61] = "inflammatory_mastitis"  # two episodes, onsets days 60 and 100
     states[1, 99:101] = "inflammatory_mastitis"
     states[2, 19:22] = "bacterial_mastitis"  # one episode, onset day 20
+    states[3, 40:45] = "ductal_narrowing"  # not an episode
     bacteria = np.full((n, DAYS), 1e4)
     staphylococci = np.full((n, DAYS), 1e3)
     # at diagnosis: dyad 0 staphylococcal (6e3 of 1e4), dyad 2 not (2e4 of 1e5); later days differ
     staphylococci[0, 9], bacteria[0, 10:14], staphylococci[0, 10:14] = 6e3, 1e6, 9e5
     bacteria[2, 19], staphylococci[2, 19] = 1e5, 2e4
+    panel = ("dyad", "day")
     ds = xr.Dataset(
         {
             "abundance": (("dyad", "sample_day", "site", "taxon", "origin"), abundance),
             "breast_milk_share": ("dyad", np.array([1.0, 1.0, 0.8, 0.0])),
             "direct_breastfeeding_share": ("dyad", np.array([1.0, 0.9, 0.0, 0.0])),
             "delivery_mode": ("dyad", np.array(["vaginal", "caesarean", "vaginal", "vaginal"], dtype=object)),
-            "leucocyte_fraction": (("dyad", "day"), leuco),
-            "milk_volume_ml": (("dyad", "day"), np.tile([700.0, 700.0, 700.0, 0.0], (DAYS, 1)).T),
-            "milk_bacteria_per_ml": (("dyad", "day"), bacteria),
-            "milk_staphylococci_per_ml": (("dyad", "day"), staphylococci),
-            "somatic_cells_per_ml": (("dyad", "day"), np.full((n, DAYS), 1e5)),
-            "mastitis_state": (("dyad", "day"), states),
+            "leucocyte_fraction": (panel, leuco),
+            "epithelial_fraction": (panel, 1.0 - leuco - 0.01),
+            "stem_cell_fraction": (panel, np.full((n, DAYS), 0.01)),
+            "milk_volume_ml": (panel, np.tile([700.0, 700.0, 700.0, 0.0], (DAYS, 1)).T),
+            "milk_bacteria_per_ml": (panel, bacteria),
+            "milk_staphylococci_per_ml": (panel, staphylococci),
+            "somatic_cells_per_ml": (panel, np.full((n, DAYS), 1e5)),
+            # Na:K 2 on day 1, 1 on days 2-3, 0.5 from day 4: two thirds of the fall done by day 3
+            "na_k_ratio": (panel, np.tile(np.select([day == 1, day <= 3], [2.0, 1.0], 0.5), (n, 1))),
+            # sIgA 8 g/L in colostrum (days 1-5), 1 g/L after; HMO 20 then 10 g/L
+            "siga_g_per_l": (panel, np.tile(np.where(day <= 5, 8.0, 1.0), (n, 1))),
+            "hmo_g_per_l": (panel, np.tile(np.where(day <= 5, 20.0, 10.0), (n, 1))),
+            "mastitis_state": (panel, states),
+            "fever": (panel, np.zeros((n, DAYS), dtype=bool)),
+            "treatment": (panel, np.zeros((n, DAYS), dtype=np.int8)),
         },
-        coords={"dyad": np.arange(n), "day": np.arange(1, DAYS + 1), "sample_day": SAMPLE_DAYS, "site": SITES,
+        coords={"dyad": np.arange(n), "day": day, "sample_day": SAMPLE_DAYS, "site": SITES,
                 "origin": ORIGINS, "taxon": [t[0] for t in TAXA], "genus": ("taxon", [t[1] for t in TAXA]),
                 "family": ("taxon", [t[2] for t in TAXA])},
     )
@@ -86,36 +104,68 @@ def target(low: float = 0.0, high: float = 1.0, key: str | None = "leucocyte_fra
                   source="src", low=low, high=high, measure=key, not_modelled=None if key else "no mechanism")
 
 
+@pytest.fixture(scope="module")
+def simulated() -> xr.Dataset:
+    """A small cohort from the simulator itself: the variables a real result has."""
+    return run_cohort("default", dyads=4, days=3, seed=2)
+
+
 # --------------------------------------------------------------------------- targets file
-def test_every_shipped_target_has_a_measurement_or_a_reason() -> None:
+def test_shipped_targets_are_measured_by_their_own_system() -> None:
     targets = load_targets()
-    assert len(targets) >= 60
-    for t in targets:
-        assert (t.measure is None) != (t.not_modelled is None), t.id
-        if t.measure is not None:
-            assert t.measure in MEASURES, t.id
-            assert t.low <= t.high
-        else:
-            assert len(t.not_modelled) > 10, t.id
     ids = {t.id for t in targets}
     for required in ("E01", "E02", "E03", "C01a", "C08", "C09", "C10b", "A01", "A06", "A07", "B08", "F03",
                      "F06a", "F07a", "F11", "D01", "D11", "E10a", "A11", "A13a", "A14"):
         assert required in ids
+    for t in targets:
+        if t.measure is None:
+            assert len(t.not_modelled or "") > 10, t.id  # a reason, not a placeholder
+        else:  # each measurement lives in the module of the system its targets belong to
+            assert MEASURES[t.measure].system == t.system, t.id
+    # every measurement serves at least one shipped target
+    assert {t.measure for t in targets if t.measure} == set(MEASURES)
+
+
+def test_measurements_need_only_variables_a_simulated_result_has(simulated: xr.Dataset) -> None:
+    for key, m in MEASURES.items():
+        absent = [name for name in m.needs if name not in simulated.variables]
+        assert not absent, f"{key} needs {absent}, which `lactobiome simulate` does not write"
+
+
+def test_declared_needs_are_all_a_measurement_reads() -> None:
+    ds = tiny()
+    for key, m in MEASURES.items():
+        drop = [name for name in ds.variables if name not in m.needs and name not in ds.dims]
+        alone = measure(ds.drop_vars(drop), key, n_boot=0)
+        full = measure(ds, key, n_boot=0)
+        assert alone.reason == full.reason, key
+        assert alone.value == pytest.approx(full.value, nan_ok=True), key
 
 
 @pytest.mark.parametrize("body, message", [
     ("targets: []\n", "non-empty 'targets'"),
     ("targets: [\n", "not valid YAML"),
+    ("targets:\n- 3\n", "must be a mapping"),
     ("targets:\n- {id: X, system: s, quantity: q, published: p, unit: u, population: p, time_point: t}\n",
      "missing field(s) ['source']"),
+    ("targets:\n- {id: '', system: s, quantity: q, published: p, unit: u, population: p, time_point: t, "
+     "source: s, not_modelled: why}\n", "id is empty"),
     ("targets:\n- {id: X, system: s, quantity: q, published: p, unit: u, population: p, time_point: t, "
      "source: s, measure: nope, acceptance: [0, 1]}\n", "not in the registry"),
     ("targets:\n- {id: X, system: s, quantity: q, published: p, unit: u, population: p, time_point: t, "
      "source: s, measure: nak_day7, not_modelled: why, acceptance: [0, 1]}\n", "exactly one"),
     ("targets:\n- {id: X, system: s, quantity: q, published: p, unit: u, population: p, time_point: t, "
+     "source: s}\n", "exactly one"),
+    ("targets:\n- {id: X, system: s, quantity: q, published: p, unit: u, population: p, time_point: t, "
      "source: s, measure: nak_day7, acceptance: [2, 1]}\n", "above high"),
     ("targets:\n- {id: X, system: s, quantity: q, published: p, unit: u, population: p, time_point: t, "
      "source: s, measure: nak_day7, acceptance: [a, 1]}\n", "must be numbers"),
+    ("targets:\n- {id: X, system: s, quantity: q, published: p, unit: u, population: p, time_point: t, "
+     "source: s, measure: nak_day7, acceptance: [.inf, null]}\n", "finite"),
+    ("targets:\n- {id: X, system: s, quantity: q, published: p, unit: u, population: p, time_point: t, "
+     "source: s, measure: nak_day7, acceptance: [null, null]}\n", "at least one bound"),
+    ("targets:\n- {id: X, system: s, quantity: q, published: p, unit: u, population: p, time_point: t, "
+     "source: s, measure: nak_day7, acceptance: 0.5}\n", "list [low, high]"),
     ("targets:\n- {id: X, system: s, quantity: q, published: p, unit: u, population: p, time_point: t, "
      "source: s, not_modelled: why}\n- {id: X, system: s, quantity: q, published: p, unit: u, population: p, "
      "time_point: t, source: s, not_modelled: why}\n", "more than once"),
@@ -125,9 +175,10 @@ def test_every_shipped_target_has_a_measurement_or_a_reason() -> None:
 def test_bad_targets_file_gives_one_line_error(tmp_path: Path, body: str, message: str) -> None:
     path = tmp_path / "targets.yaml"
     path.write_text(body)
-    with pytest.raises(InputError, match=None) as info:
+    with pytest.raises(InputError) as info:
         load_targets(path)
     assert message in str(info.value)
+    assert str(path) in str(info.value)
     assert "\n" not in str(info.value)
 
 
@@ -136,16 +187,29 @@ def test_missing_targets_file(tmp_path: Path) -> None:
         load_targets(tmp_path / "absent.yaml")
 
 
+def test_open_acceptance_bounds_are_read_as_infinite(tmp_path: Path) -> None:
+    path = tmp_path / "targets.yaml"
+    path.write_text("targets:\n- {id: X, system: s, quantity: q, published: p, unit: u, population: p, "
+                    "time_point: t, source: s, measure: nak_day7, acceptance: [null, 5.4]}\n")
+    (t,) = load_targets(path)
+    assert t.low == -math.inf and t.high == 5.4
+    assert t.acceptance_text == "≤ 5.4"
+    assert t.centre == 5.4  # calibration aims at the closed side
+
+
 # --------------------------------------------------------------------------- verdicts
-def test_verdict_logic() -> None:
-    t = target(0.1, 0.5)
-    assert verdict(t, 0.1) == WITHIN and verdict(t, 0.5) == WITHIN and verdict(t, 0.3) == WITHIN
-    assert verdict(t, 0.0999) == OUTSIDE and verdict(t, 0.51) == OUTSIDE
-    assert verdict(t, math.nan) == NOT_MODELLED
-    assert verdict(target(key=None), 0.3) == NOT_MODELLED
+@pytest.mark.parametrize("value, expected", [
+    (0.1, WITHIN), (0.5, WITHIN), (0.3, WITHIN), (0.0999, OUTSIDE), (0.51, OUTSIDE), (math.nan, NOT_MODELLED),
+])
+def test_verdict_of_a_closed_range_includes_its_bounds(value: float, expected: str) -> None:
+    assert verdict(target(0.1, 0.5), value) == expected
+
+
+def test_verdict_of_an_open_range_and_of_a_target_without_measurement() -> None:
     open_low = target(-math.inf, 5.4)
-    assert verdict(open_low, -100.0) == WITHIN and verdict(open_low, 5.5) == OUTSIDE
-    assert open_low.acceptance_text == "≤ 5.4"
+    assert verdict(open_low, -100.0) == WITHIN
+    assert verdict(open_low, 5.5) == OUTSIDE
+    assert verdict(target(key=None), 0.3) == NOT_MODELLED  # a value does not make an unmodelled target within
 
 
 # --------------------------------------------------------------------------- measurements
@@ -155,8 +219,9 @@ def test_measurements_compute_what_they_claim() -> None:
     assert measure(ds, "leucocyte_fraction_colostrum").value == pytest.approx(0.4)
     # dyads with breast-milk share >= 0.75 (0, 1, 2): milk shares 0.1, 0.2, 0.3 -> mean 0.2
     m = measure(ds, "infant_gut_milk_share_d30")
-    assert m.value == pytest.approx(0.2, rel=1e-5)
-    assert m.low <= m.value <= m.high and m.n == 3
+    assert m.value == pytest.approx(0.2, rel=1e-5) and m.n == 3
+    # resampling three dyads' shares (float32 cells): an interval around the value, within their range
+    assert 0.1 - 1e-6 <= m.low < m.value < m.high <= 0.3 + 1e-6
     assert measure(ds, "infant_gut_areolar_share_d30").value == pytest.approx(0.05, rel=1e-5)
     # dose response: breast-milk share 1, 1, 0.8 vs gut Shannon rising with dyad (B. breve 0.15, 0.25, 0.35 of
     # cells): ranks (2.5, 2.5, 1) against (1, 2, 3) -> rho = -1.5 / sqrt(1.5 * 2)
@@ -170,7 +235,19 @@ def test_measurements_compute_what_they_claim() -> None:
                               "milk_streptococcus_share").value)
     # healthy mature milk 1e4 bacteria/mL -> 4 log10
     assert measure(ds, "milk_bacteria_healthy_mature").value == pytest.approx(4.0)
-    # four onsets (days 10, 60, 100, 20) in 3 breastfeeding dyads x 175 days = 75 weeks
+    # Na:K 2 -> 1 -> 0.5: (2 - 1) / (2 - 0.5) of the fall done by day 3; 0.5 on day 7
+    assert measure(ds, "nak_fall_done_by_day3").value == pytest.approx(2 / 3)
+    assert measure(ds, "nak_day7").value == pytest.approx(0.5)
+    # sIgA 8 g/L in colostrum, 1 g/L after: 8-fold day 3 against week 4
+    assert measure(ds, "siga_colostrum").value == pytest.approx(8.0)
+    assert measure(ds, "siga_fold_d3_vs_week4").value == pytest.approx(8.0)
+    assert measure(ds, "hmo_transitional").value == pytest.approx(10.0)
+
+
+def test_mastitis_measurements_count_episodes_of_inflamed_days() -> None:
+    ds = tiny()
+    # four onsets (days 10, 60, 100, 20) in 3 breastfeeding dyads x 175 days = 75 weeks; dyad 3's ductal
+    # narrowing is not an episode (and dyad 3 has no breast milk)
     assert measure(ds, "mastitis_incidence").value == pytest.approx(1000.0 * 4 / 75.0)
     assert measure(ds, "mastitis_onsets_first_6_weeks").value == pytest.approx(2 / 4)
     assert measure(ds, "mastitis_prevalence").value == pytest.approx(1.0)
@@ -186,15 +263,53 @@ def test_measurements_compute_what_they_claim() -> None:
     assert measure(ds, "mastitis_milk_s_epidermidis").value == pytest.approx(1.0)
 
 
+def test_ductal_narrowing_next_to_an_episode_does_not_change_the_counts() -> None:
+    ds = tiny()
+    before = {k: measure(ds, k, n_boot=0).value for k in ("mastitis_incidence", "mastitis_recurrence_share",
+                                                          "mastitis_prevalence", "scc_mastitis")}
+    states = ds["mastitis_state"].values.copy()
+    states[1, 55:59] = "ductal_narrowing"  # leads into dyad 1's first episode
+    states[1, 61:64] = "ductal_narrowing"  # and follows it
+    states[2, 120:125] = "ductal_narrowing"  # alone
+    states[0, 100:110] = "subacute_mastitis"  # not inflamed either
+    changed = ds.assign(mastitis_state=(("dyad", "day"), states))
+    after = {k: measure(changed, k, n_boot=0).value for k in before}
+    assert after == pytest.approx(before)
+    # an inflamed day between two episodes joins them
+    states[1, 61:99] = "inflammatory_mastitis"
+    joined = ds.assign(mastitis_state=(("dyad", "day"), states))
+    assert measure(joined, "mastitis_incidence").value == pytest.approx(1000.0 * 3 / 75.0)
+    assert measure(joined, "mastitis_recurrence_share").value == pytest.approx(0.0)
+
+
 def test_unmeasurable_targets_are_not_modelled_with_a_reason() -> None:
     ds = tiny()
     m = measure(ds, "milk_volume_month12")
     assert math.isnan(m.value) and "horizon" in m.reason
-    assert math.isnan(measure(ds, "hmo_colostrum").value)  # variable absent from this dataset
-    table = validate_dataset(ds, n_boot=20)
-    assert set(table["verdict"]) <= {WITHIN, OUTSIDE, NOT_MODELLED}
+    no_bacterial = ds.assign(mastitis_state=ds["mastitis_state"].where(
+        ds["mastitis_state"] != "bacterial_mastitis", "inflammatory_mastitis"))
+    m = measure(no_bacterial, "milk_bacteria_mastitis")
+    assert math.isnan(m.value) and "no bacterial mastitis episode" in m.reason
+    table = validate_dataset(ds, n_boot=20).set_index("id")
+    assert table.loc["F12b", "verdict"] == NOT_MODELLED and "horizon" in table.loc["F12b", "reason"]
+    assert table.loc["F11", "verdict"] == NOT_MODELLED and table.loc["F11", "measure"] == ""
     assert (table.loc[table["verdict"] == NOT_MODELLED, "reason"].str.len() > 0).all()
-    assert len(table) == len(load_targets())
+    assert table.loc["C01a", "model"] == pytest.approx(0.4)  # the same measurement as measure() gives
+
+
+def test_a_missing_variable_is_a_one_line_error_naming_target_variable_and_file(tmp_path: Path) -> None:
+    ds = tiny().drop_vars("na_k_ratio")
+    with pytest.raises(InputError) as info:
+        validate_dataset(ds, n_boot=0, source="cohort.nc")
+    text = str(info.value)
+    assert "\n" not in text
+    assert text.startswith("cohort.nc: ")
+    assert "target B05" in text and "'na_k_ratio'" in text  # the first target measured from Na:K
+    with pytest.raises(InputError, match="measurement nak_day7 needs the variable 'na_k_ratio'"):
+        measure(ds, "nak_day7")
+    # targets that do not read the variable are still measured
+    table = validate_dataset(ds, [t for t in load_targets() if t.id in ("C01a", "F11")], n_boot=0)
+    assert list(table["verdict"]) == [WITHIN, NOT_MODELLED]
 
 
 # --------------------------------------------------------------------------- command
@@ -206,31 +321,36 @@ def _write(ds: xr.Dataset, path: Path) -> Path:
 def test_validate_command_writes_tables_and_strict_exit(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
     result = _write(tiny(), tmp_path / "tiny.nc")
     out = tmp_path / "report" / "validation.md"
-    with pytest.raises(SystemExit) as exit_info:
-        main(["validate", "--from", str(result), "--out", str(out), "--bootstrap", "10"])
-    assert exit_info.value.code == 0
-    assert out.exists() and out.with_suffix(".csv").exists()
+    assert main(["validate", "--from", str(result), "--out", str(out), "--bootstrap", "10"]) == 0
     text = out.read_text()
     assert "## Why each `outside` target is outside" in text and "not medical advice" in text
-    with pytest.raises(SystemExit) as exit_info:
-        main(["validate", "--from", str(result), "--out", str(tmp_path / "v.csv"), "--bootstrap", "0", "--strict"])
-    assert exit_info.value.code == 1  # the tiny dataset puts some target outside
+    csv = out.with_suffix(".csv").read_text().splitlines()
+    assert csv[0].split(",")[:3] == ["id", "quantity", "published"] and len(csv) == 1 + len(load_targets())
+    assert sorted(p.name for p in out.parent.iterdir()) == ["validation.csv", "validation.md"]  # no temp files
+    strict = ["validate", "--from", str(result), "--out", str(tmp_path / "v.csv"), "--bootstrap", "0", "--strict"]
+    assert main(strict) == 1  # the tiny dataset puts some target outside
     ok = tmp_path / "ok.yaml"
     ok.write_text("targets:\n- {id: X, system: s, quantity: q, published: p, unit: u, population: p, "
                   "time_point: t, source: s, measure: leucocyte_fraction_colostrum, acceptance: [0.3, 0.5]}\n")
-    with pytest.raises(SystemExit) as exit_info:
-        main(["validate", "--from", str(result), "--targets", str(ok), "--out", str(tmp_path / "w.csv"), "--strict"])
-    assert exit_info.value.code == 0
+    assert main(["validate", "--from", str(result), "--targets", str(ok), "--out", str(tmp_path / "w.csv"),
+                 "--strict"]) == 0
     assert "1 within, 0 outside, 0 not modelled" in capsys.readouterr().out
+
+
+def test_validate_command_names_the_file_lacking_a_variable(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    result = _write(tiny().drop_vars("siga_g_per_l"), tmp_path / "old.nc")
+    assert main(["validate", "--from", str(result), "--out", str(tmp_path / "v.csv")]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.count("\n") == 0
+    assert str(result) in err and "target F01a" in err and "'siga_g_per_l'" in err
+    assert not (tmp_path / "v.csv").exists()
 
 
 def test_bad_targets_file_exits_2(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
     bad = tmp_path / "bad.yaml"
     bad.write_text("targets: 3\n")
-    with pytest.raises(SystemExit) as exit_info:
-        main(["validate", "--from", str(_write(tiny(), tmp_path / "t.nc")), "--targets", str(bad),
-              "--out", str(tmp_path / "v.csv")])
-    assert exit_info.value.code == 2
+    assert main(["validate", "--from", str(_write(tiny(), tmp_path / "t.nc")), "--targets", str(bad),
+                 "--out", str(tmp_path / "v.csv")]) == 2
     assert "lactobiome: error:" in capsys.readouterr().err
 
 
@@ -238,46 +358,83 @@ def test_bad_targets_file_exits_2(tmp_path: Path, capsys: pytest.CaptureFixture)
 def test_prior_bounds() -> None:
     assert prior_bounds("uniform", (1.0, 3.0)) == (1.0, 3.0)
     assert prior_bounds("normal", (1.0, 0.5)) == (0.0, 2.0)
+    assert prior_bounds("lognormal", (0.0, 0.5)) == pytest.approx((math.exp(-1.0), math.e))
     assert prior_bounds("fixed", ()) is None
+    # beta(2, 2) has CDF 3x^2 - 2x^3: its bounds are where that is 2.5% and 97.5%
     low, high = prior_bounds("beta", (2.0, 2.0))
-    assert 0.0 < low < 0.5 < high < 1.0
+    assert 3 * low**2 - 2 * low**3 == pytest.approx(0.025)
+    assert 3 * high**2 - 2 * high**3 == pytest.approx(0.975)
 
 
 def test_parameter_table_copy_never_touches_the_shipped_one(tmp_path: Path) -> None:
-    shipped = load_parameters()
-    out = write_parameter_table(None, {"feeds_per_day": 12.5}, tmp_path / "p.csv")
-    assert load_parameters(out)["feeds_per_day"].value == 12.5
-    assert load_parameters()["feeds_per_day"].value == shipped["feeds_per_day"].value
-    from importlib import resources
-
+    shipped = Path(str(resources.files("lactobiome.data").joinpath("parameters.csv")))
+    digest = hashlib.sha256(shipped.read_bytes()).hexdigest()
+    out = write_parameter_table(None, {"feeds_per_day": 12.5}, tmp_path / "p.csv", note="test fit")
+    copy, original = load_parameters(out), load_parameters()
+    assert copy["feeds_per_day"].value == 12.5
+    assert copy["feeds_per_day"].note.endswith("[test fit]")
+    assert [n for n in original if copy[n] != original[n]] == ["feeds_per_day"]
+    assert hashlib.sha256(shipped.read_bytes()).hexdigest() == digest
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["p.csv"]  # no temp file left behind
     with pytest.raises(InputError, match="refusing"):
-        write_parameter_table(None, {"feeds_per_day": 1.0}, Path(str(resources.files("lactobiome.data")
-                                                                      .joinpath("parameters.csv"))))
+        write_parameter_table(None, {"feeds_per_day": 1.0}, shipped)
+    with pytest.raises(InputError, match="refusing"):
+        write_parameter_table(out, {"feeds_per_day": 1.0}, out)
+    with pytest.raises(InputError, match="not in the parameter table: no_such"):
+        write_parameter_table(None, {"no_such": 1.0}, tmp_path / "q.csv")
 
 
-def test_calibrate_command_moves_a_parameter_towards_its_target(tmp_path: Path) -> None:
+DAY1 = "milk_intake_day1_ml_per_day"
+
+
+def _day1_target() -> Target:
+    return Target(id="V1", system="milk_volume", quantity="q", published="p", unit="mL/day", population="pop",
+                  time_point="day 1", source="test", low=60.0, high=70.0, measure="milk_volume_day1")
+
+
+def test_calibration_moves_the_model_towards_its_target() -> None:
+    goal = _day1_target()
+    start = load_parameters().with_values({DAY1: 12.0})  # far below the range
+    fit = calibrate([DAY1], [goal], dyads=6, days=1, seed=4, max_evals=8, parameters=start, progress=False)
+    assert fit.evaluations <= 8
+    # measured independently, at the start and at the fitted value, on the same cohort
+    before = model_values(run_cohort("default", 6, 1, 4, start), [goal])["V1"]
+    after = model_values(run_cohort("default", 6, 1, 4, start.with_values(fit.values)), [goal])["V1"]
+    assert loss({"V1": after}, [goal]) < loss({"V1": before}, [goal])
+    assert abs(after - goal.centre) < abs(before - goal.centre)
+    assert fit.loss_before == pytest.approx(loss({"V1": before}, [goal]))
+    assert fit.loss_after == pytest.approx(loss({"V1": after}, [goal]))
+    assert fit.target_values["V1"] == pytest.approx(after)
+
+
+def test_calibrate_command_writes_a_table_that_fits_better(tmp_path: Path) -> None:
+    start_path = write_parameter_table(None, {DAY1: 12.0}, tmp_path / "start.csv")
     out = tmp_path / "fitted.csv"
-    with pytest.raises(SystemExit) as exit_info:
-        main(["calibrate", "--parameters", "milk_intake_day1_ml_per_day", "--targets", "F07a", "--out", str(out),
-              "--dyads", "6", "--days", "3", "--max-evals", "4", "--no-progress"])
-    assert exit_info.value.code == 0
-    fitted = load_parameters(out)["milk_intake_day1_ml_per_day"].value
-    assert 10.0 <= fitted <= 120.0
-    with pytest.raises(SystemExit) as exit_info:
-        main(["calibrate", "--parameters", "milk_intake_day1_ml_per_day", "--targets", "F11", "--out",
-              str(tmp_path / "x.csv"), "--dyads", "4", "--days", "2"])
-    assert exit_info.value.code == 2  # F11 is not modelled
+    assert main(["calibrate", "--parameters", DAY1, "--targets", "F07a", "--out", str(out), "--from-parameters",
+                 str(start_path), "--dyads", "6", "--days", "1", "--max-evals", "4", "--no-progress"]) == 0
+    f07a = next(t for t in load_targets() if t.id == "F07a")
+    start, fitted = load_parameters(start_path), load_parameters(out)
+    assert [n for n in start if fitted[n].value != start[n].value] == [DAY1]
+    before = model_values(run_cohort("default", 6, 1, 1, start), [f07a])["F07a"]
+    after = model_values(run_cohort("default", 6, 1, 1, fitted), [f07a])["F07a"]
+    assert loss({"F07a": after}, [f07a]) < loss({"F07a": before}, [f07a])
+    assert main(["calibrate", "--parameters", DAY1, "--targets", "F11", "--out",
+                 str(tmp_path / "x.csv"), "--dyads", "4", "--days", "2"]) == 2  # F11 is not modelled
+    assert not (tmp_path / "x.csv").exists()
 
 
-def test_sensitivity_screen_reports_effects_of_each_parameter() -> None:
+def test_sensitivity_screen_runs_each_parameter_at_its_prior_ends() -> None:
     from lactobiome.validation import sensitivity, top_effects
 
     f07a = next(t for t in load_targets() if t.id == "F07a")
-    screen = sensitivity([f07a], dyads=4, days=2, seed=3, names=["milk_intake_day1_ml_per_day", "feeds_per_day"],
-                         progress=False)
-    assert set(screen["parameter"]) == {"milk_intake_day1_ml_per_day", "feeds_per_day"}
-    day1 = screen[screen["parameter"] == "milk_intake_day1_ml_per_day"].iloc[0]
-    assert day1["value_high"] > day1["value_low"] and day1["effect"] > 0
-    assert top_effects(screen).iloc[0]["parameter"] == "milk_intake_day1_ml_per_day"
+    screen = sensitivity([f07a], dyads=4, days=2, seed=3, names=[DAY1, "feeds_per_day"], progress=False)
+    assert set(screen["parameter"]) == {DAY1, "feeds_per_day"}
+    row = screen[screen["parameter"] == DAY1].iloc[0]
+    assert (row["low"], row["high"]) == (10.0, 120.0)  # uniform(10, 120)
+    low = model_values(run_cohort("default", 4, 2, 3, overrides={DAY1: 10.0}), [f07a])["F07a"]
+    high = model_values(run_cohort("default", 4, 2, 3, overrides={DAY1: 120.0}), [f07a])["F07a"]
+    assert (row["value_low"], row["value_high"]) == pytest.approx((low, high))
+    assert row["value_low"] < row["baseline"] < row["value_high"]  # the shipped 40 mL lies between
+    assert top_effects(screen).iloc[0]["parameter"] == DAY1
     with pytest.raises(InputError, match="not free parameters"):
         sensitivity([f07a], dyads=2, days=1, names=["no_such_parameter"], progress=False)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import sys
 import time
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -112,7 +111,7 @@ def validate(scenario: str, dyads: int, days: int, seed: int, source: Path | Non
     if strict and c[OUTSIDE] > 0:
         outside = ", ".join(table.loc[table["verdict"] == OUTSIDE, "id"])
         click.echo(f"strict: targets outside their range: {outside}", err=True)
-        sys.exit(1)
+        raise click.exceptions.Exit(1)
 
 
 def _sensitivity(targets: list[Target], scenario: str, dyads: int, days: int, seed: int, names: str | None,
