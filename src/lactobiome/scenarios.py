@@ -52,9 +52,8 @@ def load_scenario(name_or_path: str = "default", overrides: dict | None = None) 
     Raises
     ------
     ScenarioError
-        One line naming the file: unknown name, unreadable or malformed file (with the
-        line), an empty file, a top level that is not a mapping, or a field that does not
-        validate.
+        What :func:`lactobiome.io.yamlfile.load_yaml_mapping` refuses, or the first field
+        that does not validate against the schema.
     """
     data, origin = load_yaml_mapping(name_or_path, _FOLDER, _WHAT, ScenarioError)
     return parse_scenario(data, origin, overrides)

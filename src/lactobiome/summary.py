@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import cast
+
 import numpy as np
 import pandas as pd
 import xarray as xr
@@ -31,9 +33,9 @@ def provenance_table(ds: xr.Dataset, day: int = 30, sites: tuple[str, ...] = ("i
     """
     day = nearest_recorded_day(ds, day)
     groups = pd.Series(ds["feeding_group"].values.astype(str))
-    frames = []
+    frames: list[pd.DataFrame] = []
     for site in sites:
-        shares = origin_shares(ds, site, day).to_pandas()
+        shares = cast(pd.DataFrame, origin_shares(ds, site, day).to_pandas())
         shares.index = groups.values
         table = shares.groupby(level=0, sort=False).mean()
         table.loc["all dyads"] = shares.mean()

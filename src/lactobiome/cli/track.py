@@ -2,12 +2,21 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
+from typing import TypeVar
 
 import click
 
 from lactobiome.errors import InputError
 from lactobiome.io.atomic import write_text_atomic
+
+F = TypeVar("F", bound=Callable[..., object])
+
+
+def _setting(flag: str, default: float, help: str) -> Callable[[F], F]:
+    """A numeric option whose default is shown in ``--help`` (its type is the default's)."""
+    return click.option(flag, default=default, show_default=True, help=help)
 
 
 @click.command("track")
@@ -33,40 +42,37 @@ from lactobiome.io.atomic import write_text_atomic
     "--rarefy", "rarefy", default=None, type=int, is_flag=False, flag_value=-1,
     help="Rarefy each sink and its sources (to their smallest depth, or to the given depth).",
 )
-@click.option("--iterations", default=1000, show_default=True, help="Maximum EM iterations.")
-@click.option("--tolerance", default=1e-6, show_default=True, help="EM convergence tolerance.")
-@click.option("--seed", default=0, show_default=True, help="Random seed (bootstrap, rarefying).")
-@click.option("--bootstrap", default=100, show_default=True, help="Bootstrap replicates.")
-@click.option("--level", default=0.9, show_default=True, help="Interval coverage.")
+@_setting("--iterations", 1000, "Maximum EM iterations.")
+@_setting("--tolerance", 1e-6, "EM convergence tolerance.")
+@_setting("--seed", 0, "Random seed (bootstrap, rarefying).")
+@_setting("--bootstrap", 100, "Bootstrap replicates.")
+@_setting("--level", 0.9, "Interval coverage.")
 @click.option(
     "--relative/--counts", "relative", default=None,
     help="Treat TABLE as relative abundances (default: decide from the data).",
 )
-@click.option(
-    "--effective-depth", default=10_000.0, show_default=True,
-    help="Reads a relative-abundance sample is taken to be worth.",
+@_setting("--effective-depth", 10_000.0, "Reads a relative-abundance sample is taken to be worth.")
+@_setting(
+    "--unknown-cost", 0.2,
+    "Cost of an unknown-source read, in units of the sampling-noise scale.",
 )
-@click.option(
-    "--unknown-cost", default=0.2, show_default=True,
-    help="Cost of an unknown-source read, in units of the sampling-noise scale.",
-)
-@click.option(
-    "--source-fidelity", default=0.0, show_default=True,
-    help="Reads' worth of information a source sample carries about the seeding community "
+@_setting(
+    "--source-fidelity", 0.0,
+    "Reads' worth of information a source sample carries about the seeding community "
     "(0: all its reads).",
 )
-@click.option(
-    "--max-loss", default=0.25, show_default=True,
-    help="Largest share of a source's mass that may be lost on the way to the sink "
+@_setting(
+    "--max-loss", 0.25,
+    "Largest share of a source's mass that may be lost on the way to the sink "
     "(taxa the sink lacks; 0: off).",
 )
-@click.option(
-    "--lost-min-gain", default=0.25, show_default=True,
-    help="Lost taxa are kept only if they lower the sink's Unknown share by at least this.",
+@_setting(
+    "--lost-min-gain", 0.25,
+    "Lost taxa are kept only if they lower the sink's Unknown share by at least this.",
 )
-@click.option(
-    "--lost-below", default=1.0, show_default=True,
-    help="A source taxon counts as lost when the sink holds fewer reads of it than this "
+@_setting(
+    "--lost-below", 1.0,
+    "A source taxon counts as lost when the sink holds fewer reads of it than this "
     "fraction of the source's expected contribution.",
 )
 def track(

@@ -576,9 +576,7 @@ def read_metaphlan(path: str | Path, rank: str = "s") -> pd.DataFrame:
             f"{path}: sample {s!r}: species abundances sum to over 100 percent; expected "
             "MetaPhlAn percentages (for a count table use --format feast)"
         )
-    with np.errstate(invalid="ignore", divide="ignore"):
-        props = frame / np.where(totals > 0, totals, 1.0)
-    return props
+    return frame.div(np.where(totals > 0, totals, 1.0), axis=1)
 
 
 def read_counts(path: str | Path, fmt: str = "auto", integer: bool = True) -> pd.DataFrame:

@@ -176,4 +176,4 @@ def validate_mapping(
     try:
         return model.model_validate(data)
     except ValidationError as exc:
-        raise error(describe_validation_errors(origin, exc.errors())) from None
+        raise error(describe_validation_errors(origin, [dict(e) for e in exc.errors()])) from None

@@ -18,6 +18,7 @@ __all__ = [
     "dirichlet_multinomial",
     "amplicon_counts",
     "shotgun_relative",
+    "percent",
     "culture_cfu_per_ml",
     "qpcr_copies",
     "lognormal_noise",
@@ -189,9 +190,25 @@ def shotgun_relative(
     numpy.ndarray
         Percentages summing to 100 (zeros when nothing was read).
     """
-    reads = dirichlet_multinomial(rng, cells, depth, overdispersion).astype(np.float64)
+    return percent(dirichlet_multinomial(rng, cells, depth, overdispersion))
+
+
+def percent(reads: np.ndarray) -> np.ndarray:
+    """Reads as percentages of their sum (all zeros when there are none).
+
+    Parameters
+    ----------
+    reads
+        Reads per taxon.
+
+    Returns
+    -------
+    numpy.ndarray
+        Float percentages summing to 100, or zeros.
+    """
+    reads = np.asarray(reads, dtype=np.float64)
     total = reads.sum()
-    return reads * (100.0 / total) if total > 0 else reads
+    return reads * (100.0 / total) if total > 0 else np.zeros_like(reads)
 
 
 def culture_cfu_per_ml(

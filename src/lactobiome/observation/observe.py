@@ -146,9 +146,10 @@ def observe(
     ab = ds["abundance"].sel(dyad=wanted, sample_day=days, site=sites).values.astype(np.float64)
     site_pos = {s: i for i, s in enumerate(sites)}
     day_pos = {d: i for i, d in enumerate(days)}
-    bacteria_ml = ds["milk_bacteria_per_ml"].sel(dyad=wanted).to_pandas()
+    bacteria_ml = ds["milk_bacteria_per_ml"].sel(dyad=wanted).values  # (dyad, day of life)
+    day_column = {int(d): i for i, d in enumerate(ds["day"].values)}
     share = ds["breast_milk_share"].sel(dyad=wanted).values
-    roles = {s.type: s.role for s in design.samples}
+    roles: dict[str, str] = {s.type: s.role for s in design.samples}
     on_day = {d: [s.type for s in design.samples if s.role == "source" and d in s.days] for d in days}
 
     samples, meta, truth, culture, panel = {}, [], [], {}, []
@@ -161,7 +162,7 @@ def observe(
         total = composition.sum()
         rng = models.sample_rng(seed, dyad, day, kind)
         if kind == "milk":
-            per_ml = float(bacteria_ml.loc[dyad, day])
+            per_ml = float(bacteria_ml[i, day_column[day]])
             biomass = per_ml * milk_ml
         else:
             per_ml = float("nan")
@@ -173,12 +174,10 @@ def observe(
             reads = models.amplicon_counts(rng, extract, copies, depth, rho)
         else:
             reads = models.dirichlet_multinomial(rng, extract, depth, rho)
-            shotgun_total = reads.sum()
-            shotgun_pct = reads * (100.0 / shotgun_total) if shotgun_total else reads * 0.0
         sid = f"d{dyad}_{kind}_day{day}"
         samples[sid] = reads
         if design.assay != "16s":
-            shotgun[sid] = shotgun_pct
+            shotgun[sid] = models.percent(reads)
         qpcr = models.qpcr_copies(rng, extract, copies, qpcr_sd)
         meta.append(
             {

@@ -10,6 +10,7 @@ import numpy as np
 from lactobiome.errors import InputError
 from lactobiome.tracking import COLUMNS, UNKNOWN
 from lactobiome.tracking.inputs import ROLE_ALIASES, check_counts
+from lactobiome.tracking.options import FitOptions
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -202,20 +203,14 @@ def _solve(
     a0: list[np.ndarray],
     gu0: list[np.ndarray],
     kappa: float,
-    beta: float,
-    tau: float,
-    max_iter: int,
-    tol: float,
-    update_sources: bool,
-    loss: float = 0.0,
-    lost_below: float = 1.0,
+    options: FitOptions,
     lost0: list[np.ndarray] | None = None,
-    lost_min_gain: float = 0.0,
 ) -> tuple[list[np.ndarray], list[np.ndarray], np.ndarray, np.ndarray, list[np.ndarray]]:
     """Pack a list of fits into flat arrays, run the compiled EM, unpack.
 
     ``lost0`` (one K x T boolean array per fit) starts each fit from a known set of lost
-    taxa instead of finding it; the sets found are returned last.
+    taxa instead of finding it (``options.adapt_lost`` must then be false); the sets found
+    are returned last.
     """
     from lactobiome.tracking.engine import fit_batch
 
@@ -245,16 +240,8 @@ def _solve(
         a_off,
         gu_flat,
         lam,
-        float(beta),
-        float(tau),
-        int(max_iter),
-        float(tol),
-        bool(update_sources),
-        float(loss),
-        float(lost_below),
         lost_flat,
-        lost0 is None,
-        float(lost_min_gain),
+        options,
         iters,
         conv,
     )
@@ -417,6 +404,17 @@ def track(
         return np.full(k + 1, 1.0 / (k + 1)), p.x / p.x.sum()
 
     starts = [init(p) for p in problems]
+    options = FitOptions(
+        beta=float(prior_strength),
+        tau=float(source_fidelity),
+        max_iter=int(iterations),
+        tol=float(tolerance),
+        update_sources=bool(update_sources),
+        loss=float(max_loss),
+        lost_below=float(lost_below),
+        adapt_lost=True,
+        lost_min_gain=float(lost_min_gain),
+    )
     a_hat, gu_hat, iters, conv, lost_hat = _solve(
         [p.x for p in problems],
         [p.Y for p in problems],
@@ -424,14 +422,7 @@ def track(
         [s[0] for s in starts],
         [s[1] for s in starts],
         unknown_cost,
-        prior_strength,
-        source_fidelity,
-        iterations,
-        tolerance,
-        update_sources,
-        max_loss,
-        lost_below,
-        lost_min_gain=lost_min_gain,
+        options,
     )
     if progress is not None:
         progress(len(problems))
@@ -441,24 +432,14 @@ def track(
     lows: list[np.ndarray] = [np.full(len(v), np.nan) for v in point]
     highs: list[np.ndarray] = [np.full(len(v), np.nan) for v in point]
     if bootstrap > 0:
+        # replicates start from the point estimate's lost taxa, and only feed interval
+        # quantiles, so a looser tolerance is enough
+        replicate_options = options._replace(
+            tol=max(options.tol, BOOTSTRAP_TOLERANCE), adapt_lost=False, lost_min_gain=0.0
+        )
         reps = _bootstrap(
-            problems,
-            a_hat,
-            gu_hat,
-            lost_hat,
-            orders,
-            rng,
-            bootstrap,
-            unknown_cost,
-            prior_strength,
-            source_fidelity,
-            iterations,
-            tolerance,
-            update_sources,
-            by_sample,
-            progress,
-            max_loss,
-            lost_below,
+            problems, a_hat, gu_hat, lost_hat, orders, rng, bootstrap, unknown_cost,
+            replicate_options, by_sample, progress,
         )
         from scipy.stats import norm
 
@@ -503,15 +484,9 @@ def _bootstrap(
     rng: np.random.Generator,
     n_boot: int,
     kappa: float,
-    beta: float,
-    tau: float,
-    iterations: int,
-    tolerance: float,
-    update_sources: bool,
+    options: FitOptions,
     by_sample: bool,
     progress: Callable[[int], None] | None,
-    loss: float = 0.0,
-    lost_below: float = 1.0,
 ) -> list[np.ndarray]:
     """Bootstrap replicates of every sink's proportions (replicates x labels+1).
 
@@ -558,11 +533,7 @@ def _bootstrap(
                 labels.append([p.labels[r] for r in rows])
                 lost0.append(lost_hat[i][rows])
                 owner.append((i, b))
-        # replicates only feed interval quantiles, so a looser tolerance is enough
-        a_b, _, _, _, _ = _solve(
-            xs, Ys, priors, a0, gu0, kappa, beta, tau, iterations,
-            max(tolerance, BOOTSTRAP_TOLERANCE), update_sources, loss, lost_below, lost0,
-        )
+        a_b, _, _, _, _ = _solve(xs, Ys, priors, a0, gu0, kappa, options, lost0)
         for f, a in enumerate(a_b):
             i, b = owner[f]
             out[i][done + b] = _collapse(a, labels[f], orders[i])

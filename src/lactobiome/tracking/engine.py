@@ -47,6 +47,11 @@ from __future__ import annotations
 import numpy as np
 from numba import njit, prange
 
+from lactobiome.tracking.options import FitOptions
+
+__all__ = ["FitOptions", "fit_batch"]
+
+
 LOST_SET_STABLE_ITERATIONS = 20
 """Iterations without a change after which the set of lost taxa is held fixed (numerical
 setting of the solver, not a biological parameter)."""
@@ -120,7 +125,7 @@ def _em_step(
         a_out[j] = R[j] / mu if mu > 0 else 0.0
         norm += a_out[j]
     a_out[K] = R[K] / (mu + c) if mu + c > 0 else 0.0
-    norm += a_out[K]
+    norm += a_out[K]  # type: ignore[assignment]  # a float64 scalar under Numba
     diff = 0.0
     for j in range(K + 1):
         a_out[j] /= norm
@@ -202,13 +207,13 @@ def _squarem(
     rounds = 0
     converged = False
     while it < max_iter:
-        d1 = _em_step(*args, theta, t1, Z, R)
+        d1 = _em_step(*args, theta, t1, Z, R)  # type: ignore[call-arg]  # args: a tuple
         it += 1
         if d1 < tol:
             theta[:] = t1
             converged = True
         else:
-            _em_step(*args, t1, t2, Z, R)
+            _em_step(*args, t1, t2, Z, R)  # type: ignore[call-arg]  # args: a tuple
             it += 1
             rr = 0.0
             vv = 0.0
@@ -228,7 +233,7 @@ def _squarem(
                 t1[i] = max(theta[i] - 2.0 * alpha * r + alpha * alpha * v,
                             SQUAREM_FLOOR * t2[i])
             _renormalise(t1, K, T)
-            d = _em_step(*args, t1, theta, Z, R)
+            d = _em_step(*args, t1, theta, Z, R)  # type: ignore[call-arg]  # args: a tuple
             it += 1
             converged = d < tol
         if converged and rejudge and rounds < LOST_SET_ROUNDS:
@@ -266,18 +271,12 @@ def _fit_one(
     a: np.ndarray,
     gu: np.ndarray,
     lam: float,
-    beta: float,
-    tau: float,
-    max_iter: int,
-    tol: float,
-    update_sources: bool,
-    loss: float,
-    lost_below: float,
     lost: np.ndarray,
-    adapt_lost: bool,
-    lost_min_gain: float,
+    options: FitOptions,
 ) -> tuple[int, bool]:
     """EM for one sink; ``a`` (K+1, unknown last), ``gu`` and ``lost`` are updated in place.
+
+    ``options`` holds the settings every fit of the batch shares (:class:`FitOptions`).
 
     ``lost`` (K x T) is the set of lost taxa of each source (only used when ``loss`` > 0).
     With ``adapt_lost`` it is first found by plain EM steps that re-mark it every step until
@@ -293,6 +292,9 @@ def _fit_one(
     give a direction, an extrapolated point along it is taken when it stays a valid set of
     proportions and profiles, and one more EM step from there. ``max_iter`` counts EM steps.
     """
+    beta, tau, max_iter, tol = options.beta, options.tau, options.max_iter, options.tol
+    update_sources, loss, lost_below = options.update_sources, options.loss, options.lost_below
+    adapt_lost, lost_min_gain = options.adapt_lost, options.lost_min_gain
     K, T = Y.shape
     n = 0.0
     for t in range(T):
@@ -417,16 +419,8 @@ def fit_batch(
     a_off: np.ndarray,
     gu_flat: np.ndarray,
     lam: np.ndarray,
-    beta: float,
-    tau: float,
-    max_iter: int,
-    tol: float,
-    update_sources: bool,
-    loss: float,
-    lost_below: float,
     lost_flat: np.ndarray,
-    adapt_lost: bool,
-    lost_min_gain: float,
+    options: FitOptions,
     iters: np.ndarray,
     conv: np.ndarray,
 ) -> None:
@@ -435,7 +429,8 @@ def fit_batch(
     Fit ``f`` uses taxa ``t_off[f]:t_off[f+1]`` of ``x_flat``, ``prior_flat`` and ``gu_flat``,
     a ``k_arr[f] x T`` block of ``y_flat`` starting at ``y_off[f]`` (row-major) and
     proportions ``a_flat[a_off[f]:a_off[f+1]]`` (known sources then the unknown).
-    ``lost_flat`` (laid out as ``y_flat``) holds each fit's lost taxa, in and out.
+    ``lost_flat`` (laid out as ``y_flat``) holds each fit's lost taxa, in and out;
+    ``lam`` is each fit's unknown-read cost and ``options`` the settings they share.
     """
     F = k_arr.shape[0]
     for f in prange(F):
@@ -451,16 +446,8 @@ def fit_batch(
             a_flat[a_off[f] : a_off[f + 1]],
             gu_flat[t0:t1],
             lam[f],
-            beta,
-            tau,
-            max_iter,
-            tol,
-            update_sources,
-            loss,
-            lost_below,
             lost_flat[y_off[f] : y_off[f] + K * T].reshape((K, T)),
-            adapt_lost,
-            lost_min_gain,
+            options,
         )
         iters[f] = it
         conv[f] = ok

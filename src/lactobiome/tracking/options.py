@@ -1,0 +1,43 @@
+"""Settings of the compiled EM, kept apart from the kernel so they can be made without Numba."""
+
+from __future__ import annotations
+
+from typing import NamedTuple
+
+__all__ = ["FitOptions"]
+
+
+class FitOptions(NamedTuple):
+    """Settings shared by every fit of a batch (a named tuple, so compiled code can take it).
+
+    Attributes
+    ----------
+    beta
+        Total pseudo-count of each source profile's Dirichlet prior.
+    tau
+        Source fidelity in reads (0: a source sample's reads count in full).
+    max_iter
+        Most EM steps per fit.
+    tol
+        Convergence: no proportion moves by more than this in one plain EM step.
+    update_sources
+        Re-estimate the source profiles from the sink reads too (FEAST's joint update).
+    loss
+        Largest share of a source's mass that may be lost (0: lost taxa off).
+    lost_below
+        A taxon is lost below this fraction of the source's expected contribution.
+    adapt_lost
+        Find the lost set (point estimates) rather than start from a given one (bootstrap).
+    lost_min_gain
+        Keep the lost taxa only if they lower the unknown share by this much.
+    """
+
+    beta: float
+    tau: float
+    max_iter: int
+    tol: float
+    update_sources: bool
+    loss: float
+    lost_below: float
+    adapt_lost: bool
+    lost_min_gain: float
