@@ -67,7 +67,9 @@ def test_formula_infants_get_no_milk_cells_and_fewer_bifidobacteria():
 def test_oxygen_falls_and_strict_anaerobes_rise():
     ds = _run()
     oxygen = ds["infant_gut_oxygen"]
-    assert np.all(oxygen.sel(day=1).values == 1.0)
+    assert ((oxygen.values >= 0.0) & (oxygen.values <= 1.0)).all()
+    # facultative anaerobes use the oxygen up: it falls every day of the first week in every infant
+    assert (oxygen.isel(day=slice(0, 7)).diff("day") < 0).all()
     assert float(oxygen.sel(day=10).median()) < 0.05
     taxa = load_taxa()
     anaerobe = np.asarray(taxa["oxygen"]).astype(str) == "anaerobe"
@@ -85,9 +87,21 @@ def test_without_oxygen_suppression_anaerobes_establish_sooner():
 def test_preterm_infants_keep_oxygen_longer():
     term = _run(days=10, population=(("preterm", 0.0),))
     preterm = _run(days=10, population=(("preterm", 1.0),))
-    assert not term["preterm"].values.any() and preterm["preterm"].values.all()
-    assert (preterm["gestational_age_weeks"].values < 37).all()
     assert float(preterm["infant_gut_oxygen"].sel(day=4).median()) > float(term["infant_gut_oxygen"].sel(day=4).median())
+    # dose-response: the earlier the birth, the more oxygen on day 4
+    from scipy.stats import spearmanr
+
+    weeks = preterm["gestational_age_weeks"].values
+    assert spearmanr(weeks, preterm["infant_gut_oxygen"].sel(day=4).values).statistic < -0.2
+    # and the strict anaerobes follow later
+    taxa = load_taxa()
+    anaerobe = np.flatnonzero(np.asarray(taxa["oxygen"]).astype(str) == "anaerobe")
+
+    def anaerobe_share(ds, day):
+        cells = ds["abundance"].sel(site="infant_gut", sample_day=day).sum("origin")
+        return float((cells.isel(taxon=anaerobe).sum("taxon") / cells.sum("taxon")).median())
+
+    assert anaerobe_share(preterm, 6) < anaerobe_share(term, 6)
 
 
 def test_siga_restrains_enterobacteria_in_breastfed_infants():
@@ -107,7 +121,11 @@ def test_intrapartum_antibiotics_act_on_the_newborn_community():
     total = lambda ds: float(ds["abundance"].sel(site="infant_gut", sample_day=2).isel(  # noqa: E731
         taxon=np.flatnonzero(susceptible)).sum())
     assert total(kill) < 0.8 * total(spare)
-    assert float(cells(kill)) >= 0.0
+    # the kill is selective: S. aureus (catalogue kill_penicillin 0.05)
+    # keeps nearly all its cells, so its share of the newborn gut rises
+    assert float(cells(kill)) > 0.9 * float(cells(spare))
+    share = lambda ds: float(cells(ds)) / float(ds["abundance"].sel(site="infant_gut", sample_day=2).sum())  # noqa: E731
+    assert share(kill) > share(spare)
 
 
 def test_infant_probiotic_persists_while_dosed():
@@ -136,14 +154,18 @@ def test_feeding_plan_changes_the_breast_milk_share_over_time():
     assert float(ds["milk_volume_ml"].sel(day=10).min()) > 0.0
 
 
-def test_solids_start_within_the_parameter_range_and_ramp_up():
+def test_solids_start_around_six_months_and_ramp_up_from_each_infants_own_day():
     ds = simulate_in_memory(load_scenario("default", {
-        "cohort": {"dyads": 20, "days": 200, "seed": 3}, "sampling": {"days": [200]}}))
+        "cohort": {"dyads": 20, "days": 240, "seed": 3}, "sampling": {"days": [240]}}))
     start = ds["solids_start_day"].values
-    assert ((start >= 150) & (start <= 200)).all()
-    solids = ds["solids_fraction"]
-    assert float(solids.sel(day=140).max()) == 0.0
-    assert (solids.sel(day=200).values > 0.0).all()
+    # WHO: complementary foods from about 6 months; the cohort spreads its start days
+    assert ((start >= 120) & (start <= 240)).all() and np.ptp(start) > 10
+    solids = ds["solids_fraction"].values  # (dyad, day), day index 0 = day of life 1
+    day = ds["day"].values[None, :]
+    assert (solids[day < start[:, None]] == 0.0).all()
+    assert (solids[day >= start[:, None] + 1] > 0.0).all()
+    assert (np.diff(solids, axis=1) >= 0.0).all() and (solids <= 1.0).all()
+    assert (solids[:, -1] > 0.5).all()  # solids are most of the diet by day 240
 
 
 def _bacteroides(ds, day: int) -> np.ndarray:
