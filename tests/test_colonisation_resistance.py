@@ -28,20 +28,26 @@ def _stroma_aureus(population: dict, parameters: dict | None = None, dyads: int 
 def test_protective_weights_follow_the_rule():
     scenario = load_scenario("default", {"cohort": {"dyads": 2, "days": 1}})
     params, taxa = prepare(scenario)
-
-    class Ctx:
-        cache: dict = {}
-
-        def p(self, name, unit):
-            return params.value(name, unit)
-
-    ctx = Ctx()
-    ctx.taxa = taxa
-    weight, susceptibility = colonisation_resistance.weights(ctx)
+    cutoff = params.value("colonisation_resistance_pathogenic_cutoff", "1")
+    weight, susceptibility = colonisation_resistance.weights(taxa, cutoff)
     assert weight[taxa.index("lactobacillus_gasseri")] == 1.0
     assert weight[taxa.index("staphylococcus_aureus")] == 0.0
     assert susceptibility[taxa.index("staphylococcus_aureus")] > susceptibility[taxa.index("staphylococcus_epidermidis")]
     assert susceptibility[taxa.index("lactobacillus_gasseri")] == 0.0
+    # over the whole catalogue: only commensals and probiotics protect, and less the more
+    # pathogenic they are; a protector is never itself inhibited at full weight
+    kind = np.asarray(taxa["kind"]).astype(str)
+    pp = taxa["pathogenic_potential"]
+    assert ((weight >= 0) & (weight <= 1)).all() and (susceptibility >= 0).all()
+    assert (weight[~np.isin(kind, ("commensal", "probiotic"))] == 0).all()
+    assert (susceptibility[weight == 1.0] == 0).all()
+    protectors = np.flatnonzero(np.isin(kind, ("commensal", "probiotic")))
+    order = protectors[np.argsort(pp[protectors], kind="stable")]
+    assert (np.diff(weight[order]) <= 0).all()
+    assert (weight > 0).sum() >= 5 and (susceptibility > 0).sum() >= 3
+    # a stricter cutoff (smaller) never makes a taxon more protective
+    stricter, _ = colonisation_resistance.weights(taxa, cutoff / 2)
+    assert (stricter <= weight).all() and (stricter < weight).any()
 
 
 def test_protective_commensals_hold_staphylococcus_aureus_back():
