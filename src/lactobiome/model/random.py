@@ -175,22 +175,13 @@ def thin_hashed(key: np.uint64, normal_hash: np.uint64, uniform_hash: np.uint64,
 
 
 @njit(cache=True, parallel=True)
-def _uniform_kernel(seed, dyad_ids, day, process, n_per_dyad):
+def _draw_kernel(seed, dyad_ids, day, process, n_per_dyad, normal):
+    """``n_per_dyad`` uniform (``normal`` false) or standard normal deviates per dyad."""
     out = np.empty((dyad_ids.shape[0], n_per_dyad))
     for i in prange(dyad_ids.shape[0]):
         key = stream_key(np.uint64(seed), np.uint64(dyad_ids[i]), np.uint64(day), np.uint64(process))
         for j in range(n_per_dyad):
-            out[i, j] = _uniform(key, np.uint64(j))
-    return out
-
-
-@njit(cache=True, parallel=True)
-def _normal_kernel(seed, dyad_ids, day, process, n_per_dyad):
-    out = np.empty((dyad_ids.shape[0], n_per_dyad))
-    for i in prange(dyad_ids.shape[0]):
-        key = stream_key(np.uint64(seed), np.uint64(dyad_ids[i]), np.uint64(day), np.uint64(process))
-        for j in range(n_per_dyad):
-            out[i, j] = normal_one(key, np.uint64(j))
+            out[i, j] = normal_one(key, np.uint64(j)) if normal else _uniform(key, np.uint64(j))
     return out
 
 
@@ -235,13 +226,13 @@ class RandomStreams:
     def uniform(self, day: int, process: int, shape: tuple[int, ...] = ()) -> np.ndarray:
         """Uniforms on (0, 1) of shape ``(n_dyads, *shape)``."""
         n = int(np.prod(shape)) if shape else 1
-        out = _uniform_kernel(self.seed, self.dyad_ids, day, process, n)
+        out = _draw_kernel(self.seed, self.dyad_ids, day, process, n, False)
         return out.reshape((len(self.dyad_ids), *shape))
 
     def normal(self, day: int, process: int, shape: tuple[int, ...] = ()) -> np.ndarray:
         """Standard normal deviates of shape ``(n_dyads, *shape)``."""
         n = int(np.prod(shape)) if shape else 1
-        out = _normal_kernel(self.seed, self.dyad_ids, day, process, n)
+        out = _draw_kernel(self.seed, self.dyad_ids, day, process, n, True)
         return out.reshape((len(self.dyad_ids), *shape))
 
     def poisson(self, day: int, process: int, mean: np.ndarray) -> np.ndarray:

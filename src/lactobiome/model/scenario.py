@@ -1,4 +1,4 @@
-"""The scenario schema (DESIGN §4): what a simulation run is asked to do.
+"""The scenario schema: what a simulation run is asked to do.
 
 A scenario is validated by pydantic; unknown fields and out-of-range values are errors that
 name the field. Fields of the population left unset take the default prevalence from the
@@ -17,6 +17,17 @@ Share = Annotated[float, Field(ge=0.0, le=1.0)]
 
 class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class _DayWindow(_Strict):
+    """An intervention given from ``start_day`` to ``stop_day`` (days of life, inclusive)."""
+
+    @model_validator(mode="after")
+    def _window(self) -> _DayWindow:
+        start, stop = getattr(self, "start_day"), getattr(self, "stop_day")  # noqa: B009 (set by subclasses)
+        if stop < start:
+            raise ValueError(f"stop_day {stop} is before start_day {start}")
+        return self
 
 
 class Cohort(_Strict):
@@ -111,7 +122,7 @@ class Routes(_Strict):
     maternal_gut_to_infant_gut: bool = True
 
 
-class Probiotic(_Strict):
+class Probiotic(_DayWindow):
     """A probiotic regimen: a catalogue strain dosed daily to a share of the cohort."""
 
     kind: Literal["probiotic"] = "probiotic"
@@ -122,19 +133,13 @@ class Probiotic(_Strict):
     stop_day: Annotated[int, Field(ge=1)] = 730
     coverage: Probability = 1.0
 
-    @model_validator(mode="after")
-    def _window(self) -> Probiotic:
-        if self.stop_day < self.start_day:
-            raise ValueError(f"stop_day {self.stop_day} is before start_day {self.start_day}")
-        return self
-
 
 AntibioticClass = Literal["penicillin", "flucloxacillin", "cephalosporin", "macrolide", "lincosamide"]
 MastitisState = Literal["ductal_narrowing", "inflammatory_mastitis", "bacterial_mastitis", "phlegmon",
                         "abscess", "subacute_mastitis"]
 
 
-class Antibiotic(_Strict):
+class Antibiotic(_DayWindow):
     """A scheduled antibiotic course given to a share of the cohort (mother or infant)."""
 
     kind: Literal["antibiotic"] = "antibiotic"
@@ -144,26 +149,14 @@ class Antibiotic(_Strict):
     stop_day: Annotated[int, Field(ge=1)] = 10
     coverage: Probability = 1.0
 
-    @model_validator(mode="after")
-    def _window(self) -> Antibiotic:
-        if self.stop_day < self.start_day:
-            raise ValueError(f"stop_day {self.stop_day} is before start_day {self.start_day}")
-        return self
 
-
-class InfantIllness(_Strict):
+class InfantIllness(_DayWindow):
     """An infant infection in a share of the cohort: it raises milk leucocytes meanwhile."""
 
     kind: Literal["infant_illness"] = "infant_illness"
     start_day: Annotated[int, Field(ge=1)]
     stop_day: Annotated[int, Field(ge=1)]
     coverage: Probability = 1.0
-
-    @model_validator(mode="after")
-    def _window(self) -> InfantIllness:
-        if self.stop_day < self.start_day:
-            raise ValueError(f"stop_day {self.stop_day} is before start_day {self.start_day}")
-        return self
 
 
 def _intervention_kind(value: object) -> str:
