@@ -21,6 +21,12 @@ from pathlib import Path
 
 import pytest
 
+# Numba's OpenMP worker threads should sleep, not spin, between the kernels' parallel regions:
+# spinning workers take the core from the thread doing the work when the machine is busy
+# (other tests, other users). libgomp reads this once, when the first parallel kernel starts,
+# which is after this file is imported; a value already in the environment wins.
+os.environ.setdefault("OMP_WAIT_POLICY", "passive")
+
 SHARED_DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
 """Where the shared data sets are looked for: ``<repository>/../shared/data``."""
 
