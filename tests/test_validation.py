@@ -438,3 +438,13 @@ def test_sensitivity_screen_runs_each_parameter_at_its_prior_ends() -> None:
     assert top_effects(screen).iloc[0]["parameter"] == DAY1
     with pytest.raises(InputError, match="not free parameters"):
         sensitivity([f07a], dyads=2, days=1, names=["no_such_parameter"], progress=False)
+
+
+def test_validation_does_not_import_the_command_line() -> None:
+    import subprocess
+    import sys
+
+    code = ("import sys, lactobiome.validation; "
+            "print(sorted(m for m in sys.modules if m.startswith('lactobiome.cli')))")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert done.stdout.strip() == "[]"

@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -14,7 +15,7 @@ from lactobiome.validation.targets import format_number
 from lactobiome.validation.verdicts import NOT_MODELLED, OUTSIDE, WITHIN, counts
 
 
-def model_text(row: Mapping[str, object]) -> str:
+def model_text(row: Mapping[Any, object]) -> str:
     """``value [low, high]`` of one table row (empty when not modelled)."""
     value = _number(row["model"])
     if not math.isfinite(value):

@@ -146,10 +146,18 @@ def relative(ds: xr.Dataset, site: str, day: int, by: str) -> pd.DataFrame:
     total = counts.sum("taxon")
     rel = (counts / total.where(total > 0)).astype(np.float64)
     if by == "taxon":
-        return rel.to_pandas()
+        return frame(rel)
     if by == "phylum" and "phylum" not in rel.coords:
         rel = rel.assign_coords(phylum=("taxon", phyla(rel["taxon"].values)))
-    return rel.groupby(by).sum(min_count=1).to_pandas()
+    return frame(rel.groupby(by).sum(min_count=1))
+
+
+def frame(table: xr.DataArray) -> pd.DataFrame:
+    """A two-dimensional array as a DataFrame (rows: its first dimension)."""
+    out = table.to_pandas()
+    if not isinstance(out, pd.DataFrame):
+        raise ValueError(f"expected a two-dimensional array, got dimensions {table.dims}")
+    return out
 
 
 def phyla(taxa: Iterable[str]) -> list[str]:

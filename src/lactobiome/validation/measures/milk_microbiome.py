@@ -140,7 +140,7 @@ for _family, _key in (("Streptococcaceae", "milk_streptococcaceae_d30"),
           "Staphylococcus cells / (Staphylococcus + Streptococcus cells) in milk, pooled over breastfed dyads, "
           "day 30", needs=(*_MILK_COMPOSITION, "genus"))
 def _staph_of_staph_strep(ds: xr.Dataset) -> Sample:
-    genera = c.cells(ds, "milk", c.recorded_day(ds, 30)).groupby("genus").sum().to_pandas()
+    genera = c.frame(c.cells(ds, "milk", c.recorded_day(ds, 30)).groupby("genus").sum())
     staph, strep = c.column(genera, "Staphylococcus"), c.column(genera, "Streptococcus")
     bf = c.breastfed(ds)
     return Sample(np.column_stack([staph[bf], staph[bf] + strep[bf]]), ratio_of_sums)
