@@ -135,7 +135,8 @@ def runs(codes: np.ndarray, states: np.ndarray, treatment: np.ndarray | None = N
     codes
         State codes, shape (dyad, day); day index 0 is day of life 1.
     states
-        Boolean mask over state codes (e.g. :data:`INFLAMED`, or ``codes != 0`` states).
+        Boolean mask over state codes: :data:`INFLAMED` for episodes, or e.g.
+        ``np.arange(len(MASTITIS_STATES)) != STATE_CODE["none"]`` for runs of any state but none.
     treatment
         Daily treatment bitmask of the same shape (bits as in :data:`TREATMENTS`), optional.
 
