@@ -8,6 +8,14 @@ import numpy as np
 import pandas as pd
 import xarray as xr
 
+from lactobiome.model.spectrum import (
+    INFLAMED,
+    MASTITIS_STATES,
+    STATE_CODE,
+    episode_onsets,
+    state_codes,
+)
+
 
 def origin_shares(ds: xr.Dataset, site: str, day: int) -> xr.DataArray:
     """Share of each dyad's cells in ``site`` on recorded ``day`` by origin, (dyad, origin).
@@ -53,7 +61,6 @@ PANEL_SUMMARY: tuple[str, ...] = (
     "milk_volume_ml", "hmo_g_per_l", "siga_g_per_l", "na_k_ratio", "somatic_cells_per_ml",
     "leucocyte_fraction", "epithelial_fraction", "stem_cell_fraction", "milk_bacteria_per_ml", "inflammation",
 )
-INFLAMMATORY_STATES: tuple[str, ...] = ("inflammatory_mastitis", "bacterial_mastitis", "phlegmon", "abscess")
 
 
 def panel_table(ds: xr.Dataset, days: tuple[int, ...] = (1, 3, 7, 14, 30, 60, 90, 180)) -> pd.DataFrame:
@@ -72,13 +79,10 @@ def panel_table(ds: xr.Dataset, days: tuple[int, ...] = (1, 3, 7, 14, 30, 60, 90
 def mastitis_summary(ds: xr.Dataset) -> dict[str, float]:
     """Share of dyads ever in each mastitis state, of dyads with an inflammatory or bacterial
     episode, and episodes per 1,000 breastfeeding weeks (episodes of inflammatory states)."""
-    states = ds["mastitis_state"].values.astype(str)
-    out = {f"ever {s}": float((states == s).any(axis=1).mean()) for s in
-           ("ductal_narrowing", "inflammatory_mastitis", "bacterial_mastitis", "phlegmon", "abscess",
-            "subacute_mastitis")}
-    inflamed = np.isin(states, INFLAMMATORY_STATES)
-    out["dyads with an inflammatory or bacterial episode"] = float(inflamed.any(axis=1).mean())
-    onsets = (inflamed[:, 1:] & ~inflamed[:, :-1]).sum() + inflamed[:, 0].sum()
+    codes = state_codes(ds["mastitis_state"].values)
+    out = {f"ever {s}": float((codes == STATE_CODE[s]).any(axis=1).mean()) for s in MASTITIS_STATES if s != "none"}
+    out["dyads with an inflammatory or bacterial episode"] = float(INFLAMED[codes].any(axis=1).mean())
+    onsets = episode_onsets(codes).sum()
     breastfed_weeks = (ds["milk_volume_ml"].values > 0.0).sum() / 7.0
     out["episodes per 1,000 breastfeeding weeks"] = float(1000.0 * onsets / max(breastfed_weeks, 1e-9))
     return out
