@@ -10,7 +10,8 @@ repository root; the package never depends on them. A test that needs them asks 
 
 When the file or folder is missing the test is skipped and the reason names the path. Under
 continuous integration (environment variable ``CI=true``) a missing data set is a failure
-instead, so a CI run cannot pass by skipping the real-data tests.
+instead, so a CI run cannot pass by skipping the real-data tests. The rule itself lives in
+``tests/shared_data.py`` (``require``), which test modules may also import directly.
 """
 
 from __future__ import annotations
@@ -27,23 +28,15 @@ import pytest
 # which is after this file is imported; a value already in the environment wins.
 os.environ.setdefault("OMP_WAIT_POLICY", "passive")
 
-SHARED_DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
+from shared_data import SHARED, require  # tests/shared_data.py: the one skip-or-fail rule
+
+SHARED_DATA = SHARED
 """Where the shared data sets are looked for: ``<repository>/../shared/data``."""
 
 
-def _in_ci() -> bool:
-    return os.environ.get("CI", "").strip().lower() == "true"
-
-
 def require_shared(*parts: str) -> Path:
-    """The path ``SHARED_DATA / parts``; skip the calling test when it is absent (fail under CI=true)."""
-    path = SHARED_DATA.joinpath(*parts)
-    if not path.exists():
-        message = f"shared data not found at {path} (see ../shared/data/README.md)"
-        if _in_ci():
-            pytest.fail(f"{message}; CI=true requires the shared data sets", pytrace=False)
-        pytest.skip(message)
-    return path
+    """``SHARED_DATA / parts``; skip the calling test when it is absent (fail under ``CI=true``)."""
+    return require(SHARED_DATA.joinpath(*parts))
 
 
 @pytest.fixture(scope="session")
