@@ -85,10 +85,6 @@ def test_an_interrupted_run_keeps_finished_chunks_and_resumes(tmp_path):
     xr.testing.assert_identical(xr.load_dataset(out), xr.load_dataset(reference))
 
 
-_NAMES_NO_FILE = pytest.mark.xfail(
-    strict=True, reason="the error names the field but not the scenario file (README: 'naming the file and the field')")
-
-
 @pytest.mark.parametrize(
     ("yaml_text", "field"),
     [
@@ -97,9 +93,9 @@ _NAMES_NO_FILE = pytest.mark.xfail(
         ("interventions:\n  - {strain: limosilactobacillus_fermentum_cect5716, route: maternal_oral, cfu_per_day: -5}\n",
          "interventions.0.probiotic.cfu_per_day"),
         ("population:\n  caesarean: 1.5\n", "population.caesarean"),
-        pytest.param("parameters:\n  no_such_parameter: 1\n", "no_such_parameter", marks=_NAMES_NO_FILE),
-        pytest.param("interventions:\n  - {strain: no_such_bug, route: maternal_oral, cfu_per_day: 1e9}\n",
-                     "no_such_bug", marks=_NAMES_NO_FILE),
+        ("parameters:\n  no_such_parameter: 1\n", "parameters.no_such_parameter"),
+        ("interventions:\n  - {strain: no_such_bug, route: maternal_oral, cfu_per_day: 1e9}\n",
+         "interventions.0.strain"),
     ],
 )
 def test_bad_scenarios_fail_with_one_line_naming_the_file_and_the_field(tmp_path, yaml_text, field):

@@ -216,30 +216,6 @@ def test_same_seed_same_result_whatever_the_chunking():
     assert not np.array_equal(run_chunk(other_seed, parameters, taxa, np.arange(9)).abundance, whole.abundance)
 
 
-ROUTES = [
-    ("stroma_to_milk", "milk", "breast_stroma"),
-    ("entero_mammary", "milk", "maternal_gut"),
-    ("maternal_mouth_to_milk", "milk", "maternal_mouth"),
-    ("retrograde", "milk", "infant_mouth"),
-    ("areolar_skin_to_milk", "milk", "areolar_skin"),
-    ("areolar_skin_to_infant_gut", "infant_gut", "areolar_skin"),
-    ("areolar_skin_to_infant_mouth", "infant_mouth", "areolar_skin"),
-    ("milk_to_infant", "infant_gut", "milk"),
-    ("milk_to_areolar_skin", "areolar_skin", "milk"),
-    ("infant_mouth_to_infant_gut", "infant_gut", "infant_mouth"),
-    ("environment", "infant_gut", "environment"),
-    ("birth_inoculum", "infant_gut", "birth"),
-]
-
-
-@pytest.mark.parametrize(("route", "site", "origin"), ROUTES)
-def test_switching_a_route_off_removes_its_origin_from_the_receiver(route, site, origin):
-    on = simulate_in_memory(_scenario(dyads=12, days=10, sampling={"days": [2, 5, 10]}))
-    off = simulate_in_memory(_scenario(dyads=12, days=10, sampling={"days": [2, 5, 10]}, routes={route: False}))
-    assert float(on["abundance"].sel(site=site, origin=origin).sum()) > 0.0
-    assert float(off["abundance"].sel(site=site, origin=origin).sum()) == 0.0
-
-
 def test_pumping_only_switches_off_every_contact_route_but_milk_still_reaches_the_infant():
     pumped = simulate_in_memory(load_scenario("pumping_only", {"cohort": {"dyads": 30, "days": 20}}))
     # the routes of a feed at the breast (mouth-nipple contact, retrograde flow, milk film)

@@ -31,7 +31,7 @@ def parse_scenario(data: object, origin: str, overrides: dict | None = None) -> 
             merged[section] = {**current, **values}
         else:
             merged[section] = values
-    return validate_mapping(Scenario, merged, origin, _WHAT, ScenarioError)
+    return validate_mapping(Scenario, merged, origin, _WHAT, ScenarioError).with_origin(origin)
 
 
 def load_scenario(name_or_path: str = "default", overrides: dict | None = None) -> Scenario:

@@ -13,6 +13,7 @@ import numpy as np
 import yaml
 
 from lactobiome import __version__
+from lactobiome.errors import InputError
 from lactobiome.model.engine import ChunkResult, run_chunk
 from lactobiome.model.parameters import ParameterTable, load_parameters
 from lactobiome.model.scenario import Scenario
@@ -23,12 +24,16 @@ def prepare(scenario: Scenario, parameters: ParameterTable | None = None,
             taxa: TaxaCatalogue | None = None) -> tuple[ParameterTable, TaxaCatalogue]:
     """The parameter table with the scenario's overrides, and the checked catalogue."""
     taxa = taxa or load_taxa()
-    parameters = (parameters or load_parameters()).with_values(scenario.parameters, f"scenario {scenario.name}")
-    strains = [r.strain for r in scenario.interventions if r.kind == "probiotic"]
+    parameters = (parameters or load_parameters()).with_values(scenario.parameters, scenario.origin)
+    strains = [(f"interventions.{i}.strain", r.strain) for i, r in enumerate(scenario.interventions)
+               if r.kind == "probiotic"]
     if scenario.treatment is not None and scenario.treatment.probiotic is not None:
-        strains.append(scenario.treatment.probiotic.strain)
-    for strain in strains:
-        taxa.index(strain)  # unknown strain -> error naming it
+        strains.append(("treatment.probiotic.strain", scenario.treatment.probiotic.strain))
+    for field, strain in strains:
+        try:
+            taxa.index(strain)
+        except InputError as exc:
+            raise InputError(f"{scenario.origin}: {field}: {exc}") from None
     return parameters, taxa
 
 

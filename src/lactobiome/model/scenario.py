@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Discriminator, Field, Tag, model_validator
+from pydantic import BaseModel, ConfigDict, Discriminator, Field, PrivateAttr, Tag, model_validator
 
 Probability = Annotated[float, Field(ge=0.0, le=1.0)]
 Share = Annotated[float, Field(ge=0.0, le=1.0)]
@@ -224,6 +224,17 @@ class Scenario(_Strict):
     treatment: Treatment | None = None
     sampling: Sampling = Field(default_factory=Sampling)
     parameters: dict[str, float] = Field(default_factory=dict)
+    _origin: str = PrivateAttr(default="")
+
+    @property
+    def origin(self) -> str:
+        """Where the scenario came from (its file, for error messages); ``scenario NAME`` if built in code."""
+        return self._origin or f"scenario {self.name}"
+
+    def with_origin(self, origin: str) -> Scenario:
+        """This scenario, remembering ``origin`` for error messages."""
+        self._origin = origin
+        return self
 
     def record_days(self) -> list[int]:
         """Sorted recorded days within the run, always including its last day."""
