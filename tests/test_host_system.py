@@ -93,7 +93,7 @@ def test_lactation_course(base):
     stem = base.panel["stem_cell_fraction"]
     assert (stem > 0).all() and (stem <= 0.15).all()  # up to ~6% (reviews: 10-15%)
     # somatic cells fall from colostrum to mature milk; mature milk of a healthy breast is
-    # mostly epithelial, with few leucocytes (DESIGN targets: leucocytes 0-2% mature)
+    # mostly epithelial, with few leucocytes (targets: leucocytes 0-2% of mature milk cells)
     scc = base.panel["somatic_cells_per_ml"][bm]
     assert np.median(scc[:, :3]) > 2.0 * np.median(scc[:, 29])
     healthy = base.panel["mastitis_state"][bm, 29] == STATE_CODE["none"]

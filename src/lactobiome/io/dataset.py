@@ -1,4 +1,4 @@
-"""The simulation dataset (DESIGN §7): building it and writing it chunk by chunk, atomically.
+"""The simulation dataset (docs/design.md §9): building it and writing it chunk by chunk, atomically.
 
 Each chunk of dyads is written as a complete NetCDF file in ``<out>.parts/`` (temp file,
 then rename), so a killed run keeps every finished chunk and a rerun resumes after them.
@@ -40,7 +40,7 @@ _DISCLAIMER = "Research and teaching model output; not medical advice."
 def chunk_dataset(
     result: ChunkResult, taxa: TaxaCatalogue, run_attrs: dict[str, str]
 ) -> xr.Dataset:
-    """The dataset of DESIGN §7 for one chunk of dyads."""
+    """The dataset (docs/design.md §9) for one chunk of dyads."""
     n_days = next(iter(result.panel.values())).shape[1]
     coords = {
         "dyad": ("dyad", result.dyad_ids),

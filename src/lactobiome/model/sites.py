@@ -1,4 +1,4 @@
-"""Sites of the dyad and the origin tags of provenance (DESIGN §2, §7)."""
+"""Sites of the dyad and the origin tags of provenance (docs/design.md §3, §4)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Observation models (DESIGN §3): turn simulated state into the data a study collects.
+"""Observation models (docs/design.md §10): turn simulated state into the data a study collects.
 
 :mod:`~lactobiome.observation.models` holds the pure array functions (amplicon and shotgun
 reads, kit contamination, culture, qPCR, panel noise); :mod:`~lactobiome.observation.design`

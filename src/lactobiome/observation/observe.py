@@ -87,7 +87,7 @@ def observe(
     Parameters
     ----------
     ds
-        A result of ``lactobiome simulate`` (DESIGN §7).
+        A result of ``lactobiome simulate`` (docs/design.md §9).
     design
         The study design.
     depth

@@ -16,7 +16,7 @@ __all__ = ["COLUMNS", "UNKNOWN", "track", "to_wide"]
 UNKNOWN = "Unknown"
 """Label of the unknown source in every result."""
 COLUMNS: list[str] = ["sink", "source", "proportion", "ci_low", "ci_high"]
-"""Columns of the long result (DESIGN §7), also those of a simulated ``truth.tsv``."""
+"""Columns of the long result (docs/design.md §11), also those of a simulated ``truth.tsv``."""
 
 
 def track(counts: pd.DataFrame, metadata: pd.DataFrame, **kwargs: Any) -> pd.DataFrame:
