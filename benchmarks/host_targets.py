@@ -14,6 +14,7 @@ mastitis episode. Research and teaching model; not medical advice.
 from __future__ import annotations
 
 import argparse
+import os
 import time
 
 import numpy as np
@@ -149,4 +150,5 @@ def main() -> None:
 
 
 if __name__ == "__main__":
+    os.environ.setdefault("OMP_WAIT_POLICY", "passive")  # as the lactobiome program sets it
     main()

@@ -17,6 +17,7 @@ Usage: ``python benchmarks/infant_gut_targets.py [--dyads N]``.
 from __future__ import annotations
 
 import argparse
+import os
 import time
 
 import numpy as np
@@ -214,4 +215,5 @@ def main() -> None:
 
 
 if __name__ == "__main__":
+    os.environ.setdefault("OMP_WAIT_POLICY", "passive")  # as the lactobiome program sets it
     main()

@@ -104,4 +104,5 @@ def main() -> None:
 
 
 if __name__ == "__main__":
+    os.environ.setdefault("OMP_WAIT_POLICY", "passive")  # as the lactobiome program sets it
     main()

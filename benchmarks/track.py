@@ -13,6 +13,7 @@ multinomial draws at real depths).
 
 from __future__ import annotations
 
+import os
 import re
 import resource
 import subprocess
@@ -196,4 +197,5 @@ def main() -> int:
 
 
 if __name__ == "__main__":
+    os.environ.setdefault("OMP_WAIT_POLICY", "passive")  # as the lactobiome program sets it
     sys.exit(main())
