@@ -15,6 +15,11 @@ class InputError(LactobiomeError):
     """Malformed or inconsistent input data (tables, metadata, scenario files)."""
 
 
+class LactobiomeWarning(UserWarning):
+    """Something in the input was set aside or changed (a sample with no reads, a day past the
+    horizon); the command line prints it as one ``lactobiome: warning:`` line on stderr."""
+
+
 class ScenarioError(LactobiomeError):
     """A scenario that does not validate against the schema."""
 

@@ -6,6 +6,7 @@ import hashlib
 import json
 import shutil
 import sys
+import warnings
 from collections.abc import Callable
 from pathlib import Path
 
@@ -13,7 +14,7 @@ import numpy as np
 import yaml
 
 from lactobiome import __version__
-from lactobiome.errors import InputError
+from lactobiome.errors import InputError, LactobiomeWarning
 from lactobiome.model.engine import ChunkResult, run_chunk
 from lactobiome.model.parameters import ParameterTable, load_parameters
 from lactobiome.model.scenario import Scenario
@@ -105,6 +106,11 @@ def simulate_to_file(
         except (OSError, ValueError, KeyError):
             same = False
         if not same:
+            finished = len(list(parts_dir.glob("chunk-*.nc")))
+            if finished:
+                warnings.warn(f"{parts_dir}: {finished} finished chunk(s) of an earlier run with another scenario, "
+                              "seed, parameter table or chunk size discarded; rerun with that run's options to "
+                              "resume it instead", LactobiomeWarning, stacklevel=2)
             shutil.rmtree(parts_dir)
     parts_dir.mkdir(exist_ok=True)
     manifest.write_text(json.dumps({"fingerprint": fingerprint}))
@@ -115,6 +121,10 @@ def simulate_to_file(
     days = scenario.cohort.days
     disable = (not sys.stderr.isatty()) if progress is None else not progress
     todo = [(ids[start : start + size], path) for start, path in zip(starts, paths, strict=True)]
+    done = [path for _, path in todo if path.exists() and _readable_part(path)]
+    if done:
+        warnings.warn(f"resuming from {parts_dir}: {len(done)} of {len(paths)} chunk(s) already done",
+                      LactobiomeWarning, stacklevel=2)
     with tqdm(total=len(ids) * days, unit="dyad-day", unit_scale=True, disable=disable,
               desc="simulate", file=sys.stderr) as bar:
         for chunk_ids, path in todo:
@@ -137,6 +147,22 @@ def simulate_to_file(
     combine_events(paths, out)  # mastitis episodes beside the result: <out>.events.csv
     shutil.rmtree(parts_dir)
     return out
+
+
+def _readable_part(path: Path) -> bool:
+    """Whether a finished chunk file opens; a damaged one is removed (and recomputed) with a warning."""
+    import netCDF4
+
+    try:
+        with netCDF4.Dataset(path) as part:
+            part.variables["abundance"].shape  # noqa: B018 (touch the header)
+    except (OSError, KeyError, RuntimeError):
+        warnings.warn(f"{path}: damaged chunk file removed; it is simulated again", LactobiomeWarning, stacklevel=3)
+        path.unlink(missing_ok=True)
+        events = path.with_name(path.name + ".events.csv")
+        events.unlink(missing_ok=True)
+        return False
+    return True
 
 
 def _write_chunk(result: ChunkResult, taxa: TaxaCatalogue, attrs: dict[str, str], path: Path) -> None:

@@ -9,11 +9,12 @@ from __future__ import annotations
 
 import importlib
 import os
+import warnings
 
 import click
 
 from lactobiome import __version__
-from lactobiome.errors import LactobiomeError
+from lactobiome.errors import LactobiomeError, LactobiomeWarning
 
 # sub-command name -> "module:attribute"; each module defines one click command.
 _COMMANDS: dict[str, str] = {
@@ -54,6 +55,15 @@ def cli() -> None:
     """
 
 
+def _show_warning(message: Warning | str, category: type[Warning], filename: str, lineno: int,
+                  file: object = None, line: str | None = None) -> None:
+    """Print the package's warnings as one line each; others as Python prints them."""
+    if issubclass(category, LactobiomeWarning):
+        click.echo(f"lactobiome: warning: {message}", err=True)
+    else:
+        click.echo(warnings.formatwarning(message, category, filename, lineno, line).rstrip(), err=True)
+
+
 def main(argv: list[str] | None = None) -> int:
     """Run the ``lactobiome`` program and return its exit code (never exits the interpreter).
 
@@ -68,8 +78,11 @@ def main(argv: list[str] | None = None) -> int:
     """
     os.environ.setdefault("OMP_WAIT_POLICY", "passive")
     try:
-        # click returns the code of a command that stops with click's Exit (e.g. --strict)
-        code = cli.main(args=argv, prog_name="lactobiome", standalone_mode=False)
+        with warnings.catch_warnings():
+            warnings.simplefilter("always", LactobiomeWarning)
+            warnings.showwarning = _show_warning
+            # click returns the code of a command that stops with click's Exit (e.g. --strict)
+            code = cli.main(args=argv, prog_name="lactobiome", standalone_mode=False)
     except LactobiomeError as exc:
         click.echo(f"lactobiome: error: {exc}", err=True)
         return 2

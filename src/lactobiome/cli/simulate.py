@@ -42,6 +42,9 @@ def simulate(scenario: str, dyads: int | None, days: int | None, seed: int | Non
         mastitis = mastitis_summary(ds)
     click.echo(f"scenario {chosen.name}: {chosen.cohort.dyads} dyads x {chosen.cohort.days} days, "
                f"seed {chosen.cohort.seed}")
+    past = [d for d in chosen.sampling.days if d > chosen.cohort.days]
+    note = f" (sampling days past the {chosen.cohort.days}-day horizon not recorded: {_days(past)})" if past else ""
+    click.echo(f"abundance recorded on days {_days(chosen.record_days())}{note}")
     click.echo("Mean share of cells by origin (rows: feeding group in month 1):")
     with _wide_pandas():
         click.echo(table.round(3).to_string())
@@ -52,6 +55,10 @@ def simulate(scenario: str, dyads: int | None, days: int | None, seed: int | Non
         click.echo(f"  {label}: {value:.3g}")
     click.echo(f"Results written to {out} (mastitis episodes: {out.name}.events.csv)")
     click.echo("(research and teaching model; not medical advice)")
+
+
+def _days(days: list[int]) -> str:
+    return ", ".join(map(str, days))
 
 
 class _wide_pandas:

@@ -143,16 +143,18 @@ def track(
             metadata_name=str(meta_path),
         )
     if wide:
-        text = to_wide(result).to_csv(sep="\t", float_format="%.6g")
+        text = to_wide(result).to_csv(sep="\t", float_format="%.6g", na_rep="NA")
     else:
-        text = result.to_csv(sep="\t", index=False, float_format="%.6g")
+        text = result.to_csv(sep="\t", index=False, float_format="%.6g", na_rep="NA")
     write_text_atomic(text, out)
 
     diag = result.attrs["diagnostics"]
     means = result.groupby("source", sort=False)["proportion"].mean()
+    skipped = result.attrs.get("skipped", {})
+    untracked = f"; {len(skipped)} sink(s) not tracked (NA rows)" if skipped else ""
     click.echo(
         f"tracked {len(diag)} sink(s) against {len(means) - 1} source label(s); "
-        f"{int(diag['converged'].sum())}/{len(diag)} converged; wrote {out}"
+        f"{int(diag['converged'].sum())}/{len(diag)} converged{untracked}; wrote {out}"
     )
     click.echo("mean proportion: " + ", ".join(f"{k} {v:.3f}" for k, v in means.items()))
     if result.attrs.get("relative"):

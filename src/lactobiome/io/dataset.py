@@ -209,14 +209,40 @@ def _combine_zarr(parts: Sequence[Path], out: Path) -> None:
     _write_or_fail(out, write)
 
 
+RESULT_DIMENSIONS: dict[str, tuple[str, ...]] = {
+    "abundance": ("dyad", "sample_day", "site", "taxon", "origin"),
+    "milk_volume_ml": ("dyad", "day"),
+}
+"""Variables every lactobiome result has, with their dimensions (checked when a result is opened)."""
+
+
+def check_result(ds: xr.Dataset, origin: str) -> xr.Dataset:
+    """``ds`` if it is a lactobiome result, else a one-line error naming what is missing."""
+    for name, dims in RESULT_DIMENSIONS.items():
+        if name not in ds.variables:
+            raise LactobiomeError(f"{origin}: not a lactobiome result (no {name!r} variable; "
+                                  "expected the output of 'lactobiome simulate')")
+        if tuple(ds[name].dims) != dims:
+            raise LactobiomeError(f"{origin}: not a lactobiome result ({name!r} has dimensions "
+                                  f"{tuple(ds[name].dims)}, expected {dims})")
+    return ds
+
+
 def open_result(path: str | Path) -> xr.Dataset:
-    """Open a simulation result written by ``lactobiome simulate``."""
+    """Open a simulation result written by ``lactobiome simulate`` (checked to be one)."""
     path = Path(path)
     if not path.exists():
         raise LactobiomeError(f"{path}: no such result")
-    if path.suffix == ".zarr":
-        return xr.open_zarr(path)
     try:
-        return xr.open_dataset(path, engine="netcdf4")
-    except (OSError, ValueError) as exc:
-        raise LactobiomeError(f"{path}: not a readable NetCDF result ({exc})") from None
+        if path.suffix == ".zarr":
+            ds = xr.open_zarr(path)
+        else:
+            ds = xr.open_dataset(path, engine="netcdf4")
+    except (OSError, ValueError, KeyError) as exc:
+        raise LactobiomeError(f"{path}: not a readable {'Zarr' if path.suffix == '.zarr' else 'NetCDF'} "
+                              f"result ({exc})") from None
+    try:
+        return check_result(ds, str(path))
+    except LactobiomeError:
+        ds.close()
+        raise

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 import numpy as np
 
-from lactobiome.errors import InputError
+from lactobiome.errors import InputError, LactobiomeWarning
 from lactobiome.tracking import COLUMNS, UNKNOWN
 from lactobiome.tracking.inputs import ROLE_ALIASES, check_counts
 from lactobiome.tracking.options import FitOptions
@@ -130,7 +131,9 @@ def _build_problems(
     counts_name: str,
     metadata_name: str,
     by_sample: bool,
+    skipped: dict[str, str],
 ) -> list[_Problem]:
+    """One fit per sink; sinks that cannot be tracked go to ``skipped`` (sink -> reason)."""
     X = counts.to_numpy(dtype=np.float64)  # taxa x samples
     col = {s: i for i, s in enumerate(counts.columns)}
     depth = X.sum(axis=0)
@@ -139,13 +142,14 @@ def _build_problems(
     pool = rel.mean(axis=1)
     sinks = meta.index[meta["SourceSink"] == "Sink"]
     sources = meta[meta["SourceSink"] == "Source"]
-    for s in sources.index:
-        if depth[col[s]] <= 0:
-            env = sources.loc[s, "Env"]
-            raise InputError(
-                f"{counts_name}: source sample {s!r} (Env {env!r}) has no reads; "
-                "remove it from the metadata"
-            )
+    # a source sample with no reads (a failed low-biomass library) cannot describe its source:
+    # it is set aside with a warning, and the run goes on without it
+    empty = [s for s in sources.index if depth[col[s]] <= 0]
+    if empty:
+        warnings.warn(f"{counts_name}: {len(empty)} source sample(s) with no reads left out: "
+                      f"{', '.join(map(repr, empty[:5]))}{' ...' if len(empty) > 5 else ''}",
+                      LactobiomeWarning, stacklevel=3)
+        sources = sources.drop(index=empty)
     shared = list(sources.index[sources["id"] == ""])
     by_id: dict[str, list[str]] = {}
     for s, ident in zip(sources.index, sources["id"], strict=True):
@@ -154,16 +158,14 @@ def _build_problems(
     problems = []
     for s in sinks:
         if depth[col[s]] <= 0:
-            raise InputError(f"{counts_name}: sink sample {s!r} has no reads")
+            skipped[str(s)] = "no reads"
+            continue
         ident = meta.loc[s, "id"]
         own = by_id.get(ident, []) if ident else []
         srcs = own + shared
         if not srcs:
-            raise InputError(
-                f"{metadata_name}: sink {s!r} (id {ident!r}): no source samples with id "
-                f"{ident!r} and none without an id (sources with an empty id are shared by "
-                "every sink)"
-            )
+            skipped[str(s)] = f"no source sample with reads (id {ident!r})" if ident else "no source sample with reads"
+            continue
         x_full = X[:, col[s]]
         Y_full = X[:, [col[k] for k in srcs]].T
         active = (x_full > 0) | (Y_full > 0).any(axis=0)
@@ -389,7 +391,15 @@ def track(
         totals = sub.sum(axis=0)
         totals[totals == 0] = 1.0
         sub = sub / totals * effective_depth
-    problems = _build_problems(sub, meta, counts_name, metadata_name, by_sample)
+    skipped: dict[str, str] = {}
+    problems = _build_problems(sub, meta, counts_name, metadata_name, by_sample, skipped)
+    if skipped:
+        listed = "; ".join(f"{s!r} ({why})" for s, why in list(skipped.items())[:5])
+        warnings.warn(f"{counts_name}: {len(skipped)} sink(s) not tracked: {listed}"
+                      f"{' ...' if len(skipped) > 5 else ''}", LactobiomeWarning, stacklevel=2)
+    if not problems:
+        raise InputError(f"{metadata_name}: no sink can be tracked (every sink has no reads or no source "
+                         "sample with reads)")
     rng = np.random.default_rng(seed)
     if rarefy:
         for p in problems:
@@ -460,7 +470,10 @@ def track(
     for p, o, v, lo, hi in zip(problems, orders, point, lows, highs, strict=True):
         for j, lab in enumerate([*o, UNKNOWN]):
             rows.append((p.sink, lab, v[j], lo[j], hi[j]))
+    # a sink that could not be tracked stays in the output, its proportions missing
+    rows.extend((sink, UNKNOWN, np.nan, np.nan, np.nan) for sink in skipped)
     table = pd.DataFrame(rows, columns=COLUMNS)
+    table.attrs["skipped"] = dict(skipped)
     table.attrs["diagnostics"] = pd.DataFrame(
         {
             "sink": [p.sink for p in problems],

@@ -14,7 +14,14 @@ from lactobiome.errors import InputError
 if TYPE_CHECKING:  # numpy/pandas are imported lazily so `import lactobiome.io` stays cheap
     import pandas as pd
 
-__all__ = ["ROLE_ALIASES", "check_counts"]
+__all__ = ["MAX_EXACT_COUNT", "MAX_READS_PER_SAMPLE", "ROLE_ALIASES", "check_counts"]
+
+MAX_EXACT_COUNT = float(2**53)
+"""Largest whole number a float64 holds exactly; a larger cell cannot be a read count."""
+MAX_READS_PER_SAMPLE = 1e10
+"""Most reads one sample can have: a whole NovaSeq X 25B flow cell gives about 2.6e10 reads
+(Illumina specification), shared by many samples, so a sample above 1e10 is not a count of
+reads (a table of cells, copies or a mistyped value)."""
 
 ROLE_ALIASES: dict[str, str] = {"sink": "Sink", "snk": "Sink", "source": "Source", "src": "Source"}
 """``SourceSink`` values (lower case; FEAST's and SourceTracker2's) -> ``"Sink"``/``"Source"``."""
@@ -66,6 +73,18 @@ def check_counts(
     if bad.any():
         r, c = np.argwhere(bad)[0]
         raise InputError(f"{where(r, c)}: negative value {values[r, c]:g}, expected a count >= 0")
+    bad = values > MAX_EXACT_COUNT
+    if bad.any():
+        r, c = np.argwhere(bad)[0]
+        raise InputError(f"{where(r, c)}: {values[r, c]:g} is too large for a read count "
+                         f"(above 2^53 = {MAX_EXACT_COUNT:.3g})")
+    depth = values.sum(axis=0)
+    if integer and (depth > MAX_READS_PER_SAMPLE).any():
+        c = int(np.argmax(depth > MAX_READS_PER_SAMPLE))
+        r = int(np.argmax(values[:, c]))
+        raise InputError(f"{name}: sample {frame.columns[c]!r} has {depth[c]:.3g} reads (largest cell: "
+                         f"taxon {frame.index[r]!r}, {values[r, c]:.3g}); no sequencing run gives one sample "
+                         f"more than {MAX_READS_PER_SAMPLE:.0e} reads, so this is not a read count")
     if integer:
         bad = values != np.round(values)
         if bad.any():
