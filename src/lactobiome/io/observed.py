@@ -61,6 +61,11 @@ def biom_json(counts: pd.DataFrame, table_id: str, taxonomy: dict[str, list[str]
     return json.dumps(doc)
 
 
+OBSERVATION_FILES: frozenset[str] = frozenset({
+    "counts.txt", "metadata.txt", "table.biom", "blanks.txt", "truth.tsv", "culture.tsv", "panel.tsv", "relative.tsv"})
+"""Every file :func:`write_observation` may write."""
+
+
 def write_observation(obs: Observation, out: Path, taxonomy: dict[str, list[str]] | None = None) -> list[Path]:
     """Write every table of ``obs`` into the folder ``out``, each file atomically.
 
@@ -89,4 +94,8 @@ def write_observation(obs: Observation, out: Path, taxonomy: dict[str, list[str]
     for name, text in written:
         write_text_atomic(text, out / name)
         paths.append(out / name)
+    # a folder reused from an earlier observation keeps none of that run's tables (e.g. the
+    # relative.tsv of a shotgun design after a 16S one); files that are not ours stay
+    for name in OBSERVATION_FILES - {name for name, _ in written}:
+        (out / name).unlink(missing_ok=True)
     return paths
