@@ -101,7 +101,7 @@ def test_a_source_without_reads_is_left_out_and_its_sink_reported(tmp_path, caps
     assert code == 0
     err = capsys.readouterr().err
     assert "lactobiome: warning: " in err and "'s3'" in err
-    assert "'k2' (no source sample with reads (id '2'))" in err and "'k3' (no reads)" in err
+    assert "'k2' (no source samples with reads for id '2')" in err and "'k3' (no reads)" in err
     result = pd.read_csv(out, sep="\t")
     tracked = result[result["sink"] == "k1"]
     assert tracked["proportion"].notna().all() and abs(tracked["proportion"].sum() - 1.0) < 1e-6

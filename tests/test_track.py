@@ -196,9 +196,6 @@ BAD_INPUTS = {
     "bad_role": (
         None, "SampleID\tEnv\tSourceSink\tid\nsink\tgut\tDrain\t1\nsa\tmilk\tSource\t1\n",
         "expected 'Source' or 'Sink'"),
-    "cr_endings": (
-        None, "SampleID\tEnv\tSourceSink\tid\rsink\tgut\tSink\t1\rsa\tmilk\tSource\t1\r",
-        "carriage return"),
 }
 
 

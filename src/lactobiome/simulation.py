@@ -55,6 +55,7 @@ def simulate_in_memory(scenario: Scenario, parameters: ParameterTable | None = N
     import xarray as xr
 
     from lactobiome.io.dataset import chunk_dataset
+    from lactobiome.io.metadata import decode_states
 
     parameters, taxa = prepare(scenario, parameters, taxa)
     attrs = run_attributes(scenario, parameters)
@@ -64,8 +65,9 @@ def simulate_in_memory(scenario: Scenario, parameters: ParameterTable | None = N
         chunk_dataset(run_chunk(scenario, parameters, taxa, ids[i : i + size]), taxa, attrs)
         for i in range(0, len(ids), size)
     ]
-    return parts[0] if len(parts) == 1 else xr.concat(parts, dim="dyad", data_vars="minimal",
-                                                       coords="minimal", compat="override")
+    whole = parts[0] if len(parts) == 1 else xr.concat(parts, dim="dyad", data_vars="minimal",
+                                                        coords="minimal", compat="override")
+    return decode_states(whole)
 
 
 def simulate_to_file(
@@ -77,12 +79,14 @@ def simulate_to_file(
     taxa: TaxaCatalogue | None = None,
     on_chunk: Callable[[ChunkResult], None] | None = None,
     workers: int = 1,
+    history: str | None = None,
 ) -> Path:
     """Simulate the cohort chunk by chunk into ``out`` (``.nc`` or ``.zarr``).
 
     Finished chunks are kept in ``<out>.parts/``; a rerun with the same scenario, seed,
     parameters and chunk size resumes after them. ``progress=None`` shows a bar only on a
-    terminal. ``workers > 1`` simulates chunks in that many processes (one compute thread
+    terminal. ``history`` (the command line) is recorded in the file with its creation time.
+    ``workers > 1`` simulates chunks in that many processes (one compute thread
     each); the result is identical, because a dyad's random streams depend only on its id.
     """
     from tqdm import tqdm
@@ -143,7 +147,7 @@ def simulate_to_file(
             _write_chunk(result, taxa, attrs, path)
             if on_chunk is not None:
                 on_chunk(result)
-    combine_parts(paths, out)
+    combine_parts(paths, out, history=history)
     combine_events(paths, out)  # mastitis episodes beside the result: <out>.events.csv
     shutil.rmtree(parts_dir)
     return out
@@ -169,9 +173,10 @@ def _write_chunk(result: ChunkResult, taxa: TaxaCatalogue, attrs: dict[str, str]
     """Write a chunk's file and, first, its mastitis episodes beside it (``<path>.events.csv``)."""
     from lactobiome.io.dataset import chunk_dataset, write_atomic
     from lactobiome.io.events import write_events
+    from lactobiome.io.metadata import decode_states
 
     ds = chunk_dataset(result, taxa, attrs)
-    write_events(ds, path)  # before the chunk file, whose presence marks the chunk done
+    write_events(decode_states(ds.copy()), path)  # before the chunk file, whose presence marks the chunk done
     write_atomic(ds, path)
 
 

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import importlib
 import os
+import shlex
+import sys
 import warnings
 
 import click
@@ -55,6 +57,14 @@ def cli() -> None:
     """
 
 
+def command_line() -> str:
+    """The command being run, as typed (for a result's ``history``)."""
+    context = click.get_current_context(silent=True)
+    obj = context.find_root().obj if context is not None else None
+    args = obj.get("argv", []) if isinstance(obj, dict) else sys.argv[1:]
+    return " ".join(["lactobiome", *(shlex.quote(str(a)) for a in args)])
+
+
 def _show_warning(message: Warning | str, category: type[Warning], filename: str, lineno: int,
                   file: object = None, line: str | None = None) -> None:
     """Print the package's warnings as one line each; others as Python prints them."""
@@ -82,7 +92,8 @@ def main(argv: list[str] | None = None) -> int:
             warnings.simplefilter("always", LactobiomeWarning)
             warnings.showwarning = _show_warning
             # click returns the code of a command that stops with click's Exit (e.g. --strict)
-            code = cli.main(args=argv, prog_name="lactobiome", standalone_mode=False)
+            args = list(sys.argv[1:] if argv is None else argv)
+            code = cli.main(args=args, prog_name="lactobiome", standalone_mode=False, obj={"argv": args})
     except LactobiomeError as exc:
         click.echo(f"lactobiome: error: {exc}", err=True)
         return 2

@@ -26,6 +26,7 @@ def simulate(scenario: str, dyads: int | None, days: int | None, seed: int | Non
     the dyad attributes, then prints the provenance shares of infant-gut and milk cells.
     Research and teaching output, not medical advice.
     """
+    from lactobiome.cli import command_line
     from lactobiome.io.dataset import open_result
     from lactobiome.scenarios import load_scenario
     from lactobiome.simulation import simulate_to_file
@@ -35,7 +36,8 @@ def simulate(scenario: str, dyads: int | None, days: int | None, seed: int | Non
         raise click.BadParameter(f"{out}: expected a path ending in .nc or .zarr", param_hint="--out")
     cohort = {k: v for k, v in {"dyads": dyads, "days": days, "seed": seed}.items() if v is not None}
     chosen = load_scenario(scenario, {"cohort": cohort} if cohort else None)
-    simulate_to_file(chosen, out, chunk_size=chunk_size, progress=progress, workers=workers)
+    simulate_to_file(chosen, out, chunk_size=chunk_size, progress=progress, workers=workers,
+                     history=command_line())
     with open_result(out) as ds:
         table = provenance_table(ds)
         panel = panel_table(ds)

@@ -19,8 +19,15 @@ import xarray as xr
 from lactobiome import __version__
 from lactobiome.errors import LactobiomeError
 from lactobiome.io.atomic import write_file_atomic
+from lactobiome.io.metadata import (
+    CONVENTIONS,
+    decode_states,
+    describe,
+    encode_mastitis_state,
+    global_attributes,
+    treatment_attributes,
+)
 from lactobiome.model.engine import ChunkResult
-from lactobiome.model.processes.mastitis import MASTITIS_STATES, TREATMENTS
 from lactobiome.model.sites import ORIGINS, SITES
 from lactobiome.model.taxa import TaxaCatalogue
 
@@ -71,6 +78,9 @@ def chunk_dataset(
     for name, values in result.panel.items():
         data_vars[name] = (("dyad", "day"), *_panel_variable(name, values, units.get(name, "1")))
     ds = xr.Dataset(data_vars, coords=coords)
+    describe(ds)
+    ds.attrs.update({"title": f"lactobiome simulation: scenario {run_attrs.get('scenario', '?')}",
+                     "Conventions": CONVENTIONS})
     ds.attrs.update(run_attrs)
     ds.attrs.setdefault("lactobiome_version", __version__)
     ds.attrs["disclaimer"] = _DISCLAIMER
@@ -78,15 +88,15 @@ def chunk_dataset(
 
 
 def _panel_variable(name: str, values: np.ndarray, unit: str) -> tuple[np.ndarray, dict]:
-    """Decode engine panel arrays: state codes to names, flags to booleans, bitmasks to ints."""
+    """Engine panel arrays as stored: state codes with their labels (CF flags), flags as booleans,
+    bitmasks as small ints (decoded to names by :func:`open_result`)."""
     if name == "mastitis_state":
-        names = np.array(MASTITIS_STATES, dtype=object)
-        return names[values.astype(np.int64)], {"long_name": "mastitis-spectrum state"}
+        return encode_mastitis_state(values)
     if name == "fever":
-        return values.astype(bool), {"long_name": "fever"}
+        return values.astype(bool), {"long_name": "fever", "units": "1",
+                                     "description": "inflammation at or above the fever threshold that day"}
     if name == "treatment":
-        meaning = ", ".join(f"{1 << i}={t}" for i, t in enumerate(TREATMENTS))
-        return values.astype(np.int8), {"long_name": f"treatments active (bitmask: {meaning})"}
+        return values.astype(np.int8), treatment_attributes()
     return values, {"units": unit}
 
 
@@ -116,12 +126,25 @@ def write_atomic(ds: xr.Dataset, path: Path) -> None:
     _write_or_fail(Path(path), write)
 
 
-def combine_parts(parts: Sequence[Path], out: Path) -> None:
-    """Stream chunk files into one result (``.nc`` NetCDF or ``.zarr``), atomically."""
+def combine_parts(parts: Sequence[Path], out: Path, history: str | None = None) -> None:
+    """Stream chunk files into one result (``.nc`` NetCDF or ``.zarr``), atomically.
+
+    ``history`` (the command that made the result) goes into the file's ``history`` attribute
+    with the creation time.
+    """
     if Path(out).suffix == ".zarr":
-        _combine_zarr(parts, Path(out))
+        _combine_zarr(parts, Path(out), history)
         return
-    _write_or_fail(Path(out), lambda tmp: _combine_netcdf(parts, tmp))
+
+    def write(tmp: Path) -> None:
+        import netCDF4
+
+        _combine_netcdf(parts, tmp)
+        with netCDF4.Dataset(tmp, mode="a") as target:
+            scenario = str(target.getncattr("scenario")) if "scenario" in target.ncattrs() else "?"
+            target.setncatts(global_attributes(scenario, history))
+
+    _write_or_fail(Path(out), write)
 
 
 def _combine_netcdf(parts: Sequence[Path], tmp: Path) -> None:
@@ -191,7 +214,7 @@ def _append_chunks(path: Path, parts: Sequence[Path], starts: Sequence[int], nam
                         dst.write_direct_chunk((offset[0] + start, *offset[1:]), data, mask)
 
 
-def _combine_zarr(parts: Sequence[Path], out: Path) -> None:
+def _combine_zarr(parts: Sequence[Path], out: Path, history: str | None) -> None:
     try:
         import zarr  # noqa: F401
     except ImportError:
@@ -202,6 +225,8 @@ def _combine_zarr(parts: Sequence[Path], out: Path) -> None:
     def write(tmp: Path) -> None:
         for i, part in enumerate(parts):
             with xr.open_dataset(part) as ds:
+                if i == 0:
+                    ds.attrs.update(global_attributes(str(ds.attrs.get("scenario", "?")), history))
                 ds.load().to_zarr(
                     tmp, mode="w" if i == 0 else "a", append_dim=None if i == 0 else "dyad"
                 )
@@ -242,7 +267,7 @@ def open_result(path: str | Path) -> xr.Dataset:
         raise LactobiomeError(f"{path}: not a readable {'Zarr' if path.suffix == '.zarr' else 'NetCDF'} "
                               f"result ({exc})") from None
     try:
-        return check_result(ds, str(path))
+        return decode_states(check_result(ds, str(path)))
     except LactobiomeError:
         ds.close()
         raise

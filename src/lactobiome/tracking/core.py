@@ -131,9 +131,11 @@ def _build_problems(
     counts_name: str,
     metadata_name: str,
     by_sample: bool,
-    skipped: dict[str, str],
+    skipped: dict[str, tuple[str, str]],
+    dropped: list[str],
 ) -> list[_Problem]:
-    """One fit per sink; sinks that cannot be tracked go to ``skipped`` (sink -> reason)."""
+    """One fit per sink; sinks that cannot be tracked go to ``skipped`` (sink -> (file, reason))
+    and source samples without reads to ``dropped``."""
     X = counts.to_numpy(dtype=np.float64)  # taxa x samples
     col = {s: i for i, s in enumerate(counts.columns)}
     depth = X.sum(axis=0)
@@ -144,12 +146,9 @@ def _build_problems(
     sources = meta[meta["SourceSink"] == "Source"]
     # a source sample with no reads (a failed low-biomass library) cannot describe its source:
     # it is set aside with a warning, and the run goes on without it
-    empty = [s for s in sources.index if depth[col[s]] <= 0]
-    if empty:
-        warnings.warn(f"{counts_name}: {len(empty)} source sample(s) with no reads left out: "
-                      f"{', '.join(map(repr, empty[:5]))}{' ...' if len(empty) > 5 else ''}",
-                      LactobiomeWarning, stacklevel=3)
-        sources = sources.drop(index=empty)
+    empty = [str(s) for s in sources.index if depth[col[s]] <= 0]
+    dropped.extend(empty)
+    sources = sources.drop(index=empty)
     shared = list(sources.index[sources["id"] == ""])
     by_id: dict[str, list[str]] = {}
     for s, ident in zip(sources.index, sources["id"], strict=True):
@@ -158,13 +157,14 @@ def _build_problems(
     problems = []
     for s in sinks:
         if depth[col[s]] <= 0:
-            skipped[str(s)] = "no reads"
+            skipped[str(s)] = (counts_name, "no reads")
             continue
         ident = meta.loc[s, "id"]
         own = by_id.get(ident, []) if ident else []
         srcs = own + shared
         if not srcs:
-            skipped[str(s)] = f"no source sample with reads (id {ident!r})" if ident else "no source sample with reads"
+            where = f"no source samples with reads for id {ident!r}" if ident else "no source samples with reads"
+            skipped[str(s)] = (metadata_name, where)
             continue
         x_full = X[:, col[s]]
         Y_full = X[:, [col[k] for k in srcs]].T
@@ -391,15 +391,21 @@ def track(
         totals = sub.sum(axis=0)
         totals[totals == 0] = 1.0
         sub = sub / totals * effective_depth
-    skipped: dict[str, str] = {}
-    problems = _build_problems(sub, meta, counts_name, metadata_name, by_sample, skipped)
+    skipped: dict[str, tuple[str, str]] = {}
+    dropped: list[str] = []
+    problems = _build_problems(sub, meta, counts_name, metadata_name, by_sample, skipped, dropped)
+    if not problems:
+        sink, (where, why) = next(iter(skipped.items()))
+        more = f" (and {len(skipped) - 1} more sink(s))" if len(skipped) > 1 else ""
+        raise InputError(f"{where}: no sink can be tracked: sink {sink!r}: {why}{more}")
+    if dropped:
+        warnings.warn(f"{counts_name}: {len(dropped)} source sample(s) with no reads left out: "
+                      f"{', '.join(map(repr, dropped[:5]))}{' ...' if len(dropped) > 5 else ''}",
+                      LactobiomeWarning, stacklevel=2)
     if skipped:
-        listed = "; ".join(f"{s!r} ({why})" for s, why in list(skipped.items())[:5])
+        listed = "; ".join(f"{s!r} ({why})" for s, (_, why) in list(skipped.items())[:5])
         warnings.warn(f"{counts_name}: {len(skipped)} sink(s) not tracked: {listed}"
                       f"{' ...' if len(skipped) > 5 else ''}", LactobiomeWarning, stacklevel=2)
-    if not problems:
-        raise InputError(f"{metadata_name}: no sink can be tracked (every sink has no reads or no source "
-                         "sample with reads)")
     rng = np.random.default_rng(seed)
     if rarefy:
         for p in problems:
@@ -473,7 +479,7 @@ def track(
     # a sink that could not be tracked stays in the output, its proportions missing
     rows.extend((sink, UNKNOWN, np.nan, np.nan, np.nan) for sink in skipped)
     table = pd.DataFrame(rows, columns=COLUMNS)
-    table.attrs["skipped"] = dict(skipped)
+    table.attrs["skipped"] = {sink: why for sink, (_, why) in skipped.items()}
     table.attrs["diagnostics"] = pd.DataFrame(
         {
             "sink": [p.sink for p in problems],
