@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: run test lint bench clean
+.PHONY: run test lint bench fuzz clean
 
 $(STAMP): pyproject.toml
 	@command -v $(PYTHON) >/dev/null 2>&1 || { echo "make: need $(PYTHON) on PATH (or PYTHON=...)" >&2; exit 1; }
@@ -20,6 +20,10 @@ test: $(STAMP)
 	$(PY) -m ruff check src tests benchmarks
 	$(PY) -m mypy
 	$(PY) -m pytest -q
+
+# property-based fuzzing of every reader: 8 properties x 1,300 generated inputs (> 10,000)
+fuzz: $(STAMP)
+	LACTOBIOME_FUZZ_EXAMPLES=1300 $(PY) -m pytest -q tests/test_fuzz.py
 
 bench: $(STAMP)
 	$(PY) benchmarks/simulate.py
