@@ -69,6 +69,24 @@ def test_a_run_killed_mid_way_resumes_to_the_same_result(tmp_path, uninterrupted
     assert sorted(p.name for p in tmp_path.iterdir()) == ["killed.nc", "killed.nc.events.csv"]
 
 
+def test_ctrl_c_says_in_one_line_what_was_kept_and_how_to_resume(tmp_path):
+    out = tmp_path / "interrupted.nc"
+    parts = out.with_name(out.name + ".parts")
+    run = _simulate(out, wait=False)
+    deadline = time.monotonic() + 240
+    while time.monotonic() < deadline and not list(parts.glob("chunk-*.nc")) and run.poll() is None:
+        time.sleep(0.05)
+    if run.poll() is not None:
+        pytest.skip("the run finished before it could be interrupted")
+    run.send_signal(signal.SIGINT)
+    _, err = run.communicate(timeout=120)
+    assert run.returncode == 130
+    lines = [line for line in err.splitlines() if line.strip()]
+    assert lines[-1].startswith("lactobiome: interrupted;") and "rerun the same command to resume" in lines[-1]
+    assert "Traceback" not in err
+    assert list(parts.glob("chunk-*.nc")) and not out.exists()
+
+
 def test_a_killed_merge_leaves_no_litter_after_the_rerun(tmp_path, uninterrupted):
     out = tmp_path / "merged.nc"
     # a merge killed with SIGKILL leaves its temporary file, named after its (now dead) writer

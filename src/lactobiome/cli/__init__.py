@@ -57,6 +57,10 @@ def cli() -> None:
     """
 
 
+_INTERRUPTED = ("lactobiome: interrupted; a simulation keeps its finished chunks in <out>.parts: rerun the same "
+                "command to resume")
+
+
 def command_line() -> str:
     """The command being run, as typed (for a result's ``history``)."""
     context = click.get_current_context(silent=True)
@@ -98,13 +102,13 @@ def main(argv: list[str] | None = None) -> int:
         click.echo(f"lactobiome: error: {exc}", err=True)
         return 2
     except click.exceptions.Abort:
-        click.echo("lactobiome: interrupted", err=True)
+        click.echo(_INTERRUPTED, err=True)
         return 130
     except click.ClickException as exc:
         exc.show()
         return exc.exit_code
     except KeyboardInterrupt:
-        click.echo("lactobiome: interrupted; finished chunks are kept", err=True)
+        click.echo(_INTERRUPTED, err=True)
         return 130
     except OSError as exc:
         if exc.errno is not None and exc.filename is not None:
