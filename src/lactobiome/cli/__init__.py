@@ -25,6 +25,7 @@ _COMMANDS: dict[str, str] = {
     "observe": "lactobiome.cli.observe:observe",
     "benchmark-tracking": "lactobiome.cli.observe:benchmark_tracking",
     "report": "lactobiome.cli.report:report",
+    "serve": "lactobiome.cli.serve:serve",
 }
 
 
