@@ -118,6 +118,7 @@ async function poll() {
   $('dyad-index').max = answer.dyads - 1;
   $('dyad').hidden = false;
   await loadDyad();
+  document.body.dataset.runs = String(Number(document.body.dataset.runs || 0) + 1);
 }
 
 function drawFigures(figures) {
