@@ -160,3 +160,14 @@ def test_missing_inputs_are_one_line_errors(tmp_path, capsys, result_file):
 def test_result_without_a_variable_names_it(ds, tmp_path):
     with pytest.raises(InputError, match="result lacks mastitis_state, needed for the report's mastitis section"):
         write_report(ds.drop_vars("mastitis_state"), tmp_path / "r.html")
+
+
+def test_missing_plotly_is_a_one_line_install_hint(ds, tmp_path, monkeypatch):
+    import sys
+
+    from lactobiome.errors import LactobiomeError
+
+    monkeypatch.setitem(sys.modules, "plotly", None)
+    with pytest.raises(LactobiomeError, match=r"the report needs Plotly: pip install 'lactobiome\[report\]'"):
+        write_report(ds, tmp_path / "r.html")
+    assert not (tmp_path / "r.html").exists()

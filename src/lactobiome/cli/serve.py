@@ -23,13 +23,16 @@ def serve(ctx: click.Context, port: int, host: str, max_dyads: int, max_days: in
 
     Listens on 127.0.0.1 (this machine only) unless --host names another address.
     """
-    from lactobiome.web import Limits, make_server
+    from lactobiome.web import Limits, is_loopback, make_server
 
     explicit = ctx.get_parameter_source("host") == click.core.ParameterSource.COMMANDLINE
     server = make_server(host, port, allow_remote=explicit, limits=Limits(max_dyads=max_dyads, max_days=max_days))
     address, bound_port = server.server_address[:2]
     bound_host = address.decode() if isinstance(address, bytes) else str(address)
     click.echo(f"lactobiome explorer on http://{bound_host}:{bound_port}/ (Ctrl-C stops it)")
+    if explicit and not is_loopback(host):
+        click.echo(f"warning: {host} may be reachable from other machines, and the explorer has no "
+                   "authentication", err=True)
     click.echo("(research and teaching model; not medical advice)")
     try:
         server.serve_forever()
