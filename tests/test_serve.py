@@ -93,6 +93,11 @@ def test_limits_paths_and_one_run_per_client(server):
     assert response.status == 404 and "unknown built-in" in json.loads(payload)["error"]
     response, _ = _request(server, "GET", "/../../etc/passwd")
     assert response.status == 404
+    # a page whose DNS name was rebound to 127.0.0.1 sends its own Host: refused
+    conn = http.client.HTTPConnection("127.0.0.1", server.server_address[1], timeout=30)
+    conn.request("GET", "/api/form", headers={"Host": "evil.example:80"})
+    assert conn.getresponse().status == 403
+    conn.close()
     response, payload = _request(server, "POST", "/api/run", raw=b"x" * 4096, cookie=cookie)
     assert response.status == 413
     response, payload = _request(server, "POST", "/api/run", {"scenario": "default", "fields": {}})

@@ -217,8 +217,24 @@ class Handler(BaseHTTPRequestHandler):
             self._json(HTTPStatus.NOT_FOUND, {"error": "no run yet"})
         return run
 
+    def _foreign_host(self) -> bool:
+        """Answer 403 when a loopback-only explorer gets a ``Host`` that is not a local name.
+
+        A page on another site that rebinds its DNS name to 127.0.0.1 sends its own name as
+        ``Host``; refusing it keeps such pages from driving the explorer.
+        """
+        if not self.server.loopback_only:
+            return False
+        hostname = urlparse("//" + self.headers.get("Host", "")).hostname or ""
+        if is_loopback(hostname):
+            return False
+        self._json(HTTPStatus.FORBIDDEN, {"error": f"Host {hostname!r} is not this machine"})
+        return True
+
     # --- routes ----------------------------------------------------------------------------
     def do_GET(self) -> None:  # noqa: N802 (the standard library's name)
+        if self._foreign_host():
+            return
         url = urlparse(self.path)
         query = parse_qs(url.query)
         explorer = self.server.explorer
@@ -279,6 +295,8 @@ class Handler(BaseHTTPRequestHandler):
             self._json(HTTPStatus.NOT_FOUND, {"error": "not found"})
 
     def do_POST(self) -> None:  # noqa: N802
+        if self._foreign_host():
+            return
         url = urlparse(self.path)
         if url.path not in ("/api/validate", "/api/run"):
             self._json(HTTPStatus.NOT_FOUND, {"error": "not found"})
@@ -313,6 +331,7 @@ class ExplorerServer(ThreadingHTTPServer):
             self.address_family = socket.AF_INET6
         super().__init__(address, Handler)
         self.explorer = explorer
+        self.loopback_only = is_loopback(address[0])
 
     def server_close(self) -> None:
         super().server_close()
