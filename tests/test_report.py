@@ -171,3 +171,8 @@ def test_missing_plotly_is_a_one_line_install_hint(ds, tmp_path, monkeypatch):
     with pytest.raises(LactobiomeError, match=r"the report needs Plotly: pip install 'lactobiome\[report\]'"):
         write_report(ds, tmp_path / "r.html")
     assert not (tmp_path / "r.html").exists()
+
+
+def test_dyad_out_of_range_names_the_option(result_file, tmp_path, capsys):
+    assert main(["report", str(result_file), "--dyad", "40", "--out", str(tmp_path / "r.html")]) == 2
+    assert "--dyad 40: expected a dyad index from 0 to 39" in capsys.readouterr().err
