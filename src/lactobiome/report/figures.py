@@ -152,7 +152,7 @@ def composition_section(ds: xr.Dataset, dyad: int | None = None) -> Section:
                               row=row, col=col)
             shown.add(str(genus))
     fig.update_layout(barmode="stack", height=260 * len(sites))
-    fig.update_yaxes(tickformat=".0%", range=[0, 1])
+    fig.update_yaxes(tickformat=".0%", rangemode="tozero")  # medians may stack above 100%
     fig.update_xaxes(type="category")
     fig.update_xaxes(title_text="day of life", row=len(sites))
     return Section("composition", "Composition over time", fig, (
