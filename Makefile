@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: run test lint bench fuzz clean
+.PHONY: run test lint bench fuzz clean chromium
 
 $(STAMP): pyproject.toml
 	@command -v $(PYTHON) >/dev/null 2>&1 || { echo "make: need $(PYTHON) on PATH (or PYTHON=...)" >&2; exit 1; }
@@ -15,8 +15,9 @@ $(STAMP): pyproject.toml
 
 run: $(STAMP)
 	$(VENV)/bin/lactobiome simulate --out results/default.nc
+	$(VENV)/bin/lactobiome report results/default.nc --out results/default.html
 
-test: $(STAMP)
+test: $(STAMP) chromium
 	$(PY) -m ruff check src tests benchmarks
 	$(PY) -m mypy
 	$(PY) -m pytest -q
@@ -24,6 +25,12 @@ test: $(STAMP)
 # property-based fuzzing of every reader: 8 properties x 1,300 generated inputs (> 10,000)
 fuzz: $(STAMP)
 	LACTOBIOME_FUZZ_EXAMPLES=1300 $(PY) -m pytest -q tests/test_fuzz.py
+
+# the browser tests drive Debian's Chromium (never `playwright install`); installed when missing
+chromium:
+	@command -v chromium >/dev/null 2>&1 || { command -v apt-get >/dev/null 2>&1 && apt-get update -qq && \
+	  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver >/dev/null; } || \
+	  echo "make: could not install Chromium; the browser tests will be skipped" >&2
 
 bench: $(STAMP)
 	$(PY) benchmarks/simulate.py

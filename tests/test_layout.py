@@ -19,6 +19,7 @@ FORBIDDEN = {
     "tracking": ("lactobiome.io", "lactobiome.cli", "click"),
     "validation": ("lactobiome.cli", "click"),
 }
+FORBIDDEN["model"] += ("plotly", "playwright", "lactobiome.report", "lactobiome.web", "http.server")
 
 
 def _imports(path: Path) -> set[str]:

@@ -50,8 +50,13 @@ def run_attributes(scenario: Scenario, parameters: ParameterTable) -> dict[str, 
 
 
 def simulate_in_memory(scenario: Scenario, parameters: ParameterTable | None = None,
-                       taxa: TaxaCatalogue | None = None, chunk_size: int | None = None):
-    """Simulate a whole cohort and return it as one ``xarray.Dataset`` (small cohorts)."""
+                       taxa: TaxaCatalogue | None = None, chunk_size: int | None = None,
+                       on_dyad_days: Callable[[int], None] | None = None):
+    """Simulate a whole cohort and return it as one ``xarray.Dataset`` (small cohorts).
+
+    ``on_dyad_days(n)`` is called after each simulated day of a chunk with the chunk's size
+    (progress in dyad-days, as the explorer shows it).
+    """
     import xarray as xr
 
     from lactobiome.io.dataset import chunk_dataset
@@ -62,12 +67,20 @@ def simulate_in_memory(scenario: Scenario, parameters: ParameterTable | None = N
     size = chunk_size or scenario.cohort.chunk_size
     ids = np.arange(scenario.cohort.dyads)
     parts = [
-        chunk_dataset(run_chunk(scenario, parameters, taxa, ids[i : i + size]), taxa, attrs)
+        chunk_dataset(run_chunk(scenario, parameters, taxa, ids[i : i + size],
+                                on_day=_dyad_days(on_dyad_days, len(ids[i : i + size]))), taxa, attrs)
         for i in range(0, len(ids), size)
     ]
     whole = parts[0] if len(parts) == 1 else xr.concat(parts, dim="dyad", data_vars="minimal",
                                                         coords="minimal", compat="override")
     return decode_states(whole)
+
+
+def _dyad_days(callback: Callable[[int], None] | None, n: int) -> Callable[[int], None] | None:
+    """A per-day callback of :func:`run_chunk` reporting ``n`` dyad-days to ``callback``."""
+    if callback is None:
+        return None
+    return lambda _day: callback(n)
 
 
 def simulate_to_file(

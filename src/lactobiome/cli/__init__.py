@@ -27,6 +27,8 @@ _COMMANDS: dict[str, str] = {
     "calibrate": "lactobiome.cli.validate:calibrate",
     "observe": "lactobiome.cli.observe:observe",
     "benchmark-tracking": "lactobiome.cli.observe:benchmark_tracking",
+    "report": "lactobiome.cli.report:report",
+    "serve": "lactobiome.cli.serve:serve",
 }
 
 
