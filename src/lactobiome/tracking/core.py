@@ -406,7 +406,7 @@ def track(
         return run_method(
             method, problems, int(sub.shape[0]), rarefy=rarefy, iterations=iterations,
             tolerance=tolerance, seed=seed, level=level, options=method_options,
-            progress=progress,
+            progress=progress, counts_name=counts_name,
         )
     if relative:
         if rarefy:

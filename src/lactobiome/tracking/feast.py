@@ -136,9 +136,10 @@ def _em(
             prof[i] = sources[i] / tot
     prev = alpha0[0]
     mix = np.zeros(n_tax)
-    it = 0
+    steps = 0
     converged = False
     for it in range(1, max_iter + 1):
+        steps = it
         # M step, profiles: own reads plus the sink's relative abundance apportioned
         mix[:] = 0.0
         for i in range(n_src):
@@ -171,7 +172,7 @@ def _em(
             converged = True
             break
         prev = alpha[0]
-    return alpha, it, converged
+    return alpha, steps, converged
 
 
 def feast_em(
@@ -206,7 +207,7 @@ def feast_em(
     xr = feast_rarefy(x, coverage, rng)
     unknown = feast_rarefy(feast_unknown(xr, Yr, rng), coverage, rng)
     sources = np.vstack([Yr, unknown[None, :]])
-    alpha0 = rng.uniform(0.0, 1.0, size=sources.shape[0])
+    alpha0 = np.asarray(rng.uniform(0.0, 1.0, size=sources.shape[0]), dtype=np.float64)
     alpha0 /= alpha0.sum()
     a, iters, conv = _em(xr, sources, alpha0, int(iterations), float(tolerance))
     return a, int(iters), bool(conv)

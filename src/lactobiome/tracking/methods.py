@@ -63,6 +63,7 @@ def run_method(
     level: float,
     options: Mapping[str, Any] | None,
     progress: Callable[[int], None] | None,
+    counts_name: str = "counts",
 ) -> pd.DataFrame:
     """Run FEAST or SourceTracker on every sink; return the long result table.
 
@@ -89,6 +90,8 @@ def run_method(
         ``sink_depth``.
     progress
         Called with the number of sinks finished.
+    counts_name
+        File name used in error messages.
 
     Returns
     -------
@@ -144,7 +147,7 @@ def run_method(
             opts.setdefault("sink_depth", depth_given)
         q = (1.0 - level) / 2.0
         for p in problems:
-            share, order = gibbs_sink(p.x, p.Y, p.labels, n_taxa, rng, sink_name=p.sink, **opts)
+            share, order = gibbs_sink(p.x, p.Y, p.labels, n_taxa, rng, where=f"{counts_name}: sink {p.sink!r}", **opts)
             v = share.mean(axis=0)
             lo = np.quantile(share, q, axis=0)
             hi = np.quantile(share, 1.0 - q, axis=0)

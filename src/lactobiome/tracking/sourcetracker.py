@@ -103,7 +103,8 @@ def _gibbs(
     seed: int,
 ) -> np.ndarray:  # pragma: no cover - compiled
     """Label counts per draw (draws x K+1) for one sink; ``known`` is K x taxa counts."""
-    np.random.seed(seed)
+    # compiled code draws from Numba's own generator, seeded here from the caller's Generator
+    np.random.seed(seed)  # noqa: NPY002
     n_known, n_tax = known.shape
     n_env = n_known + 1
     unk = n_env - 1
@@ -136,14 +137,14 @@ def _gibbs(
         unknown[:] = 0
         unknown_sum = 0
         for i in range(n):
-            e = np.random.randint(0, n_env)
+            e = np.random.randint(0, n_env)  # noqa: NPY002
             label[i] = e
             counts[e] += 1
             if e == unk:
                 unknown[taxon[i]] += 1
                 unknown_sum += 1
         for rep in range(1, passes + 1):
-            np.random.shuffle(order)
+            np.random.shuffle(order)  # noqa: NPY002
             for j in range(n):
                 i = order[j]
                 e = label[i]
@@ -160,7 +161,7 @@ def _gibbs(
                     (unknown_sum + a2n_tau) * denom
                 )
                 weights[unk] = acc
-                u = np.random.uniform(0.0, acc)
+                u = np.random.uniform(0.0, acc)  # noqa: NPY002
                 e = 0
                 while e < unk and weights[e] <= u:
                     e += 1
@@ -182,7 +183,7 @@ def gibbs_sink(
     n_taxa: int,
     rng: np.random.Generator,
     *,
-    sink_name: str = "sink",
+    where: str = "sink",
     alpha1: float = ST2_ALPHA1,
     alpha2: float = ST2_ALPHA2,
     beta: float = ST2_BETA,
@@ -208,8 +209,8 @@ def gibbs_sink(
         priors are); at least ``len(x)``.
     rng
         Random generator (rarefaction and the sampler's seed).
-    sink_name
-        Name used in error messages.
+    where
+        What to call this sink in error messages (e.g. ``"counts.tsv: sink 'S1'"``).
     alpha1, alpha2, beta, restarts, draws_per_restart, burnin, delay
         Sampler settings (module docstring).
     source_depth, sink_depth
@@ -232,7 +233,7 @@ def gibbs_sink(
         for lab, d in zip(order, depth, strict=True):
             if d < source_depth:
                 raise InputError(
-                    f"sink {sink_name!r}: source {lab!r} has {int(d)} reads after collapsing, "
+                    f"{where}: source {lab!r} has {int(d)} reads after collapsing, "
                     f"fewer than the source rarefaction depth {source_depth}"
                 )
         known = np.stack([_subsample(k, source_depth, rng) for k in known])
@@ -240,7 +241,7 @@ def gibbs_sink(
     if sink_depth > 0:
         if sink.sum() < sink_depth:
             raise InputError(
-                f"sink {sink_name!r} has {int(sink.sum())} reads, fewer than the sink "
+                f"{where} has {int(sink.sum())} reads, fewer than the sink "
                 f"rarefaction depth {sink_depth}"
             )
         sink = _subsample(sink, sink_depth, rng)
