@@ -12,10 +12,17 @@ import pandas as pd
 from lactobiome.errors import InputError
 
 
+def _design_help() -> str:
+    from lactobiome.observation.design import builtin_designs
+
+    return ("Built-in design name or a design YAML file; built-in: "
+            + ", ".join(builtin_designs()) + ".")
+
+
 @click.command("observe")
 @click.argument("results", type=click.Path(path_type=Path))
 @click.option("--design", "design_name", default="pannaraj2017", show_default=True,
-              help="Built-in design name or a design YAML file.")
+              help=_design_help())
 @click.option("--out", type=click.Path(file_okay=False, path_type=Path), required=True,
               help="Folder for the tables.")
 @click.option("--depth", type=int, default=None, help="Reads per sample (default: the design's).")
@@ -51,6 +58,11 @@ def observe(results: Path, design_name: str, out: Path, depth: int | None, conta
         f"({design.name}, {obs.settings['depth']} reads, contamination x{contamination:g}) "
         f"and {obs.blanks.shape[1]} blanks -> {out}"
     )
+    if obs.settings["dropped_days"]:
+        click.echo(
+            f"design days after the result's last day ({int(ds['day'].values.max())}) not "
+            f"sampled: {', '.join(map(str, obs.settings['dropped_days']))}"
+        )
     share = meta.groupby("Env")["contaminant_read_share"].median()
     click.echo("median contaminant read share: " + ", ".join(f"{k} {v:.3f}" for k, v in share.items()))
 
