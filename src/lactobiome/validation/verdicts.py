@@ -90,10 +90,10 @@ def validate_dataset(ds: xr.Dataset, targets: Sequence[Target] | None = None, n_
     """
     targets = load_targets() if targets is None else list(targets)
     check_dataset(ds, targets, source)
-    from lactobiome.validation.pipelines import TRUTH, run_pipeline
+    from lactobiome.validation.pipelines import TRUTH, Run, run_pipeline
 
     cache: dict[str, Measurement] = {}
-    pipeline_cache: dict = {}
+    pipeline_cache: dict[tuple[str, int], Run] = {}
     rows = []
     for t in targets:
         if t.measure is None:
@@ -111,7 +111,9 @@ def validate_dataset(ds: xr.Dataset, targets: Sequence[Target] | None = None, n_
                      "acceptance": t.acceptance_text, "model": m.value, "ci_low": m.low, "ci_high": m.high,
                      "n": m.n, "verdict": v, "reason": reason, "measure": t.measure or "", "source": t.source,
                      "truth_value": truth_value, "measured_by": t.measured_by})
-    return pd.DataFrame(rows, columns=list(COLUMNS))
+    table = pd.DataFrame(rows, columns=list(COLUMNS))
+    table.attrs["pipeline_notes"] = {k: run[2] for (k, _), run in pipeline_cache.items() if run[2]}
+    return table
 
 
 def counts(table: pd.DataFrame) -> dict[str, int]:
