@@ -34,15 +34,6 @@ ST2_OPTIONS = (
 """``method_options`` SourceTracker accepts (see :func:`sourcetracker.gibbs_sink`)."""
 
 
-def _collapse(a: np.ndarray, labels: list[str], order: list[str]) -> np.ndarray:
-    out = np.zeros(len(order) + 1)
-    pos = {lab: i for i, lab in enumerate(order)}
-    for j, lab in enumerate(labels):
-        out[pos[lab]] += a[j]
-    out[-1] = a[-1]
-    return out
-
-
 def _check_options(method: str, options: Mapping[str, Any], allowed: tuple[str, ...]) -> None:
     for key in options:
         if key not in allowed:
@@ -108,6 +99,7 @@ def run_method(
                                   "converged": []}
     depth_given = None if isinstance(rarefy, bool) else int(rarefy)
     if method == "feast":
+        from lactobiome.tracking.core import _collapse
         from lactobiome.tracking.feast import feast_em
 
         _check_options(method, opts, FEAST_OPTIONS)
