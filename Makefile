@@ -14,7 +14,7 @@ $(STAMP): pyproject.toml
 	@touch $(STAMP)
 
 run: $(STAMP)
-	$(VENV)/bin/lactobiome simulate --out results/default.nc
+	$(VENV)/bin/lactobiome simulate --design pannaraj2017 --out results/default.nc
 	$(VENV)/bin/lactobiome report results/default.nc --out results/default.html
 
 test: $(STAMP) chromium

@@ -67,6 +67,58 @@ def cli_peak_rss_mb(args: list[str]) -> tuple[float, float, str]:
     return max(after, before) / 1024, wall, "getrusage(RUSAGE_CHILDREN)"
 
 
+def methods_97(counts: pd.DataFrame, meta: pd.DataFrame) -> None:
+    """The three `track --method`s on the 97 sinks: CPU seconds and means beside the tools'."""
+    from lactobiome.tracking import to_wide, track
+
+    small_c, small_m = counts.iloc[:, :8], meta.iloc[:4]
+    for method in ("feast", "sourcetracker"):  # compile / load the kernel caches
+        track(small_c, small_m, method=method)
+    print("== track --method on the 97 sinks (CPU seconds of this process, this run)")
+    published = {
+        "lactobiome": "no published counterpart (100 bootstrap replicates)",
+        "feast": "FEAST 0.1.0: 218 s wall (2.2 s/sink); Unknown 0.80, Env_2 0.13",
+        "sourcetracker": "SourceTracker2: ~17.5 s/sink (1,698 s); Env_2 0.60, Unknown 0.13",
+    }
+    for method in ("lactobiome", "feast", "sourcetracker"):
+        c0, w0 = time.process_time(), time.perf_counter()
+        res = track(counts, meta, method=method, seed=1)
+        cpu, wall = time.process_time() - c0, time.perf_counter() - w0
+        means = to_wide(res).mean().round(3).to_dict()
+        n = res["sink"].nunique()
+        print(f"{method:>13}: {cpu:6.2f} CPU s ({cpu / n * 1000:6.1f} ms/sink; wall {wall:.2f} s "
+              f"on a shared machine); means {means}")
+        print(f"{'':>13}  published: {published[method]}")
+        if method == "sourcetracker":
+            print(f"{'':>13}  speed-up over 17.5 s/sink: {17.5 / (cpu / n):.0f}x")
+        if method == "feast":
+            print(f"{'':>13}  speed-up over 218 s: {218 / cpu:.0f}x")
+
+
+def methods_on_mixtures(
+    mc: pd.DataFrame, mm: pd.DataFrame, truth: np.ndarray, labels: list[str]
+) -> None:
+    """Per source: Pearson r across sinks, bias, MAE and coverage for FEAST and SourceTracker."""
+    from lactobiome.tracking import to_wide, track
+
+    for method in ("lactobiome", "feast", "sourcetracker"):
+        c0 = time.process_time()
+        out = track(mc, mm, method=method, seed=7, bootstrap=100)
+        cpu = time.process_time() - c0
+        est = to_wide(out)[labels].to_numpy()
+        lo = to_wide(out, "ci_low")[labels].to_numpy()
+        hi = to_wide(out, "ci_high")[labels].to_numpy()
+        parts = []
+        for j, lab in enumerate(labels):
+            r = np.corrcoef(est[:, j], truth[:, j])[0, 1]
+            bias = (est[:, j] - truth[:, j]).mean()
+            mae = np.abs(est[:, j] - truth[:, j]).mean()
+            cov = ((lo[:, j] <= truth[:, j]) & (truth[:, j] <= hi[:, j])).mean()
+            cover = "n/a" if np.isnan(lo[:, j]).all() else f"{cov:.2f}"
+            parts.append(f"{lab} r {r:.2f} bias {bias:+.3f} MAE {mae:.3f} cover {cover}")
+        print(f"{method} ({cpu:.1f} CPU s): " + "; ".join(parts))
+
+
 def main() -> int:
     if not DATA.exists():
         print(f"shared data not found at {DATA}; nothing to benchmark")
@@ -104,6 +156,8 @@ def main() -> int:
     print("mean proportions:", wide.mean().round(3).to_dict())
     print("FEAST means: Unknown 0.80, Env_2 0.13, Env_3 0.03, Env_4 0.03; ST2: Env_2 0.60, "
           "Unknown 0.13")
+
+    methods_97(counts, meta)
 
     X = counts.to_numpy().T
     col = {s: i for i, s in enumerate(counts.columns)}
@@ -168,6 +222,7 @@ def main() -> int:
     rn = np.corrcoef(nv.ravel(), truth.ravel())[0, 1]
     print(f"naive EM: Pearson r {rn:.3f}, MAE {np.abs(nv - truth).mean():.4f}, Unknown bias "
           f"{nv[:, 3].mean() - truth[:, 3].mean():+.3f}")
+    methods_on_mixtures(mc, mm, truth, labels)
     print("FEAST (README/issue): r 0.81-0.90, MAE 0.048-0.054, Unknown bias -0.08..-0.10; "
           "SourceTracker2: r 0.78, MAE 0.071")
 

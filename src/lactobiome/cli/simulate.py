@@ -18,8 +18,12 @@ import click
 @click.option("--workers", type=click.IntRange(min=1), default=1, show_default=True,
               help="Processes simulating chunks in parallel (results are identical).")
 @click.option("--progress/--no-progress", default=None, help="Progress bar (default: on a terminal only).")
+@click.option("--design", "design_name", default=None,
+              help="Also record the sampling days of this study design (built-in name or YAML "
+                   "file), so that `observe --design` finds them.")
 def simulate(scenario: str, dyads: int | None, days: int | None, seed: int | None, out: Path,
-             chunk_size: int | None, workers: int, progress: bool | None) -> None:
+             chunk_size: int | None, workers: int, progress: bool | None,
+             design_name: str | None = None) -> None:
     """Simulate a cohort of mother–infant dyads under SCENARIO (a built-in name or a YAML file).
 
     Writes abundance by site, taxon and origin on the recorded days, the daily milk panel and
@@ -36,6 +40,16 @@ def simulate(scenario: str, dyads: int | None, days: int | None, seed: int | Non
         raise click.BadParameter(f"{out}: expected a path ending in .nc or .zarr", param_hint="--out")
     cohort = {k: v for k, v in {"dyads": dyads, "days": days, "seed": seed}.items() if v is not None}
     chosen = load_scenario(scenario, {"cohort": cohort} if cohort else None)
+    beyond: list[int] = []
+    if design_name is not None:
+        from lactobiome.observation import load_design
+
+        design = load_design(design_name)
+        horizon = chosen.cohort.days
+        beyond = [d for d in design.days if d > horizon]
+        recorded = sorted({int(d) for d in chosen.sampling.days if d <= horizon}
+                          | {d for d in design.days if d <= horizon})
+        chosen = load_scenario(scenario, {"cohort": cohort, "sampling": {"days": recorded}})
     simulate_to_file(chosen, out, chunk_size=chunk_size, progress=progress, workers=workers,
                      history=command_line())
     with open_result(out) as ds:
@@ -55,6 +69,10 @@ def simulate(scenario: str, dyads: int | None, days: int | None, seed: int | Non
     click.echo("Mastitis spectrum:")
     for label, value in mastitis.items():
         click.echo(f"  {label}: {value:.3g}")
+    if design_name is not None:
+        note = (f"; days beyond the {chosen.cohort.days}-day horizon not recorded: "
+                f"{', '.join(map(str, beyond))}") if beyond else ""
+        click.echo(f"recorded days include design {design.name!r}'s sampling days{note}")
     click.echo(f"Results written to {out} (mastitis episodes: {out.name}.events.csv)")
     click.echo("(research and teaching model; not medical advice)")
 

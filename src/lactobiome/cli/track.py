@@ -37,6 +37,13 @@ def _setting(flag: str, default: float, help: str) -> Callable[[F], F]:
     type=click.Choice(["auto", "feast", "biom", "classic", "metaphlan"]),
     help="Layout of TABLE.",
 )
+@click.option(
+    "--method", default="lactobiome", show_default=True,
+    type=click.Choice(["lactobiome", "feast", "sourcetracker"]),
+    help="lactobiome: this engine; feast: FEAST 0.1.0's EM; sourcetracker: SourceTracker2's "
+    "Gibbs sampler with its defaults (docs/tracking.md). The published methods use "
+    "--rarefy DEPTH, --seed, --level (and feast --iterations, --tolerance) only.",
+)
 @click.option("--by-sample", is_flag=True, help="Keep each source sample separate (not by Env).")
 @click.option(
     "--rarefy", "rarefy", default=None, type=int, is_flag=False, flag_value=-1,
@@ -82,6 +89,7 @@ def track(
     out: Path,
     wide: bool,
     fmt: str,
+    method: str,
     by_sample: bool,
     rarefy: int | None,
     iterations: int,
@@ -119,7 +127,7 @@ def track(
     counts = read_counts(table, fmt, integer=relative is False)
     meta = read_metadata(meta_path)
     n_sinks = int((meta["SourceSink"] == "Sink").sum())
-    total = n_sinks * (1 + bootstrap)
+    total = n_sinks * (1 + bootstrap) if method == "lactobiome" else n_sinks
     with tqdm(total=total, desc="tracking", unit="fit", disable=None, leave=False) as bar:
         result = run_track(
             counts,
@@ -141,6 +149,7 @@ def track(
             progress=bar.update,
             counts_name=str(table),
             metadata_name=str(meta_path),
+            method=method,
         )
     if wide:
         text = to_wide(result).to_csv(sep="\t", float_format="%.6g", na_rep="NA")
@@ -153,7 +162,7 @@ def track(
     skipped = result.attrs.get("skipped", {})
     untracked = f"; {len(skipped)} sink(s) not tracked (NA rows)" if skipped else ""
     click.echo(
-        f"tracked {len(diag)} sink(s) against {len(means) - 1} source label(s); "
+        f"{method}: tracked {len(diag)} sink(s) against {len(means) - 1} source label(s); "
         f"{int(diag['converged'].sum())}/{len(diag)} converged{untracked}; wrote {out}"
     )
     click.echo("mean proportion: " + ", ".join(f"{k} {v:.3f}" for k, v in means.items()))

@@ -99,6 +99,40 @@ class Design(_Strict):
         return ""
 
 
+def restrict_days(design: Design, days: list[int]) -> Design:
+    """``design`` with only the sampling days in ``days`` (sample types left without a day go).
+
+    Parameters
+    ----------
+    design
+        A study design.
+    days
+        Days to keep.
+
+    Returns
+    -------
+    Design
+        The restricted design, validated again.
+
+    Raises
+    ------
+    InputError
+        No sink or no source sample is left.
+    """
+    keep = set(days)
+    samples = [
+        {**s.model_dump(), "days": [d for d in s.days if d in keep]}
+        for s in design.samples
+        if any(d in keep for d in s.days)
+    ]
+    if not any(s["role"] == "sink" for s in samples):
+        raise InputError(
+            f"design {design.name!r}: no sink sample on day(s) {', '.join(map(str, sorted(keep)))}"
+            f" (its days: {', '.join(map(str, design.days))})"
+        )
+    return parse_design({**design.model_dump(), "samples": samples}, f"design {design.name!r}")
+
+
 _FOLDER = "designs"
 _WHAT = "design fields"
 

@@ -12,7 +12,7 @@ from lactobiome.errors import InputError
 from lactobiome.model.parameters import ParameterTable, load_parameters
 from lactobiome.model.taxa import TaxaCatalogue, load_taxa
 from lactobiome.observation import models
-from lactobiome.observation.design import SAMPLE_SITES, Design
+from lactobiome.observation.design import SAMPLE_SITES, Design, restrict_days
 from lactobiome.tracking import COLUMNS as TRUTH_COLUMNS
 from lactobiome.tracking import UNKNOWN
 
@@ -60,15 +60,22 @@ class Observation:
     settings: dict = field(default_factory=dict)
 
 
-def _check_days(ds: xr.Dataset, design: Design) -> None:
+def _check_days(ds: xr.Dataset, design: Design) -> tuple[Design, list[int]]:
+    """The design restricted to the result's horizon, and the design days dropped."""
     recorded = [int(d) for d in ds["sample_day"].values]
+    horizon = int(ds["day"].values.max())
+    dropped = [d for d in design.days if d > horizon]
+    if dropped:
+        design = restrict_days(design, [d for d in design.days if d <= horizon])
     for day in design.days:
         if day not in recorded:
             raise InputError(
                 f"design {design.name!r}: day {day} is not a recorded day of the result "
                 f"(recorded days: {', '.join(map(str, recorded))}); simulate with "
-                f"sampling days that include {', '.join(map(str, design.days))}"
+                f"sampling days that include {', '.join(map(str, design.days))} "
+                f"(lactobiome simulate --design {design.name})"
             )
+    return design, dropped
 
 
 def observe(
@@ -105,10 +112,17 @@ def observe(
     Returns
     -------
     Observation
+        Design days after the result's last day of life are not sampled; they are listed in
+        ``settings["dropped_days"]``.
+
+    Raises
+    ------
+    InputError
+        A design day within the result's horizon was not recorded.
     """
     if contamination < 0:
         raise InputError(f"--contamination must be >= 0, got {contamination}")
-    _check_days(ds, design)
+    design, dropped = _check_days(ds, design)
     params = parameters if parameters is not None else load_parameters()
     cat = taxa if taxa is not None else load_taxa()
     depth = int(depth if depth is not None else design.depth)
@@ -245,5 +259,6 @@ def observe(
         panel=pd.DataFrame(panel),
         relative=relative,
         design=design.name,
-        settings={"depth": depth, "contamination": contamination, "seed": seed},
+        settings={"depth": depth, "contamination": contamination, "seed": seed,
+                  "dropped_days": dropped},
     )

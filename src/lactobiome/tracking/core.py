@@ -14,7 +14,8 @@ from lactobiome.tracking.inputs import ROLE_ALIASES, check_counts
 from lactobiome.tracking.options import FitOptions
 
 if TYPE_CHECKING:
-    from collections.abc import Callable
+    from collections.abc import Callable, Mapping
+    from typing import Any
 
     import pandas as pd
 
@@ -289,6 +290,8 @@ def track(
     progress: Callable[[int], None] | None = None,
     counts_name: str = "counts",
     metadata_name: str = "metadata",
+    method: str = "lactobiome",
+    method_options: Mapping[str, Any] | None = None,
 ) -> pd.DataFrame:
     """Estimate, for every sink, the share contributed by each source and by an unknown source.
 
@@ -362,6 +365,13 @@ def track(
         Called with the number of fits finished after each batch (for a progress bar).
     counts_name, metadata_name
         File names used in error messages.
+    method
+        ``"lactobiome"`` (default: this engine), ``"feast"`` (FEAST 0.1.0's EM) or
+        ``"sourcetracker"`` (SourceTracker2's Gibbs sampler with its defaults); see
+        docs/tracking.md. The published methods use ``rarefy`` (an integer sets their depth),
+        ``iterations``, ``tolerance``, ``seed`` and ``level``, and ignore the engine settings.
+    method_options
+        Settings of a published method (:mod:`lactobiome.tracking.methods`).
 
     Returns
     -------
@@ -384,7 +394,22 @@ def track(
         raise InputError(f"lost_min_gain must be >= 0, got {lost_min_gain}")
     if iterations < 1:
         raise InputError(f"iterations must be >= 1, got {iterations}")
+    from lactobiome.tracking.methods import METHODS, run_method
+
+    if method not in METHODS:
+        raise InputError(f"unknown method {method!r}, expected one of {', '.join(METHODS)}")
     sub, meta, relative = _validate(counts, metadata, counts_name, metadata_name, relative)
+    if method != "lactobiome":
+        if relative:
+            raise InputError(
+                f"{counts_name}: method {method!r} needs read counts, not relative abundances"
+            )
+        problems = _build_problems(sub, meta, counts_name, metadata_name, by_sample)
+        return run_method(
+            method, problems, int(sub.shape[0]), rarefy=rarefy, iterations=iterations,
+            tolerance=tolerance, seed=seed, level=level, options=method_options,
+            progress=progress, counts_name=counts_name,
+        )
     if relative:
         if rarefy:
             raise InputError(f"{counts_name}: relative abundances cannot be rarefied")

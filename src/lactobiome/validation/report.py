@@ -78,6 +78,7 @@ def to_markdown(table: pd.DataFrame, header: str = "") -> str:
     for row in table.to_dict("records"):
         out.append(f"| {row['id']} | {_md(row['quantity'])} | {_md(row['published'])} | {_md(row['unit'])} | "
                    f"{_md(row['acceptance'])} | {_md(model_text(row))} | {row['verdict']} | {_md(row['source'])} |")
+    out += _pipeline_section(table)
     out += ["", "## Why each `outside` target is outside", ""]
     outside = table[table["verdict"] == OUTSIDE]
     if outside.empty:
@@ -95,6 +96,41 @@ def to_markdown(table: pd.DataFrame, header: str = "") -> str:
         out.append(f"* **{row['id']}** ({_md(row['quantity'])}): {_md(row['reason'])}")
     out += ["", "Research and teaching model output; not medical advice.", ""]
     return "\n".join(out)
+
+
+WHY_PIPELINES_DIFFER = (
+    "Why the two differ: the truth counts a cell by the last body site it came from (an "
+    "infant-gut cell that arrived with milk is milk-derived, whatever it grew into), while the "
+    "study's pipeline sees only reads. It samples the sites at one visit, adds kit "
+    "contaminants, reads the 16S gene and asks SourceTracker which *sampled community* each "
+    "read looks like. Cells that came from milk and then grew on the infant's own terms "
+    "(bifidobacteria on human-milk oligosaccharides) make up an infant gut whose composition no "
+    "longer resembles the milk sample, so the pipeline gives their reads to Unknown; a share "
+    "that the pipeline reports is a statement about similarity of communities, not a count of "
+    "transmitted cells. The figures from this cohort:"
+)
+"""The paragraph of the report that explains pipeline values against the truth."""
+
+
+def _pipeline_section(table: pd.DataFrame) -> list[str]:
+    """Targets measured through their study's pipeline: value, truth, and why they differ."""
+    if "measured_by" not in table.columns:
+        return []
+    piped = table[table["measured_by"].fillna("truth") != "truth"]
+    if piped.empty:
+        return []
+    out = ["", "## Measured as the study measured it", "",
+           "For these targets `model` is what the study's own pipeline (`measured_by`) reports on "
+           "the simulated cohort; `truth_value` is the model's true value of the same quantity.", "",
+           "| id | quantity | published | measured_by | model (pipeline) [95% interval] | truth_value | verdict |",
+           "|---|---|---|---|---|---|---|"]
+    for row in piped.to_dict("records"):
+        out.append(f"| {row['id']} | {_md(row['quantity'])} | {_md(row['published'])} | `{row['measured_by']}` | "
+                   f"{_md(model_text(row))} | {format_number(_number(row['truth_value']))} | {row['verdict']} |")
+    notes = table.attrs.get("pipeline_notes", {})
+    figures = " ".join(f"`{key}`: {_md(text)}" for key, text in notes.items())
+    out += ["", f"{WHY_PIPELINES_DIFFER} {figures}".rstrip()]
+    return out
 
 
 def write_csv(table: pd.DataFrame, path: str | Path) -> Path:

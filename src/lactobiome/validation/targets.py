@@ -17,7 +17,8 @@ from lactobiome.errors import InputError
 from lactobiome.validation.measures import MEASURES
 
 _REQUIRED = ("id", "system", "quantity", "published", "unit", "population", "time_point", "source")
-_OPTIONAL = ("acceptance", "acceptance_basis", "measure", "not_modelled", "outside_reason", "doi", "confidence")
+_OPTIONAL: tuple[str, ...] = ("acceptance", "acceptance_basis", "measure", "not_modelled", "outside_reason", "doi", "confidence")
+_OPTIONAL += ("measured_by",)
 
 
 def format_number(value: float | None) -> str:
@@ -51,6 +52,8 @@ class Target:
     outside_reason: str | None = None
     doi: str | None = None
     confidence: str | None = None
+    measured_by: str = "truth"
+    """How the study measured it: ``truth``, or a key of :data:`lactobiome.validation.pipelines.PIPELINES`."""
 
     def contains(self, value: float) -> bool:
         """Whether ``value`` lies in the acceptance range (bounds included)."""
@@ -127,7 +130,14 @@ def _parse_target(raw: object, where: str) -> Target:
             raise InputError(f"{where}: acceptance needs at least one bound")
         if low > high:
             raise InputError(f"{where}: acceptance low {low:g} is above high {high:g}")
+    measured_by = _text(raw.get("measured_by")) or "truth"
+    from lactobiome.validation.pipelines import PIPELINES, TRUTH
+
+    if measured_by != TRUTH and measured_by not in PIPELINES:
+        raise InputError(f"{where}: measured_by {measured_by!r} is not 'truth' nor a pipeline "
+                         f"({', '.join(PIPELINES)})")
     return Target(
+        measured_by=measured_by,
         id=_text(raw["id"]), system=_text(raw["system"]), quantity=_text(raw["quantity"]),
         published=_text(raw["published"]), unit=_text(raw["unit"]), population=_text(raw["population"]),
         time_point=_text(raw["time_point"]), source=_text(raw["source"]), low=low, high=high,

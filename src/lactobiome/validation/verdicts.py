@@ -25,7 +25,9 @@ VERDICTS: tuple[str, ...] = (WITHIN, OUTSIDE, NOT_MODELLED)
 
 COLUMNS: tuple[str, ...] = ("id", "quantity", "published", "unit", "acceptance", "model", "ci_low", "ci_high",
                             "n", "verdict", "reason", "measure", "source")
-"""Columns of the validation table."""
+COLUMNS += ("truth_value", "measured_by")
+"""Columns of the validation table (``model`` is what the target's study would have measured,
+``truth_value`` the model's true value; they differ only when ``measured_by`` is a pipeline)."""
 
 
 def verdict(target: Target, value: float | None) -> str:
@@ -88,7 +90,10 @@ def validate_dataset(ds: xr.Dataset, targets: Sequence[Target] | None = None, n_
     """
     targets = load_targets() if targets is None else list(targets)
     check_dataset(ds, targets, source)
+    from lactobiome.validation.pipelines import TRUTH, Run, run_pipeline
+
     cache: dict[str, Measurement] = {}
+    pipeline_cache: dict[tuple[str, int], Run] = {}
     rows = []
     for t in targets:
         if t.measure is None:
@@ -97,12 +102,18 @@ def validate_dataset(ds: xr.Dataset, targets: Sequence[Target] | None = None, n_
             if t.measure not in cache:
                 cache[t.measure] = measure(ds, t.measure, n_boot, seed)
             m = cache[t.measure]
+        truth_value = m.value
+        if t.measure is not None and t.measured_by != TRUTH:
+            m = run_pipeline(ds, t.measured_by, t.measure, n_boot, seed, pipeline_cache)
         v = verdict(t, m.value)
         reason = m.reason if v == NOT_MODELLED else (t.outside_reason or "" if v == OUTSIDE else "")
         rows.append({"id": t.id, "quantity": t.quantity, "published": t.published, "unit": t.unit,
                      "acceptance": t.acceptance_text, "model": m.value, "ci_low": m.low, "ci_high": m.high,
-                     "n": m.n, "verdict": v, "reason": reason, "measure": t.measure or "", "source": t.source})
-    return pd.DataFrame(rows, columns=list(COLUMNS))
+                     "n": m.n, "verdict": v, "reason": reason, "measure": t.measure or "", "source": t.source,
+                     "truth_value": truth_value, "measured_by": t.measured_by})
+    table = pd.DataFrame(rows, columns=list(COLUMNS))
+    table.attrs["pipeline_notes"] = {k: run[2] for (k, _), run in pipeline_cache.items() if run[2]}
+    return table
 
 
 def counts(table: pd.DataFrame) -> dict[str, int]:

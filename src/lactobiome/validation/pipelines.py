@@ -1,0 +1,206 @@
+"""What a study would have measured: a target's figure taken through its study's pipeline.
+
+A target's ``measured_by`` (``data/targets.yaml``) says how its study measured the quantity:
+``truth`` when no pipeline applies (the model's own value is compared), otherwise the key
+of a pipeline here, ``design/assay/analysis``. ``validate`` then reports the pipeline's value
+as the model value and the truth beside it (``truth_value``).
+
+``pannaraj2017/16S/sourcetracker`` (E01, E02): Pannaraj et al. (JAMA Pediatr 2017;171:647-654)
+sequenced the 16S gene of infant stool, breast milk and areolar skin swabs of the same visit
+and ran SourceTracker with milk and areolar skin as the sources. The pipeline observes the
+simulated cohort with the ``pannaraj2017`` design (16S reads, kit contamination, 20,000 reads
+a sample) on the target's day, keeps the design's two published sources (the design adds
+maternal stool for the closed loop; the study had none), takes at most the study's 107
+dyads of the target's breast-milk group, runs ``track --method sourcetracker`` (SourceTracker2
+defaults) and averages the source's share over the infants; the interval is a percentile
+bootstrap over infants.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+import xarray as xr
+
+from lactobiome.validation.statistics import Measurement, Sample, bootstrap, nanmean
+
+__all__ = ["PIPELINES", "TRUTH", "Pipeline", "composition_note", "run_pipeline"]
+
+TRUTH = "truth"
+"""``measured_by`` of a target compared with the model's true value."""
+PANNARAJ_DYADS = 107
+"""Dyads in Pannaraj et al. 2017 (JAMA Pediatr 171:647-654), the most the pipeline observes."""
+
+
+@dataclass(frozen=True)
+class Pipeline:
+    """A study's measurement: design, the sources it tracked, the tracking method, its cohort."""
+
+    design: str
+    sink: str
+    sources: tuple[str, ...]
+    method: str
+    group: str
+    max_dyads: int
+    description: str
+
+
+PIPELINES: dict[str, Pipeline] = {
+    "pannaraj2017/16S/sourcetracker": Pipeline(
+        design="pannaraj2017", sink="infant_stool", sources=("milk", "areolar_skin"),
+        method="sourcetracker", group="breast_milk_ge75", max_dyads=PANNARAJ_DYADS,
+        description="pannaraj2017 design, 16S reads, SourceTracker (milk and areolar skin as "
+                    "sources), infants with >= 75% breast milk",
+    ),
+}
+"""Pipelines by ``measured_by`` key."""
+
+MEASURE_SOURCE_DAY: dict[str, tuple[str, int]] = {
+    "infant_gut_milk_share_d30": ("milk", 30),
+    "infant_gut_areolar_share_d30": ("areolar_skin", 30),
+}
+"""Which source's share, on which day, a pipeline reports for a target's measurement."""
+
+
+def composition_note(ds: xr.Dataset, key: str, day: int, dyads: list[int],
+                     shares: dict[str, np.ndarray], contaminant_share: float) -> str:
+    """Why the pipeline's share differs from the truth, in figures from the cohort.
+
+    For each tracked source: its true share of the sink site's cells, the genus that makes
+    most of those cells and that genus's share of the source site's own cells, the source
+    site's dominant genus and its share of the sink site, and the pipeline's estimate.
+    """
+    from lactobiome.observation.design import SAMPLE_SITES
+
+    p = PIPELINES[key]
+    ab = ds["abundance"].sel(dyad=dyads, sample_day=day)
+    genus = [str(g) for g in ds["genus"].values]
+    sink_site = SAMPLE_SITES[p.sink]
+    sink = ab.sel(site=sink_site)
+    sink_total = float(sink.sum())
+    by_genus_sink = _by_genus(sink.sum(["dyad", "origin"]).values, genus, max(sink_total, 1e-300))
+    parts = []
+    for source in p.sources:
+        site = SAMPLE_SITES[source]
+        if site not in [str(o) for o in ds["origin"].values] or sink_total <= 0:
+            continue
+        came = _by_genus(sink.sel(origin=site).sum("dyad").values, genus, sink_total)
+        own_cells = ab.sel(site=site).sum(["dyad", "origin"]).values
+        own = _by_genus(own_cells, genus, max(float(own_cells.sum()), 1e-300))
+        top_came = max(came, key=lambda g: came[g])
+        top_own = max(own, key=lambda g: own[g])
+        est = shares.get(source)
+        est_text = f"{np.nanmean(est):.3f}" if est is not None else "n/a"
+        parts.append(
+            f"{source}: true share {sum(came.values()):.3f} of {sink_site} cells, "
+            f"{came[top_came]:.3f} of it {top_came} (which is {own[top_came]:.3f} of {site} "
+            f"cells); {site} is {own[top_own]:.3f} {top_own}, which is "
+            f"{by_genus_sink[top_own]:.3f} of {sink_site} cells; "
+            f"{p.method} gives {est_text}"
+        )
+    return (f"{p.description}, day {day}, {len(dyads)} dyads. " + "; ".join(parts)
+            + f". Kit contaminants are a median {contaminant_share:.2f} of milk reads.")
+
+
+def _by_genus(values: np.ndarray, genus: list[str], total: float) -> dict[str, float]:
+    """Cells summed by genus, as a share of ``total``."""
+    out: dict[str, float] = {}
+    for g, v in zip(genus, values, strict=True):
+        out[g] = out.get(g, 0.0) + float(v) / total
+    return out
+
+
+Run = tuple[dict[str, np.ndarray], str, str]
+"""Per-sink shares by source, the reason it could not run ("" when it ran), its note."""
+
+
+def _shares(ds: xr.Dataset, key: str, day: int, seed: int) -> Run:
+    """Shares by source through pipeline ``key`` on ``day``, with the reason or the note."""
+    from lactobiome.errors import InputError
+    from lactobiome.observation import load_design, observe
+    from lactobiome.observation.design import parse_design
+    from lactobiome.tracking import to_wide, track
+
+    p = PIPELINES[key]
+    base = load_design(p.design)
+    recorded = [int(d) for d in ds["sample_day"].values]
+    if day not in recorded:
+        return {}, f"pipeline {key}: day {day} is not a recorded day of the result", ""
+    samples = [
+        {**s.model_dump(), "days": [day]}
+        for s in base.samples
+        if day in s.days and (s.type == p.sink or s.type in p.sources)
+    ]
+    design = parse_design({**base.model_dump(), "samples": samples}, f"pipeline {key}")
+    share = ds["breast_milk_share"].values
+    in_group = [
+        int(d) for d, v in zip(ds["dyad"].values, share, strict=True)
+        if design.group_of(float(v)) == p.group
+    ]
+    if not in_group:
+        return {}, f"pipeline {key}: no dyad of group {p.group!r} in the cohort", ""
+    rng = np.random.default_rng(seed)
+    chosen = sorted(rng.choice(in_group, size=min(p.max_dyads, len(in_group)), replace=False))
+    obs = observe(ds, design, seed=seed, dyads=[int(d) for d in chosen])
+    meta = obs.metadata
+    try:
+        est = track(obs.counts[meta.index], meta[["Env", "SourceSink", "id"]], method=p.method,
+                    seed=seed, counts_name=f"pipeline {key}")
+    except InputError as exc:
+        return {}, str(exc), ""
+    wide = to_wide(est)
+    shares = {str(c): wide[c].to_numpy(dtype=np.float64) for c in wide.columns}
+    milk = meta.loc[meta["Env"] == "milk", "contaminant_read_share"]
+    contaminant = float(milk.median()) if len(milk) else math.nan
+    note = composition_note(ds, key, day, [int(d) for d in chosen], shares, contaminant)
+    return shares, "", note
+
+
+def run_pipeline(
+    ds: xr.Dataset,
+    key: str,
+    measure: str,
+    n_boot: int = 200,
+    seed: int = 0,
+    cache: dict[tuple[str, int], Run] | None = None,
+) -> Measurement:
+    """The value a target's study would have reported on the simulated cohort.
+
+    Parameters
+    ----------
+    ds
+        A simulation result (it must hold the pipeline's day).
+    key
+        A key of :data:`PIPELINES`.
+    measure
+        The target's measurement key (which source and day, :data:`MEASURE_SOURCE_DAY`).
+    n_boot
+        Bootstrap resamples over infants for the 95% interval.
+    seed
+        Seed of the dyads chosen, the observation, the tracking and the bootstrap.
+    cache
+        Shared between targets measured by the same pipeline on the same day; after the
+        call it holds each run's shares, reason and composition note
+        (:func:`composition_note`) by ``(key, day)``.
+
+    Returns
+    -------
+    Measurement
+        Mean share over the infants tracked, with its interval; NaN with the reason when the
+        pipeline cannot run on ``ds``.
+    """
+    if measure not in MEASURE_SOURCE_DAY:
+        return Measurement(math.nan, reason=f"pipeline {key} has no reading for measure {measure!r}")
+    source, day = MEASURE_SOURCE_DAY[measure]
+    cache = {} if cache is None else cache
+    if (key, day) not in cache:
+        cache[(key, day)] = _shares(ds, key, day, seed)
+    shares, reason, _ = cache[(key, day)]
+    if reason:
+        return Measurement(math.nan, reason=reason)
+    values = shares.get(source)
+    if values is None:
+        return Measurement(math.nan, reason=f"pipeline {key}: no {source} source tracked")
+    return bootstrap(Sample(values[np.isfinite(values)], nanmean), n_boot, seed)
