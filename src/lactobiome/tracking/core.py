@@ -191,6 +191,18 @@ def _build_problems(
     return problems
 
 
+def _with_untracked(table: pd.DataFrame, skipped: dict[str, tuple[str, str]]) -> pd.DataFrame:
+    """``table`` with a row of missing proportions for each sink that could not be tracked."""
+    import pandas as pd
+
+    attrs = dict(table.attrs)
+    if skipped:
+        missing = pd.DataFrame([(sink, UNKNOWN, np.nan, np.nan, np.nan) for sink in skipped], columns=COLUMNS)
+        table = pd.concat([table, missing], ignore_index=True)
+    table.attrs = {**attrs, "skipped": {sink: why for sink, (_, why) in skipped.items()}}
+    return table
+
+
 def _rarefy(counts: np.ndarray, depth: int, rng: np.random.Generator) -> np.ndarray:
     """Subsample reads without replacement to ``depth`` (FEAST's rarefaction)."""
     c = counts.astype(np.int64)
@@ -399,17 +411,8 @@ def track(
     if method not in METHODS:
         raise InputError(f"unknown method {method!r}, expected one of {', '.join(METHODS)}")
     sub, meta, relative = _validate(counts, metadata, counts_name, metadata_name, relative)
-    if method != "lactobiome":
-        if relative:
-            raise InputError(
-                f"{counts_name}: method {method!r} needs read counts, not relative abundances"
-            )
-        problems = _build_problems(sub, meta, counts_name, metadata_name, by_sample)
-        return run_method(
-            method, problems, int(sub.shape[0]), rarefy=rarefy, iterations=iterations,
-            tolerance=tolerance, seed=seed, level=level, options=method_options,
-            progress=progress, counts_name=counts_name,
-        )
+    if method != "lactobiome" and relative:
+        raise InputError(f"{counts_name}: method {method!r} needs read counts, not relative abundances")
     if relative:
         if rarefy:
             raise InputError(f"{counts_name}: relative abundances cannot be rarefied")
@@ -431,6 +434,13 @@ def track(
         listed = "; ".join(f"{s!r} ({why})" for s, (_, why) in list(skipped.items())[:5])
         warnings.warn(f"{counts_name}: {len(skipped)} sink(s) not tracked: {listed}"
                       f"{' ...' if len(skipped) > 5 else ''}", LactobiomeWarning, stacklevel=2)
+    if method != "lactobiome":
+        published = run_method(
+            method, problems, int(sub.shape[0]), rarefy=rarefy, iterations=iterations,
+            tolerance=tolerance, seed=seed, level=level, options=method_options,
+            progress=progress, counts_name=counts_name,
+        )
+        return _with_untracked(published, skipped)
     rng = np.random.default_rng(seed)
     if rarefy:
         for p in problems:
@@ -501,10 +511,7 @@ def track(
     for p, o, v, lo, hi in zip(problems, orders, point, lows, highs, strict=True):
         for j, lab in enumerate([*o, UNKNOWN]):
             rows.append((p.sink, lab, v[j], lo[j], hi[j]))
-    # a sink that could not be tracked stays in the output, its proportions missing
-    rows.extend((sink, UNKNOWN, np.nan, np.nan, np.nan) for sink in skipped)
-    table = pd.DataFrame(rows, columns=COLUMNS)
-    table.attrs["skipped"] = {sink: why for sink, (_, why) in skipped.items()}
+    table = _with_untracked(pd.DataFrame(rows, columns=COLUMNS), skipped)
     table.attrs["diagnostics"] = pd.DataFrame(
         {
             "sink": [p.sink for p in problems],
