@@ -24,7 +24,7 @@ NOT_MODELLED = "not modelled"
 VERDICTS: tuple[str, ...] = (WITHIN, OUTSIDE, NOT_MODELLED)
 
 COLUMNS: tuple[str, ...] = ("id", "quantity", "published", "unit", "acceptance", "model", "ci_low", "ci_high",
-                            "n", "verdict", "reason", "measure", "source")
+                            "n", "verdict", "reason", "measure", "source", "role")
 """Columns of the validation table."""
 
 
@@ -101,7 +101,8 @@ def validate_dataset(ds: xr.Dataset, targets: Sequence[Target] | None = None, n_
         reason = m.reason if v == NOT_MODELLED else (t.outside_reason or "" if v == OUTSIDE else "")
         rows.append({"id": t.id, "quantity": t.quantity, "published": t.published, "unit": t.unit,
                      "acceptance": t.acceptance_text, "model": m.value, "ci_low": m.low, "ci_high": m.high,
-                     "n": m.n, "verdict": v, "reason": reason, "measure": t.measure or "", "source": t.source})
+                     "n": m.n, "verdict": v, "reason": reason, "measure": t.measure or "", "source": t.source,
+                     "role": t.role})
     return pd.DataFrame(rows, columns=list(COLUMNS))
 
 
