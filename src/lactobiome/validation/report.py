@@ -151,6 +151,21 @@ def to_markdown(table: pd.DataFrame, header: str = "", targets: Sequence[Target]
     return "\n".join(out)
 
 
+PROSE_START = "<!-- prose: kept when the page is regenerated -->"
+PROSE_END = "<!-- /prose -->"
+"""Markers of the hand-written part of the page, carried over by :func:`write_tables`."""
+
+
+def kept_prose(path: str | Path) -> str:
+    """The hand-written block (markers included) of an existing page, or empty."""
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+    except OSError:
+        return ""
+    start, end = text.find(PROSE_START), text.find(PROSE_END)
+    return text[start:end + len(PROSE_END)] if 0 <= start < end else ""
+
+
 def _share(value: object) -> str:
     """A share of seeds as a percentage (empty when never measured)."""
     number = _number(value)
@@ -179,6 +194,14 @@ def write_tables(table: pd.DataFrame, csv_path: str | Path, md_path: str | Path,
         A line under the page title (the cohort, version, parameter table).
     targets, parameters, worst
         Passed to :func:`to_markdown` (headline by role, fitted parameters, worst seed).
+
+    A block between :data:`PROSE_START` and :data:`PROSE_END` in an existing page at
+    ``md_path`` (the hand-written account of how targets were chosen) is kept under the title.
     """
+    page = to_markdown(table, header, targets, parameters, worst)
+    prose = kept_prose(md_path)
+    if prose:
+        title, _, rest = page.partition("\n\n")
+        page = f"{title}\n\n{prose}\n\n{rest}"
     write_csv(table, csv_path)
-    write_text_atomic(to_markdown(table, header, targets, parameters, worst), Path(md_path))
+    write_text_atomic(page, Path(md_path))
