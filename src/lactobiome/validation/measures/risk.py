@@ -113,10 +113,14 @@ def _first_four_weeks(ds: xr.Dataset) -> Sample:
           "or day 30 (the first-month samples of Samuel 2020)", needs=("na_k_ratio", *_NEEDS))
 def _subclinical_first_month(ds: xr.Dataset) -> Sample:
     nak = c.panel(ds, "na_k_ratio")
-    inflamed = INFLAMED[c.mastitis_codes(ds)]
+    inflamed = np.asarray(INFLAMED[c.mastitis_codes(ds)], dtype=bool)
     simulated = c.days(ds)
     if simulated.max() < 30:
         raise Unmeasurable("the cohort ends before day 30")
+    if not np.isin([17, 30], simulated).all():
+        raise Unmeasurable("the daily panels lack day 17 or day 30")
     columns = [int(np.searchsorted(simulated, d)) for d in (17, 30)]
-    raised = np.column_stack([(nak[:, i] > SUBCLINICAL_NAK) & ~inflamed[:, i] for i in columns]).any(axis=1)
+    raised = np.zeros(nak.shape[0], dtype=bool)
+    for i in columns:
+        raised |= (nak[:, i] > SUBCLINICAL_NAK) & ~inflamed[:, i]
     return Sample(raised[c.breastfed(ds)].astype(np.float64), nanmean)
