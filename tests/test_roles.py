@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 import pytest
 
@@ -15,6 +16,7 @@ from lactobiome.validation import load_targets, write_parameter_table
 from lactobiome.validation.priors import prior_bounds
 from lactobiome.validation.report import PROSE_END, PROSE_START, write_tables
 from lactobiome.validation.roles import ALL, groups, headline, seed_summary
+from lactobiome.validation.measures.risk import _odds_ratio, _risk_ratio
 from lactobiome.validation.targets import CALIBRATION, CHECK, ROLES, Target
 from lactobiome.validation.verdicts import NOT_MODELLED, OUTSIDE, WITHIN
 
@@ -129,3 +131,12 @@ def test_validate_seeds_reports_the_worst_seed(tmp_path: Path, capsys: pytest.Ca
     assert "seeds_within" in out.with_suffix(".csv").read_text().splitlines()[0]
     assert main(["validate", "--seeds", "5-1", "--out", str(tmp_path / "w.md")]) == 2
     assert "--seeds" in capsys.readouterr().err
+
+
+def test_odds_and_risk_ratios_of_case_exposure_rows() -> None:
+    # exposed: 2 cases of 3; unexposed: 1 case of 5
+    rows = np.array([[1, 1], [1, 1], [0, 1], [1, 0], [0, 0], [0, 0], [0, 0], [0, 0]], dtype=np.float64)
+    assert _odds_ratio(rows) == pytest.approx((2 * 4) / (1 * 1))
+    assert _risk_ratio(rows) == pytest.approx((2 / 3) / (1 / 5))
+    assert math.isnan(_risk_ratio(rows[rows[:, 1] > 0]))  # nobody unexposed
+    assert math.isnan(_odds_ratio(rows[[0, 1, 3, 4]]))  # no exposed non-case
