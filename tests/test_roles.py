@@ -13,10 +13,10 @@ from lactobiome.cli import main
 from lactobiome.errors import InputError
 from lactobiome.model.parameters import load_parameters
 from lactobiome.validation import load_targets, write_parameter_table
+from lactobiome.validation.measures.risk import _odds_ratio, _risk_ratio
 from lactobiome.validation.priors import prior_bounds
 from lactobiome.validation.report import PROSE_END, PROSE_START, write_tables
 from lactobiome.validation.roles import ALL, groups, headline, seed_summary
-from lactobiome.validation.measures.risk import _odds_ratio, _risk_ratio
 from lactobiome.validation.targets import CALIBRATION, CHECK, ROLES, Target
 from lactobiome.validation.verdicts import NOT_MODELLED, OUTSIDE, WITHIN
 
@@ -140,3 +140,19 @@ def test_odds_and_risk_ratios_of_case_exposure_rows() -> None:
     assert _risk_ratio(rows) == pytest.approx((2 / 3) / (1 / 5))
     assert math.isnan(_risk_ratio(rows[rows[:, 1] > 0]))  # nobody unexposed
     assert math.isnan(_odds_ratio(rows[[0, 1, 3, 4]]))  # no exposed non-case
+
+
+def test_calibrate_lists_and_marks_what_it_fits(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["calibrate", "--list"]) == 0
+    listing = capsys.readouterr().out
+    assert "  na_k_closed = 0.45 1 [0.3, 0.8] B08" in listing
+    assert "  D21   check       2.64–6.11      mastitis_or_previous_mastitis_12wk" in listing
+    assert main(["calibrate", "--targets", "F07a", "--out", str(tmp_path / "p.csv")]) == 2
+    assert "--parameters" in capsys.readouterr().err
+    out = tmp_path / "fitted.csv"
+    assert main(["calibrate", "--parameters", "milk_intake_day1_ml_per_day", "--targets", "F07a", "--out", str(out),
+                 "--dyads", "4", "--days", "1", "--max-evals", "3", "--no-progress"]) == 0
+    captured = capsys.readouterr()
+    assert "stopped: Maximum number of function evaluations" in captured.out
+    assert "warning: F07a marked check" in captured.err
+    assert load_parameters(out)["milk_intake_day1_ml_per_day"].calibrated_to == ("F07a",)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import time
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -159,6 +160,21 @@ def validate(scenario: str, dyads: int, days: int, seed: int, seeds_text: str | 
         raise click.exceptions.Exit(1)
 
 
+def _list_calibration(table: ParameterTable, targets: list[Target]) -> None:
+    """Print the free parameters (value, prior range, fitted to) and the targets (role, measured or not)."""
+    from lactobiome.validation import free_parameters
+
+    free = free_parameters(table)
+    click.echo(f"Free parameters ({len(free)}): name, value, unit, prior range, calibrated_to")
+    for name, (low, high, log) in free.items():
+        p = table[name]
+        scale = " log" if log else ""
+        click.echo(f"  {name} = {p.value:g} {p.unit} [{low:g}, {high:g}{scale}] {' '.join(p.calibrated_to)}".rstrip())
+    click.echo(f"Targets ({len(targets)}): id, role, acceptance, measurement")
+    for t in targets:
+        click.echo(f"  {t.id:5s} {t.role:11s} {t.acceptance_text or '-':14s} {t.measure or 'not modelled'}")
+
+
 def _command(scenario: str, dyads: int, days: int, seed: int, seeds: str | None, source: Path | None,
              parameters: Path | None, md_path: Path) -> str:
     """The ``lactobiome validate`` command line that regenerates the table."""
@@ -199,9 +215,10 @@ def _sensitivity(targets: list[Target], scenario: str, dyads: int, days: int, se
 
 
 @click.command()
-@click.option("--parameters", "names", required=True, help="Comma-separated parameters to fit (non-fixed).")
-@click.option("--targets", "target_ids", required=True, help="Comma-separated target ids to fit.")
-@click.option("--out", type=click.Path(path_type=Path), required=True, help="New parameter table (CSV).")
+@click.option("--list", "listing", is_flag=True, help="List the free parameters and the target ids, then stop.")
+@click.option("--parameters", "names", help="Comma-separated parameters to fit (non-fixed).")
+@click.option("--targets", "target_ids", help="Comma-separated target ids to fit.")
+@click.option("--out", type=click.Path(path_type=Path), help="New parameter table (CSV).")
 @click.option("--scenario", default="default", show_default=True, help="Built-in scenario name or YAML file.")
 @click.option("--dyads", type=click.IntRange(min=2), default=100, show_default=True, help="Cohort size per run.")
 @click.option("--days", type=click.IntRange(min=1, max=730), default=182, show_default=True,
@@ -212,14 +229,27 @@ def _sensitivity(targets: list[Target], scenario: str, dyads: int, days: int, se
               help="Starting parameter table (default: the shipped one, which is never modified).")
 @click.option("--targets-file", type=click.Path(path_type=Path), help="Targets file (default: shipped).")
 @click.option("--progress/--no-progress", default=None, help="Progress bar (default: on a terminal only).")
-def calibrate(names: str, target_ids: str, out: Path, scenario: str, dyads: int, days: int, seed: int,
-              max_evals: int, start_path: Path | None, targets_file: Path | None, progress: bool | None) -> None:
-    """Fit chosen parameters within their priors to chosen targets; write a new parameter table."""
+def calibrate(listing: bool, names: str | None, target_ids: str | None, out: Path | None, scenario: str,
+              dyads: int, days: int, seed: int, max_evals: int, start_path: Path | None,
+              targets_file: Path | None, progress: bool | None) -> None:
+    """Fit chosen parameters within their priors to chosen targets; write a new parameter table.
+
+    A target fitted is in-sample from then on: the new table names it in ``calibrated_to``
+    and the command warns when it is marked ``check``. ``--list`` shows what can be fitted.
+    """
     from lactobiome.errors import InputError
     from lactobiome.model.parameters import load_parameters
     from lactobiome.validation import calibrate as fit
-    from lactobiome.validation import load_targets, write_parameter_table
+    from lactobiome.validation import free_parameters, load_targets, write_parameter_table
+    from lactobiome.validation.targets import CHECK
 
+    if listing:
+        _list_calibration(load_parameters(start_path) if start_path else load_parameters(), load_targets(targets_file))
+        return
+    for given, option in ((names, "--parameters"), (target_ids, "--targets"), (out, "--out")):
+        if not given:
+            raise click.BadParameter("required unless --list", param_hint=option)
+    assert names is not None and target_ids is not None and out is not None
     if out.suffix != ".csv":
         raise click.BadParameter(f"{out}: expected a path ending in .csv", param_hint="--out")
     by_id = {t.id: t for t in load_targets(targets_file)}
@@ -232,9 +262,18 @@ def calibrate(names: str, target_ids: str, out: Path, scenario: str, dyads: int,
     note = f"calibrated to {','.join(wanted)} by lactobiome calibrate"
     write_parameter_table(start_path, result.values, out, note, wanted)
     click.echo(f"loss {result.loss_before:.4g} -> {result.loss_after:.4g} in {result.evaluations} runs "
-               f"({dyads} dyads x {days} days, seed {seed})")
+               f"({dyads} dyads x {days} days, seed {seed}); stopped: {result.stopped}")
+    free = free_parameters(table)
     for name, value in result.values.items():
-        click.echo(f"  {name}: {table[name].value:g} -> {value:.6g}")
+        low, high, _ = free[name]
+        pinned = "  (pinned at its prior bound: the fit wants a value outside the prior)" if (
+            math.isclose(value, low, rel_tol=1e-3, abs_tol=1e-12)
+            or math.isclose(value, high, rel_tol=1e-3, abs_tol=1e-12)) else ""
+        click.echo(f"  {name}: {table[name].value:g} -> {value:.6g} (prior {low:g}-{high:g}){pinned}")
+    checks = [i for i in wanted if by_id[i].role == CHECK]
+    if checks:
+        click.echo(f"warning: {', '.join(checks)} marked check in the targets file; fitted to, they are calibration "
+                   "targets for this table (named in its calibrated_to column)", err=True)
     for tid, value in result.target_values.items():
         click.echo(f"  {tid}: {value:.4g} (acceptance {by_id[tid].acceptance_text})")
     click.echo(f"Parameter table written to {out}; the shipped table is unchanged. "

@@ -37,6 +37,8 @@ class Calibration:
     loss_after: float
     evaluations: int
     target_values: dict[str, float]
+    stopped: str = ""
+    """Why the search stopped (the optimiser's message)."""
 
 
 def loss(values: Mapping[str, float], targets: Sequence[Target]) -> float:
@@ -132,13 +134,14 @@ def calibrate(names: Sequence[str], targets: Sequence[Target], scenario: str = "
 
     start = np.array([min(max(to_unit(table[n].value, n), 0.0), 1.0) for n in names])
     before = objective(start)
-    minimize(objective, start, method="Nelder-Mead", bounds=[(0.0, 1.0)] * len(names),
+    result = minimize(objective, start, method="Nelder-Mead", bounds=[(0.0, 1.0)] * len(names),
              options={"maxfev": max(max_evals - 1, 1), "xatol": 1e-3, "fatol": 1e-3,
                       "initial_simplex": _simplex(start)})
     bar.close()
     best_key = min(cache, key=lambda k: cache[k][0])
     best = {n: to_value(x, n) for n, x in zip(names, best_key, strict=True)}
-    return Calibration(best, before, cache[best_key][0], len(cache), cache[best_key][1])
+    stopped = str(result.message)
+    return Calibration(best, before, cache[best_key][0], len(cache), cache[best_key][1], stopped)
 
 
 def _simplex(start: np.ndarray, step: float = 0.25) -> np.ndarray:
