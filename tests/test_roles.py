@@ -156,3 +156,18 @@ def test_calibrate_lists_and_marks_what_it_fits(tmp_path: Path, capsys: pytest.C
     assert "stopped: Maximum number of function evaluations" in captured.out
     assert "warning: F07a marked check" in captured.err
     assert load_parameters(out)["milk_intake_day1_ml_per_day"].calibrated_to == ("F07a",)
+
+
+def test_simulate_takes_a_parameter_table(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from lactobiome.io.dataset import open_result
+
+    table = write_parameter_table(None, {"milk_intake_day1_ml_per_day": 100.0}, tmp_path / "p.csv")
+    out = tmp_path / "r.nc"
+    assert main(["simulate", "--dyads", "3", "--days", "2", "--parameters", str(table), "--out", str(out),
+                 "--no-progress"]) == 0
+    with open_result(out) as ds:
+        digest = ds.attrs["parameter_table_sha256"]
+    assert digest == load_parameters(table).digest() != load_parameters().digest()
+    assert main(["simulate", "--dyads", "3", "--days", "2", "--parameters", str(tmp_path / "none.csv"),
+                 "--out", str(tmp_path / "s.nc")]) == 2
+    assert "none.csv: no such parameter file" in capsys.readouterr().err

@@ -277,5 +277,5 @@ def calibrate(listing: bool, names: str | None, target_ids: str | None, out: Pat
     for tid, value in result.target_values.items():
         click.echo(f"  {tid}: {value:.4g} (acceptance {by_id[tid].acceptance_text})")
     click.echo(f"Parameter table written to {out}; the shipped table is unchanged. "
-               f"Use it with `lactobiome validate --parameters {out}`.")
+               f"Use it with `lactobiome validate --parameters {out}` or `lactobiome simulate --parameters {out}`.")
     click.echo(_DISCLAIMER)
