@@ -129,6 +129,8 @@ def test_validate_seeds_reports_the_worst_seed(tmp_path: Path, capsys: pytest.Ca
     assert text.index("Check targets:") < text.index("Calibration targets:")
     assert "`lactobiome validate --dyads 6 --days 8 --seeds 1-2 --out" in out.read_text()
     assert "seeds_within" in out.with_suffix(".csv").read_text().splitlines()[0]
+    assert "beyond horizon (" in text  # an 8-day cohort cannot reach the later time points
+    assert "## Beyond the simulated horizon" in out.read_text()
     assert main(["validate", "--seeds", "5-1", "--out", str(tmp_path / "w.md")]) == 2
     assert "--seeds" in capsys.readouterr().err
 

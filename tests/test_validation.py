@@ -15,6 +15,7 @@ from lactobiome.cli import main
 from lactobiome.errors import InputError
 from lactobiome.model.parameters import load_parameters
 from lactobiome.validation import (
+    BEYOND_HORIZON,
     MEASURES,
     NOT_MODELLED,
     OUTSIDE,
@@ -295,7 +296,7 @@ def test_unmeasurable_targets_are_not_modelled_with_a_reason() -> None:
     m = measure(no_bacterial, "milk_bacteria_mastitis")
     assert math.isnan(m.value) and "no bacterial mastitis episode" in m.reason
     table = validate_dataset(ds, n_boot=20).set_index("id")
-    assert table.loc["F12b", "verdict"] == NOT_MODELLED and "horizon" in table.loc["F12b", "reason"]
+    assert table.loc["F12b", "verdict"] == BEYOND_HORIZON and "horizon" in table.loc["F12b", "reason"]
     assert table.loc["F11", "verdict"] == NOT_MODELLED and table.loc["F11", "measure"] == ""
     assert (table.loc[table["verdict"] == NOT_MODELLED, "reason"].str.len() > 0).all()
     assert table.loc["C01a", "model"] == pytest.approx(0.4)  # the same measurement as measure() gives

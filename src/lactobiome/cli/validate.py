@@ -83,7 +83,7 @@ def validate(scenario: str, dyads: int, days: int, seed: int, seeds_text: str | 
     """Hold the model against the published figures, target by target.
 
     Simulates the cohort (or reads --from PATH), computes each target's model value with a 95%
-    interval across dyads and prints the verdict: within, outside or not modelled. Writes
+    interval across dyads and prints the verdict: within, outside, not modelled or beyond horizon. Writes
     the table as CSV and Markdown. The exit code is 0 (it is a report) unless --strict and a
     target is outside.
     """
@@ -141,7 +141,8 @@ def validate(scenario: str, dyads: int, days: int, seed: int, seeds_text: str | 
             click.echo(to_text(rows))
     c = counts(table)
     empty = table.loc[(table["verdict"] == "not modelled") & (table["measure"] != ""), "id"]
-    click.echo(f"{c['within']} within, {c['outside']} outside, {c['not modelled']} not modelled "
+    beyond = f", {c['beyond horizon']} beyond horizon" if c["beyond horizon"] else ""
+    click.echo(f"{c['within']} within, {c['outside']} outside, {c['not modelled']} not modelled{beyond} "
                f"({elapsed:.0f} s)")
     if len(empty):
         click.echo(f"  mechanism present but nothing to measure in this cohort: {', '.join(empty)}")

@@ -20,7 +20,7 @@ from lactobiome.validation.roles import (
     headline_text,
 )
 from lactobiome.validation.targets import CALIBRATION, CHECK, Target, format_number
-from lactobiome.validation.verdicts import NOT_MODELLED, OUTSIDE, WITHIN, counts
+from lactobiome.validation.verdicts import BEYOND_HORIZON, NOT_MODELLED, OUTSIDE, WITHIN, counts
 
 
 def model_text(row: Mapping[Any, object]) -> str:
@@ -144,6 +144,11 @@ def to_markdown(table: pd.DataFrame, header: str = "", targets: Sequence[Target]
         out.append("None.")
     for row in unmeasured.to_dict("records"):
         out.append(f"* **{row['id']}** ({_md(row['quantity'])}; `{row['measure']}`): {_md(row['reason'])}")
+    beyond = table[table["verdict"] == BEYOND_HORIZON]
+    if not beyond.empty:
+        out += ["", "## Beyond the simulated horizon (rerun with more `--days`)", ""]
+        for row in beyond.to_dict("records"):
+            out.append(f"* **{row['id']}** ({_md(row['quantity'])}; `{row['measure']}`): {_md(row['reason'])}")
     out += ["", "## Targets not modelled", ""]
     for row in table[(table["verdict"] == NOT_MODELLED) & (table["measure"] == "")].to_dict("records"):
         out.append(f"* **{row['id']}** ({_md(row['quantity'])}): {_md(row['reason'])}")

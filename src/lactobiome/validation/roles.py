@@ -17,7 +17,7 @@ import pandas as pd
 
 from lactobiome.model.parameters import Parameter
 from lactobiome.validation.targets import CALIBRATION, CHECK, Target
-from lactobiome.validation.verdicts import NOT_MODELLED, WITHIN
+from lactobiome.validation.verdicts import OUTSIDE, WITHIN
 
 LOW_CONFIDENCE: frozenset[str] = frozenset({"low", "none"})
 """Confidence levels kept out of the headline figures."""
@@ -78,13 +78,13 @@ def headline(table: pd.DataFrame, targets: Sequence[Target]) -> dict[str, Headli
     dict
         :data:`CHECK`, :data:`CALIBRATION` and :data:`ALL` to a :class:`Headline`. A shared
         measurement counts once, within when all its targets are; one with no model value
-        in this cohort (``not modelled``) is not counted as measured.
+        in this cohort (``not modelled``, ``beyond horizon``) is not counted as measured.
     """
     verdicts = dict(zip(table["id"].astype(str), table["verdict"].astype(str), strict=True))
     tally = {CHECK: [0, 0], CALIBRATION: [0, 0]}
     for members in groups(targets).values():
-        seen = [verdicts.get(t.id, NOT_MODELLED) for t in members]
-        if any(v == NOT_MODELLED for v in seen):
+        seen = [verdicts.get(t.id, "") for t in members]
+        if any(v not in (WITHIN, OUTSIDE) for v in seen):
             continue
         counts = tally[group_role(members)]
         counts[1] += 1
@@ -126,7 +126,7 @@ def seed_summary(tables: Sequence[pd.DataFrame], targets: Sequence[Target]) -> t
     if not tables:
         raise ValueError("seed_summary needs at least one table")
     within = pd.concat([t.set_index("id")["verdict"].eq(WITHIN) for t in tables], axis=1)
-    measured = pd.concat([t.set_index("id")["verdict"].ne(NOT_MODELLED) for t in tables], axis=1)
+    measured = pd.concat([t.set_index("id")["verdict"].isin((WITHIN, OUTSIDE)) for t in tables], axis=1)
     share = within.sum(axis=1) / len(tables)
     share[~measured.any(axis=1)] = float("nan")
     per_seed = [headline(t, targets) for t in tables]

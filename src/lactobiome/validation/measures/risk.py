@@ -116,7 +116,7 @@ def _subclinical_first_month(ds: xr.Dataset) -> Sample:
     inflamed = np.asarray(INFLAMED[c.mastitis_codes(ds)], dtype=bool)
     simulated = c.days(ds)
     if simulated.max() < 30:
-        raise Unmeasurable("the cohort ends before day 30")
+        raise Unmeasurable("beyond the simulated horizon (needs day 30)")
     if not np.isin([17, 30], simulated).all():
         raise Unmeasurable("the daily panels lack day 17 or day 30")
     columns = [int(np.searchsorted(simulated, d)) for d in (17, 30)]
