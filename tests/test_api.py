@@ -74,7 +74,7 @@ def test_validate_returns_one_verdict_per_target():
     ds = lb.simulate(dyads=60, days=40, seed=1)
     table = lb.validate(ds, bootstrap=0)
     assert table["id"].is_unique and len(table) > 50
-    assert set(table["verdict"]) <= {"within", "outside", "not modelled"}
+    assert set(table["verdict"]) <= {"within", "outside", "not modelled", "beyond horizon"}
     assert (table["verdict"] == "within").any()
 
 

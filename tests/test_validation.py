@@ -15,6 +15,7 @@ from lactobiome.cli import main
 from lactobiome.errors import InputError
 from lactobiome.model.parameters import load_parameters
 from lactobiome.validation import (
+    BEYOND_HORIZON,
     MEASURES,
     NOT_MODELLED,
     OUTSIDE,
@@ -76,6 +77,10 @@ def tiny() -> xr.Dataset:
             "breast_milk_share": ("dyad", np.array([1.0, 1.0, 0.8, 0.0])),
             "direct_breastfeeding_share": ("dyad", np.array([1.0, 0.9, 0.0, 0.0])),
             "delivery_mode": ("dyad", np.array(["vaginal", "caesarean", "vaginal", "vaginal"], dtype=object)),
+            "previous_mastitis": ("dyad", np.array([True, False, False, False])),
+            "first_time_mother": ("dyad", np.array([False, True, True, False])),
+            "nipple_damage": ("dyad", np.array([False, True, False, False])),
+            "oversupply": ("dyad", np.array([False, False, True, False])),
             "leucocyte_fraction": (panel, leuco),
             "epithelial_fraction": (panel, 1.0 - leuco - 0.01),
             "stem_cell_fraction": (panel, np.full((n, DAYS), 0.01)),
@@ -146,30 +151,30 @@ def test_declared_needs_are_all_a_measurement_reads() -> None:
     ("targets: []\n", "non-empty 'targets'"),
     ("targets: [\n", "not valid YAML"),
     ("targets:\n- 3\n", "must be a mapping"),
-    ("targets:\n- {id: X, system: s, quantity: q, published: p, unit: u, population: p, time_point: t}\n",
+    ("targets:\n- {id: X, role: check, system: s, quantity: q, published: p, unit: u, population: p, time_point: t}\n",
      "missing field(s) ['source']"),
-    ("targets:\n- {id: '', system: s, quantity: q, published: p, unit: u, population: p, time_point: t, "
+    ("targets:\n- {id: '', role: check, system: s, quantity: q, published: p, unit: u, population: p, time_point: t, "
      "source: s, not_modelled: why}\n", "id is empty"),
-    ("targets:\n- {id: X, system: s, quantity: q, published: p, unit: u, population: p, time_point: t, "
+    ("targets:\n- {id: X, role: check, system: s, quantity: q, published: p, unit: u, population: p, time_point: t, "
      "source: s, measure: nope, acceptance: [0, 1]}\n", "not in the registry"),
-    ("targets:\n- {id: X, system: s, quantity: q, published: p, unit: u, population: p, time_point: t, "
+    ("targets:\n- {id: X, role: check, system: s, quantity: q, published: p, unit: u, population: p, time_point: t, "
      "source: s, measure: nak_day7, not_modelled: why, acceptance: [0, 1]}\n", "exactly one"),
-    ("targets:\n- {id: X, system: s, quantity: q, published: p, unit: u, population: p, time_point: t, "
+    ("targets:\n- {id: X, role: check, system: s, quantity: q, published: p, unit: u, population: p, time_point: t, "
      "source: s}\n", "exactly one"),
-    ("targets:\n- {id: X, system: s, quantity: q, published: p, unit: u, population: p, time_point: t, "
+    ("targets:\n- {id: X, role: check, system: s, quantity: q, published: p, unit: u, population: p, time_point: t, "
      "source: s, measure: nak_day7, acceptance: [2, 1]}\n", "above high"),
-    ("targets:\n- {id: X, system: s, quantity: q, published: p, unit: u, population: p, time_point: t, "
+    ("targets:\n- {id: X, role: check, system: s, quantity: q, published: p, unit: u, population: p, time_point: t, "
      "source: s, measure: nak_day7, acceptance: [a, 1]}\n", "must be numbers"),
-    ("targets:\n- {id: X, system: s, quantity: q, published: p, unit: u, population: p, time_point: t, "
+    ("targets:\n- {id: X, role: check, system: s, quantity: q, published: p, unit: u, population: p, time_point: t, "
      "source: s, measure: nak_day7, acceptance: [.inf, null]}\n", "finite"),
-    ("targets:\n- {id: X, system: s, quantity: q, published: p, unit: u, population: p, time_point: t, "
+    ("targets:\n- {id: X, role: check, system: s, quantity: q, published: p, unit: u, population: p, time_point: t, "
      "source: s, measure: nak_day7, acceptance: [null, null]}\n", "at least one bound"),
-    ("targets:\n- {id: X, system: s, quantity: q, published: p, unit: u, population: p, time_point: t, "
+    ("targets:\n- {id: X, role: check, system: s, quantity: q, published: p, unit: u, population: p, time_point: t, "
      "source: s, measure: nak_day7, acceptance: 0.5}\n", "list [low, high]"),
-    ("targets:\n- {id: X, system: s, quantity: q, published: p, unit: u, population: p, time_point: t, "
-     "source: s, not_modelled: why}\n- {id: X, system: s, quantity: q, published: p, unit: u, population: p, "
+    ("targets:\n- {id: X, role: check, system: s, quantity: q, published: p, unit: u, population: p, time_point: t, "
+     "source: s, not_modelled: why}\n- {id: X, role: check, system: s, quantity: q, published: p, unit: u, population: p, "
      "time_point: t, source: s, not_modelled: why}\n", "more than once"),
-    ("targets:\n- {id: X, system: s, quantity: q, published: p, unit: u, population: p, time_point: t, "
+    ("targets:\n- {id: X, role: check, system: s, quantity: q, published: p, unit: u, population: p, time_point: t, "
      "source: s, not_modelled: why, colour: red}\n", "unknown field"),
 ])
 def test_bad_targets_file_gives_one_line_error(tmp_path: Path, body: str, message: str) -> None:
@@ -189,7 +194,7 @@ def test_missing_targets_file(tmp_path: Path) -> None:
 
 def test_open_acceptance_bounds_are_read_as_infinite(tmp_path: Path) -> None:
     path = tmp_path / "targets.yaml"
-    path.write_text("targets:\n- {id: X, system: s, quantity: q, published: p, unit: u, population: p, "
+    path.write_text("targets:\n- {id: X, role: check, system: s, quantity: q, published: p, unit: u, population: p, "
                     "time_point: t, source: s, measure: nak_day7, acceptance: [null, 5.4]}\n")
     (t,) = load_targets(path)
     assert t.low == -math.inf and t.high == 5.4
@@ -291,7 +296,7 @@ def test_unmeasurable_targets_are_not_modelled_with_a_reason() -> None:
     m = measure(no_bacterial, "milk_bacteria_mastitis")
     assert math.isnan(m.value) and "no bacterial mastitis episode" in m.reason
     table = validate_dataset(ds, n_boot=20).set_index("id")
-    assert table.loc["F12b", "verdict"] == NOT_MODELLED and "horizon" in table.loc["F12b", "reason"]
+    assert table.loc["F12b", "verdict"] == BEYOND_HORIZON and "horizon" in table.loc["F12b", "reason"]
     assert table.loc["F11", "verdict"] == NOT_MODELLED and table.loc["F11", "measure"] == ""
     assert (table.loc[table["verdict"] == NOT_MODELLED, "reason"].str.len() > 0).all()
     assert table.loc["C01a", "model"] == pytest.approx(0.4)  # the same measurement as measure() gives
@@ -330,7 +335,7 @@ def test_validate_command_writes_tables_and_strict_exit(tmp_path: Path, capsys: 
     strict = ["validate", "--from", str(result), "--out", str(tmp_path / "v.csv"), "--bootstrap", "0", "--strict"]
     assert main(strict) == 1  # the tiny dataset puts some target outside
     ok = tmp_path / "ok.yaml"
-    ok.write_text("targets:\n- {id: X, system: s, quantity: q, published: p, unit: u, population: p, "
+    ok.write_text("targets:\n- {id: X, role: check, system: s, quantity: q, published: p, unit: u, population: p, "
                   "time_point: t, source: s, measure: leucocyte_fraction_colostrum, acceptance: [0.3, 0.5]}\n")
     assert main(["validate", "--from", str(result), "--targets", str(ok), "--out", str(tmp_path / "w.csv"),
                  "--strict"]) == 0

@@ -183,7 +183,7 @@ def validate(
     -------
     pandas.DataFrame
         One row per target: the published range, the model value with its 95% interval, the
-        verdict (``within`` / ``outside`` / ``not modelled``) and the reason.
+        verdict (``within`` / ``outside`` / ``not modelled`` / ``beyond horizon``) and the reason.
     """
     from lactobiome.validation import validate_dataset
 

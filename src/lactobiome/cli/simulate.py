@@ -17,12 +17,14 @@ import click
 @click.option("--chunk-size", type=click.IntRange(min=1), help="Dyads per chunk (memory vs speed).")
 @click.option("--workers", type=click.IntRange(min=1), default=1, show_default=True,
               help="Processes simulating chunks in parallel (results are identical).")
+@click.option("--parameters", "parameters_path", type=click.Path(path_type=Path),
+              help="Parameter table to simulate with (e.g. one written by `lactobiome calibrate`; default: shipped).")
 @click.option("--progress/--no-progress", default=None, help="Progress bar (default: on a terminal only).")
 @click.option("--design", "design_name", default=None,
               help="Also record the sampling days of this study design (built-in name or YAML "
                    "file), so that `observe --design` finds them.")
 def simulate(scenario: str, dyads: int | None, days: int | None, seed: int | None, out: Path,
-             chunk_size: int | None, workers: int, progress: bool | None,
+             chunk_size: int | None, workers: int, parameters_path: Path | None, progress: bool | None,
              design_name: str | None = None) -> None:
     """Simulate a cohort of mother–infant dyads under SCENARIO (a built-in name or a YAML file).
 
@@ -32,6 +34,7 @@ def simulate(scenario: str, dyads: int | None, days: int | None, seed: int | Non
     """
     from lactobiome.cli import command_line
     from lactobiome.io.dataset import open_result
+    from lactobiome.model.parameters import load_parameters
     from lactobiome.scenarios import load_scenario
     from lactobiome.simulation import simulate_to_file
     from lactobiome.summary import mastitis_summary, panel_table, provenance_table
@@ -50,10 +53,11 @@ def simulate(scenario: str, dyads: int | None, days: int | None, seed: int | Non
         recorded = sorted({int(d) for d in chosen.sampling.days if d <= horizon}
                           | {d for d in design.days if d <= horizon})
         chosen = load_scenario(scenario, {"cohort": cohort, "sampling": {"days": recorded}})
-    simulate_to_file(chosen, out, chunk_size=chunk_size, progress=progress, workers=workers,
+    table = load_parameters(parameters_path) if parameters_path else None
+    simulate_to_file(chosen, out, chunk_size=chunk_size, progress=progress, parameters=table, workers=workers,
                      history=command_line())
     with open_result(out) as ds:
-        table = provenance_table(ds)
+        shares = provenance_table(ds)
         panel = panel_table(ds)
         mastitis = mastitis_summary(ds)
     click.echo(f"scenario {chosen.name}: {chosen.cohort.dyads} dyads x {chosen.cohort.days} days, "
@@ -63,7 +67,7 @@ def simulate(scenario: str, dyads: int | None, days: int | None, seed: int | Non
     click.echo(f"abundance recorded on days {_days(chosen.record_days())}{note}")
     click.echo("Mean share of cells by origin (rows: feeding group in month 1):")
     with _wide_pandas():
-        click.echo(table.round(3).to_string())
+        click.echo(shares.round(3).to_string())
         click.echo("Median milk panel of breastfed dyads:")
         click.echo(panel.to_string(float_format=lambda v: f"{v:.3g}"))
     click.echo("Mastitis spectrum:")

@@ -1,10 +1,12 @@
 """The parameter table: every number the model uses, with its unit, prior and source.
 
 The table is a CSV file shipped in the package (``data/parameters.csv``) with the columns
-``name, value, unit, prior, source, note``. Units come from a fixed vocabulary and are checked
+``name, value, unit, prior, source, note, calibrated_to``. Units come from a fixed vocabulary and are checked
 twice: when the table is loaded (the unit must be known) and when code reads a value (the unit
 the code expects must equal the table's). ``source`` is a citation or the word
-``assumption``; the note says why.
+``assumption``; the note says why. ``calibrated_to`` names (space-separated) the validation
+targets a fitted value was chosen for; it is empty for a value read from its source, and a
+table without the column (the older six-column layout) has it empty throughout.
 """
 
 from __future__ import annotations
@@ -48,8 +50,10 @@ UNITS: frozenset[str] = frozenset(
 """Units a parameter may carry."""
 
 _PRIOR = re.compile(r"^(fixed|uniform|loguniform|normal|lognormal|beta)(\((.*)\))?$")
+_TARGET_ID = re.compile(r"[A-Z][0-9]{2}[a-z]?")
 _PRIOR_ARITY = {"fixed": 0, "uniform": 2, "loguniform": 2, "normal": 2, "lognormal": 2, "beta": 2}
-_COLUMNS = ("name", "value", "unit", "prior", "source", "note")
+_COLUMNS = ("name", "value", "unit", "prior", "source", "note", "calibrated_to")
+_LEGACY_COLUMNS = _COLUMNS[:-1]
 
 
 @dataclass(frozen=True)
@@ -62,6 +66,8 @@ class Parameter:
     prior: str
     source: str
     note: str
+    calibrated_to: tuple[str, ...] = ()
+    """Ids of the validation targets the value was fitted to (empty: taken from its source)."""
 
     @property
     def prior_kind(self) -> str:
@@ -153,8 +159,14 @@ def load_parameters(path: str | Path | None = None) -> ParameterTable:
     Parameters
     ----------
     path
-        A CSV file with the columns ``name, value, unit, prior, source, note``; the table
-        shipped in the package when omitted.
+        A CSV file with the columns ``name, value, unit, prior, source, note, calibrated_to``
+        (or the first six only); the table shipped in the package when omitted.
+
+    Raises
+    ------
+    InputError
+        One line naming the file, line and field: a bad header, name, unit, value, prior,
+        empty source, or a ``calibrated_to`` entry that is not a target id.
     """
     if path is None:
         text = resources.files("lactobiome.data").joinpath("parameters.csv").read_text("utf-8")
@@ -174,10 +186,11 @@ def load_parameters(path: str | Path | None = None) -> ParameterTable:
                 yield line
 
     reader = csv.DictReader(content())
-    if tuple(reader.fieldnames or ()) != _COLUMNS:
+    if tuple(reader.fieldnames or ()) not in (_COLUMNS, _LEGACY_COLUMNS):
         where = f"line {kept[0]}: " if kept else ""
         raise InputError(
-            f"{origin}: {where}header must be {','.join(_COLUMNS)}, got {reader.fieldnames}"
+            f"{origin}: {where}header must be {','.join(_COLUMNS)} "
+            f"(calibrated_to may be left out), got {reader.fieldnames}"
         )
     rows: dict[str, Parameter] = {}
     consumed = reader.line_num  # lines the reader has taken so far (the header's)
@@ -209,5 +222,10 @@ def load_parameters(path: str | Path | None = None) -> ParameterTable:
         source = (raw["source"] or "").strip()
         if not source:
             raise InputError(f"{where} ({name}): source is empty; cite one or write 'assumption'")
-        rows[name] = Parameter(name, value, unit, prior, source, (raw["note"] or "").strip())
+        fitted = tuple((raw.get("calibrated_to") or "").split())
+        bad = [t for t in fitted if not _TARGET_ID.fullmatch(t)]
+        if bad:
+            raise InputError(f"{where} ({name}): calibrated_to {bad[0]!r} is not a target id (e.g. D11, F07b); "
+                             "separate ids with spaces")
+        rows[name] = Parameter(name, value, unit, prior, source, (raw["note"] or "").strip(), fitted)
     return ParameterTable(rows, origin)

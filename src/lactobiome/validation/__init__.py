@@ -42,6 +42,7 @@ from lactobiome.validation.sensitivity import sensitivity, top_effects
 from lactobiome.validation.statistics import Measurement, Sample, bootstrap
 from lactobiome.validation.targets import Target, format_number, load_targets
 from lactobiome.validation.verdicts import (
+    BEYOND_HORIZON,
     COLUMNS,
     NOT_MODELLED,
     OUTSIDE,
@@ -54,7 +55,7 @@ from lactobiome.validation.verdicts import (
 )
 
 __all__ = [
-    "BACTERIAL_STATES", "COLUMNS", "Calibration", "INFLAMED_STATES", "MEASURES", "Measure", "Measurement",
+    "BACTERIAL_STATES", "BEYOND_HORIZON", "COLUMNS", "Calibration", "INFLAMED_STATES", "MEASURES", "Measure", "Measurement",
     "NOT_MODELLED", "OUTSIDE", "Sample", "Target", "VALIDATION_DAYS", "VERDICTS", "WITHIN", "bootstrap",
     "calibrate", "check_dataset", "check_needs", "counts", "format_number", "free_parameters", "load_targets",
     "loss", "measure", "missing_variables", "model_text", "model_values", "prior_bounds", "run_cohort",

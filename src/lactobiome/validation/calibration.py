@@ -37,6 +37,8 @@ class Calibration:
     loss_after: float
     evaluations: int
     target_values: dict[str, float]
+    stopped: str = ""
+    """Why the search stopped (the optimiser's message)."""
 
 
 def loss(values: Mapping[str, float], targets: Sequence[Target]) -> float:
@@ -132,13 +134,14 @@ def calibrate(names: Sequence[str], targets: Sequence[Target], scenario: str = "
 
     start = np.array([min(max(to_unit(table[n].value, n), 0.0), 1.0) for n in names])
     before = objective(start)
-    minimize(objective, start, method="Nelder-Mead", bounds=[(0.0, 1.0)] * len(names),
+    result = minimize(objective, start, method="Nelder-Mead", bounds=[(0.0, 1.0)] * len(names),
              options={"maxfev": max(max_evals - 1, 1), "xatol": 1e-3, "fatol": 1e-3,
                       "initial_simplex": _simplex(start)})
     bar.close()
     best_key = min(cache, key=lambda k: cache[k][0])
     best = {n: to_value(x, n) for n, x in zip(names, best_key, strict=True)}
-    return Calibration(best, before, cache[best_key][0], len(cache), cache[best_key][1])
+    stopped = str(result.message)
+    return Calibration(best, before, cache[best_key][0], len(cache), cache[best_key][1], stopped)
 
 
 def _simplex(start: np.ndarray, step: float = 0.25) -> np.ndarray:
@@ -152,7 +155,7 @@ def _simplex(start: np.ndarray, step: float = 0.25) -> np.ndarray:
 
 
 def write_parameter_table(source: str | Path | None, values: Mapping[str, float], out: str | Path,
-                          note: str = "calibrated") -> Path:
+                          note: str = "calibrated", calibrated_to: Sequence[str] = ()) -> Path:
     """Copy a parameter table with new values for ``values`` (atomically), leaving the source untouched.
 
     Parameters
@@ -165,6 +168,9 @@ def write_parameter_table(source: str | Path | None, values: Mapping[str, float]
         The new table's path.
     note
         What to append to the notes of changed rows.
+    calibrated_to
+        Target ids the values were fitted to, added to each changed row's ``calibrated_to``
+        (the column is added when the source table lacks it).
 
     Returns
     -------
@@ -188,11 +194,16 @@ def write_parameter_table(source: str | Path | None, values: Mapping[str, float]
     if missing:
         raise InputError(f"not in the parameter table: {', '.join(missing)}")
     buffer = io.StringIO()
-    writer = csv.DictWriter(buffer, fieldnames=list(rows[0].keys()), lineterminator="\n")
+    fields = list(rows[0].keys())
+    fields += [] if "calibrated_to" in fields else ["calibrated_to"]
+    writer = csv.DictWriter(buffer, fieldnames=fields, lineterminator="\n")
     writer.writeheader()
     for r in rows:
         if r["name"] in values:
-            r = {**r, "value": f"{values[r['name']]:.6g}", "note": f"{r['note']} [{note}]".strip()}
+            fitted = (r.get("calibrated_to") or "").split()
+            fitted += [t for t in calibrated_to if t not in fitted]
+            r = {**r, "value": f"{values[r['name']]:.6g}", "note": f"{r['note']} [{note}]".strip(),
+                 "calibrated_to": " ".join(fitted)}
         writer.writerow(r)
     write_text_atomic(buffer.getvalue(), out)
     return out

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -11,8 +11,16 @@ import numpy as np
 import pandas as pd
 
 from lactobiome.io.atomic import write_text_atomic
-from lactobiome.validation.targets import format_number
-from lactobiome.validation.verdicts import NOT_MODELLED, OUTSIDE, WITHIN, counts
+from lactobiome.model.parameters import Parameter
+from lactobiome.validation.roles import (
+    Headline,
+    by_role,
+    fitted_parameters,
+    headline,
+    headline_text,
+)
+from lactobiome.validation.targets import CALIBRATION, CHECK, Target, format_number
+from lactobiome.validation.verdicts import BEYOND_HORIZON, NOT_MODELLED, OUTSIDE, WITHIN, counts
 
 
 def model_text(row: Mapping[Any, object]) -> str:
@@ -54,16 +62,38 @@ def _md(text: object) -> str:
     return str(text).replace("|", "\\|").replace("\n", " ")
 
 
-def to_markdown(table: pd.DataFrame, header: str = "") -> str:
-    """The table as a Markdown page: summary, full table, reasons for `outside` and `not modelled`."""
+def to_markdown(table: pd.DataFrame, header: str = "", targets: Sequence[Target] | None = None,
+                parameters: Mapping[str, Parameter] | None = None,
+                worst: Mapping[str, Headline] | None = None) -> str:
+    """The table as a Markdown page: summary, check targets, calibration targets, reasons.
+
+    Parameters
+    ----------
+    table
+        From :func:`lactobiome.validation.validate_dataset` (with ``seeds_within`` when
+        several seeds were run).
+    header
+        A line under the title (cohort, version, parameter table, how to regenerate).
+    targets
+        The table's targets; with them the page gives the headline by role (each shared
+        measurement once, low-confidence targets left out).
+    parameters
+        The parameter table; with it the page lists the fitted parameters (``calibrated_to``).
+    worst
+        Per role, the headline of the worst seed (from :func:`lactobiome.validation.roles.seed_summary`).
+    """
     c = counts(table)
     measured = c[WITHIN] + c[OUTSIDE]
     share = f"{100.0 * c[WITHIN] / measured:.0f}%" if measured else "n/a"
     out = ["# Validation: the model against published figures", ""]
     if header:
         out += [header, ""]
+    if targets is not None:
+        out += [f"**Headline: {headline_text(headline(table, targets))}.**", ""]
+    if worst is not None:
+        out += [f"**Worst seed: {headline_text(worst)}.**", ""]
     unmeasured = table[(table["verdict"] == NOT_MODELLED) & (table["measure"] != "")]
-    out += [f"**{c[WITHIN]} within, {c[OUTSIDE]} outside, {c[NOT_MODELLED]} not modelled** "
+    out += [f"Every target row: {c[WITHIN]} within, {c[OUTSIDE]} outside, {c[NOT_MODELLED]} not modelled "
             f"({share} of measured targets within their acceptance range; {len(unmeasured)} of the not-modelled "
             "targets have a mechanism but nothing to measure in this cohort).", "",
             "The model value is the measurement named in `src/lactobiome/data/targets.yaml` (see "
@@ -72,15 +102,39 @@ def to_markdown(table: pd.DataFrame, header: str = "") -> str:
             "`not modelled` means the model has no mechanism for the figure, or the cohort holds no dyad-day "
             "it applies to (the reason says which). `lactobiome validate --sensitivity` screens every free "
             "parameter over its prior; `lactobiome calibrate --parameters a,b --targets X,Y --out p.csv` fits "
-            "chosen parameters to chosen targets and writes a new parameter table.", "",
-            "| id | quantity | published | unit | acceptance | model [95% interval] | verdict | source |",
-            "|---|---|---|---|---|---|---|---|"]
-    for row in table.to_dict("records"):
-        out.append(f"| {row['id']} | {_md(row['quantity'])} | {_md(row['published'])} | {_md(row['unit'])} | "
-                   f"{_md(row['acceptance'])} | {_md(model_text(row))} | {row['verdict']} | {_md(row['source'])} |")
+            "chosen parameters to chosen targets and writes a new parameter table.", ""]
+    seeds = "seeds_within" in table.columns
+    titles = {CHECK: "Check targets (never used to choose a parameter value)",
+              CALIBRATION: "Calibration targets (parameter values were chosen for them)"}
+    ordered = by_role(table) if "role" in table.columns else table
+    for role in (CHECK, CALIBRATION):
+        rows = ordered[ordered["role"] == role] if "role" in ordered.columns else ordered
+        if rows.empty:
+            continue
+        out += [f"## {titles[role]}", "",
+                "| id | quantity | published | unit | acceptance | model [95% interval] | verdict | "
+                + ("seeds within | " if seeds else "") + "source |",
+                "|---|---|---|---|---|---|---|" + ("---|" if seeds else "") + "---|"]
+        for row in rows.to_dict("records"):
+            seed_cell = f"{_share(row['seeds_within'])} | " if seeds else ""
+            out.append(f"| {row['id']} | {_md(row['quantity'])} | {_md(row['published'])} | {_md(row['unit'])} | "
+                       f"{_md(row['acceptance'])} | {_md(model_text(row))} | {row['verdict']} | {seed_cell}"
+                       f"{_md(row['source'])} |")
+        out.append("")
+        if "role" not in ordered.columns:
+            break
+    if parameters is not None:
+        out += ["## Fitted parameters (`calibrated_to` in the parameter table)", ""]
+        fitted = fitted_parameters(parameters)
+        if not fitted:
+            out.append("None.")
+        for p in fitted:
+            out.append(f"* `{p.name}` = {format_number(p.value)} {p.unit} (prior {p.prior}): "
+                       f"{', '.join(p.calibrated_to)}")
+        out.append("")
     out += _pipeline_section(table)
     out += ["", "## Why each `outside` target is outside", ""]
-    outside = table[table["verdict"] == OUTSIDE]
+    outside = ordered[ordered["verdict"] == OUTSIDE]
     if outside.empty:
         out.append("None.")
     for row in outside.to_dict("records"):
@@ -91,6 +145,11 @@ def to_markdown(table: pd.DataFrame, header: str = "") -> str:
         out.append("None.")
     for row in unmeasured.to_dict("records"):
         out.append(f"* **{row['id']}** ({_md(row['quantity'])}; `{row['measure']}`): {_md(row['reason'])}")
+    beyond = table[table["verdict"] == BEYOND_HORIZON]
+    if not beyond.empty:
+        out += ["", "## Beyond the simulated horizon (rerun with more `--days`)", ""]
+        for row in beyond.to_dict("records"):
+            out.append(f"* **{row['id']}** ({_md(row['quantity'])}; `{row['measure']}`): {_md(row['reason'])}")
     out += ["", "## Targets not modelled", ""]
     for row in table[(table["verdict"] == NOT_MODELLED) & (table["measure"] == "")].to_dict("records"):
         out.append(f"* **{row['id']}** ({_md(row['quantity'])}): {_md(row['reason'])}")
@@ -133,6 +192,27 @@ def _pipeline_section(table: pd.DataFrame) -> list[str]:
     return out
 
 
+PROSE_START = "<!-- prose: kept when the page is regenerated -->"
+PROSE_END = "<!-- /prose -->"
+"""Markers of the hand-written part of the page, carried over by :func:`write_tables`."""
+
+
+def kept_prose(path: str | Path) -> str:
+    """The hand-written block (markers included) of an existing page, or empty."""
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+    except OSError:
+        return ""
+    start, end = text.find(PROSE_START), text.find(PROSE_END)
+    return text[start:end + len(PROSE_END)] if 0 <= start < end else ""
+
+
+def _share(value: object) -> str:
+    """A share of seeds as a percentage (empty when never measured)."""
+    number = _number(value)
+    return f"{100.0 * number:.0f}%" if math.isfinite(number) else ""
+
+
 def write_csv(table: pd.DataFrame, path: str | Path) -> Path:
     """Write ``table`` as CSV (no index) to ``path`` atomically; returns the path."""
     path = Path(path)
@@ -140,7 +220,9 @@ def write_csv(table: pd.DataFrame, path: str | Path) -> Path:
     return path
 
 
-def write_tables(table: pd.DataFrame, csv_path: str | Path, md_path: str | Path, header: str = "") -> None:
+def write_tables(table: pd.DataFrame, csv_path: str | Path, md_path: str | Path, header: str = "",
+                 targets: Sequence[Target] | None = None, parameters: Mapping[str, Parameter] | None = None,
+                 worst: Mapping[str, Headline] | None = None) -> None:
     """Write the validation table as CSV and as the Markdown page of :func:`to_markdown`, atomically.
 
     Parameters
@@ -151,6 +233,16 @@ def write_tables(table: pd.DataFrame, csv_path: str | Path, md_path: str | Path,
         Where the two files go (folders are created).
     header
         A line under the page title (the cohort, version, parameter table).
+    targets, parameters, worst
+        Passed to :func:`to_markdown` (headline by role, fitted parameters, worst seed).
+
+    A block between :data:`PROSE_START` and :data:`PROSE_END` in an existing page at
+    ``md_path`` (the hand-written account of how targets were chosen) is kept under the title.
     """
+    page = to_markdown(table, header, targets, parameters, worst)
+    prose = kept_prose(md_path)
+    if prose:
+        title, _, rest = page.partition("\n\n")
+        page = f"{title}\n\n{prose}\n\n{rest}"
     write_csv(table, csv_path)
-    write_text_atomic(to_markdown(table, header), Path(md_path))
+    write_text_atomic(page, Path(md_path))

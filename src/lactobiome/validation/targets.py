@@ -1,7 +1,9 @@
 """The published figures the model is held against: ``data/targets.yaml`` and :class:`Target`.
 
-Each target has an acceptance range and either the key of a measurement in
-:data:`lactobiome.validation.MEASURES` or the reason it is not modelled.
+Each target has an acceptance range, either the key of a measurement in
+:data:`lactobiome.validation.MEASURES` or the reason it is not modelled, and a role:
+``calibration`` (parameter values may have been chosen for it) or ``check`` (never used to
+choose a value). How the roles were assigned is written down in ``docs/validation.md``.
 """
 
 from __future__ import annotations
@@ -16,9 +18,14 @@ import yaml
 from lactobiome.errors import InputError
 from lactobiome.validation.measures import MEASURES
 
-_REQUIRED = ("id", "system", "quantity", "published", "unit", "population", "time_point", "source")
-_OPTIONAL: tuple[str, ...] = ("acceptance", "acceptance_basis", "measure", "not_modelled", "outside_reason", "doi", "confidence")
-_OPTIONAL += ("measured_by",)
+_REQUIRED = ("id", "role", "system", "quantity", "published", "unit", "population", "time_point", "source")
+CALIBRATION = "calibration"
+"""Role of a target that parameter values may have been fitted to."""
+CHECK = "check"
+"""Role of a target never used to choose a parameter value (out of sample)."""
+ROLES: tuple[str, ...] = (CHECK, CALIBRATION)
+_OPTIONAL: tuple[str, ...] = ("acceptance", "acceptance_basis", "measure", "not_modelled", "outside_reason", "doi",
+                              "confidence", "measured_by")
 
 
 def format_number(value: float | None) -> str:
@@ -54,6 +61,7 @@ class Target:
     confidence: str | None = None
     measured_by: str = "truth"
     """How the study measured it: ``truth``, or a key of :data:`lactobiome.validation.pipelines.PIPELINES`."""
+    role: str = CHECK
 
     def contains(self, value: float) -> bool:
         """Whether ``value`` lies in the acceptance range (bounds included)."""
@@ -113,6 +121,9 @@ def _parse_target(raw: object, where: str) -> Target:
     if not _text(raw["id"]):
         raise InputError(f"{where}: id is empty")
     where = f"{where} ({raw['id']})"
+    role = _text(raw["role"])
+    if role not in ROLES:
+        raise InputError(f"{where}: role must be one of {list(ROLES)}, got {role!r}")
     measure = _text(raw.get("measure")) or None
     reason = _text(raw.get("not_modelled")) or None
     if (measure is None) == (reason is None):
@@ -143,7 +154,7 @@ def _parse_target(raw: object, where: str) -> Target:
         time_point=_text(raw["time_point"]), source=_text(raw["source"]), low=low, high=high,
         acceptance_basis=_text(raw.get("acceptance_basis")), measure=measure, not_modelled=reason,
         outside_reason=_text(raw.get("outside_reason")) or None, doi=_text(raw.get("doi")) or None,
-        confidence=_text(raw.get("confidence")) or None,
+        confidence=_text(raw.get("confidence")) or None, role=role,
     )
 
 
@@ -165,7 +176,8 @@ def load_targets(path: str | Path | None = None) -> list[Target]:
     ------
     InputError
         The file is missing or malformed, an id repeats, a target names an unknown
-        measurement, has both or neither of ``measure`` and ``not_modelled``, or a bad range.
+        measurement, has both or neither of ``measure`` and ``not_modelled``, a bad range or
+        a role other than ``calibration`` / ``check``.
     """
     if path is None:
         origin = "targets.yaml (shipped)"

@@ -2,7 +2,8 @@
 
 The verdict is ``within`` when the value lies in the acceptance range, ``outside`` when it
 does not, and ``not modelled`` when there is no mechanism (or the cohort holds no dyad the
-figure applies to, with the reason said).
+figure applies to, with the reason said); ``beyond horizon`` when the mechanism is there but
+the figure's days lie past the simulated ones.
 """
 
 from __future__ import annotations
@@ -21,11 +22,14 @@ from lactobiome.validation.targets import Target, load_targets
 WITHIN = "within"
 OUTSIDE = "outside"
 NOT_MODELLED = "not modelled"
-VERDICTS: tuple[str, ...] = (WITHIN, OUTSIDE, NOT_MODELLED)
+BEYOND_HORIZON = "beyond horizon"
+"""Verdict of a modelled target whose time point lies past the simulated days."""
+VERDICTS: tuple[str, ...] = (WITHIN, OUTSIDE, NOT_MODELLED, BEYOND_HORIZON)
+HORIZON_REASON = "beyond the simulated horizon"
+"""How a measurement's reason begins when its days lie past the simulated horizon."""
 
 COLUMNS: tuple[str, ...] = ("id", "quantity", "published", "unit", "acceptance", "model", "ci_low", "ci_high",
-                            "n", "verdict", "reason", "measure", "source")
-COLUMNS += ("truth_value", "measured_by")
+                            "n", "verdict", "reason", "measure", "source", "role", "truth_value", "measured_by")
 """Columns of the validation table (``model`` is what the target's study would have measured,
 ``truth_value`` the model's true value; they differ only when ``measured_by`` is a pipeline)."""
 
@@ -106,11 +110,13 @@ def validate_dataset(ds: xr.Dataset, targets: Sequence[Target] | None = None, n_
         if t.measure is not None and t.measured_by != TRUTH:
             m = run_pipeline(ds, t.measured_by, t.measure, n_boot, seed, pipeline_cache)
         v = verdict(t, m.value)
-        reason = m.reason if v == NOT_MODELLED else (t.outside_reason or "" if v == OUTSIDE else "")
+        if v == NOT_MODELLED and t.measure is not None and m.reason.startswith(HORIZON_REASON):
+            v = BEYOND_HORIZON
+        reason = m.reason if v in (NOT_MODELLED, BEYOND_HORIZON) else (t.outside_reason or "" if v == OUTSIDE else "")
         rows.append({"id": t.id, "quantity": t.quantity, "published": t.published, "unit": t.unit,
                      "acceptance": t.acceptance_text, "model": m.value, "ci_low": m.low, "ci_high": m.high,
                      "n": m.n, "verdict": v, "reason": reason, "measure": t.measure or "", "source": t.source,
-                     "truth_value": truth_value, "measured_by": t.measured_by})
+                     "role": t.role, "truth_value": truth_value, "measured_by": t.measured_by})
     table = pd.DataFrame(rows, columns=list(COLUMNS))
     table.attrs["pipeline_notes"] = {k: run[2] for (k, _), run in pipeline_cache.items() if run[2]}
     return table

@@ -33,7 +33,8 @@ Each day, for every dyad:
   2021, targets F06), ~40% lower in non-secretors; sIgA (g/L) has a fast colostral
   component and a slow one (targets F01–F03).
 * **Junctions.** Permeability is open at birth and closes over ~72 h (Neville et al. 1991);
-  strain from stasis and inflammation re-opens it. The Na:K ratio follows permeability
+  strain from stasis and from inflammation above the low grade of healthy milk re-opens it
+  (subclinical mastitis: a paracellular leak). The Na:K ratio follows permeability
   (Morton 1994; Murase et al. 2014: median 0.62 on day 7).
 
 The ductal pool holds ``milk_pool_volume_ml`` times the day's breast-milk share (at least
@@ -149,7 +150,8 @@ def step(state: DyadState, ctx: SimulationContext) -> DyadState:
     opening = closed + (1.0 - closed) * _decay(day, ctx.p("tight_junction_closure_time_days", "day"))
     strain = (ctx.p("junction_strain_per_stasis", "1")
               * np.maximum(stasis - ctx.p("stasis_strain_threshold", "1"), 0.0)
-              + ctx.p("junction_strain_per_inflammation", "1") * host["inflammation"])
+              + ctx.p("junction_strain_per_inflammation", "1")
+              * np.maximum(host["inflammation"] - ctx.p("junction_strain_inflammation_threshold", "1"), 0.0))
     permeability = np.minimum(opening + (1.0 - opening) * (1.0 - np.exp(-strain)), 1.0)
     host["tight_junction_permeability"] = permeability
     nak_mature = ctx.p("na_k_closed", "1") * a["na_k_factor"]
