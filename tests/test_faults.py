@@ -27,7 +27,10 @@ def _simulate(out: Path, *extra: str, wait: bool = True) -> subprocess.Popen | s
     env = {**os.environ, "OMP_WAIT_POLICY": "passive"}
     if wait:
         return subprocess.run(command, capture_output=True, text=True, env=env, timeout=300)
-    return subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, env=env)
+    # a child inherits an ignored SIGINT (background jobs of a non-interactive shell, some CI
+    # runners): give it the default disposition so that Python installs its Ctrl-C handler
+    return subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, env=env,
+                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
 
 
 def _same_data(a: Path, b: Path) -> None:
@@ -79,7 +82,7 @@ def test_ctrl_c_says_in_one_line_what_was_kept_and_how_to_resume(tmp_path):
     if run.poll() is not None:
         pytest.skip("the run finished before it could be interrupted")
     run.send_signal(signal.SIGINT)
-    _, err = run.communicate(timeout=120)
+    _, err = run.communicate(timeout=300)
     assert run.returncode == 130
     lines = [line for line in err.splitlines() if line.strip()]
     assert lines[-1].startswith("lactobiome: interrupted;") and "rerun the same command to resume" in lines[-1]

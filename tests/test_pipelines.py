@@ -30,7 +30,7 @@ def test_shipped_targets_say_how_they_were_measured() -> None:
 def test_unknown_pipeline_is_a_one_line_error(tmp_path: Path) -> None:
     path = tmp_path / "t.yaml"
     path.write_text(
-        "targets:\n- {id: X1, system: milk, quantity: q, published: '1', unit: fraction, "
+        "targets:\n- {id: X1, role: check, system: milk, quantity: q, published: '1', unit: fraction, "
         "population: all, time_point: day 30, source: s, measure: infant_gut_milk_share_d30, "
         "acceptance: [0, 1], measured_by: nobody/16S/guess}\n"
     )

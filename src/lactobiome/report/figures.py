@@ -25,12 +25,13 @@ from lactobiome.errors import InputError
 from lactobiome.model.spectrum import MASTITIS_STATES, STATE_CODE, episodes, state_codes
 from lactobiome.validation import Target
 from lactobiome.validation.cohort import model_values
-from lactobiome.validation.verdicts import NOT_MODELLED, OUTSIDE, WITHIN
+from lactobiome.validation.verdicts import BEYOND_HORIZON, NOT_MODELLED, OUTSIDE, WITHIN
 
 # Presentation choices (not model parameters): how many genera a composition panel names,
 # and the colours of the verdicts.
 TOP_GENERA = 8
-VERDICT_COLOURS: dict[str, str] = {WITHIN: "#2e7d32", OUTSIDE: "#c62828", NOT_MODELLED: "#9e9e9e"}
+VERDICT_COLOURS: dict[str, str] = {WITHIN: "#2e7d32", OUTSIDE: "#c62828", NOT_MODELLED: "#9e9e9e",
+                                   BEYOND_HORIZON: "#bdbdbd"}
 BAND_COLOUR = "rgba(46, 125, 50, 0.18)"
 
 COMPOSITION_SITES: tuple[str, ...] = ("milk", "infant_gut", "infant_mouth", "areolar_skin")
