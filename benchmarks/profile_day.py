@@ -84,12 +84,12 @@ def main() -> None:
     dyad_days = args.dyads * args.days
     print(f"{args.scenario}: {args.dyads} dyads x {args.days} days, {total:.2f} CPU s, "
           f"{total / dyad_days * 1e6:.2f} CPU-us per dyad-day, load {os.getloadavg()[0]:.1f}")
-    print(f"\n| process | CPU s | share of the day | CPU-us / dyad-day |\n|---|---:|---:|---:|")
+    print("\n| process | CPU s | share of the day | CPU-us / dyad-day |\n|---|---:|---:|---:|")
     rest = total - sum(_PROCESS_CPU.values())
     for name, cpu in sorted([*_PROCESS_CPU.items(), ("(engine: panel, recording, views)", rest)],
                             key=lambda item: -item[1]):
         print(f"| {name} | {cpu:.2f} | {cpu / total:.1%} | {cpu / dyad_days * 1e6:.2f} |")
-    print(f"\n| kernel | calls | CPU s | share of the day |\n|---|---:|---:|---:|")
+    print("\n| kernel | calls | CPU s | share of the day |\n|---|---:|---:|---:|")
     for name, cpu in sorted(_KERNEL_CPU.items(), key=lambda item: -item[1]):
         print(f"| {name} | {_KERNEL_CALLS[name]} | {cpu:.2f} | {cpu / total:.1%} |")
     kernels = sum(_KERNEL_CPU.values())
