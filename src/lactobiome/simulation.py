@@ -117,6 +117,7 @@ def simulate_to_file(
     todo = [(ids[start : start + size], path) for start, path in zip(starts, paths, strict=True)]
     with tqdm(total=len(ids) * days, unit="dyad-day", unit_scale=True, disable=disable,
               desc="simulate", file=sys.stderr) as bar:
+        _say_if_compiling(bar, disable)
         for chunk_ids, path in todo:
             if path.exists():
                 bar.update(len(chunk_ids) * days)
@@ -137,6 +138,22 @@ def simulate_to_file(
     combine_events(paths, out)  # mastitis episodes beside the result: <out>.events.csv
     shutil.rmtree(parts_dir)
     return out
+
+
+def _say_if_compiling(bar, disable: bool) -> None:
+    """Tell a terminal user that the first run compiles the model's kernels (else the bar sits at 0%)."""
+    from lactobiome.model import state, transfer
+    from lactobiome.model._kernel_cache import uncached_kernels
+    from lactobiome.model.processes import growth
+
+    if disable:
+        return
+    # the kernels every simulated day calls
+    missing = uncached_kernels((transfer._move_kernel, transfer._immigrate_kernel, growth._growth_kernel,
+                                state._cells_in_site, state._scale_site))
+    if missing:
+        bar.write(f"compiling {len(missing)} model kernels (first run after an install or an update; "
+                  "cached for later runs)...", file=sys.stderr)
 
 
 def _write_chunk(result: ChunkResult, taxa: TaxaCatalogue, attrs: dict[str, str], path: Path) -> None:
