@@ -8,6 +8,7 @@ import shutil
 import sys
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import yaml
@@ -76,6 +77,7 @@ def simulate_to_file(
     taxa: TaxaCatalogue | None = None,
     on_chunk: Callable[[ChunkResult], None] | None = None,
     workers: int = 1,
+    client: Any = None,
 ) -> Path:
     """Simulate the cohort chunk by chunk into ``out`` (``.nc`` or ``.zarr``).
 
@@ -83,6 +85,8 @@ def simulate_to_file(
     parameters and chunk size resumes after them. ``progress=None`` shows a bar only on a
     terminal. ``workers > 1`` simulates chunks in that many processes (one compute thread
     each); the result is identical, because a dyad's random streams depend only on its id.
+    ``client`` (a ``distributed.Client``) runs the chunks as Dask tasks instead
+    (:mod:`lactobiome.dask_backend`); ``<out>.parts/`` must then be on storage every worker sees.
     """
     from tqdm import tqdm
 
@@ -122,7 +126,12 @@ def simulate_to_file(
             if path.exists():
                 bar.update(len(chunk_ids) * days)
         todo = [(chunk_ids, path) for chunk_ids, path in todo if not path.exists()]
-        if workers > 1 and len(todo) > 1:
+        if client is not None:
+            from lactobiome.dask_backend import run_chunks
+
+            run_chunks(client, todo, scenario, parameters, taxa, attrs, bar, days)
+            todo = []
+        elif workers > 1 and len(todo) > 1:
             _run_parallel(todo, workers, scenario, parameters, taxa, attrs, bar, days)
         for chunk_ids, path in todo if workers <= 1 or len(todo) <= 1 else ():
             n_chunk = len(chunk_ids)

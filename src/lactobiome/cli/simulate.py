@@ -17,9 +17,12 @@ import click
 @click.option("--chunk-size", type=click.IntRange(min=1), help="Dyads per chunk (memory vs speed).")
 @click.option("--workers", type=click.IntRange(min=1), default=1, show_default=True,
               help="Processes simulating chunks in parallel (results are identical).")
+@click.option("--dask", "dask", metavar="local[:N]|ADDRESS", default=None,
+              help="Run the chunks as Dask tasks: a LocalCluster of N workers, or a scheduler address "
+                   "(needs lactobiome[dask]; the result's folder must be shared with the workers).")
 @click.option("--progress/--no-progress", default=None, help="Progress bar (default: on a terminal only).")
 def simulate(scenario: str, dyads: int | None, days: int | None, seed: int | None, out: Path,
-             chunk_size: int | None, workers: int, progress: bool | None) -> None:
+             chunk_size: int | None, workers: int, progress: bool | None, dask: str | None) -> None:
     """Simulate a cohort of mother–infant dyads under SCENARIO (a built-in name or a YAML file).
 
     Writes abundance by site, taxon and origin on the recorded days, the daily milk panel and
@@ -35,7 +38,16 @@ def simulate(scenario: str, dyads: int | None, days: int | None, seed: int | Non
         raise click.BadParameter(f"{out}: expected a path ending in .nc or .zarr", param_hint="--out")
     cohort = {k: v for k, v in {"dyads": dyads, "days": days, "seed": seed}.items() if v is not None}
     chosen = load_scenario(scenario, {"cohort": cohort} if cohort else None)
-    simulate_to_file(chosen, out, chunk_size=chunk_size, progress=progress, workers=workers)
+    if dask is None:
+        simulate_to_file(chosen, out, chunk_size=chunk_size, progress=progress, workers=workers)
+    else:
+        from lactobiome.dask_backend import close, connect
+
+        client = connect(dask)
+        try:
+            simulate_to_file(chosen, out, chunk_size=chunk_size, progress=progress, client=client)
+        finally:
+            close(client)
     with open_result(out) as ds:
         table = provenance_table(ds)
         panel = panel_table(ds)
