@@ -54,10 +54,11 @@ def _wrap_kernels() -> None:
         if not module_name.startswith("lactobiome.model") or module is None:
             continue
         for attr, value in list(vars(module).items()):
-            if isinstance(value, CPUDispatcher) and not value.targetoptions.get("inline") == "always":
-                if value.py_func.__module__ == module_name or attr.startswith("_"):
-                    setattr(module, attr, _timed_kernel(f"{value.py_func.__module__.rsplit('.', 1)[-1]}.{attr}",
-                                                        value))
+            # the reference kernels' adapters carry the kernel they call
+            kernel = value if isinstance(value, CPUDispatcher) else getattr(value, "__wrapped__", value)
+            if isinstance(kernel, CPUDispatcher) and not kernel.targetoptions.get("inline") == "always":
+                if kernel.py_func.__module__ == module_name or attr.startswith("_"):
+                    setattr(module, attr, _timed_kernel(f"{module_name.rsplit('.', 1)[-1]}.{attr}", value))
 
 
 def main() -> None:
@@ -65,7 +66,17 @@ def main() -> None:
     parser.add_argument("--dyads", type=int, default=1000)
     parser.add_argument("--days", type=int, default=180)
     parser.add_argument("--scenario", default="default")
+    parser.add_argument("--reference", action="store_true",
+                        help="run on the frozen kernels of benchmarks/reference/kernels.py")
     args = parser.parse_args()
+    if args.reference:
+        import sys
+        from pathlib import Path
+
+        sys.path.insert(0, str(Path(__file__).resolve().parent))
+        from reference.kernels import install
+
+        install()
 
     import numpy as np
 
@@ -82,7 +93,7 @@ def main() -> None:
     engine.run_chunk(scenario, parameters, taxa, np.arange(args.dyads), processes=processes)
     total = time.process_time() - start
     dyad_days = args.dyads * args.days
-    print(f"{args.scenario}: {args.dyads} dyads x {args.days} days, {total:.2f} CPU s, "
+    print(f"{args.scenario}{' (reference kernels)' if args.reference else ''}: {args.dyads} dyads x {args.days} days, {total:.2f} CPU s, "
           f"{total / dyad_days * 1e6:.2f} CPU-us per dyad-day, load {os.getloadavg()[0]:.1f}")
     print("\n| process | CPU s | share of the day | CPU-us / dyad-day |\n|---|---:|---:|---:|")
     rest = total - sum(_PROCESS_CPU.values())

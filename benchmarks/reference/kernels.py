@@ -147,6 +147,7 @@ def _scale_site(abundance, site, factor):
 def _dropping_origins(kernel: Any) -> Any:
     def adapter(*args: Any) -> Any:
         return kernel(*args[:-2])
+    adapter.__wrapped__ = kernel  # type: ignore[attr-defined]
     return adapter
 
 
