@@ -27,6 +27,7 @@ from lactobiome.model.state import DyadState
 def _move_kernel(abundance, donors, receivers, origins, probability, offsets, dyad_strides, taxon_strides,
                  seed, dyad_ids, day, processes, moved, live_lists, live_counts):
     n_taxa = abundance.shape[2]
+    n_origins = abundance.shape[3]
     record = moved.shape[0] > 0
     normal_hash, uniform_hash = counter_hashes(n_taxa)
     for i in prange(abundance.shape[0]):
@@ -37,7 +38,8 @@ def _move_kernel(abundance, donors, receivers, origins, probability, offsets, dy
             receiver = receivers[r]
             row = offsets[r] + i * dyad_strides[r]
             key = stream_key(np.uint64(seed), np.uint64(dyad_ids[i]), np.uint64(day), np.uint64(processes[r]))
-            # only the origins the donor site can hold: the others are +0.0 and change no sum
+            # sum only the origins the donor site can hold: the others are +0.0 and change no
+            # sum (scaling stays a contiguous loop over all origins: 0 * keep is 0, and faster)
             live = live_lists[donor]
             n_live = live_counts[donor]
             for t in range(n_taxa):
@@ -55,8 +57,8 @@ def _move_kernel(abundance, donors, receivers, origins, probability, offsets, dy
                     moved[r, i, t] = m
                 if m > 0.0:
                     keep = np.float32(1.0 - m / total)
-                    for j in range(n_live):
-                        abundance[i, donor, t, live[j]] *= keep
+                    for o in range(n_origins):
+                        abundance[i, donor, t, o] *= keep
                     abundance[i, receiver, t, origins[r]] += np.float32(m)
 
 

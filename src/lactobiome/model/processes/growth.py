@@ -59,6 +59,7 @@ def _growth_kernel(abundance, capacity, niche, base_rate, modifier, alpha, loss,
                    seed, dyad_ids, day, noise_stream, demographic_stream, live_lists, live_counts):
     n_sites = abundance.shape[1]
     n_taxa = abundance.shape[2]
+    n_origins = abundance.shape[3]
     # λ and the transient survival of an unmodified day, once per call rather than per element:
     # most sites have no host modifier, and rate * 1.0 is exactly rate
     base_lam = np.exp(np.maximum(base_rate, 0.0))
@@ -71,7 +72,7 @@ def _growth_kernel(abundance, capacity, niche, base_rate, modifier, alpha, loss,
                               np.uint64(demographic_stream))
         totals = np.empty(n_taxa)
         for s in range(n_sites):
-            # only the origins the site can hold: the others are +0.0 and change no sum
+            # sum only the origins the site can hold: the others are +0.0 and change no sum
             live = live_lists[s]
             n_live = live_counts[s]
             site_total = 0.0
@@ -99,8 +100,7 @@ def _growth_kernel(abundance, capacity, niche, base_rate, modifier, alpha, loss,
                 if expected < threshold:
                     expected = poisson_hashed(demo_key, normal_hash[j], uniform_hash[j], expected)
                 factor = np.float32(expected / n)
-                for j in range(n_live):
-                    o = live[j]
+                for o in range(n_origins):  # contiguous: faster than the live list, 0 stays 0
                     v = abundance[i, s, t, o] * factor
                     # flush vanishing origin shares: float32 subnormals slow arithmetic ~100x
                     abundance[i, s, t, o] = v if v > _NEGLIGIBLE_CELLS else np.float32(0.0)
