@@ -2,9 +2,12 @@
 
 Prints dyad-days per second and peak resident memory for cohorts of 1,000 and 10,000
 dyads x 180 days (each in its own process; simulation only, then written chunk by chunk to a
-temporary NetCDF file, then the same with two worker processes), beside a naive reference
-measured in the same run: the same one-day step driven by a Python loop over dyads, one dyad
-at a time. Each row also gives the CPU seconds used (the process and its workers) and the
+temporary NetCDF file, then the same with two worker processes), beside two references
+measured in the same run: the frozen kernels of ``benchmarks/reference/kernels.py`` (the
+model's kernels before the speed work of issue 18, simulating only; ``x ref`` is the ratio of
+dyad-days per second, ``x ref CPU`` that of CPU seconds per dyad-day, which other work on a
+shared machine hardly moves), and the
+same one-day step driven by a Python loop over dyads, one dyad at a time (``x naive``). Each row also gives the CPU seconds used (the process and its workers) and the
 load average: on a shared machine the wall-clock rate falls with other work, the CPU
 seconds hardly move.
 
@@ -24,8 +27,14 @@ import time
 from pathlib import Path
 
 
-def _child(dyads: int, days: int, chunk_size: int, write: bool, workers: int) -> dict:
+def _child(dyads: int, days: int, chunk_size: int, write: bool, workers: int, reference: bool = False) -> dict:
     import numpy as np
+
+    if reference:
+        sys.path.insert(0, str(Path(__file__).resolve().parent))
+        from reference.kernels import install
+
+        install()
 
     from lactobiome.model.engine import run_chunk
     from lactobiome.scenarios import load_scenario
@@ -83,24 +92,27 @@ def main() -> None:
     parser.add_argument("--child", type=str, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
-        dyads, days, chunk, write, workers = json.loads(args.child)
-        print(json.dumps(_child(dyads, days, chunk, write, workers)))
+        print(json.dumps(_child(*json.loads(args.child))))
         return
 
     naive = _naive(args.days, args.naive_dyads)
     print(f"reference: naive per-dyad loop, {args.naive_dyads} dyads x {args.days} days: {naive:,.0f} dyad-days/s")
-    print(f"{'dyads':>7} {'days':>5} {'mode':>17} {'seconds':>8} {'dyad-days/s':>12} {'x naive':>8} "
-          f"{'peak MiB':>9} {'CPU s':>7} {'load':>5}")
+    print(f"{'dyads':>7} {'days':>5} {'mode':>17} {'seconds':>8} {'dyad-days/s':>12} {'x ref':>6} {'x ref CPU':>9} {'x naive':>8} "
+          f"{'peak MiB':>9} {'CPU s':>7} {'CPU-us/dd':>9} {'load':>5}")
     for dyads in args.dyads:
-        for write, workers in ((False, 1), (True, 1), (True, 2)):
-            spec = json.dumps([dyads, args.days, args.chunk_size, write, workers])
+        reference_rate = reference_cpu = 0.0
+        for write, workers, reference in ((False, 1, True), (False, 1, False), (True, 1, False), (True, 2, False)):
+            spec = json.dumps([dyads, args.days, args.chunk_size, write, workers, reference])
             done = subprocess.run([sys.executable, __file__, "--child", spec], capture_output=True, text=True, check=True)
             row = json.loads(done.stdout.strip().splitlines()[-1])
             rate = row["dyads"] * row["days"] / row["seconds"]
-            mode = ("simulate+write" if write else "simulate") + (f" x{workers}" if workers > 1 else "")
+            cpu_us = row["cpu_seconds"] / (row["dyads"] * row["days"]) * 1e6
+            reference_rate, reference_cpu = reference_rate or rate, reference_cpu or cpu_us
+            mode = ("reference kernels" if reference else "simulate+write" if write else "simulate") + (
+                f" x{workers}" if workers > 1 else "")
             print(f"{dyads:>7} {args.days:>5} {mode:>17} {row['seconds']:>8.1f} {rate:>12,.0f} "
-                  f"{rate / naive:>8.0f} {row['peak_mib']:>9.0f} {row['cpu_seconds']:>7.1f} "
-                  f"{os.getloadavg()[0]:>5.1f}")
+                  f"{rate / reference_rate:>6.2f} {reference_cpu / cpu_us:>9.2f} {rate / naive:>8.0f} {row['peak_mib']:>9.0f} "
+                  f"{row['cpu_seconds']:>7.1f} {cpu_us:>9.2f} {os.getloadavg()[0]:>5.1f}")
 
 
 if __name__ == "__main__":

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from pathlib import Path
-from typing import TYPE_CHECKING, cast
+from typing import TYPE_CHECKING, Any, cast
 
 from lactobiome.errors import InputError, ScenarioError
 
@@ -64,6 +64,7 @@ def simulate(
     out: str | Path | None = None,
     workers: int = 1,
     progress: bool | None = False,
+    client: Any = None,
 ) -> xr.Dataset:
     """Simulate a cohort of mother–infant dyads.
 
@@ -85,6 +86,9 @@ def simulate(
         Worker processes when writing to ``out`` (identical results).
     progress
         Show a progress bar (``None``: only on a terminal).
+    client
+        A ``distributed.Client``: run the chunks as Dask tasks (needs ``out``, on storage the
+        workers share; the file is identical to a single-process run's).
 
     Returns
     -------
@@ -104,10 +108,13 @@ def simulate(
     validated = _scenario(scenario, dyads, days, seed)
     table = _parameters(parameters)
     if out is None:
+        if client is not None:
+            raise InputError("simulate(client=...): also give out=, the .nc or .zarr file the Dask workers write")
         return simulate_in_memory(validated, table)
     from lactobiome.io.dataset import open_result
 
-    path = simulate_to_file(validated, Path(out), parameters=table, workers=workers, progress=progress)
+    path = simulate_to_file(validated, Path(out), parameters=table, workers=workers, progress=progress,
+                            client=client)
     return open_result(path)
 
 

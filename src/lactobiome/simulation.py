@@ -9,6 +9,7 @@ import sys
 import warnings
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import yaml
@@ -93,6 +94,7 @@ def simulate_to_file(
     on_chunk: Callable[[ChunkResult], None] | None = None,
     workers: int = 1,
     history: str | None = None,
+    client: Any = None,
 ) -> Path:
     """Simulate the cohort chunk by chunk into ``out`` (``.nc`` or ``.zarr``).
 
@@ -101,6 +103,8 @@ def simulate_to_file(
     terminal. ``history`` (the command line) is recorded in the file with its creation time.
     ``workers > 1`` simulates chunks in that many processes (one compute thread
     each); the result is identical, because a dyad's random streams depend only on its id.
+    ``client`` (a ``distributed.Client``) runs the chunks as Dask tasks instead
+    (:mod:`lactobiome.dask_backend`); ``<out>.parts/`` must then be on storage every worker sees.
     """
     from tqdm import tqdm
 
@@ -144,11 +148,17 @@ def simulate_to_file(
                       LactobiomeWarning, stacklevel=2)
     with tqdm(total=len(ids) * days, unit="dyad-day", unit_scale=True, disable=disable,
               desc="simulate", file=sys.stderr) as bar:
+        _say_if_compiling(bar, disable)
         for chunk_ids, path in todo:
             if path.exists():
                 bar.update(len(chunk_ids) * days)
         todo = [(chunk_ids, path) for chunk_ids, path in todo if not path.exists()]
-        if workers > 1 and len(todo) > 1:
+        if client is not None:
+            from lactobiome.dask_backend import run_chunks
+
+            run_chunks(client, todo, scenario, parameters, taxa, attrs, bar, days)
+            todo = []
+        elif workers > 1 and len(todo) > 1:
             _run_parallel(todo, workers, scenario, parameters, taxa, attrs, bar, days)
         for chunk_ids, path in todo if workers <= 1 or len(todo) <= 1 else ():
             n_chunk = len(chunk_ids)
@@ -180,6 +190,22 @@ def _readable_part(path: Path) -> bool:
         events.unlink(missing_ok=True)
         return False
     return True
+
+
+def _say_if_compiling(bar, disable: bool) -> None:
+    """Tell a terminal user that the first run compiles the model's kernels (else the bar sits at 0%)."""
+    from lactobiome.model import state, transfer
+    from lactobiome.model._kernel_cache import uncached_kernels
+    from lactobiome.model.processes import growth
+
+    if disable:
+        return
+    # the kernels every simulated day calls
+    missing = uncached_kernels((transfer._move_kernel, transfer._immigrate_kernel, growth._growth_kernel,
+                                state._cells_in_site, state._scale_site))
+    if missing:
+        bar.write(f"compiling {len(missing)} model kernels (first run after an install or an update; "
+                  "cached for later runs)...", file=sys.stderr)
 
 
 def _write_chunk(result: ChunkResult, taxa: TaxaCatalogue, attrs: dict[str, str], path: Path) -> None:

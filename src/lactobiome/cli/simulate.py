@@ -19,13 +19,16 @@ import click
               help="Processes simulating chunks in parallel (results are identical).")
 @click.option("--parameters", "parameters_path", type=click.Path(path_type=Path),
               help="Parameter table to simulate with (e.g. one written by `lactobiome calibrate`; default: shipped).")
+@click.option("--dask", "dask", metavar="local[:N]|ADDRESS", default=None,
+              help="Run the chunks as Dask tasks: a LocalCluster of N workers, or a scheduler address "
+                   "(needs lactobiome[dask]; the result's folder must be shared with the workers).")
 @click.option("--progress/--no-progress", default=None, help="Progress bar (default: on a terminal only).")
 @click.option("--design", "design_name", default=None,
               help="Also record the sampling days of this study design (built-in name or YAML "
                    "file), so that `observe --design` finds them.")
 def simulate(scenario: str, dyads: int | None, days: int | None, seed: int | None, out: Path,
              chunk_size: int | None, workers: int, parameters_path: Path | None, progress: bool | None,
-             design_name: str | None = None) -> None:
+             dask: str | None = None, design_name: str | None = None) -> None:
     """Simulate a cohort of mother–infant dyads under SCENARIO (a built-in name or a YAML file).
 
     Writes abundance by site, taxon and origin on the recorded days, the daily milk panel and
@@ -54,8 +57,18 @@ def simulate(scenario: str, dyads: int | None, days: int | None, seed: int | Non
                           | {d for d in design.days if d <= horizon})
         chosen = load_scenario(scenario, {"cohort": cohort, "sampling": {"days": recorded}})
     table = load_parameters(parameters_path) if parameters_path else None
-    simulate_to_file(chosen, out, chunk_size=chunk_size, progress=progress, parameters=table, workers=workers,
-                     history=command_line())
+    if dask is None:
+        simulate_to_file(chosen, out, chunk_size=chunk_size, progress=progress, parameters=table, workers=workers,
+                         history=command_line())
+    else:
+        from lactobiome.dask_backend import close, connect
+
+        client = connect(dask)
+        try:
+            simulate_to_file(chosen, out, chunk_size=chunk_size, progress=progress, parameters=table,
+                             history=command_line(), client=client)
+        finally:
+            close(client)
     with open_result(out) as ds:
         shares = provenance_table(ds)
         panel = panel_table(ds)

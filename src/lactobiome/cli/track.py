@@ -128,6 +128,7 @@ def track(
     meta = read_metadata(meta_path)
     n_sinks = int((meta["SourceSink"] == "Sink").sum())
     total = n_sinks * (1 + bootstrap) if method == "lactobiome" else n_sinks
+    _say_if_compiling()
     with tqdm(total=total, desc="tracking", unit="fit", disable=None, leave=False) as bar:
         result = run_track(
             counts,
@@ -170,3 +171,15 @@ def track(
         click.echo(
             f"note: relative abundances treated as {effective_depth:g} reads per sample"
         )
+
+
+def _say_if_compiling() -> None:
+    """On a terminal, say that the first run compiles the tracker's kernels (the bar waits for them)."""
+    import sys
+
+    from lactobiome.model._kernel_cache import uncached_kernels
+    from lactobiome.tracking import engine
+
+    if sys.stderr.isatty() and uncached_kernels([engine.fit_batch]):
+        click.echo("compiling the tracker's kernels (first run after an install or an update; cached for later "
+                   "runs)...", err=True)

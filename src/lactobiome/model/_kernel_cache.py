@@ -15,7 +15,9 @@ Numba's own locators apply unchanged.
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Iterable
 from pathlib import Path
+from typing import Any
 
 from numba.core import caching
 
@@ -58,3 +60,24 @@ if _IN_TREE is not None and _IMPL is not None:
 
     if ModelSourceCacheLocator not in _IMPL._locator_classes:
         _IMPL._locator_classes.insert(0, ModelSourceCacheLocator)
+
+
+
+def uncached_kernels(kernels: Iterable[Any]) -> list[str]:
+    """Names of those Numba kernels (dispatchers with ``cache=True``) that have no usable cache entry.
+
+    A kernel with an empty or stale index (no entry, or one written for other sources) is
+    compiled on its first call; a program can tell its user so before the first run.
+    """
+    missing = []
+    for kernel in kernels:
+        index = getattr(getattr(kernel, "_cache", None), "_cache_file", None)
+        if index is None:
+            continue
+        try:
+            empty = not index._load_index()
+        except Exception:  # an unreadable index is recompiled by Numba too
+            empty = True
+        if empty:
+            missing.append(f"{kernel.py_func.__module__}.{kernel.py_func.__name__}")
+    return missing

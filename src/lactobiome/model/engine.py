@@ -62,9 +62,10 @@ from lactobiome.model.processes import (
     translocation,
 )
 from lactobiome.model.random import RandomStreams
+from lactobiome.model.routes import live_origins
 from lactobiome.model.scenario import Scenario
-from lactobiome.model.sites import SITE_INDEX
-from lactobiome.model.state import DyadState
+from lactobiome.model.sites import ORIGINS, SITE_INDEX, SITES
+from lactobiome.model.state import DyadState, origin_lists
 from lactobiome.model.taxa import TaxaCatalogue
 
 DEFAULT_PROCESSES: tuple[Process, ...] = (
@@ -128,6 +129,15 @@ def _panel_values(state: DyadState, staphylococci: np.ndarray) -> dict[str, np.n
     return values
 
 
+def _check_live_origins(abundance: np.ndarray, live: np.ndarray, day: int) -> None:
+    """Raise if cells sit where no route of the table brings them (kernels would skip them)."""
+    stray = ~live & abundance.any(axis=(0, 2))
+    if stray.any():
+        site, origin = np.argwhere(stray)[0]
+        raise RuntimeError(f"day {day}: cells of origin {ORIGINS[origin]} in site {SITES[site]}, which no row of "
+                           "the route table brings there; add the row to lactobiome.model.routes.ROUTES")
+
+
 def _read_only(arrays: dict[str, np.ndarray]) -> MappingProxyType[str, np.ndarray]:
     for value in arrays.values():
         value.flags.writeable = False
@@ -176,6 +186,8 @@ def run_chunk(
     store = HostStore(len(dyad_ids), len(taxa))
     state = DyadState.empty(dyad_ids, len(taxa), attributes)
     state.host = HostView(store.values)
+    live = live_origins()
+    state.origins = origin_lists(live)  # kernels skip the (site, origin) pairs no route fills
     ctx = prepare_context(scenario, parameters, taxa, dyad_ids, attributes, processes)
     # each process sees only the host variables and attributes it declared
     views = [(p.step, HostView(store.values, p), AttributeView(attributes, p.needed_attributes(scenario), p.name))
@@ -199,6 +211,7 @@ def run_chunk(
                 panel[name] = np.zeros((len(dyad_ids), days))
             panel[name][:, day - 1] = values
         if day in record_at:
+            _check_live_origins(state.abundance, live, day)
             abundance[:, record_at[day]] = state.abundance
         if on_day is not None:
             on_day(day)

@@ -201,3 +201,22 @@ def apply_contact_routes(state: DyadState, ctx: SimulationContext, process: str)
         moves.add(route.donor, route.receiver, 1.0 - np.exp(-rate * _exposure(route.exposure, state, ctx)),
                   stream_id(route.stream))
     moves.apply()
+
+
+def live_origins() -> np.ndarray:
+    """Which origins can ever hold cells in which site, from the ``move`` and ``immigration`` rows.
+
+    Returns
+    -------
+    numpy.ndarray
+        Boolean (site, origin): true where some row of :data:`ROUTES` brings cells of that
+        origin into that site (whatever the switches). Every other entry of a state run by the
+        engine stays zero, so kernels skip it (:func:`lactobiome.model.state.origin_lists`).
+    """
+    from lactobiome.model.sites import ORIGIN_INDEX, SITE_INDEX, SITES
+
+    live = np.zeros((len(SITES), len(ORIGIN_INDEX)), dtype=bool)
+    for route in ROUTES:
+        if route.kind in ("move", "immigration"):
+            live[SITE_INDEX[route.receiver], ORIGIN_INDEX[route.donor]] = True
+    return live

@@ -20,25 +20,54 @@ from lactobiome.model.contract import HostStore, HostView
 from lactobiome.model.sites import ORIGINS, SITES
 
 
+def origin_lists(live: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The origins that can hold cells in each site, as kernels read them.
+
+    Parameters
+    ----------
+    live
+        Boolean (site, origin): whether origin ``o`` can ever hold cells in site ``s``.
+
+    Returns
+    -------
+    lists, counts
+        ``lists[s, :counts[s]]`` are the live origins of site ``s`` in increasing order (int64).
+        Summing or scaling only these gives exactly the full loop's result: a skipped entry is
+        always +0.0, and adding +0.0 or scaling 0 changes nothing.
+    """
+    live = np.asarray(live, dtype=bool)
+    counts = live.sum(axis=1).astype(np.int64)
+    lists = np.zeros(live.shape, dtype=np.int64)
+    for s in range(live.shape[0]):
+        lists[s, : counts[s]] = np.flatnonzero(live[s])
+    return lists, counts
+
+
+def _all_origins() -> tuple[np.ndarray, np.ndarray]:
+    return origin_lists(np.ones((len(SITES), len(ORIGINS)), dtype=bool))
+
+
 @njit(cache=True, parallel=True)
-def _cells_in_site(abundance: np.ndarray, site: int) -> np.ndarray:
+def _cells_in_site(abundance: np.ndarray, site: int, lists: np.ndarray, counts: np.ndarray) -> np.ndarray:
     out = np.empty((abundance.shape[0], abundance.shape[2]))
+    n_live = counts[site]
     for i in prange(abundance.shape[0]):
         for t in range(abundance.shape[2]):
             total = 0.0
-            for o in range(abundance.shape[3]):
-                total += abundance[i, site, t, o]
+            for j in range(n_live):
+                total += abundance[i, site, t, lists[site, j]]
             out[i, t] = total
     return out
 
 
 @njit(cache=True, parallel=True)
-def _scale_site(abundance: np.ndarray, site: int, factor: np.ndarray) -> None:
+def _scale_site(abundance: np.ndarray, site: int, factor: np.ndarray, lists: np.ndarray, counts: np.ndarray) -> None:
+    n_live = counts[site]
     for i in prange(abundance.shape[0]):
         for t in range(abundance.shape[2]):
             f = factor[i, t]
-            for o in range(abundance.shape[3]):
-                abundance[i, site, t, o] *= f
+            for j in range(n_live):
+                abundance[i, site, t, lists[site, j]] *= f
 
 
 @dataclass
@@ -60,6 +89,10 @@ class DyadState:
     growth_modifier
         Multiplier on each taxon's growth rate in each site today, shape (dyad, site, taxon);
         reset to 1 at the start of each day, host processes (oxygen, HMOs, sIgA) multiply in.
+    origins
+        ``(lists, counts)`` from :func:`origin_lists`: the origins that can hold cells in each
+        site. Kernels loop over these only. Every origin by default; the engine narrows them
+        to what the route table can carry (:func:`lactobiome.model.routes.live_origins`).
     """
 
     dyad_ids: np.ndarray
@@ -68,6 +101,7 @@ class DyadState:
     attributes: Mapping[str, np.ndarray]
     host: MutableMapping[str, np.ndarray] = field(default_factory=dict)
     growth_modifier: np.ndarray = field(default_factory=lambda: np.ones((0, len(SITES), 0)))
+    origins: tuple[np.ndarray, np.ndarray] = field(default_factory=_all_origins)
 
     @classmethod
     def empty(cls, dyad_ids: np.ndarray, n_taxa: int, attributes: Mapping[str, np.ndarray]) -> DyadState:
@@ -88,7 +122,7 @@ class DyadState:
 
     def cells_in(self, site: int) -> np.ndarray:
         """Cells per (dyad, taxon) in site number ``site``, summed over origin, float64."""
-        return _cells_in_site(self.abundance, site)
+        return _cells_in_site(self.abundance, site, *self.origins)
 
     def scale_site(self, site: int, factor: np.ndarray) -> None:
         """Multiply every origin of each (dyad, taxon) in site number ``site`` by ``factor``.
@@ -99,7 +133,7 @@ class DyadState:
         """
         shape = (self.n_dyads, self.abundance.shape[2])
         factor = np.ascontiguousarray(np.broadcast_to(np.asarray(factor, dtype=np.float32), shape))
-        _scale_site(self.abundance, site, factor)
+        _scale_site(self.abundance, site, factor, *self.origins)
 
     def site_totals(self) -> np.ndarray:
         """Cells per (dyad, site, taxon), summed over origin, float64."""
@@ -114,4 +148,5 @@ class DyadState:
             attributes={k: v.copy() for k, v in self.attributes.items()},
             host={k: v.copy() for k, v in self.host.items()},
             growth_modifier=self.growth_modifier.copy(),
+            origins=(self.origins[0].copy(), self.origins[1].copy()),
         )

@@ -25,7 +25,7 @@ from lactobiome.model.state import DyadState
 
 @njit(cache=True, parallel=True)
 def _move_kernel(abundance, donors, receivers, origins, probability, offsets, dyad_strides, taxon_strides,
-                 seed, dyad_ids, day, processes, moved):
+                 seed, dyad_ids, day, processes, moved, live_lists, live_counts):
     n_taxa = abundance.shape[2]
     n_origins = abundance.shape[3]
     record = moved.shape[0] > 0
@@ -38,6 +38,10 @@ def _move_kernel(abundance, donors, receivers, origins, probability, offsets, dy
             receiver = receivers[r]
             row = offsets[r] + i * dyad_strides[r]
             key = stream_key(np.uint64(seed), np.uint64(dyad_ids[i]), np.uint64(day), np.uint64(processes[r]))
+            # sum only the origins the donor site can hold: the others are +0.0 and change no
+            # sum (scaling stays a contiguous loop over all origins: 0 * keep is 0, and faster)
+            live = live_lists[donor]
+            n_live = live_counts[donor]
             for t in range(n_taxa):
                 p = probability[row + t * taxon_strides[r]]
                 if p <= 0.0:
@@ -45,8 +49,8 @@ def _move_kernel(abundance, donors, receivers, origins, probability, offsets, dy
                         moved[r, i, t] = 0.0
                     continue
                 total32 = np.float32(0.0)
-                for o in range(n_origins):
-                    total32 += abundance[i, donor, t, o]
+                for j in range(n_live):
+                    total32 += abundance[i, donor, t, live[j]]
                 total = np.float64(total32)
                 m = thin_hashed(key, normal_hash[t], uniform_hash[t], total, p)
                 if record:
@@ -136,6 +140,7 @@ class Moves:
                 state.day,
                 np.array(processes, dtype=np.int64),
                 moved,
+                *state.origins,
             )
         self._routes.clear()
         return moved if record else None

@@ -56,7 +56,7 @@ def prepare(ctx: SimulationContext, attributes: Mapping[str, np.ndarray]) -> dic
 
 @njit(cache=True, parallel=True)
 def _growth_kernel(abundance, capacity, niche, base_rate, modifier, alpha, loss, noise_sd, threshold,
-                   seed, dyad_ids, day, noise_stream, demographic_stream):
+                   seed, dyad_ids, day, noise_stream, demographic_stream, live_lists, live_counts):
     n_sites = abundance.shape[1]
     n_taxa = abundance.shape[2]
     n_origins = abundance.shape[3]
@@ -72,12 +72,14 @@ def _growth_kernel(abundance, capacity, niche, base_rate, modifier, alpha, loss,
                               np.uint64(demographic_stream))
         totals = np.empty(n_taxa)
         for s in range(n_sites):
-            # origin outermost: the same sums in the same order, overlapping across taxa
+            # sum only the origins the site can hold: the others are +0.0 and change no sum
+            live = live_lists[s]
+            n_live = live_counts[s]
             site_total = 0.0
             for t in range(n_taxa):
                 x = 0.0
-                for o in range(n_origins):
-                    x += abundance[i, s, t, o]
+                for j in range(n_live):
+                    x += abundance[i, s, t, live[j]]
                 totals[t] = x
                 site_total += x
             k_site = capacity[i, s]
@@ -98,7 +100,7 @@ def _growth_kernel(abundance, capacity, niche, base_rate, modifier, alpha, loss,
                 if expected < threshold:
                     expected = poisson_hashed(demo_key, normal_hash[j], uniform_hash[j], expected)
                 factor = np.float32(expected / n)
-                for o in range(n_origins):
+                for o in range(n_origins):  # contiguous: faster than the live list, 0 stays 0
                     v = abundance[i, s, t, o] * factor
                     # flush vanishing origin shares: float32 subnormals slow arithmetic ~100x
                     abundance[i, s, t, o] = v if v > _NEGLIGIBLE_CELLS else np.float32(0.0)
@@ -121,6 +123,7 @@ def step(state: DyadState, ctx: SimulationContext) -> DyadState:
         state.day,
         stream_id("growth.noise"),
         stream_id("growth.demographic"),
+        *state.origins,
     )
     return state
 

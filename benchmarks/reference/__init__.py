@@ -1,0 +1,1 @@
+"""Frozen reference implementations for same-run speed ratios."""
