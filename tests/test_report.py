@@ -61,6 +61,13 @@ def test_provenance_points_are_the_validation_values(ds):
     assert diamonds == pytest.approx([expected["E01"], expected["E02"]])
     bands = [(s.y0, s.y1) for s in section.figure.layout.shapes]
     assert bands == [(targets[i].low, targets[i].high) for i in ("E01", "E02")]
+    # E01 and E02 are measured through Pannaraj's pipeline: the model's truth stands beside them
+    from lactobiome.validation.verdicts import validate_dataset
+
+    table = validate_dataset(ds, [targets["E01"], targets["E02"]], n_boot=0).set_index("id")
+    circles = [t.y[0] for t in section.figure.data if t.marker.symbol == "circle-open"]
+    assert circles == pytest.approx([table.loc["E01", "truth_value"], table.loc["E02", "truth_value"]])
+    assert circles[0] > diamonds[0]  # the truth counts milk-borne cells the pipeline cannot see
 
 
 def test_panel_median_is_the_median_of_feeding_dyads(ds):

@@ -202,10 +202,11 @@ def provenance_section(ds: xr.Dataset, targets: dict[str, Target]) -> Section:
     fig.update_layout(height=420)
     names = ", ".join(f"{t.id} ({t.source.split(' ')[0]} {_year(t.source)})" for t in chosen)
     return Section("provenance", "Where the bacteria came from", fig, (
-        "True origin of the cells in the infant gut and in milk (mean over breastfed dyads, stacked); right: the "
-        f"model's day-30 share through the validation measurement (diamond) against the published range (band) of {names}.",
-        "Look at how much of the infant gut is milk-borne and whether each diamond sits in its band; the truth "
-        "shown is the model's, not what a study would have measured.",
+        "True origin of the cells in the infant gut and in milk (mean over breastfed dyads, stacked); right, against "
+        f"the published range (band) of {names}: what that study's pipeline (design, 16S, SourceTracker) reports on "
+        "this cohort (diamond) beside the model's truth (open circle).",
+        "Look at how much of the infant gut is milk-borne, and at the gap between circle and diamond: a published "
+        "share is what a method reports about community similarity, not a count of transmitted cells.",
     ))
 
 
@@ -216,6 +217,7 @@ def _target_points(fig: go.Figure, ds: xr.Dataset, chosen: list[Target], labels:
     A target the run cannot measure (too short, no dyad in its population) gets a note instead.
     """
     values = model_values(ds, chosen) if chosen else {}
+    truth = _truth_values(ds, chosen)
     for i, target in enumerate(chosen):
         fig.add_shape(type="rect", x0=i - 0.35, x1=i + 0.35, y0=target.low, y1=target.high, fillcolor=BAND_COLOUR,
                       line={"width": 0}, row=1, col=col)
@@ -224,14 +226,35 @@ def _target_points(fig: go.Figure, ds: xr.Dataset, chosen: list[Target], labels:
             fig.add_annotation(x=i, y=target.high, text="not measurable in this run", showarrow=False,
                                yshift=12, row=1, col=col)
             continue
+        measured = target.measured_by != "truth"
+        how = f"what {target.measured_by} reports" if measured else "model"
         fig.add_trace(go.Scatter(x=[i], y=[value], mode="markers", showlegend=False,
                                  marker={"size": 12, "color": "#1a237e", "symbol": "diamond"},
-                                 hovertemplate=f"{target.id} {target.quantity}: model %{{y:{fmt}}}, published "
+                                 hovertemplate=f"{target.id} {target.quantity}: {how} %{{y:{fmt}}}, published "
                                                f"{target.acceptance_text} ({target.time_point})<extra></extra>"),
                       row=1, col=col)
+        true_value = truth.get(target.id, math.nan)
+        if measured and math.isfinite(true_value):
+            # the model's truth beside what the study's pipeline would have reported
+            fig.add_trace(go.Scatter(x=[i + 0.18], y=[true_value], mode="markers", showlegend=False,
+                                     marker={"size": 11, "color": "#ef6c00", "symbol": "circle-open",
+                                             "line": {"width": 2}},
+                                     hovertemplate=f"{target.id}: the model's truth %{{y:{fmt}}}<extra></extra>"),
+                          row=1, col=col)
     fig.update_xaxes(tickvals=list(range(len(chosen))), ticktext=labels, range=[-0.6, len(chosen) - 0.4],
                      row=1, col=col)
     fig.update_yaxes(rangemode="tozero", row=1, col=col)
+
+
+def _truth_values(ds: xr.Dataset, chosen: list[Target]) -> dict[str, float]:
+    """The model's true value of each target measured through a study pipeline (by id)."""
+    piped = [t for t in chosen if t.measured_by != "truth"]
+    if not piped:
+        return {}
+    from lactobiome.validation.verdicts import validate_dataset
+
+    table = validate_dataset(ds, piped, n_boot=0)
+    return {str(i): float(v) for i, v in zip(table["id"], table["truth_value"].astype(float), strict=True)}
 
 
 def _year(source: str) -> str:
