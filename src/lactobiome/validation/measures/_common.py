@@ -16,9 +16,9 @@ import pandas as pd
 import xarray as xr
 
 from lactobiome.errors import InputError
-from lactobiome.model.spectrum import STATE_CODE, state_codes
+from lactobiome.model.spectrum import STATE_CODE, episode_onsets, state_codes
 from lactobiome.validation.measures.registry import Unmeasurable
-from lactobiome.validation.statistics import Sample, Statistic, nanmedian
+from lactobiome.validation.statistics import Sample, Statistic, nanmedian, ratio_of_sums
 
 DETECTION_SHARE = 0.01
 """Relative abundance at which a taxon counts as detected in a sample (assumption)."""
@@ -185,3 +185,10 @@ def origin_share(ds: xr.Dataset, site: str, day: int, origins: Sequence[str]) ->
     if not present:
         return np.where(np.isfinite(shares.values).any(axis=1), 0.0, np.nan)
     return shares.sel(origin=present).sum("origin", min_count=1).values
+
+
+def onsets_by_day(ds: xr.Dataset, last_day: int) -> Sample:
+    """Share of the mastitis onsets of days 1-182 that fall on days 1 to ``last_day`` (per dyad: early, all)."""
+    onsets = episode_onsets(mastitis_codes(ds)) & window(ds, 1, 182)
+    early = onsets & (days(ds) <= last_day)
+    return Sample(np.column_stack([early.sum(axis=1), onsets.sum(axis=1)]), ratio_of_sums)

@@ -55,9 +55,7 @@ def _incidence(ds: xr.Dataset) -> Sample:
           "share of onsets of inflammatory or bacterial mastitis, phlegmon or abscess (days 1-182) that fall "
           "on days 1-42", needs=("mastitis_state",))
 def _first_six_weeks(ds: xr.Dataset) -> Sample:
-    onsets = episode_onsets(c.mastitis_codes(ds)) & c.window(ds, 1, 182)
-    early = onsets & (c.days(ds) <= 42)
-    return Sample(np.column_stack([early.sum(axis=1), onsets.sum(axis=1)]), ratio_of_sums)
+    return c.onsets_by_day(ds, 42)
 
 
 def _bacterial_sample_days(ds: xr.Dataset) -> tuple[np.ndarray, np.ndarray]:

@@ -22,7 +22,7 @@ import xarray as xr
 from lactobiome.model.spectrum import INFLAMED, episode_onsets
 from lactobiome.validation.measures import _common as c
 from lactobiome.validation.measures.registry import Registrar, Unmeasurable
-from lactobiome.validation.statistics import Sample, nanmean, ratio_of_sums
+from lactobiome.validation.statistics import Sample, nanmean
 
 register = Registrar("mastitis_epi")
 
@@ -103,9 +103,7 @@ def _cumulative_12_weeks(ds: xr.Dataset) -> Sample:
           "share of onsets of inflammatory or bacterial mastitis, phlegmon or abscess (days 1-182) that fall on "
           "days 1-28", needs=("mastitis_state",))
 def _first_four_weeks(ds: xr.Dataset) -> Sample:
-    onsets = episode_onsets(c.mastitis_codes(ds)) & c.window(ds, 1, 182)
-    early = onsets & (c.days(ds) <= 28)
-    return Sample(np.column_stack([early.sum(axis=1), onsets.sum(axis=1)]), ratio_of_sums)
+    return c.onsets_by_day(ds, 28)
 
 
 @register("subclinical_nak_first_month",
