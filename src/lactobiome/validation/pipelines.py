@@ -14,6 +14,10 @@ maternal stool for the closed loop; the study had none), takes at most the study
 dyads of the target's breast-milk group, runs ``track --method sourcetracker`` (SourceTracker2
 defaults) and averages the source's share over the infants; the interval is a percentile
 bootstrap over infants.
+
+Assay pipelines (a laboratory count, no sequencing: light microscopy of milk cells, 16S qPCR
+of milk) are in :mod:`lactobiome.validation.assays`; :func:`run_pipeline` dispatches to them
+and :func:`is_pipeline` knows both kinds.
 """
 
 from __future__ import annotations
@@ -26,7 +30,7 @@ import xarray as xr
 
 from lactobiome.validation.statistics import Measurement, Sample, bootstrap, nanmean
 
-__all__ = ["PIPELINES", "TRUTH", "Pipeline", "composition_note", "run_pipeline"]
+__all__ = ["PIPELINES", "TRUTH", "Pipeline", "composition_note", "is_pipeline", "pipeline_keys", "run_pipeline"]
 
 TRUTH = "truth"
 """``measured_by`` of a target compared with the model's true value."""
@@ -56,6 +60,18 @@ PIPELINES: dict[str, Pipeline] = {
     ),
 }
 """Pipelines by ``measured_by`` key."""
+
+
+def pipeline_keys() -> list[str]:
+    """Every ``measured_by`` key a target may name besides ``truth``: tracking and assay pipelines."""
+    from lactobiome.validation.assays import ASSAYS
+
+    return [*PIPELINES, *ASSAYS]
+
+
+def is_pipeline(key: str) -> bool:
+    """Whether ``key`` names a tracking or an assay pipeline."""
+    return key in pipeline_keys()
 
 MEASURE_SOURCE_DAY: dict[str, tuple[str, int]] = {
     "infant_gut_milk_share_d30": ("milk", 30),
@@ -173,9 +189,10 @@ def run_pipeline(
     ds
         A simulation result (it must hold the pipeline's day).
     key
-        A key of :data:`PIPELINES`.
+        A key of :data:`PIPELINES` or of :data:`lactobiome.validation.assays.ASSAYS`.
     measure
-        The target's measurement key (which source and day, :data:`MEASURE_SOURCE_DAY`).
+        The target's measurement key (which source and day, :data:`MEASURE_SOURCE_DAY`, for a
+        tracking pipeline; the assay's reading of it for an assay pipeline).
     n_boot
         Bootstrap resamples over infants for the 95% interval.
     seed
@@ -183,7 +200,8 @@ def run_pipeline(
     cache
         Shared between targets measured by the same pipeline on the same day; after the
         call it holds each run's shares, reason and composition note
-        (:func:`composition_note`) by ``(key, day)``.
+        (:func:`composition_note`) by ``(key, day)``; an assay pipeline leaves its
+        description under ``(key, 0)``.
 
     Returns
     -------
@@ -191,10 +209,15 @@ def run_pipeline(
         Mean share over the infants tracked, with its interval; NaN with the reason when the
         pipeline cannot run on ``ds``.
     """
+    from lactobiome.validation.assays import ASSAYS, run_assay
+
+    cache = {} if cache is None else cache
+    if key in ASSAYS:
+        cache.setdefault((key, 0), ({}, "", ASSAYS[key].description))
+        return run_assay(ds, key, measure, n_boot, seed)
     if measure not in MEASURE_SOURCE_DAY:
         return Measurement(math.nan, reason=f"pipeline {key} has no reading for measure {measure!r}")
     source, day = MEASURE_SOURCE_DAY[measure]
-    cache = {} if cache is None else cache
     if (key, day) not in cache:
         cache[(key, day)] = _shares(ds, key, day, seed)
     shares, reason, _ = cache[(key, day)]

@@ -170,6 +170,14 @@ WHY_PIPELINES_DIFFER = (
 )
 """The paragraph of the report that explains pipeline values against the truth."""
 
+WHY_ASSAYS_DIFFER = (
+    "Assay pipelines count what the study's laboratory counted in the same milk: light "
+    "microscopy cannot tell lipid-laden epithelial cells from macrophages, so its leucocyte "
+    "count holds every nucleated cell; qPCR amplifies the DNA of dead cells and of the "
+    "extraction kit as well as that of live cells. What each counts:"
+)
+"""The paragraph of the report that explains assay-pipeline values against the truth."""
+
 
 def _pipeline_section(table: pd.DataFrame) -> list[str]:
     """Targets measured through their study's pipeline: value, truth, and why they differ."""
@@ -186,9 +194,16 @@ def _pipeline_section(table: pd.DataFrame) -> list[str]:
     for row in piped.to_dict("records"):
         out.append(f"| {row['id']} | {_md(row['quantity'])} | {_md(row['published'])} | `{row['measured_by']}` | "
                    f"{_md(model_text(row))} | {format_number(_number(row['truth_value']))} | {row['verdict']} |")
+    from lactobiome.validation.assays import ASSAYS
+
     notes = table.attrs.get("pipeline_notes", {})
-    figures = " ".join(f"`{key}`: {_md(text)}" for key, text in notes.items())
-    out += ["", f"{WHY_PIPELINES_DIFFER} {figures}".rstrip()]
+    tracked = {key: text for key, text in notes.items() if key not in ASSAYS}
+    if tracked or not notes:
+        figures = " ".join(f"`{key}`: {_md(text)}" for key, text in tracked.items())
+        out += ["", f"{WHY_PIPELINES_DIFFER} {figures}".rstrip()]
+    assays = [f"`{key}`: {_md(text)}." for key, text in notes.items() if key in ASSAYS]
+    if assays:
+        out += ["", f"{WHY_ASSAYS_DIFFER} {' '.join(assays)}"]
     return out
 
 

@@ -60,7 +60,7 @@ class Target:
     doi: str | None = None
     confidence: str | None = None
     measured_by: str = "truth"
-    """How the study measured it: ``truth``, or a key of :data:`lactobiome.validation.pipelines.PIPELINES`."""
+    """How the study measured it: ``truth``, or a pipeline key (:func:`lactobiome.validation.pipelines.pipeline_keys`)."""
     role: str = CHECK
 
     def contains(self, value: float) -> bool:
@@ -142,11 +142,11 @@ def _parse_target(raw: object, where: str) -> Target:
         if low > high:
             raise InputError(f"{where}: acceptance low {low:g} is above high {high:g}")
     measured_by = _text(raw.get("measured_by")) or "truth"
-    from lactobiome.validation.pipelines import PIPELINES, TRUTH
+    from lactobiome.validation.pipelines import TRUTH, is_pipeline, pipeline_keys
 
-    if measured_by != TRUTH and measured_by not in PIPELINES:
+    if measured_by != TRUTH and not is_pipeline(measured_by):
         raise InputError(f"{where}: measured_by {measured_by!r} is not 'truth' nor a pipeline "
-                         f"({', '.join(PIPELINES)})")
+                         f"({', '.join(pipeline_keys())})")
     return Target(
         measured_by=measured_by,
         id=_text(raw["id"]), system=_text(raw["system"]), quantity=_text(raw["quantity"]),

@@ -1,0 +1,194 @@
+"""Assay pipelines: a milk figure read the way its study's laboratory read it.
+
+These pipelines need no sequencing or source tracking (those are in
+:mod:`lactobiome.validation.pipelines`); they take what the model carries in milk and apply
+what the study's assay counts. Each pipeline is keyed ``study/assay`` in a target's
+``measured_by`` and reads one or more measurement keys; the measurement of the truth is
+the same key in the registry (:mod:`lactobiome.validation.measures`), aggregated the same
+way, so the two differ only by what the assay counts.
+
+``microscopy/morphology`` (C03, C04, C05): milk cells counted in a chamber and classified by
+morphology on stained smears, as in Ho, Wong & Lawton (Acta Paediatr Scand 1979;68:389-396)
+and the other counts of the 1970s-80s. Ho et al. found that macrophages "usually
+predominated" in colostrum and carried many lipid droplets; epithelial cells were named as
+such only after one to two weeks, when cytoplasmic fragments also appeared. Lipid-laden
+lactocytes cannot be told from milk macrophages by routine or cytochemical stains (Liapis,
+Xanthou & Mandyla, Adv Exp Med Biol 1987;216A), and immunostaining and flow cytometry
+later showed most of these cells to be epithelial (Hassiotou et al., Clin Transl Immunology
+2013;2:e3: CD45+ leucocytes 13-70% of colostral cells, 0-2% of mature milk cells). What a
+morphological "leucocyte" count can hold is therefore at most every nucleated cell: the
+pipeline counts the model's leucocytes, epithelial and stem cells together. This is an
+upper bound of the assay on the model's cells (chamber counting noise of ~100 cells a
+chamber is left out: it does not move a median across dyads).
+
+``schwab2019/qpcr`` (A03): total bacteria by qPCR of the 16S gene in 1 mL of fresh mature
+milk, reported as cells/mL (Schwab et al., Front Microbiol 2019;10:2666). DNA amplifies
+whether the cell that carried it is alive or dead, and the reagents of every extraction carry
+bacterial DNA of their own (Salter et al. 2014). The model carries live cells
+(``milk_bacteria_per_ml``); the pipeline adds the DNA of dead cells at
+``obs_milk_dead_per_live_cell`` per live cell and the kit background
+``obs_kit_contaminant_cells`` per extraction of ``obs_milk_sample_ml``, converts with the
+study's standard (one genome per cell, so 16S copy numbers cancel) and adds qPCR noise
+(``obs_qpcr_sd_log10``), seeded per dyad and day.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+import xarray as xr
+
+from lactobiome.validation.measures import _common as c
+from lactobiome.validation.statistics import Measurement, Sample, bootstrap, nanmedian
+
+__all__ = ["ASSAYS", "Assay", "microscopy_cells_per_ml", "qpcr_cells_per_ml", "run_assay"]
+
+Reading = Callable[[xr.Dataset, int], Sample]
+"""An assay's reading of one measurement: (result, seed) -> per-dyad sample."""
+
+
+@dataclass(frozen=True)
+class Assay:
+    """A study's laboratory measurement: what it counts and which measurements it reads."""
+
+    description: str
+    readings: dict[str, Reading]
+
+
+def microscopy_cells_per_ml(somatic_cells_per_ml: np.ndarray) -> np.ndarray:
+    """What a morphological leucocyte count reports, cells/mL: every nucleated milk cell.
+
+    Parameters
+    ----------
+    somatic_cells_per_ml
+        The model's milk cells (leucocytes, epithelial and stem cells) per mL, any shape.
+
+    Returns
+    -------
+    numpy.ndarray
+        The count, same shape: the microscope cannot tell lipid-laden epithelial cells from
+        macrophages, so none of the nucleated cells is left out.
+    """
+    return np.asarray(somatic_cells_per_ml, dtype=np.float64)
+
+
+def qpcr_cells_per_ml(
+    live_per_ml: np.ndarray,
+    dead_per_live: float,
+    kit_cells: float,
+    sample_ml: float,
+    sd_log10: float,
+    rng: np.random.Generator,
+) -> np.ndarray:
+    """Bacterial cells/mL that a 16S qPCR of milk reports (genome equivalents).
+
+    Parameters
+    ----------
+    live_per_ml
+        Live bacteria per mL in the milk, any shape.
+    dead_per_live
+        Dead cells whose DNA is still in the milk, per live cell.
+    kit_cells
+        Bacterial DNA of the extraction reagents, cell equivalents per extraction.
+    sample_ml
+        Milk extracted, mL.
+    sd_log10
+        qPCR measurement noise, standard deviation on the log10 scale.
+    rng
+        Random generator of the measurement noise.
+
+    Returns
+    -------
+    numpy.ndarray
+        Reported cells/mL, same shape as ``live_per_ml``.
+    """
+    live = np.asarray(live_per_ml, dtype=np.float64)
+    extracted = live * (1.0 + dead_per_live) * sample_ml + kit_cells
+    noise = 10.0 ** (sd_log10 * rng.standard_normal(live.shape))
+    return extracted / sample_ml * noise
+
+
+def _microscopy(first: int, last: int, only_healthy: bool) -> Reading:
+    def reading(ds: xr.Dataset, seed: int) -> Sample:
+        counted = microscopy_cells_per_ml(c.panel(ds, "somatic_cells_per_ml"))
+        mask = np.broadcast_to(c.window(ds, first, last), counted.shape).copy()
+        if only_healthy:
+            mask &= c.healthy(ds)
+        per = c.per_dyad(c.log10(counted), mask, "median")[c.breastfed(ds)]
+        return Sample(per[np.isfinite(per)], nanmedian)
+
+    return reading
+
+
+def _qpcr(first: int, last: int) -> Reading:
+    def reading(ds: xr.Dataset, seed: int) -> Sample:
+        from lactobiome.model.parameters import load_parameters
+
+        params = load_parameters()
+        rng = np.random.default_rng(np.random.SeedSequence([int(seed), first, last]))
+        reported = qpcr_cells_per_ml(
+            c.panel(ds, "milk_bacteria_per_ml"),
+            params.value("obs_milk_dead_per_live_cell", "1"),
+            params.value("obs_kit_contaminant_cells", "cells"),
+            params.value("obs_milk_sample_ml", "mL"),
+            params.value("obs_qpcr_sd_log10", "log10"),
+            rng,
+        )
+        mask = np.broadcast_to(c.window(ds, first, last), reported.shape) & c.healthy(ds)
+        per = c.per_dyad(c.log10(reported), mask, "median")[c.breastfed(ds)]
+        return Sample(per[np.isfinite(per)], nanmedian)
+
+    return reading
+
+
+ASSAYS: dict[str, Assay] = {
+    "microscopy/morphology": Assay(
+        description="light microscopy of milk cells, morphological classification (every nucleated cell "
+                    "counted as a leucocyte: lipid-laden epithelial cells read as macrophages)",
+        readings={
+            "leucocytes_per_ml_colostrum": _microscopy(1, 3, False),
+            "leucocytes_per_ml_mature": _microscopy(90, 182, True),
+            "leucocytes_per_ml_day4_on": _microscopy(4, 182, True),
+        },
+    ),
+    "schwab2019/qpcr": Assay(
+        description="16S qPCR of 1 mL of milk reported as cells/mL (DNA of live and dead cells and of the "
+                    "extraction kit)",
+        readings={"milk_bacteria_healthy_3_6mo": _qpcr(90, 182)},
+    ),
+}
+"""Assay pipelines by ``measured_by`` key."""
+
+
+def run_assay(ds: xr.Dataset, key: str, measure: str, n_boot: int = 200, seed: int = 0) -> Measurement:
+    """The value a target's study would have reported through its assay.
+
+    Parameters
+    ----------
+    ds
+        A simulation result.
+    key
+        A key of :data:`ASSAYS`.
+    measure
+        The target's measurement key (the assay must have a reading of it).
+    n_boot
+        Bootstrap resamples over dyads for the 95% interval.
+    seed
+        Seed of the measurement noise and the bootstrap.
+
+    Returns
+    -------
+    Measurement
+        The median over dyads with its interval; NaN with the reason when the assay has no
+        reading of ``measure`` or the cohort has no dyad-day it applies to.
+    """
+    assay = ASSAYS[key]
+    if measure not in assay.readings:
+        return Measurement(math.nan, reason=f"pipeline {key} has no reading for measure {measure!r}")
+    sample = assay.readings[measure](ds, seed)
+    if sample.data.size == 0:
+        return Measurement(math.nan, reason=f"pipeline {key}: no dyad-day of measure {measure!r} in this cohort")
+    return bootstrap(sample, n_boot, seed)
