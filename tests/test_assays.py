@@ -17,8 +17,8 @@ from lactobiome.validation.pipelines import run_pipeline
 
 @pytest.fixture(scope="module")
 def cohort() -> xr.Dataset:
-    # reaches days 90-182 (qPCR of A03) and days 1-3 (colostrum, C03)
-    return run_cohort("default", dyads=30, days=120, seed=5)
+    # reaches days 90-182 (qPCR of A03, microscopy of C04) and days 1-3 (colostrum, C03)
+    return run_cohort("default", dyads=30, days=182, seed=5)
 
 
 def test_microscopy_counts_every_nucleated_cell_so_never_fewer_than_the_leucocytes(cohort: xr.Dataset) -> None:
@@ -63,9 +63,12 @@ def test_qpcr_pipeline_sits_above_the_live_load_by_the_dead_cells_and_kit_dna(co
     assert piped.value < math.log10(10.0 ** truth.value * (1.0 + dead) + floor) + 0.05
 
 
-def test_assay_without_a_reading_says_so(cohort: xr.Dataset) -> None:
+def test_assay_without_a_reading_or_beyond_the_horizon_says_so(cohort: xr.Dataset) -> None:
     m = run_assay(cohort, "microscopy/morphology", "milk_bacteria_healthy_3_6mo", 0)
     assert math.isnan(m.value) and "has no reading for measure 'milk_bacteria_healthy_3_6mo'" in m.reason
+    short = cohort.isel(day=slice(0, 100))
+    m = run_assay(short, "schwab2019/qpcr", "milk_bacteria_healthy_3_6mo", 0)
+    assert math.isnan(m.value) and m.reason.startswith("beyond the simulated horizon")
 
 
 def test_validate_reports_assay_values_beside_the_truth(cohort: xr.Dataset) -> None:
@@ -74,11 +77,10 @@ def test_validate_reports_assay_values_beside_the_truth(cohort: xr.Dataset) -> N
     assert {t.measured_by for t in targets} == {"schwab2019/qpcr", "microscopy/morphology"}
     table = validate_dataset(cohort, targets, n_boot=20, seed=1)
     rows = table.set_index("id")
-    for tid in ("C03", "C05"):
+    for tid in ("C03", "C04", "C05"):
         # the microscope counts the leucocytes and the epithelial cells: above the true leucocytes
         assert rows.loc[tid, "model"] > rows.loc[tid, "truth_value"]
         assert rows.loc[tid, "ci_low"] <= rows.loc[tid, "model"] <= rows.loc[tid, "ci_high"]
-    # C04 (days 90-182) lies beyond this cohort's 120 days only in part; A03 likewise
     assert rows.loc["A03", "model"] > rows.loc["A03", "truth_value"]
     md = to_markdown(table)
     section = md[md.index("## Measured as the study measured it"):]

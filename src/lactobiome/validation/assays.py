@@ -42,6 +42,7 @@ import numpy as np
 import xarray as xr
 
 from lactobiome.validation.measures import _common as c
+from lactobiome.validation.measures.registry import Unmeasurable
 from lactobiome.validation.statistics import Measurement, Sample, bootstrap, nanmedian
 
 __all__ = ["ASSAYS", "Assay", "microscopy_cells_per_ml", "qpcr_cells_per_ml", "run_assay"]
@@ -183,12 +184,16 @@ def run_assay(ds: xr.Dataset, key: str, measure: str, n_boot: int = 200, seed: i
     -------
     Measurement
         The median over dyads with its interval; NaN with the reason when the assay has no
-        reading of ``measure`` or the cohort has no dyad-day it applies to.
+        reading of ``measure``, the window lies beyond the simulated horizon, or the cohort
+        has no dyad-day it applies to.
     """
     assay = ASSAYS[key]
     if measure not in assay.readings:
         return Measurement(math.nan, reason=f"pipeline {key} has no reading for measure {measure!r}")
-    sample = assay.readings[measure](ds, seed)
+    try:
+        sample = assay.readings[measure](ds, seed)
+    except Unmeasurable as exc:  # e.g. beyond the simulated horizon, as the truth's measurement
+        return Measurement(math.nan, reason=str(exc))
     if sample.data.size == 0:
         return Measurement(math.nan, reason=f"pipeline {key}: no dyad-day of measure {measure!r} in this cohort")
     return bootstrap(sample, n_boot, seed)
