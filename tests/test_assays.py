@@ -10,7 +10,12 @@ import xarray as xr
 
 from lactobiome.model.parameters import load_parameters
 from lactobiome.validation import load_targets, run_cohort, to_markdown, validate_dataset
-from lactobiome.validation.assays import ASSAYS, microscopy_cells_per_ml, qpcr_cells_per_ml, run_assay
+from lactobiome.validation.assays import (
+    ASSAYS,
+    microscopy_cells_per_ml,
+    qpcr_cells_per_ml,
+    run_assay,
+)
 from lactobiome.validation.measures import measure
 from lactobiome.validation.pipelines import run_pipeline
 
