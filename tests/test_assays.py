@@ -12,6 +12,7 @@ from lactobiome.model.parameters import load_parameters
 from lactobiome.validation import load_targets, run_cohort, to_markdown, validate_dataset
 from lactobiome.validation.assays import (
     ASSAYS,
+    culture_reading,
     microscopy_cells_per_ml,
     qpcr_cells_per_ml,
     run_assay,
@@ -68,6 +69,23 @@ def test_qpcr_pipeline_sits_above_the_live_load_by_the_dead_cells_and_kit_dna(co
     assert piped.value < math.log10(10.0 ** truth.value * (1.0 + dead) + floor) + 0.05
 
 
+def test_culture_reads_below_the_live_load_and_only_on_recorded_healthy_days_of_its_window(
+        cohort: xr.Dataset) -> None:
+    values = culture_reading(cohort, 90, 182, seed=4)
+    recorded = cohort["sample_day"].values
+    outside = (recorded < 90) | (recorded > 182)
+    assert np.isnan(values[:, outside]).all() and np.isfinite(values[:, ~outside]).any()
+    plated = load_parameters().value("obs_culture_plated_ml", "mL")
+    assert np.nanmin(values) >= math.log10(1.0 / plated)  # an empty plate is read at its detection limit
+    assert np.array_equal(values, culture_reading(cohort, 90, 182, seed=4), equal_nan=True)
+    truth = measure(cohort, "milk_bacteria_healthy_3_6mo", 0)
+    piped = run_pipeline(cohort, "culture/plate", "milk_bacteria_healthy_3_6mo", 0, seed=2)
+    recovery = load_parameters().value("obs_culture_recovery", "fraction")
+    # a colony for at most every live cell, and for about `recovery` of the culturable ones
+    assert piped.value < truth.value
+    assert piped.value > truth.value + math.log10(recovery) - 0.3
+
+
 def test_assay_without_a_reading_or_beyond_the_horizon_says_so(cohort: xr.Dataset) -> None:
     m = run_assay(cohort, "microscopy/morphology", "milk_bacteria_healthy_3_6mo", 0)
     assert math.isnan(m.value) and "has no reading for measure 'milk_bacteria_healthy_3_6mo'" in m.reason
@@ -77,9 +95,9 @@ def test_assay_without_a_reading_or_beyond_the_horizon_says_so(cohort: xr.Datase
 
 
 def test_validate_reports_assay_values_beside_the_truth(cohort: xr.Dataset) -> None:
-    ids = ("A03", "C03", "C04", "C05")
+    ids = ("A03", "A04", "C03", "C04", "C05")
     targets = [t for t in load_targets() if t.id in ids]
-    assert {t.measured_by for t in targets} == {"schwab2019/qpcr", "microscopy/morphology"}
+    assert {t.measured_by for t in targets} == {"schwab2019/qpcr", "microscopy/morphology", "culture/plate"}
     table = validate_dataset(cohort, targets, n_boot=20, seed=1)
     rows = table.set_index("id")
     for tid in ("C03", "C04", "C05"):
@@ -87,6 +105,9 @@ def test_validate_reports_assay_values_beside_the_truth(cohort: xr.Dataset) -> N
         assert rows.loc[tid, "model"] > rows.loc[tid, "truth_value"]
         assert rows.loc[tid, "ci_low"] <= rows.loc[tid, "model"] <= rows.loc[tid, "ci_high"]
     assert rows.loc["A03", "model"] > rows.loc["A03", "truth_value"]
+    # the same milk: qPCR (live, dead and kit DNA) above the culture count (the live culturable cells)
+    assert rows.loc["A03", "model"] > rows.loc["A04", "model"]
+    assert rows.loc["A03", "truth_value"] == rows.loc["A04", "truth_value"]
     md = to_markdown(table)
     section = md[md.index("## Measured as the study measured it"):]
     assert "Assay pipelines count what the study's laboratory counted" in section

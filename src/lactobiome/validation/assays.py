@@ -30,6 +30,17 @@ bacterial DNA of their own (Salter et al. 2014). The model carries live cells
 ``obs_kit_contaminant_cells`` per extraction of ``obs_milk_sample_ml``, converts with the
 study's standard (one genome per cell, so 16S copy numbers cancel) and adds qPCR noise
 (``obs_qpcr_sd_log10``), seeded per dyad and day.
+
+``culture/plate`` (A01, A02, A04): the live bacteria of milk grown on agar or in broth and
+counted as colonies (CFU/mL; A04's most-probable-number count of Schwab et al. 2019 reads
+the same way). Only taxa that grow on standard media form colonies (the taxa catalogue's
+``culturable``), each live cell with probability ``obs_culture_recovery``, and the colonies
+on ``obs_culture_plated_ml`` are Poisson (the observation model's
+:func:`lactobiome.observation.models.culture_cfu_per_ml`). Which taxa a sample holds is
+known on the recorded days only, so the pipeline plates the recorded days in the window;
+a plate with no colony is read at its detection limit (one colony in the volume plated).
+
+The pipelines read the shipped parameter table, as ``observe`` does by default.
 """
 
 from __future__ import annotations
@@ -45,10 +56,13 @@ from lactobiome.validation.measures import _common as c
 from lactobiome.validation.measures.registry import Unmeasurable
 from lactobiome.validation.statistics import Measurement, Sample, bootstrap, nanmedian
 
-__all__ = ["ASSAYS", "Assay", "microscopy_cells_per_ml", "qpcr_cells_per_ml", "run_assay"]
+__all__ = ["ASSAYS", "Assay", "culture_reading", "microscopy_cells_per_ml", "qpcr_cells_per_ml", "run_assay"]
 
 Reading = Callable[[xr.Dataset, int], Sample]
 """An assay's reading of one measurement: (result, seed) -> per-dyad sample."""
+
+CULTURE_STREAM = 1
+"""Distinguishes the colony draws' random stream from the qPCR noise of the same window."""
 
 
 @dataclass(frozen=True)
@@ -145,6 +159,70 @@ def _qpcr(first: int, last: int) -> Reading:
     return reading
 
 
+def culture_reading(ds: xr.Dataset, first: int, last: int, seed: int) -> np.ndarray:
+    """log10 CFU/mL of healthy milk per (dyad, recorded day in ``first..last``); NaN off window.
+
+    Parameters
+    ----------
+    ds
+        A simulation result (milk abundance on the recorded days, the daily panel).
+    first, last
+        Days of life of the window (inclusive).
+    seed
+        Seed of the colony draws.
+
+    Returns
+    -------
+    numpy.ndarray
+        Shape (dyad, recorded day); NaN on days outside the window or in a mastitis-spectrum
+        state, or when the milk holds no bacteria.
+    """
+    from lactobiome.model.parameters import load_parameters
+    from lactobiome.model.taxa import load_taxa
+    from lactobiome.observation.models import culture_cfu_per_ml
+
+    c.window(ds, first, last)  # unmeasurable past the horizon, as the truth's measurement
+    params = load_parameters()
+    cat = load_taxa()
+    rows = [cat.index(str(t)) for t in ds["taxon"].values]
+    culturable = np.asarray(cat["culturable"], dtype=bool)[rows]
+    recorded = np.asarray(ds["sample_day"].values, dtype=int)
+    day_index = {int(d): i for i, d in enumerate(ds["day"].values)}
+    keep = np.array([first <= d <= last and d in day_index for d in recorded])
+    out = np.full((ds.sizes["dyad"], recorded.size), np.nan)
+    if not keep.any():
+        return out
+    days = recorded[keep]
+    columns = [day_index[int(d)] for d in days]
+    milk = ds["abundance"].sel(site="milk").isel(sample_day=np.flatnonzero(keep)).sum("origin")
+    cells = milk.transpose("dyad", "sample_day", "taxon").values.astype(np.float64)
+    total = cells.sum(axis=2, keepdims=True)
+    per_ml = c.panel(ds, "milk_bacteria_per_ml")[:, columns]
+    with np.errstate(divide="ignore", invalid="ignore"):
+        by_taxon = np.where(total > 0, cells / np.where(total > 0, total, 1.0), 0.0) * per_ml[:, :, None]
+    plated = params.value("obs_culture_plated_ml", "mL")
+    rng = np.random.default_rng(np.random.SeedSequence([int(seed), first, last, CULTURE_STREAM]))
+    cfu = culture_cfu_per_ml(rng, by_taxon, culturable[None, None, :],
+                             params.value("obs_culture_recovery", "fraction"), plated).sum(axis=2)
+    read = np.log10(np.maximum(cfu, 1.0 / plated))  # no colony: read at the detection limit
+    ok = c.healthy(ds)[:, columns] & (total[:, :, 0] > 0)
+    out[:, np.flatnonzero(keep)] = np.where(ok, read, np.nan)
+    return out
+
+
+def _culture(first: int, last: int) -> Reading:
+    def reading(ds: xr.Dataset, seed: int) -> Sample:
+        values = culture_reading(ds, first, last, seed)
+        with np.errstate(all="ignore"):
+            per = np.full(values.shape[0], np.nan)
+            has = np.isfinite(values).any(axis=1)
+            per[has] = np.nanmedian(values[has], axis=1)
+        per = per[c.breastfed(ds)]
+        return Sample(per[np.isfinite(per)], nanmedian)
+
+    return reading
+
+
 ASSAYS: dict[str, Assay] = {
     "microscopy/morphology": Assay(
         description="light microscopy of milk cells, morphological classification (every nucleated cell "
@@ -153,6 +231,14 @@ ASSAYS: dict[str, Assay] = {
             "leucocytes_per_ml_colostrum": _microscopy(1, 3, False),
             "leucocytes_per_ml_mature": _microscopy(90, 182, True),
             "leucocytes_per_ml_day4_on": _microscopy(4, 182, True),
+        },
+    ),
+    "culture/plate": Assay(
+        description="culture of milk on standard media, colonies counted (CFU/mL of the live cells of "
+                    "culturable taxa that form a colony), on the recorded days of the window",
+        readings={
+            "milk_bacteria_healthy_mature": _culture(30, 182),
+            "milk_bacteria_healthy_3_6mo": _culture(90, 182),
         },
     ),
     "schwab2019/qpcr": Assay(
