@@ -174,7 +174,8 @@ WHY_ASSAYS_DIFFER = (
     "Assay pipelines count what the study's laboratory counted in the same milk: light "
     "microscopy cannot tell lipid-laden epithelial cells from macrophages, so its leucocyte "
     "count holds every nucleated cell; qPCR amplifies the DNA of dead cells and of the "
-    "extraction kit as well as that of live cells. What each counts:"
+    "extraction kit as well as that of live cells; culture counts colonies, which only the live "
+    "cells of culturable taxa form, and not all of them. What each counts:"
 )
 """The paragraph of the report that explains assay-pipeline values against the truth."""
 
