@@ -86,6 +86,17 @@ def test_culture_reads_below_the_live_load_and_only_on_recorded_healthy_days_of_
     assert piped.value > truth.value + math.log10(recovery) - 0.3
 
 
+def test_a_scenario_override_of_an_assay_parameter_reaches_the_pipeline(cohort: xr.Dataset) -> None:
+    import yaml
+
+    base = run_pipeline(cohort, "schwab2019/qpcr", "milk_bacteria_healthy_3_6mo", 0, seed=2)
+    scenario = yaml.safe_load(cohort.attrs["scenario_yaml"])
+    scenario["parameters"] = {**(scenario.get("parameters") or {}), "obs_milk_dead_per_live_cell": 350.0}
+    changed = cohort.assign_attrs(scenario_yaml=yaml.safe_dump(scenario))
+    more = run_pipeline(changed, "schwab2019/qpcr", "milk_bacteria_healthy_3_6mo", 0, seed=2)
+    assert more.value > base.value + 0.8  # ten times the dead cells: close to a log10 more DNA
+
+
 def test_assay_without_a_reading_or_beyond_the_horizon_says_so(cohort: xr.Dataset) -> None:
     m = run_assay(cohort, "microscopy/morphology", "milk_bacteria_healthy_3_6mo", 0)
     assert math.isnan(m.value) and "has no reading for measure 'milk_bacteria_healthy_3_6mo'" in m.reason

@@ -40,7 +40,8 @@ on ``obs_culture_plated_ml`` are Poisson (the observation model's
 known on the recorded days only, so the pipeline plates the recorded days in the window;
 a plate with no colony is read at its detection limit (one colony in the volume plated).
 
-The pipelines read the shipped parameter table, as ``observe`` does by default.
+The pipelines read their ``obs_*`` values from the scenario the result was simulated with
+(its ``parameters`` overrides, which ``calibrate`` sets) over the shipped table.
 """
 
 from __future__ import annotations
@@ -56,7 +57,7 @@ from lactobiome.validation.measures import _common as c
 from lactobiome.validation.measures.registry import Unmeasurable
 from lactobiome.validation.statistics import Measurement, Sample, bootstrap, nanmedian
 
-__all__ = ["ASSAYS", "Assay", "culture_reading", "microscopy_cells_per_ml", "qpcr_cells_per_ml", "run_assay"]
+__all__ = ["ASSAYS", "Assay", "assay_parameter", "culture_reading", "microscopy_cells_per_ml", "qpcr_cells_per_ml", "run_assay"]
 
 Reading = Callable[[xr.Dataset, int], Sample]
 """An assay's reading of one measurement: (result, seed) -> per-dyad sample."""
@@ -71,6 +72,25 @@ class Assay:
 
     description: str
     readings: dict[str, Reading]
+
+
+def assay_parameter(ds: xr.Dataset, name: str, unit: str) -> float:
+    """A parameter of the assay: the result's scenario override if it has one, else the shipped value.
+
+    ``calibrate`` passes the values it tries as scenario overrides, which the result keeps in
+    its ``scenario_yaml`` attribute, so a fitted measurement parameter reaches the pipeline.
+    """
+    import yaml
+
+    from lactobiome.model.parameters import load_parameters
+
+    value = load_parameters().value(name, unit)
+    text = ds.attrs.get("scenario_yaml")
+    if text:
+        overrides = (yaml.safe_load(str(text)) or {}).get("parameters") or {}
+        if name in overrides:
+            value = float(overrides[name])
+    return value
 
 
 def microscopy_cells_per_ml(somatic_cells_per_ml: np.ndarray) -> np.ndarray:
@@ -140,16 +160,13 @@ def _microscopy(first: int, last: int, only_healthy: bool) -> Reading:
 
 def _qpcr(first: int, last: int) -> Reading:
     def reading(ds: xr.Dataset, seed: int) -> Sample:
-        from lactobiome.model.parameters import load_parameters
-
-        params = load_parameters()
         rng = np.random.default_rng(np.random.SeedSequence([int(seed), first, last]))
         reported = qpcr_cells_per_ml(
             c.panel(ds, "milk_bacteria_per_ml"),
-            params.value("obs_milk_dead_per_live_cell", "1"),
-            params.value("obs_kit_contaminant_cells", "cells"),
-            params.value("obs_milk_sample_ml", "mL"),
-            params.value("obs_qpcr_sd_log10", "log10"),
+            assay_parameter(ds, "obs_milk_dead_per_live_cell", "1"),
+            assay_parameter(ds, "obs_kit_contaminant_cells", "cells"),
+            assay_parameter(ds, "obs_milk_sample_ml", "mL"),
+            assay_parameter(ds, "obs_qpcr_sd_log10", "log10"),
             rng,
         )
         mask = np.broadcast_to(c.window(ds, first, last), reported.shape) & c.healthy(ds)
@@ -177,12 +194,10 @@ def culture_reading(ds: xr.Dataset, first: int, last: int, seed: int) -> np.ndar
         Shape (dyad, recorded day); NaN on days outside the window or in a mastitis-spectrum
         state, or when the milk holds no bacteria.
     """
-    from lactobiome.model.parameters import load_parameters
     from lactobiome.model.taxa import load_taxa
     from lactobiome.observation.models import culture_cfu_per_ml
 
     c.window(ds, first, last)  # unmeasurable past the horizon, as the truth's measurement
-    params = load_parameters()
     cat = load_taxa()
     rows = [cat.index(str(t)) for t in ds["taxon"].values]
     culturable = np.asarray(cat["culturable"], dtype=bool)[rows]
@@ -200,10 +215,10 @@ def culture_reading(ds: xr.Dataset, first: int, last: int, seed: int) -> np.ndar
     per_ml = c.panel(ds, "milk_bacteria_per_ml")[:, columns]
     with np.errstate(divide="ignore", invalid="ignore"):
         by_taxon = np.where(total > 0, cells / np.where(total > 0, total, 1.0), 0.0) * per_ml[:, :, None]
-    plated = params.value("obs_culture_plated_ml", "mL")
+    plated = assay_parameter(ds, "obs_culture_plated_ml", "mL")
     rng = np.random.default_rng(np.random.SeedSequence([int(seed), first, last, CULTURE_STREAM]))
     cfu = culture_cfu_per_ml(rng, by_taxon, culturable[None, None, :],
-                             params.value("obs_culture_recovery", "fraction"), plated).sum(axis=2)
+                             assay_parameter(ds, "obs_culture_recovery", "fraction"), plated).sum(axis=2)
     read = np.log10(np.maximum(cfu, 1.0 / plated))  # no colony: read at the detection limit
     ok = c.healthy(ds)[:, columns] & (total[:, :, 0] > 0)
     out[:, np.flatnonzero(keep)] = np.where(ok, read, np.nan)
