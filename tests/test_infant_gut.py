@@ -24,10 +24,12 @@ DAYS = [1, 2, 3, 4, 6, 7, 10, 14, 21, 30]
 @functools.cache
 def _run(feeding: str = "ebf", days: int = 30, dyads: int = 60, hmo_off: bool = False,
          params: tuple = (), population: tuple = (), scenario: str = "default", sampling: tuple = (),
-         routes: tuple = ()):
+         routes: tuple = (), acid_off: bool = False):
     taxa = load_taxa()
     if hmo_off:
         taxa.table["hmo_utilisation"][:] = 0.0
+    if acid_off:
+        taxa.table["acid_sensitivity"][:] = 0.0
     group = EBF if feeding == "ebf" else FORMULA if feeding == "formula" else {**EBF, "solids_start_day": [1000, 1000]}
     pop = {"caesarean": 0.0, "feeding_groups": [group], **dict(population)}
     overrides = {"cohort": {"dyads": dyads, "days": days, "seed": 7},
@@ -219,3 +221,37 @@ def test_solids_move_the_infant_gut_towards_the_maternal_gut():
         assert np.mean(_share(solids, 330, "genus", genus)) > 10 * np.mean(_share(none, 330, "genus", genus)) + 1e-3
     assert np.median(_share(solids, 330, "genus", "Bifidobacterium")) < np.median(
         _share(none, 330, "genus", "Bifidobacterium"))
+
+
+def test_acid_inhibition_follows_the_acid_producers_share_between_onset_and_acid_ph():
+    from lactobiome.model.parameters import load_parameters
+    from lactobiome.model.processes.infant_gut import acid_inhibition
+
+    table = load_parameters()
+
+    class _Ctx:
+        def p(self, name: str, unit: str) -> float:
+            return table.value(name, unit)
+
+    neutral, acid = table.value("infant_gut_ph_neutral", "1"), table.value("infant_gut_ph_acid", "1")
+    onset = table.value("acid_inhibition_onset_ph", "1")
+    production = np.array([1.0, 0.0])
+    shares = np.array([0.0, 0.2, 0.5, 0.9, 1.0])
+    cells = np.column_stack([shares, 1.0 - shares]) * 1e10
+    got = acid_inhibition(cells, production, _Ctx())  # type: ignore[arg-type]
+    ph = neutral - (neutral - acid) * shares
+    assert got == pytest.approx(np.clip((onset - ph) / (onset - acid), 0.0, 1.0))
+    assert got[0] == 0.0 and got[-1] == 1.0 and np.all(np.diff(got) >= 0.0)
+    # an empty gut is not acid
+    assert acid_inhibition(np.zeros((1, 2)), production, _Ctx())[0] == 0.0  # type: ignore[arg-type]
+
+
+def test_acid_from_bifidobacteria_pushes_enterobacteria_down_in_breastfed_infants():
+    # same seed and dyads; only the taxa's acid sensitivity switched off
+    on, off = _run(), _run(acid_off=True)
+    ratio_on = np.median(_share(on, 14, "family", "Enterobacteriaceae"))
+    ratio_off = np.median(_share(off, 14, "family", "Enterobacteriaceae"))
+    assert ratio_on < 0.7 * ratio_off
+    # acid-tolerant bifidobacteria gain what the Enterobacteriaceae lose
+    assert np.median(_share(on, 14, "family", "Bifidobacteriaceae")) > np.median(
+        _share(off, 14, "family", "Bifidobacteriaceae"))
