@@ -169,6 +169,12 @@ WHY_PIPELINES_DIFFER = (
     "transmitted cells. The figures from this cohort:"
 )
 """The paragraph of the report that explains pipeline values against the truth."""
+WHY_CULTURE_DIFFERS = (
+    "Culture readings (`.../culture/...`) count colonies instead: only culturable taxa, per "
+    "gram of stool, a count below the plates' detection limit read at that limit, and group "
+    "means of log counts rather than the median of each infant's ratio of cell shares."
+)
+"""The sentence that explains culture readings against the truth."""
 
 
 def _pipeline_section(table: pd.DataFrame) -> list[str]:
@@ -188,7 +194,11 @@ def _pipeline_section(table: pd.DataFrame) -> list[str]:
                    f"{_md(model_text(row))} | {format_number(_number(row['truth_value']))} | {row['verdict']} |")
     notes = table.attrs.get("pipeline_notes", {})
     figures = " ".join(f"`{key}`: {_md(text)}" for key, text in notes.items())
-    out += ["", f"{WHY_PIPELINES_DIFFER} {figures}".rstrip()]
+    keys = [str(k) for k in piped["measured_by"]]
+    if any("/culture/" not in k for k in keys):
+        out += ["", f"{WHY_PIPELINES_DIFFER} {figures}".rstrip()]
+    if any("/culture/" in k for k in keys):
+        out += ["", WHY_CULTURE_DIFFERS]
     return out
 
 

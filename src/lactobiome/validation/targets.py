@@ -142,11 +142,11 @@ def _parse_target(raw: object, where: str) -> Target:
         if low > high:
             raise InputError(f"{where}: acceptance low {low:g} is above high {high:g}")
     measured_by = _text(raw.get("measured_by")) or "truth"
-    from lactobiome.validation.pipelines import PIPELINES, TRUTH
+    from lactobiome.validation.pipelines import PIPELINES, READINGS, TRUTH, known_pipeline
 
-    if measured_by != TRUTH and measured_by not in PIPELINES:
+    if measured_by != TRUTH and not known_pipeline(measured_by):
         raise InputError(f"{where}: measured_by {measured_by!r} is not 'truth' nor a pipeline "
-                         f"({', '.join(PIPELINES)})")
+                         f"({', '.join([*PIPELINES, *READINGS])})")
     return Target(
         measured_by=measured_by,
         id=_text(raw["id"]), system=_text(raw["system"]), quantity=_text(raw["quantity"]),
