@@ -255,3 +255,25 @@ def test_acid_from_bifidobacteria_pushes_enterobacteria_down_in_breastfed_infant
     # acid-tolerant bifidobacteria gain what the Enterobacteriaceae lose
     assert np.median(_share(on, 14, "family", "Bifidobacteriaceae")) > np.median(
         _share(off, 14, "family", "Bifidobacteriaceae"))
+
+
+@functools.cache
+def _breast_milk_share(share: float, starvation: float):
+    group = {**EBF, "breast_milk_share": [share, share]}
+    return simulate_in_memory(load_scenario("default", {
+        "cohort": {"dyads": 60, "days": 30, "seed": 7}, "sampling": {"days": [30]},
+        "population": {"caesarean": 0.0, "feeding_groups": [group]},
+        "parameters": {"hmo_starvation_death_per_day": starvation}}))
+
+
+def test_hmo_starvation_leaves_partly_breastfed_infants_a_less_bifidobacterial_gut():
+    def bif(share: float, starvation: float) -> float:
+        return float(np.median(_share(_breast_milk_share(share, starvation), 30, "family", "Bifidobacteriaceae")))
+
+    ebf_on, mixed_on = bif(1.0, 0.3), bif(0.1, 0.3)
+    ebf_off, mixed_off = bif(1.0, 0.0), bif(0.1, 0.0)
+    # the HMO dose now sets how much of the gut bifidobacteria hold: less at 10% breast milk
+    assert mixed_on < ebf_on
+    assert mixed_on < mixed_off - 0.03
+    # exclusively breastfed infants, whose HMO supply meets more of the need, lose less
+    assert ebf_off - ebf_on < mixed_off - mixed_on

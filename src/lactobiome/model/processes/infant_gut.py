@@ -19,6 +19,11 @@ Runs after the day's arrivals and before ``growth``; it acts by multiplying
   milk carries α1-2 fucosylated HMOs (2'-FL) that only fucose users can take; non-secretor
   milk has none (and less HMO in total), so all of it is open to every utiliser. Fucose use
   is proxied by how far ``hmo_utilisation`` exceeds a threshold (B. infantis, B. bifidum).
+  Utilisers also starve where their HMO need goes unmet: the HMO-dependent part ``d`` of a
+  taxon dies at ``hmo_starvation_death_per_day × d × (1 - S / (S + h U / U_ref))``. With
+  washout slow, growth modifiers alone set how fast a community forms but hardly where it
+  settles (Beverton–Holt crowding); the starvation death lets the HMO dose set the share of
+  the gut that utilisers can hold, so partly breastfed infants keep room for other taxa.
 * **sIgA.** Swallowed sIgA (volume × concentration) coats the taxa it targets and removes up
   to ``siga_growth_inhibition_max`` of their growth, saturating in the daily dose.
 * **Solids** (``host["solids_fraction"]`` from the feeding plan, 0–1) bring the substrates
@@ -185,6 +190,9 @@ def step(state: DyadState, ctx: SimulationContext) -> DyadState:
         1.0 - ctx.p("solids_hmo_utiliser_growth_loss", "fraction") * solids
     )
     modifier *= (1.0 - dependence) + dependence * hmo_gain
+    # utilisers whose HMO share goes unmet starve: a death rate in the unmet part of their need
+    starve = np.exp(-ctx.p("hmo_starvation_death_per_day", "1/day") * dependence * (1.0 - saturation))
+    state.abundance[:, _GUT] *= starve.astype(np.float32)[:, :, None]
 
     # swallowed sIgA coats the taxa it targets
     dose = volume_l * state.host["siga_g_per_l"]  # g/day
