@@ -24,10 +24,12 @@ DAYS = [1, 2, 3, 4, 6, 7, 10, 14, 21, 30]
 @functools.cache
 def _run(feeding: str = "ebf", days: int = 30, dyads: int = 60, hmo_off: bool = False,
          params: tuple = (), population: tuple = (), scenario: str = "default", sampling: tuple = (),
-         routes: tuple = ()):
+         routes: tuple = (), acid_off: bool = False):
     taxa = load_taxa()
     if hmo_off:
         taxa.table["hmo_utilisation"][:] = 0.0
+    if acid_off:
+        taxa.table["acid_sensitivity"][:] = 0.0
     group = EBF if feeding == "ebf" else FORMULA if feeding == "formula" else {**EBF, "solids_start_day": [1000, 1000]}
     pop = {"caesarean": 0.0, "feeding_groups": [group], **dict(population)}
     overrides = {"cohort": {"dyads": dyads, "days": days, "seed": 7},
@@ -219,3 +221,59 @@ def test_solids_move_the_infant_gut_towards_the_maternal_gut():
         assert np.mean(_share(solids, 330, "genus", genus)) > 10 * np.mean(_share(none, 330, "genus", genus)) + 1e-3
     assert np.median(_share(solids, 330, "genus", "Bifidobacterium")) < np.median(
         _share(none, 330, "genus", "Bifidobacterium"))
+
+
+def test_acid_inhibition_follows_the_acid_producers_share_between_onset_and_acid_ph():
+    from lactobiome.model.parameters import load_parameters
+    from lactobiome.model.processes.infant_gut import acid_inhibition
+
+    table = load_parameters()
+
+    class _Ctx:
+        def p(self, name: str, unit: str) -> float:
+            return table.value(name, unit)
+
+    neutral, acid = table.value("infant_gut_ph_neutral", "1"), table.value("infant_gut_ph_acid", "1")
+    onset = table.value("acid_inhibition_onset_ph", "1")
+    production = np.array([1.0, 0.0])
+    shares = np.array([0.0, 0.2, 0.5, 0.9, 1.0])
+    cells = np.column_stack([shares, 1.0 - shares]) * 1e10
+    got = acid_inhibition(cells, production, _Ctx())  # type: ignore[arg-type]
+    ph = neutral - (neutral - acid) * shares
+    assert got == pytest.approx(np.clip((onset - ph) / (onset - acid), 0.0, 1.0))
+    assert got[0] == 0.0 and got[-1] == 1.0 and np.all(np.diff(got) >= 0.0)
+    # an empty gut is not acid
+    assert acid_inhibition(np.zeros((1, 2)), production, _Ctx())[0] == 0.0  # type: ignore[arg-type]
+
+
+def test_acid_from_bifidobacteria_pushes_enterobacteria_down_in_breastfed_infants():
+    # same seed and dyads; only the taxa's acid sensitivity switched off
+    on, off = _run(), _run(acid_off=True)
+    ratio_on = np.median(_share(on, 14, "family", "Enterobacteriaceae"))
+    ratio_off = np.median(_share(off, 14, "family", "Enterobacteriaceae"))
+    assert ratio_on < 0.7 * ratio_off
+    # acid-tolerant bifidobacteria gain what the Enterobacteriaceae lose
+    assert np.median(_share(on, 14, "family", "Bifidobacteriaceae")) > np.median(
+        _share(off, 14, "family", "Bifidobacteriaceae"))
+
+
+@functools.cache
+def _breast_milk_share(share: float, starvation: float):
+    group = {**EBF, "breast_milk_share": [share, share]}
+    return simulate_in_memory(load_scenario("default", {
+        "cohort": {"dyads": 60, "days": 30, "seed": 7}, "sampling": {"days": [30]},
+        "population": {"caesarean": 0.0, "feeding_groups": [group]},
+        "parameters": {"hmo_starvation_death_per_day": starvation}}))
+
+
+def test_hmo_starvation_leaves_partly_breastfed_infants_a_less_bifidobacterial_gut():
+    def bif(share: float, starvation: float) -> float:
+        return float(np.median(_share(_breast_milk_share(share, starvation), 30, "family", "Bifidobacteriaceae")))
+
+    ebf_on, mixed_on = bif(1.0, 0.3), bif(0.1, 0.3)
+    ebf_off, mixed_off = bif(1.0, 0.0), bif(0.1, 0.0)
+    # the HMO dose now sets how much of the gut bifidobacteria hold: less at 10% breast milk
+    assert mixed_on < ebf_on
+    assert mixed_on < mixed_off - 0.03
+    # exclusively breastfed infants, whose HMO supply meets more of the need, lose less
+    assert ebf_off - ebf_on < mixed_off - mixed_on

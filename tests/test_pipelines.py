@@ -5,12 +5,21 @@ from __future__ import annotations
 import math
 from pathlib import Path
 
+import numpy as np
 import pytest
 import xarray as xr
 
 from lactobiome.errors import InputError
 from lactobiome.validation import load_targets, run_cohort, to_markdown, validate_dataset
-from lactobiome.validation.pipelines import PIPELINES, TRUTH, run_pipeline
+from lactobiome.validation.pipelines import (
+    PIPELINES,
+    READINGS,
+    STOOL_CONTENT_G,
+    STOOL_CULTURE_DETECTION_LOG10_CFU_PER_G,
+    TRUTH,
+    YOSHIOKA_CULTURE,
+    run_pipeline,
+)
 
 
 @pytest.fixture(scope="module")
@@ -26,9 +35,11 @@ def test_shipped_targets_say_how_they_were_measured() -> None:
               "C03": "microscopy/morphology", "C04": "microscopy/morphology", "C05": "microscopy/morphology"}
     for tid, key in assays.items():
         assert targets[tid].measured_by == key
-    others = [t.measured_by for k, t in targets.items() if k not in ("E01", "E02", *assays)]
+    assert targets["E10a"].measured_by == targets["E10b"].measured_by == YOSHIOKA_CULTURE
+    others = [t.measured_by for k, t in targets.items() if k not in ("E01", "E02", "E10a", "E10b", *assays)]
     assert set(others) == {TRUTH}
     assert set(PIPELINES) >= {targets["E01"].measured_by}
+    assert set(READINGS) >= {targets["E10a"].measured_by}
 
 
 def test_unknown_pipeline_is_a_one_line_error(tmp_path: Path) -> None:
@@ -72,3 +83,45 @@ def test_pipeline_needs_its_day(cohort: xr.Dataset) -> None:
     short = run_cohort("default", dyads=3, days=10, seed=1)
     m = run_pipeline(short, "pannaraj2017/16S/sourcetracker", "infant_gut_milk_share_d30", 0)
     assert math.isnan(m.value) and "day 30 is not a recorded day" in m.reason
+
+
+def _plate_counts(ds: xr.Dataset, family: str, recovery: float) -> np.ndarray:
+    from lactobiome.validation.measures._common import recorded_day
+
+    fam = np.asarray(ds["family"].values).astype(str) == family
+    cells = ds["abundance"].sel(site="infant_gut", sample_day=recorded_day(ds, 6, tolerance=1)).sum("origin").values[:, fam].sum(axis=1)
+    with np.errstate(divide="ignore"):
+        return np.maximum(np.log10(cells * recovery / STOOL_CONTENT_G), STOOL_CULTURE_DETECTION_LOG10_CFU_PER_G)
+
+
+def test_yoshioka_culture_reads_group_mean_log_counts_of_the_feeding_group(cohort: xr.Dataset) -> None:
+    from lactobiome.model.parameters import load_parameters
+
+    recovery = load_parameters().value("obs_culture_recovery", "fraction")
+    exclusive = cohort["breast_milk_share"].values >= 0.999
+    assert exclusive.sum() > 5
+    got = run_pipeline(cohort, YOSHIOKA_CULTURE, "bif_entero_log_ratio_breastfed_d6", n_boot=20, seed=1)
+    diff = (_plate_counts(cohort, "Bifidobacteriaceae", recovery)
+            - _plate_counts(cohort, "Enterobacteriaceae", recovery))[exclusive]
+    assert got.value == pytest.approx(float(np.mean(diff)))
+    assert got.n == int(exclusive.sum())
+    assert got.low <= got.value <= got.high
+
+
+def test_yoshioka_culture_reads_counts_below_detection_at_the_limit(cohort: xr.Dataset) -> None:
+    from lactobiome.model.parameters import load_parameters
+
+    recovery = load_parameters().value("obs_culture_recovery", "fraction")
+    bif = np.asarray(cohort["family"].values).astype(str) == "Bifidobacteriaceae"
+    ab = cohort["abundance"].copy(deep=True)
+    ab.values[:, :, :, bif, :] = 0.0  # no bifidobacteria grow on the plates
+    without = cohort.assign(abundance=ab)
+    exclusive = cohort["breast_milk_share"].values >= 0.999
+    got = run_pipeline(without, YOSHIOKA_CULTURE, "bif_entero_log_ratio_breastfed_d6", n_boot=0)
+    entero = _plate_counts(cohort, "Enterobacteriaceae", recovery)[exclusive]
+    assert got.value == pytest.approx(STOOL_CULTURE_DETECTION_LOG10_CFU_PER_G - float(np.mean(entero)))
+
+
+def test_yoshioka_culture_has_no_reading_for_other_measures(cohort: xr.Dataset) -> None:
+    got = run_pipeline(cohort, YOSHIOKA_CULTURE, "infant_gut_milk_share_d30", n_boot=0)
+    assert math.isnan(got.value) and "no reading for measure" in got.reason

@@ -34,7 +34,7 @@ KINDS: tuple[str, ...] = ("commensal", "pathobiont", "probiotic", "contaminant")
 _TEXT = ("taxon", "name", "genus", "family", "phylum", "kind", "oxygen")
 _BOOL = ("culturable", "contaminant")
 _UNIT_INTERVAL = (
-    ("hmo_utilisation", "solids_dependence", "immunogenicity", "pathogenic_potential", "ductal_biofilm",
+    ("hmo_utilisation", "solids_dependence", "acid_production", "acid_sensitivity", "immunogenicity", "pathogenic_potential", "ductal_biofilm",
      "entero_mammary")
     + tuple(f"k_{s}" for s in SITES)
     + tuple(f"prevalence_{s}" for s in MATERNAL_SITES)
@@ -44,7 +44,8 @@ _UNIT_INTERVAL = (
 _POSITIVE = ("growth_rate_per_day", "copies_16s")
 COLUMNS: tuple[str, ...] = (
     _TEXT[:6]
-    + ("growth_rate_per_day", "oxygen", "hmo_utilisation", "solids_dependence", "immunogenicity",
+    + ("growth_rate_per_day", "oxygen", "hmo_utilisation", "solids_dependence", "acid_production",
+       "acid_sensitivity", "immunogenicity",
        "pathogenic_potential", "ductal_biofilm", "entero_mammary", "culturable", "contaminant", "copies_16s")
     + tuple(f"k_{s}" for s in SITES)
     + tuple(f"prevalence_{s}" for s in MATERNAL_SITES)

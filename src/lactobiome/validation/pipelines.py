@@ -18,11 +18,21 @@ bootstrap over infants.
 Assay pipelines (a laboratory count, no sequencing: light microscopy of milk cells, 16S qPCR
 of milk) are in :mod:`lactobiome.validation.assays`; :func:`run_pipeline` dispatches to them
 and :func:`is_pipeline` knows both kinds.
+
+``yoshioka1983/culture/log10_cfu_per_g`` (E10a, E10b): Yoshioka et al. (Pediatrics
+1983;72:317-321) plated the stool of breastfed and formula-fed newborns on selective media and
+reported bifidobacteria and enterobacteria as log10 counts per gram of faeces. The pipeline
+reads the infant gut on the recorded day nearest day 6 as a plate count would: only
+culturable taxa, each cell forming a colony with the culture recovery of the parameter
+table, per gram of colonic content, a count below the plates' detection limit read at that
+limit; the figure is the group mean of log10 Bifidobacteriaceae minus log10
+Enterobacteriaceae counts (the log of the ratio of the groups' geometric-mean counts).
 """
 
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -30,7 +40,7 @@ import xarray as xr
 
 from lactobiome.validation.statistics import Measurement, Sample, bootstrap, nanmean
 
-__all__ = ["PIPELINES", "TRUTH", "Pipeline", "composition_note", "is_pipeline", "pipeline_keys", "run_pipeline"]
+__all__ = ["PIPELINES", "READINGS", "TRUTH", "Pipeline", "composition_note", "is_pipeline", "pipeline_keys", "run_pipeline"]
 
 TRUTH = "truth"
 """``measured_by`` of a target compared with the model's true value."""
@@ -63,14 +73,15 @@ PIPELINES: dict[str, Pipeline] = {
 
 
 def pipeline_keys() -> list[str]:
-    """Every ``measured_by`` key a target may name besides ``truth``: tracking and assay pipelines."""
+    """Every ``measured_by`` key a target may name besides ``truth``: tracking and assay
+    pipelines, and readings of the cohort (:data:`READINGS`)."""
     from lactobiome.validation.assays import ASSAYS
 
-    return [*PIPELINES, *ASSAYS]
+    return [*PIPELINES, *ASSAYS, *READINGS]
 
 
 def is_pipeline(key: str) -> bool:
-    """Whether ``key`` names a tracking or an assay pipeline."""
+    """Whether ``key`` names a tracking or an assay pipeline or a reading."""
     return key in pipeline_keys()
 
 MEASURE_SOURCE_DAY: dict[str, tuple[str, int]] = {
@@ -174,6 +185,56 @@ def _shares(ds: xr.Dataset, key: str, day: int, seed: int) -> Run:
     return shares, "", note
 
 
+STOOL_CONTENT_G = 10.0
+"""Grams of colonic content that hold the infant-gut cells, to read cells as counts per gram
+(the parameter table's mature infant-gut capacity: ~1e11 cells/g of infant stool x ~10 g)."""
+STOOL_CULTURE_DETECTION_LOG10_CFU_PER_G = 3.0
+"""Lowest count a serial-dilution stool plate series detects, log10 CFU per gram (one colony
+on the least diluted plate of 1 mg of faeces; assumption for the plate counts of the period)."""
+YOSHIOKA_CULTURE = "yoshioka1983/culture/log10_cfu_per_g"
+"""Key of the stool-culture reading of Yoshioka et al. 1983 (E10a, E10b)."""
+_YOSHIOKA_FAMILIES = ("Bifidobacteriaceae", "Enterobacteriaceae")
+
+
+def _log10_cfu_per_g(ds: xr.Dataset, day: int, family: str, recovery: float) -> np.ndarray:
+    """Per-dyad log10 colony count per gram of stool of one family's culturable taxa."""
+    from lactobiome.model.taxa import load_taxa
+    from lactobiome.validation.measures import _common as c
+
+    taxa = load_taxa()
+    names = [str(t) for t in ds["taxon"].values]
+    culturable = np.array([bool(taxa["culturable"][taxa.index(t)]) for t in names])
+    in_family = np.asarray(ds["family"].values).astype(str) == family
+    cells = np.asarray(c.cells(ds, "infant_gut", day).values, dtype=np.float64)[:, culturable & in_family].sum(axis=1)
+    with np.errstate(divide="ignore"):
+        counts = np.log10(cells * recovery / STOOL_CONTENT_G)
+    return np.maximum(counts, STOOL_CULTURE_DETECTION_LOG10_CFU_PER_G)
+
+
+def _yoshioka(ds: xr.Dataset, measure: str, n_boot: int, seed: int) -> Measurement:
+    """Yoshioka 1983's day-6 contrast read as plate counts of the feeding group of ``measure``."""
+    from lactobiome.model.parameters import load_parameters
+    from lactobiome.validation.measures import _common as c
+    from lactobiome.validation.measures.infant_gut import BIF_ENTERO_DAY, BIF_ENTERO_GROUPS
+    from lactobiome.validation.measures.registry import Unmeasurable
+
+    if measure not in BIF_ENTERO_GROUPS:
+        return Measurement(math.nan, reason=f"pipeline {YOSHIOKA_CULTURE} has no reading for measure {measure!r}")
+    try:
+        day = c.recorded_day(ds, BIF_ENTERO_DAY, tolerance=1)
+    except Unmeasurable as exc:
+        return Measurement(math.nan, reason=str(exc))
+    recovery = load_parameters().value("obs_culture_recovery", "fraction")
+    bif, ent = (_log10_cfu_per_g(ds, day, f, recovery) for f in _YOSHIOKA_FAMILIES)
+    group = BIF_ENTERO_GROUPS[measure](ds)
+    difference = (bif - ent)[group]
+    return bootstrap(Sample(difference[np.isfinite(difference)], nanmean), n_boot, seed)
+
+
+READINGS: dict[str, Callable[[xr.Dataset, str, int, int], Measurement]] = {YOSHIOKA_CULTURE: _yoshioka}
+"""Pipelines that read the simulated cohort as an assay would, with no observation or tracking step."""
+
+
 def run_pipeline(
     ds: xr.Dataset,
     key: str,
@@ -215,6 +276,8 @@ def run_pipeline(
     if key in ASSAYS:
         cache.setdefault((key, 0), ({}, "", ASSAYS[key].description))
         return run_assay(ds, key, measure, n_boot, seed)
+    if key in READINGS:
+        return READINGS[key](ds, measure, n_boot, seed)
     if measure not in MEASURE_SOURCE_DAY:
         return Measurement(math.nan, reason=f"pipeline {key} has no reading for measure {measure!r}")
     source, day = MEASURE_SOURCE_DAY[measure]

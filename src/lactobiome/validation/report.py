@@ -169,6 +169,12 @@ WHY_PIPELINES_DIFFER = (
     "transmitted cells. The figures from this cohort:"
 )
 """The paragraph of the report that explains pipeline values against the truth."""
+WHY_CULTURE_DIFFERS = (
+    "Culture readings (`.../culture/...`) count colonies instead: only culturable taxa, per "
+    "gram of stool, a count below the plates' detection limit read at that limit, and group "
+    "means of log counts rather than the median of each infant's ratio of cell shares."
+)
+"""The sentence that explains culture readings against the truth."""
 
 WHY_ASSAYS_DIFFER = (
     "Assay pipelines count what the study's laboratory counted in the same milk: light "
@@ -199,9 +205,12 @@ def _pipeline_section(table: pd.DataFrame) -> list[str]:
 
     notes = table.attrs.get("pipeline_notes", {})
     tracked = {key: text for key, text in notes.items() if key not in ASSAYS}
-    if tracked or not notes:
+    keys = [str(k) for k in piped["measured_by"]]
+    if any(k not in ASSAYS and "/culture/" not in k for k in keys) or not notes:
         figures = " ".join(f"`{key}`: {_md(text)}" for key, text in tracked.items())
         out += ["", f"{WHY_PIPELINES_DIFFER} {figures}".rstrip()]
+    if any("/culture/" in k for k in keys):
+        out += ["", WHY_CULTURE_DIFFERS]
     assays = [f"`{key}`: {_md(text)}." for key, text in notes.items() if key in ASSAYS]
     if assays:
         out += ["", f"{WHY_ASSAYS_DIFFER} {' '.join(assays)}"]

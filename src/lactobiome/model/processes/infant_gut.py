@@ -19,6 +19,11 @@ Runs after the day's arrivals and before ``growth``; it acts by multiplying
   milk carries α1-2 fucosylated HMOs (2'-FL) that only fucose users can take; non-secretor
   milk has none (and less HMO in total), so all of it is open to every utiliser. Fucose use
   is proxied by how far ``hmo_utilisation`` exceeds a threshold (B. infantis, B. bifidum).
+  Utilisers also starve where their HMO need goes unmet: the HMO-dependent part ``d`` of a
+  taxon dies at ``hmo_starvation_death_per_day × d × (1 - S / (S + h U / U_ref))``. With
+  washout slow, growth modifiers alone set how fast a community forms but hardly where it
+  settles (Beverton–Holt crowding); the starvation death lets the HMO dose set the share of
+  the gut that utilisers can hold, so partly breastfed infants keep room for other taxa.
 * **sIgA.** Swallowed sIgA (volume × concentration) coats the taxa it targets and removes up
   to ``siga_growth_inhibition_max`` of their growth, saturating in the daily dose.
 * **Solids** (``host["solids_fraction"]`` from the feeding plan, 0–1) bring the substrates
@@ -28,6 +33,15 @@ Runs after the day's arrivals and before ``growth``; it acts by multiplying
   Blautia, Ruminococcus, Prevotella; ``d`` ≈ 0.9) grow too slowly to outpace washout and stay
   at the trickle of their immigrants; with solids they fill their niche in the weaned gut
   (``k_infant_gut``). Solids also take away part of the HMO-dependent growth of utilisers.
+* **Acidity.** Saccharolytic taxa ferment milk sugars to acetate and lactate, so the stool
+  pH falls from ``infant_gut_ph_neutral`` towards ``infant_gut_ph_acid`` in proportion to the
+  share of today's infant-gut cells they make up, weighted by ``acid_production`` (catalogue:
+  bifidobacteria and lactobacilli 1, streptococci and enterococci 0.5). Below
+  ``acid_inhibition_onset_ph`` acid-sensitive taxa (``acid_sensitivity``: Enterobacteriaceae 1,
+  Bacteroides and clostridia 0.5) lose growth and die, linearly in the pH fall down to the acid
+  pH. This is the route by which an HMO-fed bifidobacterial bloom pushes Enterobacteriaceae
+  down in breastfed infants, while formula-fed infants, with fewer bifidobacteria, keep a
+  high-pH, Enterobacteriaceae-rich stool (Bullen 1976; Henrick 2018).
 * **Maternal contact.** After birth the infant keeps receiving cells of its mother's gut by
   household faecal–oral contact (``maternal_gut_to_infant_gut_per_day`` per cell, tagged
   ``maternal_gut``): the slow route by which caesarean-born infants, who get no maternal
@@ -74,6 +88,8 @@ def prepare(ctx: SimulationContext, attributes: Mapping[str, np.ndarray]) -> dic
         "resident": (k_gut > 0.0).astype(np.float64),
         "solids": ctx.taxa["solids_dependence"].astype(np.float64),
         "fucose": np.clip((utilisation - threshold) / (1.0 - threshold), 0.0, 1.0),
+        "acid_production": ctx.taxa["acid_production"].astype(np.float64),
+        "acid_sensitivity": ctx.taxa["acid_sensitivity"].astype(np.float64),
     }
 
 
@@ -108,6 +124,25 @@ def _oxygen(state: DyadState, ctx: SimulationContext, cells: np.ndarray, consume
     total = supply + uptake
     equilibrium = supply / total
     return equilibrium + (previous - equilibrium) * np.exp(-total)
+
+
+def acid_inhibition(cells: np.ndarray, production: np.ndarray, ctx: SimulationContext) -> np.ndarray:
+    """Acid inhibition of sensitive taxa today, per dyad in [0, 1].
+
+    ``cells`` is (dyad, taxon) of the infant gut. The stool pH falls linearly from the neutral
+    to the acid pH with the acid producers' share of cells (weighted by ``production``); the
+    inhibition rises linearly from 0 at ``acid_inhibition_onset_ph`` to 1 at the acid pH.
+    """
+    neutral = ctx.p("infant_gut_ph_neutral", "1")
+    acid = ctx.p("infant_gut_ph_acid", "1")
+    onset = ctx.p("acid_inhibition_onset_ph", "1")
+    total = cells.sum(axis=1)
+    # row sums rather than a BLAS product: identical whatever the batch size (chunking)
+    producers = (cells * production[None, :]).sum(axis=1)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        share = np.where(total > 0.0, producers / total, 0.0)
+    ph = neutral - (neutral - acid) * share
+    return np.clip((onset - ph) / (onset - acid), 0.0, 1.0)
 
 
 def step(state: DyadState, ctx: SimulationContext) -> DyadState:
@@ -155,6 +190,9 @@ def step(state: DyadState, ctx: SimulationContext) -> DyadState:
         1.0 - ctx.p("solids_hmo_utiliser_growth_loss", "fraction") * solids
     )
     modifier *= (1.0 - dependence) + dependence * hmo_gain
+    # utilisers whose HMO share goes unmet starve: a death rate in the unmet part of their need
+    starve = np.exp(-ctx.p("hmo_starvation_death_per_day", "1/day") * dependence * (1.0 - saturation))
+    state.abundance[:, _GUT] *= starve.astype(np.float32)[:, :, None]
 
     # swallowed sIgA coats the taxa it targets
     dose = volume_l * state.host["siga_g_per_l"]  # g/day
@@ -165,6 +203,13 @@ def step(state: DyadState, ctx: SimulationContext) -> DyadState:
     # solids feed adult-type anaerobes: the solids-dependent part of growth needs solids
     need = traits["solids"][None, :]
     modifier *= (1.0 - need) + need * ctx.p("solids_growth_boost_max", "1") * solids
+
+    # fermentation acids of saccharolytic taxa hold back and kill acid-sensitive taxa
+    sensitivity = traits["acid_sensitivity"][None, :]
+    inhibition = acid_inhibition(cells, traits["acid_production"], ctx)[:, None]
+    modifier *= 1.0 - sensitivity * inhibition
+    acid_survival = np.exp(-ctx.p("acid_death_per_day", "1/day") * sensitivity * inhibition)
+    state.abundance[:, _GUT] *= acid_survival.astype(np.float32)[:, :, None]
 
     state.growth_modifier[:, _GUT, :] *= modifier
 

@@ -70,7 +70,7 @@ def _caesarean(ds: xr.Dataset) -> Sample:
 
 def _bif_entero(select: Callable[[xr.Dataset], np.ndarray]) -> Callable[[xr.Dataset], Sample]:
     def function(ds: xr.Dataset) -> Sample:
-        rel = c.relative(ds, "infant_gut", c.recorded_day(ds, 6, tolerance=1), "family")
+        rel = c.relative(ds, "infant_gut", c.recorded_day(ds, BIF_ENTERO_DAY, tolerance=1), "family")
         ratio = c.log10((c.column(rel, "Bifidobacteriaceae") + RATIO_FLOOR)
                         / (c.column(rel, "Enterobacteriaceae") + RATIO_FLOOR))[select(ds)]
         return Sample(ratio[np.isfinite(ratio)], nanmedian)
@@ -80,6 +80,15 @@ def _bif_entero(select: Callable[[xr.Dataset], np.ndarray]) -> Callable[[xr.Data
 
 def _formula_only(ds: xr.Dataset) -> np.ndarray:
     return c.share(ds) <= 0.0
+
+
+BIF_ENTERO_GROUPS: dict[str, Callable[[xr.Dataset], np.ndarray]] = {
+    "bif_entero_log_ratio_breastfed_d6": c.exclusive,
+    "bif_entero_log_ratio_formula_d6": _formula_only,
+}
+"""The feeding group of each day-6 Bifidobacteriaceae:Enterobacteriaceae measure (Yoshioka 1983)."""
+BIF_ENTERO_DAY = 6
+"""Day of life of Yoshioka et al.'s (1983) breastfed/formula-fed contrast."""
 
 
 register("bif_entero_log_ratio_breastfed_d6", "median over exclusively breastfed dyads of log10 "
