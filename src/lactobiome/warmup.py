@@ -178,6 +178,13 @@ def kernel_loads(modules: Iterable[ModuleType] | None = None) -> dict[str, int]:
     for name, kernel in dispatchers(modules if modules is not None else model_modules()).items():
         stats = kernel.stats
         count = sum(stats.cache_hits.values()) + sum(stats.cache_misses.values())
-        if count or kernel.signatures:
+        if kernel.signatures:
             loads[name] = count
     return loads
+
+
+def kernel_signatures(modules: Iterable[ModuleType] | None = None) -> dict[str, int]:
+    """The number of type signatures each kernel of ``modules`` (default: the model's) holds in
+    this process; kernels never called are left out."""
+    kernels = dispatchers(modules if modules is not None else model_modules()).items()
+    return {name: len(kernel.signatures) for name, kernel in kernels if kernel.signatures}
