@@ -25,10 +25,14 @@ WARMUP_DYADS = 3
 """Dyads of each warm-up chunk: more than one, so that slices across dyads have the
 (non-contiguous) array layout of a real chunk and Numba compiles the same specialisation."""
 
-WARMUP_DAYS = 35
-"""Days of each warm-up scenario: past the first month's sampling days and the process steps
-that start after birth, in every built-in scenario (a kernel's types do not depend on the day;
-the days only make sure every process that calls one runs)."""
+WARMUP_DAYS = 3
+"""Days of the warm-up chunk. A kernel's type signature depends on the arrays' types, not on
+the day or the scenario: three days of the default scenario call every model kernel with the
+signatures that 35 days of every built-in scenario use (``tests/test_warmup.py`` checks it),
+and each further day costs Python work (~20 ms), not compilation."""
+
+WARMUP_SCENARIO = "default"
+"""The scenario of the warm-up chunk."""
 
 WARMUP_TAXA = 40
 """Taxa of the synthetic tracking problem (any size above a handful gives the kernels' types)."""
@@ -41,18 +45,18 @@ GROUPS = ("model", "tracker", "published")
 published methods (``track --method feast|sourcetracker``)."""
 
 
-def warm_model(scenario_names: Iterable[str] | None = None) -> int:
-    """Run a tiny chunk of every built-in scenario so that every model kernel is compiled or loaded.
+def warm_model(scenario_names: Iterable[str] = (WARMUP_SCENARIO,), days: int = WARMUP_DAYS) -> int:
+    """Run a tiny chunk of each scenario (built-in names) so that every model kernel is compiled or loaded.
 
     Returns the number of scenarios run.
     """
     from lactobiome.model.engine import run_chunk
-    from lactobiome.scenarios import builtin_names, load_scenario
+    from lactobiome.scenarios import load_scenario
     from lactobiome.simulation import prepare
 
-    names = list(scenario_names) if scenario_names is not None else builtin_names()
+    names = list(scenario_names)
     for name in names:
-        scenario = load_scenario(name, {"cohort": {"dyads": WARMUP_DYADS, "days": WARMUP_DAYS}})
+        scenario = load_scenario(name, {"cohort": {"dyads": WARMUP_DYADS, "days": days}})
         parameters, taxa = prepare(scenario)
         run_chunk(scenario, parameters, taxa, np.arange(WARMUP_DYADS))
     return len(names)
