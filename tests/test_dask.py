@@ -13,6 +13,7 @@ pytest.importorskip("distributed")
 import xarray as xr  # noqa: E402
 from distributed.diagnostics.plugin import WorkerPlugin  # noqa: E402
 
+import lactobiome as lb  # noqa: E402
 from lactobiome.dask_backend import close, connect, worker_summary  # noqa: E402
 from lactobiome.errors import InputError  # noqa: E402
 from lactobiome.scenarios import load_scenario  # noqa: E402
@@ -59,7 +60,7 @@ def _data(path):
 def test_a_killed_worker_loses_only_its_chunk_and_the_file_is_the_single_process_one(tmp_path):
     scenario = load_scenario("mastitis_probiotic_treatment", {"cohort": {"dyads": DYADS, "days": 8}})
     serial, on_dask = tmp_path / "serial.nc", tmp_path / "dask.nc"
-    marker, log = tmp_path / "killed", tmp_path / "started.log"
+    marker, log, from_python = tmp_path / "killed", tmp_path / "started.log", tmp_path / "api.nc"
     simulate_to_file(scenario, serial, chunk_size=1, progress=False)
     client = connect("local:2")
     try:
@@ -67,6 +68,7 @@ def test_a_killed_worker_loses_only_its_chunk_and_the_file_is_the_single_process
         client.register_plugin(KillAtSecondChunk(str(marker), str(log)))
         simulate_to_file(scenario, on_dask, chunk_size=1, progress=False, client=client)
         summaries = list(client.run(worker_summary).values())
+        lb.simulate(scenario, out=from_python, client=client).close()  # the Python API, one chunk
     finally:
         close(client)
     assert marker.exists()  # a worker died in the middle of the run
@@ -83,6 +85,7 @@ def test_a_killed_worker_loses_only_its_chunk_and_the_file_is_the_single_process
             assert s["kernel_loads"], s
             assert s["kernel_loads"] == s["kernel_signatures"], s
     xr.testing.assert_identical(_data(serial), _data(on_dask))
+    xr.testing.assert_identical(_data(serial), _data(from_python))
     assert on_dask.with_name("dask.nc.events.csv").read_bytes() == serial.with_name("serial.nc.events.csv").read_bytes()
 
 
