@@ -179,9 +179,11 @@ def _say_if_compiling(method: str) -> None:
     ``lactobiome compile`` (run by ``make`` at install) fills the cache beforehand.
     """
     import sys
+    from typing import Any
 
     from lactobiome.model._kernel_cache import uncached_kernels
 
+    kernels: list[Any]
     if method == "feast":
         from lactobiome.tracking import feast
 
