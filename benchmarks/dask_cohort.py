@@ -4,14 +4,14 @@ Simulates the default scenario into a NetCDF (or Zarr) file with ``--dask local:
 (N single-threaded worker processes) and prints: the wall time, split into the tasks and the
 combine step that writes the one file; dyad-days per second; the CPU seconds of the workers
 and of the client; the peak memory of all the run's processes together (client and scheduler,
-nannies, workers; their resident sets summed, sampled every ``--sample-every`` seconds) and
-each worker's own peak; the chunks each worker simulated and its kernel loads; the size of the
+nannies, workers: their resident sets summed, and their unique memory summed, sampled every
+``--sample-every`` seconds) and each worker's own peak; the chunks each worker simulated and its kernel loads; the size of the
 result; and the load average. Beside it, the same cohort in this process unless ``--no-serial``.
 
     .venv/bin/python benchmarks/dask_cohort.py --dyads 20000 --days 180 --no-serial
     .venv/bin/python benchmarks/dask_cohort.py --dyads 200000 --days 180 --no-serial --folder /big/disk
 
-The result of 200,000 x 180 days is ~9 GB and its parts as much again while the combine
+The result of 200,000 x 180 days is ~10 GB and its parts as much again while the combine
 step runs: give ``--folder`` on a disk with ~20 GB free (default: a temporary folder).
 """
 
@@ -38,8 +38,10 @@ def _worker_usage() -> tuple[float, float]:
 class TreeMemory(threading.Thread):
     """Samples the resident memory of this process and all its descendants.
 
-    ``peak_total`` is the largest sum over the processes alive at one sample (MiB);
-    ``peak_by_pid`` each process's largest sample.
+    ``peak_total`` is the largest sum of resident sets over the processes alive at one sample
+    (MiB; pages of shared libraries count once per process, so it is an upper bound),
+    ``peak_unique`` the same for the memory unique to each process (USS: what ending them all
+    would free, a lower bound); ``peak_by_pid`` each process's largest resident set.
     """
 
     def __init__(self, every: float) -> None:
@@ -48,21 +50,24 @@ class TreeMemory(threading.Thread):
 
         self.root, self.every = psutil.Process(), every
         self.peak_total = 0.0
+        self.peak_unique = 0.0
         self.peak_by_pid: dict[int, float] = {}
         self.stopped = threading.Event()
 
     def sample(self) -> None:
         import psutil
 
-        total = 0.0
+        total = unique = 0.0
         for proc in [self.root, *self.root.children(recursive=True)]:
             try:
-                rss = proc.memory_info().rss / MIB
+                info = proc.memory_full_info()
             except psutil.Error:  # ended between listing and reading
                 continue
-            total += rss
-            self.peak_by_pid[proc.pid] = max(self.peak_by_pid.get(proc.pid, 0.0), rss)
+            total += info.rss / MIB
+            unique += info.uss / MIB
+            self.peak_by_pid[proc.pid] = max(self.peak_by_pid.get(proc.pid, 0.0), info.rss / MIB)
         self.peak_total = max(self.peak_total, total)
+        self.peak_unique = max(self.peak_unique, unique)
 
     def run(self) -> None:
         while not self.stopped.wait(self.every):
@@ -137,7 +142,8 @@ def main() -> None:
               f"{total:.1f} s with the cluster's start and stop), {dyad_days / seconds:,.0f} dyad-days/s")
         print(f"  CPU s: workers {cpu:.1f} ({cpu / dyad_days * 1e6:.1f} CPU-us per dyad-day, incl. their start-up), "
               f"client {client_cpu:.1f}")
-        print(f"  peak MiB: all processes together {memory.peak_total:,.0f} (sampled every {args.sample_every:g} s); "
+        print(f"  peak MiB: all processes together {memory.peak_total:,.0f} resident ({memory.peak_unique:,.0f} unique; "
+              f"sampled every {args.sample_every:g} s); "
               f"per worker {worker_peaks}; client (with the scheduler) "
               f"{resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f}")
         print(f"  chunks per worker {chunks}; kernel loads per worker {sorted(loads)} "
