@@ -3,7 +3,7 @@
 Numba compiles a kernel on its first call and keeps the machine code in its on-disk cache
 (next to the sources, see :mod:`lactobiome.model._kernel_cache`), so only the first run
 after an install or an update pays the compilation (about 14 CPU s for ``simulate`` and
-16 for ``track`` on the project's machine). Filling the cache at install time moves that
+17 for ``track`` on the project's machine). Filling the cache at install time moves that
 cost out of the user's first run. Rather than listing kernels and their type signatures
 here (they change whenever a kernel does), each group runs a tiny real job that calls every
 kernel the way a run calls it: whatever a run compiles, the warm-up compiled first.
@@ -22,8 +22,9 @@ from typing import Any
 import numpy as np
 
 WARMUP_DYADS = 3
-"""Dyads of each warm-up chunk: more than one, so that slices across dyads have the
-(non-contiguous) array layout of a real chunk and Numba compiles the same specialisation."""
+"""Dyads of each warm-up chunk: more than one, like a real chunk, so that slices across dyads
+have a real chunk's array layout (Numba specialises on it; chunks of 1 and 4 dyads were
+checked to use the same signatures)."""
 
 WARMUP_DAYS = 3
 """Days of the warm-up chunk. A kernel's type signature depends on the arrays' types, not on
@@ -39,6 +40,18 @@ WARMUP_TAXA = 40
 
 WARMUP_SEED = 0
 """Seed of the synthetic tracking data (any)."""
+
+WARMUP_READS = 2_000
+"""Reads per synthetic sample (whole counts, as a count table holds)."""
+
+WARMUP_ITERATIONS = 20
+"""EM iterations of the warm-up fits (their answer is not used)."""
+
+WARMUP_BOOTSTRAP = 2
+"""Bootstrap replicates of the warm-up fit: enough to run the replicate path once."""
+
+WARMUP_GIBBS = {"restarts": 1, "draws_per_restart": 1, "burnin": 2, "delay": 1}
+"""SourceTracker2 settings of the warm-up: the fewest draws that run the sampler."""
 
 GROUPS = ("model", "tracker", "published")
 """Kernel groups: the cohort model (``simulate``), this package's tracker (``track``) and the
@@ -72,9 +85,9 @@ def _tracking_frames() -> tuple[Any, Any]:
     for sink in range(2):
         profiles = rng.dirichlet(np.ones(WARMUP_TAXA), size=2)
         for j, profile in enumerate(profiles):
-            columns[f"src{sink}_{j}"] = rng.multinomial(2_000, profile)
+            columns[f"src{sink}_{j}"] = rng.multinomial(WARMUP_READS, profile)
             rows.append((f"src{sink}_{j}", f"Env{j}", "Source", str(sink)))
-        columns[f"sink{sink}"] = rng.multinomial(2_000, profiles.mean(axis=0))
+        columns[f"sink{sink}"] = rng.multinomial(WARMUP_READS, profiles.mean(axis=0))
         rows.append((f"sink{sink}", "sink", "Sink", str(sink)))
     counts = pd.DataFrame(columns, index=[f"t{k}" for k in range(WARMUP_TAXA)])
     metadata = pd.DataFrame(rows, columns=["SampleID", "Env", "SourceSink", "id"]).set_index("SampleID")
@@ -86,7 +99,7 @@ def warm_tracker() -> int:
     from lactobiome.tracking.core import track
 
     counts, metadata = _tracking_frames()
-    track(counts, metadata, bootstrap=2, iterations=20)
+    track(counts, metadata, bootstrap=WARMUP_BOOTSTRAP, iterations=WARMUP_ITERATIONS)
     return 1
 
 
@@ -95,9 +108,8 @@ def warm_published() -> int:
     from lactobiome.tracking.core import track
 
     counts, metadata = _tracking_frames()
-    track(counts, metadata, method="feast", iterations=20)
-    track(counts, metadata, method="sourcetracker",
-          method_options={"restarts": 1, "draws_per_restart": 1, "burnin": 2, "delay": 1})
+    track(counts, metadata, method="feast", iterations=WARMUP_ITERATIONS)
+    track(counts, metadata, method="sourcetracker", method_options=WARMUP_GIBBS)
     return 2
 
 

@@ -20,7 +20,7 @@ def compile_command(only: tuple[str, ...], processes: int | None) -> None:
 
     Run once after installing (``make`` does): the first ``simulate`` and ``track`` then
     start without compiling. Later runs, and a rerun of this command, load the cached
-    kernels in well under a second; an update of the model's sources compiles them again.
+    kernels (a few CPU seconds); an update of the model's sources compiles them again.
     """
     from lactobiome.warmup import compile_kernels
 
