@@ -4,14 +4,20 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: run test lint bench fuzz clean chromium
+.PHONY: run test lint bench fuzz clean chromium compile
 
 $(STAMP): pyproject.toml
 	@command -v $(PYTHON) >/dev/null 2>&1 || { echo "make: need $(PYTHON) on PATH (or PYTHON=...)" >&2; exit 1; }
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
 	$(PY) -m pip install --quiet -e '.[dev]'
+	$(VENV)/bin/lactobiome compile
 	@touch $(STAMP)
+
+# Numba's kernel cache, filled at install (above) so that the first simulate and track do not
+# compile; rerun after editing the kernels (or let the first run compile them, it says so)
+compile: $(STAMP)
+	$(VENV)/bin/lactobiome compile
 
 run: $(STAMP)
 	$(VENV)/bin/lactobiome simulate --design pannaraj2017 --out results/default.nc

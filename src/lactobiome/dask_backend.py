@@ -7,13 +7,17 @@ storage on a cluster; the local disk for a LocalCluster). A dyad's random stream
 on its id and the seed, so the file is identical to a single-process run's.
 
 A worker is a long-lived process: its Numba kernels are loaded from the on-disk cache (or
-compiled) by its first task and reused by the rest. A task whose worker dies is run again
-elsewhere (Dask reschedules tasks of a lost worker; a task that raises is retried
-``CHUNK_RETRIES`` times); finished chunks are on disk and are not redone.
+compiled) by its first task and reused by the rest (:func:`worker_summary` counts both). A
+task whose worker dies is run again elsewhere (Dask reschedules the tasks of a lost worker,
+up to its ``distributed.scheduler.allowed-failures`` times; a task that raises is retried
+``CHUNK_RETRIES`` times). Finished chunks are on disk: their futures are released as soon as
+they are counted, and a task whose part file is already there returns without simulating,
+so a lost worker costs only the chunk it was running.
 """
 
 from __future__ import annotations
 
+import os
 from typing import Any
 
 from lactobiome.errors import InputError
@@ -69,13 +73,36 @@ def close(client: Any) -> None:
         cluster.close()
 
 
+_simulated_here = 0
+"""Chunks this process simulated as Dask tasks (read by :func:`worker_summary`)."""
+
+
 def _chunk_task(scenario: Any, parameters: Any, taxa: Any, chunk_ids: Any, attrs: dict[str, str], path: Any) -> int:
     import numba
 
-    from lactobiome.simulation import _simulate_chunk_file
+    from lactobiome.simulation import _readable_part, _simulate_chunk_file
 
+    global _simulated_here
+    if path.exists() and _readable_part(path):
+        # done before its worker died (its result was lost with the worker, not its file)
+        return len(chunk_ids)
     numba.set_num_threads(1)  # one task per worker thread; this thread's setting only
+    _simulated_here += 1
     return _simulate_chunk_file(scenario, parameters, taxa, chunk_ids, attrs, path)
+
+
+def worker_summary() -> dict[str, Any]:
+    """This worker process: its id, the chunks it simulated, and its model-kernel loads.
+
+    ``kernel_loads`` counts, per kernel, the type signatures loaded from Numba's cache or
+    compiled in this process (:func:`lactobiome.warmup.kernel_loads`), ``kernel_signatures``
+    the signatures each kernel holds: the two stay equal however many chunks the worker runs.
+    Call it on every worker with ``client.run(worker_summary)``.
+    """
+    from lactobiome.warmup import kernel_loads, kernel_signatures
+
+    return {"pid": os.getpid(), "chunks": _simulated_here, "kernel_loads": kernel_loads(),
+            "kernel_signatures": kernel_signatures()}
 
 
 def run_chunks(client: Any, todo: list[tuple[Any, Any]], scenario: Any, parameters: Any, taxa: Any,

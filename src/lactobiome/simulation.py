@@ -205,7 +205,7 @@ def _say_if_compiling(bar, disable: bool) -> None:
                                 state._cells_in_site, state._scale_site))
     if missing:
         bar.write(f"compiling {len(missing)} model kernels (first run after an install or an update; "
-                  "cached for later runs)...", file=sys.stderr)
+                  "cached for later runs; `lactobiome compile` does it ahead)...", file=sys.stderr)
 
 
 def _write_chunk(result: ChunkResult, taxa: TaxaCatalogue, attrs: dict[str, str], path: Path) -> None:

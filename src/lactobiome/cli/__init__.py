@@ -29,6 +29,7 @@ _COMMANDS: dict[str, str] = {
     "benchmark-tracking": "lactobiome.cli.observe:benchmark_tracking",
     "report": "lactobiome.cli.report:report",
     "serve": "lactobiome.cli.serve:serve",
+    "compile": "lactobiome.cli.compile:compile_command",
 }
 
 

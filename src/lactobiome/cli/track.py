@@ -128,7 +128,7 @@ def track(
     meta = read_metadata(meta_path)
     n_sinks = int((meta["SourceSink"] == "Sink").sum())
     total = n_sinks * (1 + bootstrap) if method == "lactobiome" else n_sinks
-    _say_if_compiling()
+    _say_if_compiling(method)
     with tqdm(total=total, desc="tracking", unit="fit", disable=None, leave=False) as bar:
         result = run_track(
             counts,
@@ -173,13 +173,29 @@ def track(
         )
 
 
-def _say_if_compiling() -> None:
-    """On a terminal, say that the first run compiles the tracker's kernels (the bar waits for them)."""
+def _say_if_compiling(method: str) -> None:
+    """On a terminal, say that the first run compiles the method's kernels (the bar waits for them).
+
+    ``lactobiome compile`` (run by ``make`` at install) fills the cache beforehand.
+    """
     import sys
+    from typing import Any
 
     from lactobiome.model._kernel_cache import uncached_kernels
-    from lactobiome.tracking import engine
 
-    if sys.stderr.isatty() and uncached_kernels([engine.fit_batch]):
-        click.echo("compiling the tracker's kernels (first run after an install or an update; cached for later "
-                   "runs)...", err=True)
+    kernels: list[Any]
+    if method == "feast":
+        from lactobiome.tracking import feast
+
+        kernels = [feast._em]
+    elif method == "sourcetracker":
+        from lactobiome.tracking import sourcetracker
+
+        kernels = [sourcetracker._gibbs]
+    else:
+        from lactobiome.tracking import engine
+
+        kernels = [engine.fit_batch]
+    if sys.stderr.isatty() and uncached_kernels(kernels):
+        click.echo(f"compiling the {method} tracker's kernels (first run after an install or an update; cached "
+                   "for later runs; `lactobiome compile` does it ahead)...", err=True)
