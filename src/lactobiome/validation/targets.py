@@ -60,7 +60,8 @@ class Target:
     doi: str | None = None
     confidence: str | None = None
     measured_by: str = "truth"
-    """How the study measured it: ``truth``, or a key of :data:`lactobiome.validation.pipelines.PIPELINES`."""
+    """How the study measured it: ``truth``, or a key of :data:`lactobiome.validation.pipelines.PIPELINES`
+    or :data:`lactobiome.validation.pipelines.CASE_DEFINITIONS`."""
     role: str = CHECK
 
     def contains(self, value: float) -> bool:
@@ -142,11 +143,11 @@ def _parse_target(raw: object, where: str) -> Target:
         if low > high:
             raise InputError(f"{where}: acceptance low {low:g} is above high {high:g}")
     measured_by = _text(raw.get("measured_by")) or "truth"
-    from lactobiome.validation.pipelines import PIPELINES, TRUTH
+    from lactobiome.validation.pipelines import CASE_DEFINITIONS, PIPELINES, TRUTH
 
-    if measured_by != TRUTH and measured_by not in PIPELINES:
+    if measured_by != TRUTH and measured_by not in PIPELINES and measured_by not in CASE_DEFINITIONS:
         raise InputError(f"{where}: measured_by {measured_by!r} is not 'truth' nor a pipeline "
-                         f"({', '.join(PIPELINES)})")
+                         f"({', '.join([*PIPELINES, *CASE_DEFINITIONS])})")
     return Target(
         measured_by=measured_by,
         id=_text(raw["id"]), system=_text(raw["system"]), quantity=_text(raw["quantity"]),
