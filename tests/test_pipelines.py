@@ -10,7 +10,7 @@ import xarray as xr
 
 from lactobiome.errors import InputError
 from lactobiome.validation import load_targets, run_cohort, to_markdown, validate_dataset
-from lactobiome.validation.pipelines import PIPELINES, TRUTH, run_pipeline
+from lactobiome.validation.pipelines import CASE_DEFINITIONS, PIPELINES, TRUTH, run_pipeline
 
 
 @pytest.fixture(scope="module")
@@ -22,9 +22,11 @@ def test_shipped_targets_say_how_they_were_measured() -> None:
     targets = {t.id: t for t in load_targets()}
     assert targets["E01"].measured_by == "pannaraj2017/16S/sourcetracker"
     assert targets["E02"].measured_by == "pannaraj2017/16S/sourcetracker"
-    others = [t.measured_by for k, t in targets.items() if k not in ("E01", "E02")]
+    assert targets["D19"].measured_by == "foxman2002/provider_diagnosed"
+    others = [t.measured_by for k, t in targets.items() if k not in ("E01", "E02", "D19")]
     assert set(others) == {TRUTH}
     assert set(PIPELINES) >= {targets["E01"].measured_by}
+    assert set(CASE_DEFINITIONS) >= {targets["D19"].measured_by}
 
 
 def test_unknown_pipeline_is_a_one_line_error(tmp_path: Path) -> None:
