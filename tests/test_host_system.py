@@ -432,3 +432,18 @@ def test_biofilm_taxon_outgrows_planktonic_one_in_inflamed_milk():
     growth_biofilm, left_biofilm = survivors(biofilm)
     assert (growth_biofilm > growth_plain).all()
     assert (left_biofilm > 2.0 * left_plain).all()
+
+
+def test_subacute_mastitis_occurs_when_biofilm_formers_overgrow(base):
+    """Subacute mastitis (the spectrum's dysbiosis) occurs, never on an inflamed day, and only
+    through the biofilm formers' load: with an unreachable load threshold it is gone."""
+    codes = base.panel["mastitis_state"].astype(int)
+    subacute = codes == STATE_CODE["subacute_mastitis"]
+    assert subacute.any(axis=1).sum() >= 3
+    assert (base.panel["inflammation"][subacute] < 1.0).all()
+    # it needs its run of dysbiotic days: none before day subacute_min_days
+    assert not subacute[:, :13].any()
+    never = _run(parameters={"dysbiosis_load_per_ml": 1e12})[0]
+    assert not (never.panel["mastitis_state"].astype(int) == STATE_CODE["subacute_mastitis"]).any()
+    # a state of its own: the episodes (inflamed runs) are the same with or without it
+    np.testing.assert_array_equal(episodes(codes)["onset_day"], episodes(never.panel["mastitis_state"].astype(int))["onset_day"])
