@@ -232,3 +232,18 @@ def _subclinical_scc(ds: xr.Dataset) -> Sample:
     bf = c.breastfed(ds)
     raised = ((scc >= SUBCLINICAL_SCC_PER_ML) & calm).sum(axis=1)
     return Sample(np.column_stack([raised[bf], calm.sum(axis=1)[bf]]), ratio_of_sums)
+
+
+@register("mastitis_febrile_share_1yr",
+          "share of breastfed dyads with a mastitis onset on days 1-365 who had fever on a day of one of "
+          "their episodes", needs=(*_NEEDS, "fever"))
+def _febrile_share(ds: xr.Dataset) -> Sample:
+    codes = c.mastitis_codes(ds)
+    in_window = c.window(ds, 1, 365)
+    inflamed = INFLAMED[codes] & in_window
+    affected = inflamed.any(axis=1)
+    febrile = ((c.panel(ds, "fever") > 0) & inflamed).any(axis=1)
+    bf = c.breastfed(ds)
+    if not (affected & bf).any():
+        raise Unmeasurable("no mastitis episode on days 1-365 in this cohort")
+    return Sample(febrile[affected & bf].astype(np.float64), nanmean)
