@@ -74,8 +74,9 @@ def classify(state: DyadState, ctx: SimulationContext) -> np.ndarray:
         | was["phlegmon"])
     abscess = (was["phlegmon"] & (days >= ctx.p("abscess_after_days", "day")) & inflamed) | (
         was["abscess"] & ((days < ctx.p("abscess_min_days", "day")) | inflamed))
-    # overgrown ductal biofilm formers, whatever the rest of the milk holds
-    dysbiotic = biofilm >= ctx.p("dysbiosis_load_per_ml", "cells/mL")
+    # overgrown ductal biofilm formers, whatever the rest of the milk holds; a mother who does
+    # not lactate has no mastitis of any kind
+    dysbiotic = (biofilm >= ctx.p("dysbiosis_load_per_ml", "cells/mL")) & (host["milk_production_ml"] > 0.0)
     dysbiosis_days = np.where(dysbiotic, host["dysbiosis_days"] + 1.0, 0.0)
     subacute = dysbiosis_days >= ctx.p("subacute_min_days", "day")
     narrowing = host["stasis"] >= ctx.p("ductal_narrowing_stasis", "1")
@@ -152,7 +153,7 @@ _TREATMENT_UNTIL = {"treatment_antibiotic_until", "treatment_probiotic_until", "
 
 PROCESS = Process(
     "mastitis", step,
-    reads={"inflammation", "milk_pool_ml", "pathobiont_per_ml", "stasis"},
+    reads={"inflammation", "milk_pool_ml", "milk_production_ml", "pathobiont_per_ml", "stasis"},
     reads_previous={"mastitis_state", "mastitis_state_days", "dysbiosis_days", "mastitis_this_lactation",
                     *_TREATMENT_UNTIL},
     writes={"mastitis_state", "mastitis_state_days", "dysbiosis_days", "mastitis_this_lactation", "treatment",
