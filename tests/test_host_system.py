@@ -327,7 +327,9 @@ def test_mastitis_scars_the_ducts_for_the_rest_of_the_lactation():
 def test_night_sleep_leaves_more_milk_once_the_infant_sleeps_through():
     """Same dyads with and without the night-time penalty: identical until each infant sleeps
     through the night, more residual milk after."""
-    runs = {pen: _run(dyads=80, days=150, parameters={"night_sleep_drainage_penalty": pen})[0] for pen in (0.0, 0.2)}
+    # the penalty acts in a mother's earlier lactation too: fix previous mastitis so that only this one differs
+    runs = {pen: _run(dyads=80, days=150, population={"previous_mastitis_multiparous": 0.0},
+                      parameters={"night_sleep_drainage_penalty": pen})[0] for pen in (0.0, 0.2)}
     day = np.arange(1, 151)[None, :]
     sleeps = runs[0.0].attributes["sleeps_through_day"][:, None]
     np.testing.assert_array_equal(runs[0.0].attributes["sleeps_through_day"], runs[0.2].attributes["sleeps_through_day"])
@@ -356,8 +358,10 @@ def test_age_of_sleeping_through_follows_its_log_normal():
 def test_autocrine_control_limits_late_stasis():
     """Once autocrine control has matured, a breast left full slows its synthesis: less stasis late."""
     params = {"missed_feeds_day_probability": 0.1}
-    without, _ = _run(dyads=60, days=70, parameters={**params, "autocrine_control_gain": 0.0})
-    with_, _ = _run(dyads=60, days=70, parameters=params)
+    # previous mastitis fixed: the gain would change each mother's earlier lactation as well
+    fixed = {"previous_mastitis_multiparous": 0.0}
+    without, _ = _run(dyads=60, days=70, population=fixed, parameters={**params, "autocrine_control_gain": 0.0})
+    with_, _ = _run(dyads=60, days=70, population=fixed, parameters=params)
     lactating = without.panel["milk_volume_ml"][:, -1] > 0
     early, late = slice(0, 3), slice(56, 70)
     np.testing.assert_allclose(with_.panel["stasis"][:, early], without.panel["stasis"][:, early], rtol=0.05)
@@ -432,3 +436,18 @@ def test_biofilm_taxon_outgrows_planktonic_one_in_inflamed_milk():
     growth_biofilm, left_biofilm = survivors(biofilm)
     assert (growth_biofilm > growth_plain).all()
     assert (left_biofilm > 2.0 * left_plain).all()
+
+
+def test_subacute_mastitis_occurs_when_biofilm_formers_overgrow(base):
+    """Subacute mastitis (the spectrum's dysbiosis) occurs, never on an inflamed day, and only
+    through the biofilm formers' load: with an unreachable load threshold it is gone."""
+    codes = base.panel["mastitis_state"].astype(int)
+    subacute = codes == STATE_CODE["subacute_mastitis"]
+    assert subacute.any(axis=1).sum() >= 3
+    assert (base.panel["inflammation"][subacute] < 1.0).all()
+    # it needs its run of dysbiotic days: none before day subacute_min_days
+    assert not subacute[:, :13].any()
+    never = _run(parameters={"dysbiosis_load_per_ml": 1e12})[0]
+    assert not (never.panel["mastitis_state"].astype(int) == STATE_CODE["subacute_mastitis"]).any()
+    # a state of its own: the episodes (inflamed runs) are the same with or without it
+    np.testing.assert_array_equal(episodes(codes)["onset_day"], episodes(never.panel["mastitis_state"].astype(int))["onset_day"])

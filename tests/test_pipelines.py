@@ -12,6 +12,7 @@ import xarray as xr
 from lactobiome.errors import InputError
 from lactobiome.validation import load_targets, run_cohort, to_markdown, validate_dataset
 from lactobiome.validation.pipelines import (
+    CASE_DEFINITIONS,
     PIPELINES,
     READINGS,
     STOOL_CONTENT_G,
@@ -36,10 +37,12 @@ def test_shipped_targets_say_how_they_were_measured() -> None:
     for tid, key in assays.items():
         assert targets[tid].measured_by == key
     assert targets["E10a"].measured_by == targets["E10b"].measured_by == YOSHIOKA_CULTURE
-    others = [t.measured_by for k, t in targets.items() if k not in ("E01", "E02", "E10a", "E10b", *assays)]
+    others = [t.measured_by for k, t in targets.items() if k not in ("E01", "E02", "E10a", "E10b", "D19", *assays)]
     assert set(others) == {TRUTH}
     assert set(PIPELINES) >= {targets["E01"].measured_by}
     assert set(READINGS) >= {targets["E10a"].measured_by}
+    assert targets["D19"].measured_by == "foxman2002/provider_diagnosed"
+    assert set(CASE_DEFINITIONS) >= {targets["D19"].measured_by}
 
 
 def test_unknown_pipeline_is_a_one_line_error(tmp_path: Path) -> None:

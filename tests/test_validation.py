@@ -453,3 +453,37 @@ def test_validation_does_not_import_the_command_line() -> None:
             "print(sorted(m for m in sys.modules if m.startswith('lactobiome.cli')))")
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert done.stdout.strip() == "[]"
+
+
+def test_provider_diagnosed_counts_febrile_or_persisting_episodes_only() -> None:
+    from lactobiome.validation.measures.risk import CONSULT_AFTER_DAYS, consulted
+    from lactobiome.validation.pipelines import run_pipeline
+
+    assert CONSULT_AFTER_DAYS == 3  # the rule the tiny cohort's episodes are laid out for
+    ds = tiny()
+    # dyad 0: 5 inflamed days, dyad 2: 3 days -> taken to a provider; dyad 1: two 2-day episodes, no fever
+    affected, diagnosed = consulted(ds, 182)
+    assert affected.tolist() == [True, True, True, False]
+    assert diagnosed.tolist() == [True, False, True, False]
+    assert measure(ds, "mastitis_consulted_share_26wk", n_boot=0).value == pytest.approx(2 / 3)
+    fever = ds["fever"].values.copy()
+    fever[1, 100] = True  # fever on the second day of dyad 1's second episode (onset day 100)
+    febrile = ds.assign(fever=(("dyad", "day"), fever))
+    assert consulted(febrile, 182)[1].tolist() == [True, True, True, False]
+    # by 12 weeks dyad 1's febrile episode (day 100) is not yet there: 2 of 3 breastfed dyads diagnosed
+    truth = measure(febrile, "mastitis_cumulative_12_weeks", n_boot=0).value
+    seen = run_pipeline(febrile, "foxman2002/provider_diagnosed", "mastitis_cumulative_12_weeks", n_boot=0)
+    assert truth == pytest.approx(1.0) and seen.value == pytest.approx(2 / 3)
+    none = run_pipeline(ds, "foxman2002/provider_diagnosed", "mastitis_incidence", n_boot=0)
+    assert math.isnan(none.value) and "no reading" in none.reason
+
+
+def test_first_onset_and_first_time_mother_measures() -> None:
+    ds = tiny()
+    # first onsets of the breastfed dyads: day 10, 60, 20 -> two of three within 4 weeks
+    assert measure(ds, "mastitis_first_onset_4_weeks", n_boot=0).value == pytest.approx(2 / 3)
+    # first-time breastfed mothers are dyads 1 and 2: both affected by day 182, only dyad 2 by day 56
+    assert measure(ds, "mastitis_cumulative_26_weeks_first_time", n_boot=0).value == pytest.approx(1.0)
+    assert measure(ds, "mastitis_cumulative_8_weeks_first_time", n_boot=0).value == pytest.approx(0.5)
+    # SCC 1e5 everywhere: no raised day
+    assert measure(ds, "subclinical_scc_healthy_days", n_boot=0).value == pytest.approx(0.0)

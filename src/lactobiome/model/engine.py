@@ -42,6 +42,7 @@ from lactobiome.model.context import SimulationContext
 from lactobiome.model.contract import AttributeView, HostStore, HostView, Process, check_processes
 from lactobiome.model.parameters import ParameterTable
 from lactobiome.model.population import draw_population
+from lactobiome.model.previous_lactation import previous_mastitis
 from lactobiome.model.processes import (
     antibiotics,
     birth,
@@ -159,6 +160,7 @@ def run_chunk(
     dyad_ids: np.ndarray,
     processes: Sequence[Process] = DEFAULT_PROCESSES,
     on_day: Callable[[int], None] | None = None,
+    attributes: dict[str, np.ndarray] | None = None,
 ) -> ChunkResult:
     """Simulate the dyads ``dyad_ids`` for the scenario's days.
 
@@ -172,6 +174,11 @@ def run_chunk(
         The ordered one-day step; checked against the process contract before the first day.
     on_day
         Called after each day with the day number (for progress bars).
+    attributes
+        The dyads' attributes, when already drawn (an earlier lactation of the same mothers);
+        by default drawn here, with ``previous_mastitis`` from each multiparous mother's
+        simulated earlier lactation (:mod:`lactobiome.model.previous_lactation`) unless the
+        scenario fixes its prevalence.
 
     Raises
     ------
@@ -181,7 +188,13 @@ def run_chunk(
         the processes.
     """
     dyad_ids = np.asarray(dyad_ids, dtype=np.int64)
-    attributes = draw_population(scenario, parameters, dyad_ids)
+    if attributes is None:
+        attributes = draw_population(scenario, parameters, dyad_ids)
+        if scenario.population.previous_mastitis_multiparous is None:
+            def simulate(earlier: Scenario, ids: np.ndarray, drawn: dict[str, np.ndarray]) -> np.ndarray:
+                return run_chunk(earlier, parameters, taxa, ids, processes, attributes=drawn).panel["mastitis_state"]
+
+            attributes["previous_mastitis"] = previous_mastitis(scenario, parameters, dyad_ids, attributes, simulate)
     check_processes(processes, scenario, attributes, RECORDED_HOST_VARIABLES, reference=DEFAULT_PROCESSES)
     store = HostStore(len(dyad_ids), len(taxa))
     state = DyadState.empty(dyad_ids, len(taxa), attributes)

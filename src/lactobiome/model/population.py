@@ -81,7 +81,9 @@ def draw_population(scenario: Scenario, parameters: ParameterTable, dyad_ids: np
     -------
     dict
         Arrays of shape (dyad,): ``delivery_mode`` ("vaginal"/"caesarean"), booleans
-        ``intrapartum_antibiotics``, ``first_time_mother``, ``previous_mastitis``,
+        ``intrapartum_antibiotics``, ``first_time_mother``, ``previous_mastitis`` (False
+        unless the scenario fixes its share among multiparous mothers: the engine then sets it
+        from each mother's simulated earlier lactation),
         ``oversupply``, ``tight_bra``, ``nipple_damage``, ``secretor``, floats
         ``breast_milk_share`` and ``direct_breastfeeding_share``, strings
         ``feeding_group`` and ``probiotic`` (the strains given, joined by "+", or ""); ``preterm`` (bool) with
@@ -101,7 +103,10 @@ def draw_population(scenario: Scenario, parameters: ParameterTable, dyad_ids: np
     caesarean = u[:, _COLUMN["caesarean"]] < p("caesarean")
     iap_rate = np.where(caesarean, p("intrapartum_antibiotics_caesarean"), p("intrapartum_antibiotics_vaginal"))
     first_time = u[:, _COLUMN["first_time_mother"]] < p("first_time_mother")
-    previous_mastitis = ~first_time & (u[:, _COLUMN["previous_mastitis"]] < p("previous_mastitis_multiparous"))
+    # a mastitis with an earlier child: drawn here only when the scenario fixes its share; else
+    # the engine simulates each multiparous mother's earlier lactation (model.previous_lactation)
+    fixed = scenario.population.previous_mastitis_multiparous
+    previous_mastitis = ~first_time & (u[:, _COLUMN["previous_mastitis"]] < (0.0 if fixed is None else fixed))
     damage_rate = np.where(first_time, p("nipple_damage_first_time"), p("nipple_damage_multiparous"))
 
     groups = scenario.population.feeding_groups

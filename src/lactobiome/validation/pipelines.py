@@ -27,6 +27,13 @@ culturable taxa, each cell forming a colony with the culture recovery of the par
 table, per gram of colonic content, a count below the plates' detection limit read at that
 limit; the figure is the group mean of log10 Bifidobacteriaceae minus log10
 Enterobacteriaceae counts (the log of the ratio of the groups' geometric-mean counts).
+
+``foxman2002/provider_diagnosed`` (D19): Foxman et al. (Am J Epidemiol 2002;155:103-114)
+counted mastitis a provider diagnosed (64% of diagnoses by telephone), so an episode a woman
+managed herself is not in its 9.5%. The pipeline counts a dyad when one of its episodes began
+in the window and was taken to a provider: the woman had fever on one of its days, or it was
+still inflamed after a day of self-care (:func:`lactobiome.validation.measures.risk.consulted`,
+the consultation rule of the clinical guidance). The truth (every inflamed episode) is beside it.
 """
 
 from __future__ import annotations
@@ -40,7 +47,10 @@ import xarray as xr
 
 from lactobiome.validation.statistics import Measurement, Sample, bootstrap, nanmean
 
-__all__ = ["PIPELINES", "READINGS", "TRUTH", "Pipeline", "composition_note", "is_pipeline", "pipeline_keys", "run_pipeline"]
+__all__ = [
+    "CASE_DEFINITIONS", "PIPELINES", "READINGS", "TRUTH", "Pipeline", "composition_note", "is_pipeline",
+    "pipeline_keys", "run_pipeline",
+]
 
 TRUTH = "truth"
 """``measured_by`` of a target compared with the model's true value."""
@@ -71,17 +81,33 @@ PIPELINES: dict[str, Pipeline] = {
 }
 """Pipelines by ``measured_by`` key."""
 
+CaseCount = Callable[[xr.Dataset], Sample]
+"""A study's case count on a simulated cohort, as a sample over dyads."""
+
+
+def _provider_diagnosed(ds: xr.Dataset) -> Sample:
+    from lactobiome.validation.measures.risk import provider_diagnosed_12_weeks
+
+    return provider_diagnosed_12_weeks(ds)
+
+
+CASE_DEFINITIONS: dict[str, dict[str, CaseCount]] = {
+    "foxman2002/provider_diagnosed": {"mastitis_cumulative_12_weeks": _provider_diagnosed},
+}
+"""Pipelines that count cases as a study defined them: key -> target measurement -> its count."""
+
 
 def pipeline_keys() -> list[str]:
     """Every ``measured_by`` key a target may name besides ``truth``: tracking and assay
-    pipelines, and readings of the cohort (:data:`READINGS`)."""
+    pipelines, readings of the cohort (:data:`READINGS`) and case definitions
+    (:data:`CASE_DEFINITIONS`)."""
     from lactobiome.validation.assays import ASSAYS
 
-    return [*PIPELINES, *ASSAYS, *READINGS]
+    return [*PIPELINES, *ASSAYS, *READINGS, *CASE_DEFINITIONS]
 
 
 def is_pipeline(key: str) -> bool:
-    """Whether ``key`` names a tracking or an assay pipeline or a reading."""
+    """Whether ``key`` names a tracking or an assay pipeline, a reading or a case definition."""
     return key in pipeline_keys()
 
 MEASURE_SOURCE_DAY: dict[str, tuple[str, int]] = {
@@ -278,6 +304,16 @@ def run_pipeline(
         return run_assay(ds, key, measure, n_boot, seed)
     if key in READINGS:
         return READINGS[key](ds, measure, n_boot, seed)
+    if key in CASE_DEFINITIONS:
+        count = CASE_DEFINITIONS[key].get(measure)
+        if count is None:
+            return Measurement(math.nan, reason=f"pipeline {key} has no reading for measure {measure!r}")
+        from lactobiome.validation.measures.registry import Unmeasurable
+
+        try:
+            return bootstrap(count(ds), n_boot, seed)
+        except (Unmeasurable, KeyError) as exc:
+            return Measurement(math.nan, reason=f"pipeline {key}: {exc}")
     if measure not in MEASURE_SOURCE_DAY:
         return Measurement(math.nan, reason=f"pipeline {key} has no reading for measure {measure!r}")
     source, day = MEASURE_SOURCE_DAY[measure]

@@ -17,9 +17,13 @@ table). Rules, from the most severe down; the first that holds wins:
     inflamed: inflammation at or above ``mastitis_inflammation_threshold``, or in an
     inflammatory state yesterday and still at or above ``mastitis_resolution_threshold``.
 ``subacute_mastitis``
-    not inflamed, but dysbiotic milk (pathobiont share of milk bacteria at or above
-    ``dysbiosis_pathobiont_share`` and bacteria at or above ``dysbiosis_load_per_ml``) for
-    at least ``subacute_min_days`` consecutive days.
+    not inflamed, but dysbiotic milk for at least ``subacute_min_days`` consecutive days:
+    the biofilm formers of the ducts (coagulase-negative staphylococci above all) have
+    overgrown, their load in milk (cells per mL weighted by each taxon's ``ductal_biofilm``)
+    at or above ``dysbiosis_load_per_ml``. This is the spectrum's dysbiosis: a biofilm that
+    narrows the ducts without the acute inflammation of a mastitis episode (Mitchell et al.
+    2022; Fernández et al. 2014 on coagulase-negative staphylococci and viridans
+    streptococci in subacute mastitis).
 ``ductal_narrowing``
     none of the above, and the stasis index at or above ``ductal_narrowing_stasis``.
 ``none``
@@ -54,14 +58,11 @@ from lactobiome.model.transfer import immigrate
 def classify(state: DyadState, ctx: SimulationContext) -> np.ndarray:
     """Today's state code per dyad from the rules above (updates the duration counters)."""
     host = state.host
-    n = state.n_dyads
     previous = host["mastitis_state"].astype(np.int64)
     days = host["mastitis_state_days"]
     inflammation = host["inflammation"]
-    milk_cells = state.cells_in(SITE_INDEX["milk"]).sum(axis=1)
-    bacteria = milk_cells / host["milk_pool_ml"]
     load = host["pathobiont_per_ml"]
-    share = np.divide(load, bacteria, out=np.zeros(n), where=bacteria > 0.0)
+    biofilm = (state.cells_in(SITE_INDEX["milk"]) * ctx.taxa["ductal_biofilm"]).sum(axis=1) / host["milk_pool_ml"]
 
     inflamed = (inflammation >= ctx.p("mastitis_inflammation_threshold", "1")) | (
         _INFLAMED[previous] & (inflammation >= ctx.p("mastitis_resolution_threshold", "1")))
@@ -73,8 +74,9 @@ def classify(state: DyadState, ctx: SimulationContext) -> np.ndarray:
         | was["phlegmon"])
     abscess = (was["phlegmon"] & (days >= ctx.p("abscess_after_days", "day")) & inflamed) | (
         was["abscess"] & ((days < ctx.p("abscess_min_days", "day")) | inflamed))
-    dysbiotic = (share >= ctx.p("dysbiosis_pathobiont_share", "fraction")) & (
-        bacteria >= ctx.p("dysbiosis_load_per_ml", "cells/mL"))
+    # overgrown ductal biofilm formers, whatever the rest of the milk holds; a mother who does
+    # not lactate has no mastitis of any kind
+    dysbiotic = (biofilm >= ctx.p("dysbiosis_load_per_ml", "cells/mL")) & (host["milk_production_ml"] > 0.0)
     dysbiosis_days = np.where(dysbiotic, host["dysbiosis_days"] + 1.0, 0.0)
     subacute = dysbiosis_days >= ctx.p("subacute_min_days", "day")
     narrowing = host["stasis"] >= ctx.p("ductal_narrowing_stasis", "1")
@@ -151,7 +153,7 @@ _TREATMENT_UNTIL = {"treatment_antibiotic_until", "treatment_probiotic_until", "
 
 PROCESS = Process(
     "mastitis", step,
-    reads={"inflammation", "milk_pool_ml", "pathobiont_per_ml", "stasis"},
+    reads={"inflammation", "milk_pool_ml", "milk_production_ml", "pathobiont_per_ml", "stasis"},
     reads_previous={"mastitis_state", "mastitis_state_days", "dysbiosis_days", "mastitis_this_lactation",
                     *_TREATMENT_UNTIL},
     writes={"mastitis_state", "mastitis_state_days", "dysbiosis_days", "mastitis_this_lactation", "treatment",

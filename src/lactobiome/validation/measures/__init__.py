@@ -6,7 +6,7 @@ Importing this package registers every measurement in :data:`MEASURES`:
 * :mod:`.seeding` — contact routes and tight junctions (``B``);
 * :mod:`.milk_cells` — leucocytes, epithelial and stem cells, SCC (``C``);
 * :mod:`.mastitis` — mastitis incidence, recurrence, timing, organisms (``D``);
-* :mod:`.risk` — mastitis risk factors, subclinical mastitis (``D19``-``D26``);
+* :mod:`.risk` — mastitis risk factors, case definitions, subclinical mastitis (``D19``-``D33``);
 * :mod:`.infant_gut` — provenance and composition of the infant gut (``E``);
 * :mod:`.immune` — sIgA and HMOs (``F01``-``F06``);
 * :mod:`.milk_volume` — milk volume by stage (``F07``-``F12``).

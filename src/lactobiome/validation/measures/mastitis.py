@@ -13,7 +13,7 @@ from collections.abc import Callable
 import numpy as np
 import xarray as xr
 
-from lactobiome.model.spectrum import BACTERIAL, INFLAMED, episode_onsets
+from lactobiome.model.spectrum import BACTERIAL, INFLAMED, STATE_CODE, episode_onsets
 from lactobiome.validation.measures import _common as c
 from lactobiome.validation.measures.registry import Registrar, Unmeasurable
 from lactobiome.validation.statistics import Sample, nanmean, ratio_of_sums
@@ -130,3 +130,11 @@ def _first_onset_seven_weeks(ds: xr.Dataset) -> Sample:
         raise Unmeasurable("no mastitis episode on days 1-182 in this cohort")
     first_day = c.days(ds)[np.argmax(onsets[affected], axis=1)]
     return Sample((first_day <= 49).astype(np.float64), nanmean)
+
+
+@register("subacute_mastitis_share",
+          "share of breastfed dyads with at least one day of subacute mastitis (dysbiotic milk without "
+          "inflammation) on days 1-182", needs=("mastitis_state", *c.BREASTFED_NEEDS))
+def _subacute_share(ds: xr.Dataset) -> Sample:
+    ever = ((c.mastitis_codes(ds) == STATE_CODE["subacute_mastitis"]) & c.window(ds, 1, 182)).any(axis=1)
+    return Sample(ever[c.breastfed(ds)].astype(np.float64), nanmean)

@@ -1,4 +1,4 @@
-"""Measurements of mastitis risk factors and subclinical mastitis (targets ``D19``–``D26``).
+"""Measurements of mastitis risk factors and subclinical mastitis (targets ``D19``–``D33``).
 
 Each cohort study is read through its own pipeline as far as the model allows: the risk of a
 first mastitis episode (an onset of :mod:`lactobiome.model.spectrum`) by a study's horizon
@@ -10,6 +10,11 @@ outcome is uncommon); the cumulative incidence by 12 weeks; the share of onsets 
 the day.
 The model's ratios are crude (no adjustment for the other factors); the published ones are
 adjusted, which the acceptance ranges (the published 95% intervals) leave as they are.
+
+Studies that counted only *provider-diagnosed* mastitis (Foxman 2002) saw the episodes a
+woman took to a doctor or midwife. :func:`consulted` says which episodes those are: a woman
+consults when she is acutely ill (fever on a day of the episode) or when the episode outlasts
+a day of self-care (:data:`CONSULT_AFTER_DAYS`), the rule the clinical guidance gives her.
 """
 
 from __future__ import annotations
@@ -19,15 +24,26 @@ from collections.abc import Callable
 import numpy as np
 import xarray as xr
 
-from lactobiome.model.spectrum import INFLAMED, episode_onsets
+from lactobiome.model.spectrum import INFLAMED, episode_onsets, episodes
 from lactobiome.validation.measures import _common as c
 from lactobiome.validation.measures.registry import Registrar, Unmeasurable
-from lactobiome.validation.statistics import Sample, nanmean
+from lactobiome.validation.statistics import Sample, nanmean, ratio_of_sums
 
 register = Registrar("mastitis_epi")
 
 SUBCLINICAL_NAK = 0.6
 """Na:K above which milk counts as subclinical mastitis (Samuel TM et al. Nutrients 2020;12:105)."""
+
+SUBCLINICAL_SCC_PER_ML = 2.5e5
+"""Somatic cells per mL at or above which milk of a woman without symptoms counts as subclinical
+mastitis (the dairy threshold Angelopoulou A et al. Microbiol Spectr 2024;12:e04051-23 applied)."""
+
+CONSULT_AFTER_DAYS = 3
+"""Day of an episode on which a woman still inflamed seeks a provider. Guidance tells her to
+seek care when symptoms do not improve after 12-24 h of self-care (frequent milk removal) or
+when she feels acutely ill (Amir LH, ABM clinical protocol #4, Breastfeed Med 2014;9:239-243;
+NHS 'Mastitis'). Days are whole: onset falls during day 1, so an episode still inflamed on its
+third day has outlasted a full day of self-care; fever makes her consult on any day."""
 
 
 def affected_by(ds: xr.Dataset, last: int) -> np.ndarray:
@@ -122,3 +138,112 @@ def _subclinical_first_month(ds: xr.Dataset) -> Sample:
     for i in columns:
         raised |= (nak[:, i] > SUBCLINICAL_NAK) & ~inflamed[:, i]
     return Sample(raised[c.breastfed(ds)].astype(np.float64), nanmean)
+
+
+def _first_time_breastfed(ds: xr.Dataset) -> np.ndarray:
+    return c.breastfed(ds) & np.asarray(ds["first_time_mother"].values, dtype=bool)
+
+
+def _cumulative(last: int, first_time: bool) -> Callable[[xr.Dataset], Sample]:
+    def function(ds: xr.Dataset) -> Sample:
+        dyads = _first_time_breastfed(ds) if first_time else c.breastfed(ds)
+        if not dyads.any():
+            raise Unmeasurable("the cohort has no breastfed first-time mother")
+        return Sample(affected_by(ds, last)[dyads].astype(np.float64), nanmean)
+
+    return function
+
+
+register("mastitis_cumulative_26_weeks_first_time",
+         "share of breastfed first-time mothers with a mastitis onset on days 1-182",
+         needs=(*_NEEDS, "first_time_mother"))(_cumulative(182, True))
+register("mastitis_cumulative_8_weeks_first_time",
+         "share of breastfed first-time mothers with a mastitis onset on days 1-56",
+         needs=(*_NEEDS, "first_time_mother"))(_cumulative(56, True))
+register("mastitis_rr_first_time_7wk",
+         "risk ratio of a mastitis onset on days 1-49, breastfed first-time vs multiparous mothers (crude)",
+         needs=(*_NEEDS, "first_time_mother"))(_ratio("first_time_mother", 49, _risk_ratio))
+
+
+@register("mastitis_first_onset_4_weeks",
+          "share of breastfed dyads with an onset on days 1-182 whose first onset falls on days 1-28",
+          needs=_NEEDS)
+def _first_onset_four_weeks(ds: xr.Dataset) -> Sample:
+    onsets = (episode_onsets(c.mastitis_codes(ds)) & c.window(ds, 1, 182))[c.breastfed(ds)]
+    affected = onsets.any(axis=1)
+    if not affected.any():
+        raise Unmeasurable("no mastitis episode on days 1-182 in this cohort")
+    first_day = c.days(ds)[np.argmax(onsets[affected], axis=1)]
+    return Sample((first_day <= 28).astype(np.float64), nanmean)
+
+
+def consulted(ds: xr.Dataset, last: int) -> tuple[np.ndarray, np.ndarray]:
+    """Which dyads had an onset on days 1..``last``, and which took one of those episodes to a provider.
+
+    An episode is taken to a provider when the woman has fever on one of its days or it is still
+    inflamed on its :data:`CONSULT_AFTER_DAYS`-th day (episodes of :func:`lactobiome.model.spectrum.episodes`).
+
+    Returns
+    -------
+    tuple of numpy.ndarray
+        ``(affected, diagnosed)``, booleans of shape (dyad,).
+    """
+    codes = c.mastitis_codes(ds)
+    c.window(ds, 1, last)  # unmeasurable past the horizon
+    ep = episodes(codes)
+    # fever days summed over each episode's days (a running sum, read at both ends of the run)
+    fever = np.zeros((codes.shape[0], codes.shape[1] + 1))
+    fever[:, 1:] = np.cumsum(c.panel(ds, "fever") > 0, axis=1)
+    start = ep["onset_day"] - 1
+    febrile = fever[ep["dyad_index"], start + ep["duration_days"]] > fever[ep["dyad_index"], start]
+    in_window = ep["onset_day"] <= last
+    taken = in_window & (febrile | (ep["duration_days"] >= CONSULT_AFTER_DAYS))
+    affected = np.zeros(codes.shape[0], dtype=bool)
+    affected[ep["dyad_index"][in_window]] = True
+    diagnosed = np.zeros(codes.shape[0], dtype=bool)
+    diagnosed[ep["dyad_index"][taken]] = True
+    return affected, diagnosed
+
+
+@register("mastitis_consulted_share_26wk",
+          f"share of breastfed dyads with a mastitis onset on days 1-182 who took an episode to a provider "
+          f"(fever, or still inflamed on its day {CONSULT_AFTER_DAYS})", needs=(*_NEEDS, "fever"))
+def _consulted_share(ds: xr.Dataset) -> Sample:
+    affected, diagnosed = consulted(ds, 182)
+    bf = c.breastfed(ds)
+    if not (affected & bf).any():
+        raise Unmeasurable("no mastitis episode on days 1-182 in this cohort")
+    return Sample(diagnosed[affected & bf].astype(np.float64), nanmean)
+
+
+def provider_diagnosed_12_weeks(ds: xr.Dataset) -> Sample:
+    """Share of breastfed dyads with a provider-diagnosed mastitis onset on days 1-84 (Foxman 2002's count)."""
+    _, diagnosed = consulted(ds, 84)
+    return Sample(diagnosed[c.breastfed(ds)].astype(np.float64), nanmean)
+
+
+@register("subclinical_scc_healthy_days",
+          "share of days 14-182 of breastfed dyads in no inflamed state whose milk SCC is at or above 2.5e5/mL "
+          "(per dyad: raised days, days)", needs=("somatic_cells_per_ml", *_NEEDS))
+def _subclinical_scc(ds: xr.Dataset) -> Sample:
+    window = c.window(ds, 14, 182)
+    scc = c.panel(ds, "somatic_cells_per_ml")[:, window]
+    calm = ~INFLAMED[c.mastitis_codes(ds)][:, window]
+    bf = c.breastfed(ds)
+    raised = ((scc >= SUBCLINICAL_SCC_PER_ML) & calm).sum(axis=1)
+    return Sample(np.column_stack([raised[bf], calm.sum(axis=1)[bf]]), ratio_of_sums)
+
+
+@register("mastitis_febrile_share_1yr",
+          "share of breastfed dyads with a mastitis onset on days 1-365 who had fever on a day of one of "
+          "their episodes", needs=(*_NEEDS, "fever"))
+def _febrile_share(ds: xr.Dataset) -> Sample:
+    codes = c.mastitis_codes(ds)
+    in_window = c.window(ds, 1, 365)
+    inflamed = INFLAMED[codes] & in_window
+    affected = inflamed.any(axis=1)
+    febrile = ((c.panel(ds, "fever") > 0) & inflamed).any(axis=1)
+    bf = c.breastfed(ds)
+    if not (affected & bf).any():
+        raise Unmeasurable("no mastitis episode on days 1-365 in this cohort")
+    return Sample(febrile[affected & bf].astype(np.float64), nanmean)

@@ -1,0 +1,84 @@
+"""A multiparous mother's earlier lactation, simulated so that its mastitis marks her.
+
+Whether a mother had mastitis with a previous child is not a coin toss apart from everything
+else about her: the same breasts, the same milk supply (oversupply), the same feeding rhythm
+and the same habits (a tight bra) made that lactation what it was. Cohort studies find a
+previous mastitis among the strongest predictors of the next one, for that reason more than
+for any scarring it left. So a multiparous mother's earlier lactation is simulated with her
+own persistent traits (:data:`PERSISTENT`) as a first lactation (an inexperienced latch,
+nipple damage at the first-time rate), its per-lactation circumstances drawn afresh (birth,
+intrapartum antibiotics, nipple damage, the infant's sleep), for its first
+:data:`PREVIOUS_LACTATION_DAYS` days; ``previous_mastitis`` is whether it had an episode
+(:mod:`lactobiome.model.spectrum`). A scenario that fixes ``previous_mastitis_multiparous``
+keeps the plain draw of :mod:`lactobiome.model.population`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import numpy as np
+
+from lactobiome.model.parameters import ParameterTable
+from lactobiome.model.population import LOGNORMAL_FACTORS, draw_population
+from lactobiome.model.scenario import Scenario
+from lactobiome.model.spectrum import INFLAMED
+
+PREVIOUS_LACTATION_DAYS = 84
+"""Days of the earlier lactation simulated: its first 12 weeks, when most episodes begin."""
+
+PERSISTENT: tuple[str, ...] = ("oversupply", "tight_bra", "secretor", *LOGNORMAL_FACTORS)
+"""Attributes of the mother herself, the same in every lactation."""
+
+SEED_OFFSET = 7_919_000_003
+"""Added to the cohort seed for the earlier lactation: its days are other days than this one's."""
+
+
+def previous_scenario(scenario: Scenario) -> Scenario:
+    """The scenario of the earlier lactations: a first lactation, no interventions, untreated."""
+    cohort = scenario.cohort.model_copy(update={
+        "days": PREVIOUS_LACTATION_DAYS, "seed": (scenario.cohort.seed + SEED_OFFSET) % 2**63})
+    population = scenario.population.model_copy(update={
+        "first_time_mother": 1.0, "previous_mastitis_multiparous": 0.0})
+    return scenario.model_copy(update={"cohort": cohort, "population": population, "interventions": [],
+                                       "treatment": None})
+
+
+def previous_mastitis(
+    scenario: Scenario,
+    parameters: ParameterTable,
+    dyad_ids: np.ndarray,
+    attributes: dict[str, np.ndarray],
+    simulate: Callable[[Scenario, np.ndarray, dict[str, np.ndarray]], np.ndarray],
+) -> np.ndarray:
+    """Whether each dyad's mother had mastitis in her earlier lactation (False for first-time mothers).
+
+    Parameters
+    ----------
+    scenario, parameters
+        This lactation's scenario and parameter table.
+    dyad_ids
+        Global dyad ids, shape (dyad,).
+    attributes
+        This lactation's attributes (:func:`lactobiome.model.population.draw_population`).
+    simulate
+        Runs a scenario for the given dyad ids with the given attributes and returns the daily
+        mastitis state codes, shape (dyad, day) (the engine's chunk runner).
+
+    Returns
+    -------
+    numpy.ndarray
+        Boolean, shape (dyad,).
+    """
+    multiparous = ~np.asarray(attributes["first_time_mother"], dtype=bool)
+    had = np.zeros(len(dyad_ids), dtype=bool)
+    if not multiparous.any():
+        return had
+    earlier = previous_scenario(scenario)
+    ids = np.asarray(dyad_ids)[multiparous]
+    drawn = draw_population(earlier, parameters, ids)
+    for name in PERSISTENT:
+        drawn[name] = np.asarray(attributes[name])[multiparous]
+    codes = simulate(earlier, ids, drawn)
+    had[multiparous] = INFLAMED[codes.astype(np.int64)].any(axis=1)
+    return had
