@@ -38,6 +38,87 @@ class _Problem:
     labels: list[str]  # output label of each row (Env, or the sample id with by_sample)
     prior: np.ndarray  # pooled profile over active taxa (sums to 1)
     groups: dict[str, list[int]] = field(default_factory=dict)  # Env -> rows, for resampling
+    pseudo: np.ndarray = field(default_factory=lambda: np.zeros((0, 0)))  # prior pseudo-counts, as Y
+    tau: np.ndarray = field(default_factory=lambda: np.zeros(0))  # seeding draw size per row, reads
+
+
+SINGLETON_MAX = 1.0
+"""Largest count of a taxon in a source sample that counts as a singleton for Good-Turing's
+unseen-mass estimate (counts may be fractional after relative abundances are scaled)."""
+
+
+def unseen_mass(y: np.ndarray) -> float:
+    """Good-Turing estimate of the share of a sample's community in taxa the sample missed.
+
+    Turing's estimate (Good 1953, Biometrika 40:237): the chance that the next read is of a
+    taxon not yet seen is the share of reads that are singletons, ``f1 / m``.
+
+    Parameters
+    ----------
+    y
+        Read counts of one sample over taxa.
+
+    Returns
+    -------
+    float
+        Estimated unseen mass in [0, 1] (0 for an empty sample).
+    """
+    m = float(y.sum())
+    if m <= 0:
+        return 0.0
+    f1 = float(((y > 0) & (y <= SINGLETON_MAX)).sum())
+    return min(f1 / m, 1.0)
+
+
+def source_pseudocounts(Y: np.ndarray, prior: np.ndarray, strength: float) -> np.ndarray:
+    """Dirichlet pseudo-counts of each source's profile: the pooled profile plus its unseen mass.
+
+    A weak ``strength * prior`` everywhere (so no taxon is impossible), plus pseudo-counts on
+    the taxa a sample missed, spread as the pooled profile over them and sized so that the
+    posterior mean mass of those taxa equals the sample's Good-Turing unseen mass
+    (:func:`unseen_mass`). A deep, complete sample gets almost nothing; a shallow one with
+    many singletons gets a prior that expects its seeding community to hold taxa it missed.
+
+    Parameters
+    ----------
+    Y
+        Source counts, samples x taxa.
+    prior
+        Pooled profile over the same taxa (sums to 1, positive).
+    strength
+        Total pseudo-count of the flat part (``prior_strength``).
+
+    Returns
+    -------
+    numpy.ndarray
+        Pseudo-counts, samples x taxa.
+    """
+    m = Y.sum(axis=1)
+    f1 = ((Y > 0) & (Y <= SINGLETON_MAX)).sum(axis=1)
+    u = np.where(m > 0, np.minimum(f1 / np.where(m > 0, m, 1.0), 1.0), 0.0)
+    missed = Y <= 0
+    pi_u = (missed * prior).sum(axis=1)
+    # extra pseudo-counts e on the missed taxa so that (strength pi_u + e) / (m + strength + e) = u;
+    # a sample of singletons only (u = 1) gets as many as it has reads
+    with np.errstate(divide="ignore", invalid="ignore"):
+        extra = np.where(u < 1.0, (u * (m + strength) - strength * pi_u) / (1.0 - u), m)
+    extra = np.where((pi_u > 0) & (m > 0), np.maximum(extra, 0.0), 0.0)
+    spread = np.where(missed, prior, 0.0) / np.where(pi_u > 0, pi_u, 1.0)[:, None]
+    return strength * prior[None, :] + extra[:, None] * spread
+
+
+def seeding_draw_size(Y: np.ndarray, B: np.ndarray, fidelity: float | None) -> np.ndarray:
+    """Reads' worth of information of each seeding community's draw from its source community.
+
+    ``None``: the sequenced sample and the cells that seeded the sink are two exchangeable
+    draws of the source community, so the seeding draw is worth as much as the sample (its
+    reads plus pseudo-counts) and the sample's information about it is halved. 0: the
+    seeding community is the source community (the sample is a draw of it). A positive value
+    is that many reads for every source.
+    """
+    if fidelity is None:
+        return Y.sum(axis=1) + B.sum(axis=1)
+    return np.full(Y.shape[0], float(fidelity))
 
 
 def _sink_noise_cost(x: np.ndarray, Y: np.ndarray, kappa: float) -> float:
@@ -214,7 +295,8 @@ def _rarefy(counts: np.ndarray, depth: int, rng: np.random.Generator) -> np.ndar
 def _solve(
     xs: list[np.ndarray],
     Ys: list[np.ndarray],
-    priors: list[np.ndarray],
+    Bs: list[np.ndarray],
+    taus: list[np.ndarray],
     a0: list[np.ndarray],
     gu0: list[np.ndarray],
     kappa: float,
@@ -222,6 +304,9 @@ def _solve(
     lost0: list[np.ndarray] | None = None,
 ) -> tuple[list[np.ndarray], list[np.ndarray], np.ndarray, np.ndarray, list[np.ndarray]]:
     """Pack a list of fits into flat arrays, run the compiled EM, unpack.
+
+    ``Bs`` are each fit's source pseudo-counts (as ``Ys``) and ``taus`` its seeding draws'
+    sizes (one per source).
 
     ``lost0`` (one K x T boolean array per fit) starts each fit from a known set of lost
     taxa instead of finding it (``options.adapt_lost`` must then be false); the sets found
@@ -235,6 +320,7 @@ def _solve(
     t_off = np.concatenate([[0], np.cumsum(t_len)])
     y_off = np.concatenate([[0], np.cumsum(t_len * k_arr)])
     a_off = np.concatenate([[0], np.cumsum(k_arr + 1)])
+    k_off = np.concatenate([[0], np.cumsum(k_arr)])
     lam = np.array([_sink_noise_cost(x, Y, kappa) for x, Y in zip(xs, Ys, strict=True)])
     a_flat = np.concatenate(a0).astype(np.float64)
     gu_flat = np.concatenate(gu0).astype(np.float64)
@@ -250,7 +336,9 @@ def _solve(
         np.concatenate([Y.ravel() for Y in Ys]),
         y_off,
         k_arr,
-        np.concatenate(priors),
+        np.concatenate([B.ravel() for B in Bs]).astype(np.float64),
+        np.concatenate(taus).astype(np.float64),
+        k_off,
         a_flat,
         a_off,
         gu_flat,
@@ -293,7 +381,7 @@ def track(
     effective_depth: float = 10_000.0,
     unknown_cost: float = 0.2,
     prior_strength: float = 1.0,
-    source_fidelity: float = 0.0,
+    source_fidelity: float | None = None,
     model_error: float = 0.05,
     update_sources: bool = True,
     max_loss: float = 0.25,
@@ -342,13 +430,16 @@ def track(
         Cost of a read assigned to the unknown source, in units of the fit's sampling-noise
         scale (see :mod:`lactobiome.tracking.engine` and docs/tracking.md).
     prior_strength
-        Total pseudo-count of the Dirichlet prior on each source profile (spread as the
-        pooled profile of all samples).
+        Total pseudo-count of the flat part of the Dirichlet prior on each source profile
+        (spread as the pooled profile of all samples); each sample's Good-Turing unseen mass
+        is added on the taxa it missed (:func:`source_pseudocounts`).
     source_fidelity
-        Effective number of reads' worth of information a source sample carries about the
-        community that actually seeded the sink (0, default: all its reads, i.e. the source
-        sample *is* that community up to sampling noise). Smaller values let a source's
-        profile bend towards the sink, as for a sample taken at another time.
+        Size, in reads, of the seeding community's own draw from the source community
+        (docs/tracking.md, "Source sampling noise"). ``None`` (default): the sequenced sample
+        and the cells that seeded the sink are two exchangeable draws, so the seeding draw is
+        worth as much as the sample and a source's profile may differ from its sample by
+        both draws' noise. 0: the sample is a draw of the seeding community itself (the
+        engine before issue 15). A positive value: that many reads for every source.
     model_error
         Standard deviation of the model error at a proportion of 0.5 (scaled by
         ``2 sqrt(p (1 - p))`` elsewhere), added in quadrature to the bootstrap spread. The
@@ -454,10 +545,15 @@ def track(
         k = p.Y.shape[0]
         return np.full(k + 1, 1.0 / (k + 1)), p.x / p.x.sum()
 
+    if source_fidelity is not None and source_fidelity < 0:
+        raise InputError(f"source_fidelity must be >= 0 or None, got {source_fidelity}")
+    if prior_strength <= 0:
+        raise InputError(f"prior_strength must be > 0, got {prior_strength}")
+    for p in problems:
+        p.pseudo = source_pseudocounts(p.Y, p.prior, prior_strength)
+        p.tau = seeding_draw_size(p.Y, p.pseudo, source_fidelity)
     starts = [init(p) for p in problems]
     options = FitOptions(
-        beta=float(prior_strength),
-        tau=float(source_fidelity),
         max_iter=int(iterations),
         tol=float(tolerance),
         update_sources=bool(update_sources),
@@ -469,7 +565,8 @@ def track(
     a_hat, gu_hat, iters, conv, lost_hat = _solve(
         [p.x for p in problems],
         [p.Y for p in problems],
-        [p.prior for p in problems],
+        [p.pseudo for p in problems],
+        [p.tau for p in problems],
         [s[0] for s in starts],
         [s[1] for s in starts],
         unknown_cost,
@@ -490,7 +587,7 @@ def track(
         )
         reps = _bootstrap(
             problems, a_hat, gu_hat, lost_hat, orders, rng, bootstrap, unknown_cost,
-            replicate_options, by_sample, progress,
+            replicate_options, by_sample, progress, prior_strength, source_fidelity,
         )
         from scipy.stats import norm
 
@@ -538,13 +635,19 @@ def _bootstrap(
     options: FitOptions,
     by_sample: bool,
     progress: Callable[[int], None] | None,
+    prior_strength: float,
+    source_fidelity: float | None,
 ) -> list[np.ndarray]:
     """Bootstrap replicates of every sink's proportions (replicates x labels+1).
 
     Each replicate redraws the sink's reads and every source sample's reads (multinomial at
     the observed depth), and, where an Env has several source samples and they are pooled,
-    resamples those samples with replacement. Fits start from the point estimate (its
-    proportions and its lost taxa).
+    resamples those samples with replacement. With a seeding draw (``p.tau`` > 0) a source
+    sample is redrawn from a profile that is itself drawn from its posterior,
+    ``Dirichlet(tau (y + b) / (m + sum b))``, so the replicates carry the difference between
+    the sample and the seeding community too. Each replicate's pseudo-counts and draw sizes
+    are estimated from its own reads, as for the data. Fits start from the point estimate
+    (its proportions and its lost taxa).
     """
     out = [np.empty((n_boot, len(o) + 1)) for o in orders]
     # replicates are solved in chunks so memory stays bounded on large analyses
@@ -553,7 +656,7 @@ def _bootstrap(
     done = 0
     while done < n_boot:
         b_count = min(chunk, n_boot - done)
-        xs, Ys, priors, a0, gu0, labels, owner, lost0 = [], [], [], [], [], [], [], []
+        xs, Ys, Bs, taus, a0, gu0, labels, owner, lost0 = [], [], [], [], [], [], [], [], []
         for i, p in enumerate(problems):
             # all of this chunk's replicates of one sink are drawn at once
             n = int(round(p.x.sum()))
@@ -565,8 +668,16 @@ def _bootstrap(
                     [rng.choice(g, size=(b_count, len(g))) for g in p.groups.values()], axis=1
                 )
             depth = np.round(p.Y.sum(axis=1)).astype(np.int64)
-            profile = p.Y / p.Y.sum(axis=1, keepdims=True)
-            Y_b = rng.multinomial(depth[rows_b], profile[rows_b]).astype(np.float64)
+            if (p.tau > 0).all():
+                post = (p.Y + p.pseudo) / (p.Y + p.pseudo).sum(axis=1, keepdims=True)
+                shape = p.tau[rows_b][..., None] * post[rows_b]
+                drawn = rng.standard_gamma(shape)
+                total = drawn.sum(axis=-1, keepdims=True)
+                profile_b = np.where(total > 0, drawn / np.where(total > 0, total, 1.0), post[rows_b])
+                Y_b = rng.multinomial(depth[rows_b], profile_b).astype(np.float64)
+            else:
+                profile = p.Y / p.Y.sum(axis=1, keepdims=True)
+                Y_b = rng.multinomial(depth[rows_b], profile[rows_b]).astype(np.float64)
             a_b0 = np.maximum(
                 np.concatenate([a_hat[i][rows_b], np.full((b_count, 1), a_hat[i][-1])], axis=1),
                 1e-3,
@@ -578,13 +689,15 @@ def _bootstrap(
                 rows = rows_b[b]
                 xs.append(x_b[b])
                 Ys.append(Y_b[b])
-                priors.append(p.prior)
+                B_b = source_pseudocounts(Y_b[b], p.prior, prior_strength)
+                Bs.append(B_b)
+                taus.append(seeding_draw_size(Y_b[b], B_b, source_fidelity))
                 a0.append(a_b0[b])
                 gu0.append(gu_b[b])
                 labels.append([p.labels[r] for r in rows])
                 lost0.append(lost_hat[i][rows])
                 owner.append((i, b))
-        a_b, _, _, _, _ = _solve(xs, Ys, priors, a0, gu0, kappa, options, lost0)
+        a_b, _, _, _, _ = _solve(xs, Ys, Bs, taus, a0, gu0, kappa, options, lost0)
         for f, a in enumerate(a_b):
             i, b = owner[f]
             out[i][done + b] = _collapse(a, labels[f], orders[i])
