@@ -302,7 +302,7 @@ def _solve(
     kappa: float,
     options: FitOptions,
     lost0: list[np.ndarray] | None = None,
-) -> tuple[list[np.ndarray], list[np.ndarray], np.ndarray, np.ndarray, list[np.ndarray]]:
+) -> tuple[list[np.ndarray], list[np.ndarray], np.ndarray, np.ndarray, list[np.ndarray], list[np.ndarray]]:
     """Pack a list of fits into flat arrays, run the compiled EM, unpack.
 
     ``Bs`` are each fit's source pseudo-counts (as ``Ys``) and ``taus`` its seeding draws'
@@ -310,7 +310,7 @@ def _solve(
 
     ``lost0`` (one K x T boolean array per fit) starts each fit from a known set of lost
     taxa instead of finding it (``options.adapt_lost`` must then be false); the sets found
-    are returned last.
+    are returned fifth and the fitted source profiles (K x T each) last.
     """
     from lactobiome.tracking.engine import fit_batch
 
@@ -330,6 +330,7 @@ def _solve(
         lost_flat = np.zeros(int(y_off[-1]), dtype=np.bool_)
     else:
         lost_flat = np.concatenate([m.ravel() for m in lost0]).astype(np.bool_)
+    g_flat = np.zeros(int(y_off[-1]), dtype=np.float64)
     fit_batch(
         np.concatenate(xs),
         t_off,
@@ -344,6 +345,7 @@ def _solve(
         gu_flat,
         lam,
         lost_flat,
+        g_flat,
         options,
         iters,
         conv,
@@ -353,7 +355,8 @@ def _solve(
     lost_out = [
         lost_flat[y_off[f] : y_off[f + 1]].reshape(k_arr[f], t_len[f]).copy() for f in range(F)
     ]
-    return a_out, gu_out, iters, conv, lost_out
+    g_out = [g_flat[y_off[f] : y_off[f + 1]].reshape(k_arr[f], t_len[f]).copy() for f in range(F)]
+    return a_out, gu_out, iters, conv, lost_out, g_out
 
 
 def _collapse(a: np.ndarray, labels: list[str], order: list[str]) -> np.ndarray:
@@ -562,7 +565,7 @@ def track(
         adapt_lost=True,
         lost_min_gain=float(lost_min_gain),
     )
-    a_hat, gu_hat, iters, conv, lost_hat = _solve(
+    a_hat, gu_hat, iters, conv, lost_hat, g_hat = _solve(
         [p.x for p in problems],
         [p.Y for p in problems],
         [p.pseudo for p in problems],
@@ -585,22 +588,42 @@ def track(
         replicate_options = options._replace(
             tol=max(options.tol, BOOTSTRAP_TOLERANCE), adapt_lost=False, lost_min_gain=0.0
         )
-        reps = _bootstrap(
-            problems, a_hat, gu_hat, lost_hat, orders, rng, bootstrap, unknown_cost,
-            replicate_options, by_sample, progress, prior_strength, source_fidelity,
-        )
+        # two rounds of replicates: the first from the fit, the second from the fit moved by
+        # the bias the first one shows (one step of the iterated bootstrap bias correction)
+        n_first = max(1, bootstrap // 2)
+        rounds = [(n_first, a_hat)] if bootstrap == 1 else [(n_first, a_hat), (bootstrap - n_first, None)]
+        target = [v.copy() for v in point]
+        estimate = [v.copy() for v in point]
+        spread: list[list[np.ndarray]] = [[] for _ in point]
+        for n_round, world in rounds:
+            if world is None:
+                world = [_rows_at(a, p.labels, o, e, v)
+                         for a, p, o, e, v in zip(a_hat, problems, orders, estimate, target, strict=True)]
+            reps = _bootstrap(
+                problems, a_hat, gu_hat, g_hat, lost_hat, orders, rng, n_round, unknown_cost,
+                replicate_options, by_sample, progress, prior_strength, source_fidelity, world,
+            )
+            for i, r in enumerate(reps):
+                centre = r.mean(axis=0)
+                # the replicates, drawn at the current estimate, overshoot it as the fit
+                # overshoots the truth: move the estimate by the difference
+                e = np.clip(estimate[i] + target[i] - centre, 0.0, 1.0)
+                estimate[i] = e / e.sum() if e.sum() > 0 else estimate[i]
+                spread[i].append(r - centre)
         from scipy.stats import norm
 
         q = (1.0 - level) / 2.0
         z = float(norm.ppf(1.0 - q))
-        for i, r in enumerate(reps):
-            v = point[i]
+        for i in range(len(point)):
+            v = estimate[i]
+            point[i] = v
+            dev = np.concatenate(spread[i])
             # the bootstrap sees sampling noise only; the model error (sources that are not
             # exactly the seeding communities, the unknown-cost trade-off) is added in
             # quadrature as a binomial-shaped floor, calibrated on real-sample mixtures
             floor = z * model_error * 2.0 * np.sqrt(v * (1.0 - v))
-            down = v - np.quantile(r, q, axis=0)
-            up = np.quantile(r, 1.0 - q, axis=0) - v
+            down = -np.quantile(dev, q, axis=0)
+            up = np.quantile(dev, 1.0 - q, axis=0)
             lows[i] = np.clip(v - np.sqrt(np.maximum(down, 0) ** 2 + floor**2), 0.0, 1.0)
             highs[i] = np.clip(v + np.sqrt(np.maximum(up, 0) ** 2 + floor**2), 0.0, 1.0)
 
@@ -623,10 +646,24 @@ def track(
     return table
 
 
+def _rows_at(a: np.ndarray, labels: list[str], order: list[str], shares: np.ndarray,
+             fitted: np.ndarray) -> np.ndarray:
+    """Per-sample proportions ``a`` (unknown last) rescaled so their labels sum to ``shares``.
+
+    ``fitted`` are the labels' sums of ``a`` (as :func:`_collapse` gives them); a label whose
+    fitted share is 0 keeps 0.
+    """
+    pos = {lab: i for i, lab in enumerate(order)}
+    scale = np.where(fitted > 0, shares / np.where(fitted > 0, fitted, 1.0), 0.0)
+    out = np.array([a[j] * scale[pos[lab]] for j, lab in enumerate(labels)] + [shares[-1]])
+    return out / out.sum() if out.sum() > 0 else a
+
+
 def _bootstrap(
     problems: list[_Problem],
     a_hat: list[np.ndarray],
     gu_hat: list[np.ndarray],
+    g_hat: list[np.ndarray],
     lost_hat: list[np.ndarray],
     orders: list[list[str]],
     rng: np.random.Generator,
@@ -637,6 +674,7 @@ def _bootstrap(
     progress: Callable[[int], None] | None,
     prior_strength: float,
     source_fidelity: float | None,
+    world: list[np.ndarray],
 ) -> list[np.ndarray]:
     """Bootstrap replicates of every sink's proportions (replicates x labels+1).
 
@@ -646,8 +684,9 @@ def _bootstrap(
     sample is redrawn from a profile that is itself drawn from its posterior,
     ``Dirichlet(tau (y + b) / (m + sum b))``, so the replicates carry the difference between
     the sample and the seeding community too. Each replicate's pseudo-counts and draw sizes
-    are estimated from its own reads, as for the data. Fits start from the point estimate
-    (its proportions and its lost taxa).
+    are estimated from its own reads, as for the data. The sink is redrawn from the mixture
+    of the fitted profiles at the shares ``world`` (per source sample, unknown last). Fits
+    start from the point estimate (its proportions and its lost taxa).
     """
     out = [np.empty((n_boot, len(o) + 1)) for o in orders]
     # replicates are solved in chunks so memory stays bounded on large analyses
@@ -660,7 +699,11 @@ def _bootstrap(
         for i, p in enumerate(problems):
             # all of this chunk's replicates of one sink are drawn at once
             n = int(round(p.x.sum()))
-            x_b = rng.multinomial(n, p.x / p.x.sum(), size=b_count).astype(np.float64)
+            # the sink is redrawn from the fitted mixture (a parametric bootstrap), so the
+            # replicates also show how much of their own noise the free unknown profile takes
+            fitted = world[i][:-1] @ g_hat[i] + world[i][-1] * gu_hat[i]
+            fitted = np.maximum(fitted, 0.0)
+            x_b = rng.multinomial(n, fitted / fitted.sum(), size=b_count).astype(np.float64)
             if by_sample:
                 rows_b = np.tile(np.arange(p.Y.shape[0]), (b_count, 1))
             else:
@@ -697,7 +740,7 @@ def _bootstrap(
                 labels.append([p.labels[r] for r in rows])
                 lost0.append(lost_hat[i][rows])
                 owner.append((i, b))
-        a_b, _, _, _, _ = _solve(xs, Ys, Bs, taus, a0, gu0, kappa, options, lost0)
+        a_b, _, _, _, _, _ = _solve(xs, Ys, Bs, taus, a0, gu0, kappa, options, lost0)
         for f, a in enumerate(a_b):
             i, b = owner[f]
             out[i][done + b] = _collapse(a, labels[f], orders[i])

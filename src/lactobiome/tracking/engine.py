@@ -273,6 +273,7 @@ def _fit_one(
     gu: np.ndarray,
     lam: float,
     lost: np.ndarray,
+    g_out: np.ndarray,
     options: FitOptions,
 ) -> tuple[int, bool]:
     """EM for one sink; ``a`` (K+1, unknown last), ``gu`` and ``lost`` are updated in place.
@@ -282,7 +283,8 @@ def _fit_one(
     mass) and ``tau`` (K) the reads' worth of information in the seeding community's own
     draw from the source community (0: the seeding community is the source community).
 
-    ``lost`` (K x T) is the set of lost taxa of each source (only used when ``loss`` > 0).
+    ``lost`` (K x T) is the set of lost taxa of each source (only used when ``loss`` > 0);
+    ``g_out`` (K x T) receives the fitted source profiles.
     With ``adapt_lost`` it is first found by plain EM steps that re-mark it every step until
     it settles; otherwise the given set is the start (a bootstrap replicate starts from the
     point estimate's set). Either way it is judged again whenever the fit has converged.
@@ -366,6 +368,7 @@ def _fit_one(
             lost[:] = False
     a[:] = theta[: K + 1]
     gu[:] = theta[K + 1 + K * T :]
+    g_out[:, :] = theta[K + 1 : K + 1 + K * T].reshape((K, T))
     return it, converged
 
 
@@ -431,6 +434,7 @@ def fit_batch(
     gu_flat: np.ndarray,
     lam: np.ndarray,
     lost_flat: np.ndarray,
+    g_flat: np.ndarray,
     options: FitOptions,
     iters: np.ndarray,
     conv: np.ndarray,
@@ -441,7 +445,8 @@ def fit_batch(
     ``k_arr[f] x T`` block of ``y_flat`` and of the prior pseudo-counts ``b_flat`` starting at
     ``y_off[f]`` (row-major), the seeding draws' sizes ``tau_flat[k_off[f]:k_off[f+1]]`` and
     proportions ``a_flat[a_off[f]:a_off[f+1]]`` (known sources then the unknown).
-    ``lost_flat`` (laid out as ``y_flat``) holds each fit's lost taxa, in and out;
+    ``lost_flat`` (laid out as ``y_flat``) holds each fit's lost taxa, in and out, and
+    ``g_flat`` (laid out the same) receives the fitted source profiles;
     ``lam`` is each fit's unknown-read cost and ``options`` the settings they share.
     """
     F = k_arr.shape[0]
@@ -460,6 +465,7 @@ def fit_batch(
             gu_flat[t0:t1],
             lam[f],
             lost_flat[y_off[f] : y_off[f] + K * T].reshape((K, T)),
+            g_flat[y_off[f] : y_off[f] + K * T].reshape((K, T)),
             options,
         )
         iters[f] = it
