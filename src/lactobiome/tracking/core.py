@@ -87,7 +87,7 @@ def source_pseudocounts(Y: np.ndarray, prior: np.ndarray, strength: float) -> np
     Parameters
     ----------
     Y
-        Source counts, samples x taxa.
+        Source counts, samples x taxa (any leading dimensions; taxa last).
     prior
         Pooled profile over the same taxa (sums to 1, positive).
     strength
@@ -96,20 +96,20 @@ def source_pseudocounts(Y: np.ndarray, prior: np.ndarray, strength: float) -> np
     Returns
     -------
     numpy.ndarray
-        Pseudo-counts, samples x taxa.
+        Pseudo-counts, shaped as ``Y``.
     """
-    m = Y.sum(axis=1)
-    f1 = ((Y > 0) & (Y <= SINGLETON_MAX)).sum(axis=1)
+    m = Y.sum(axis=-1)
+    f1 = ((Y > 0) & (Y <= SINGLETON_MAX)).sum(axis=-1)
     u = np.where(m > 0, np.minimum(f1 / np.where(m > 0, m, 1.0), 1.0), 0.0)
     missed = Y <= 0
-    pi_u = (missed * prior).sum(axis=1)
+    pi_u = (missed * prior).sum(axis=-1)
     # extra pseudo-counts e on the missed taxa so that (strength pi_u + e) / (m + strength + e) = u;
     # a sample of singletons only (u = 1) gets as many as it has reads
     with np.errstate(divide="ignore", invalid="ignore"):
         extra = np.where(u < 1.0, (u * (m + strength) - strength * pi_u) / (1.0 - u), m)
     extra = np.where((pi_u > 0) & (m > 0), np.maximum(extra, 0.0), 0.0)
-    spread = np.where(missed, prior, 0.0) / np.where(pi_u > 0, pi_u, 1.0)[:, None]
-    return strength * prior[None, :] + extra[:, None] * spread
+    spread = np.where(missed, prior, 0.0) / np.where(pi_u > 0, pi_u, 1.0)[..., None]
+    return strength * prior + extra[..., None] * spread
 
 
 def seeding_draw_size(Y: np.ndarray, B: np.ndarray, fidelity: float | None) -> np.ndarray:
@@ -122,8 +122,8 @@ def seeding_draw_size(Y: np.ndarray, B: np.ndarray, fidelity: float | None) -> n
     is that many reads for every source.
     """
     if fidelity is None:
-        return Y.sum(axis=1) + B.sum(axis=1)
-    return np.full(Y.shape[0], float(fidelity))
+        return Y.sum(axis=-1) + B.sum(axis=-1)
+    return np.full(Y.shape[:-1], float(fidelity))
 
 
 def _sink_noise_cost(x: np.ndarray, Y: np.ndarray, kappa: float) -> float:
@@ -721,14 +721,25 @@ def _bootstrap(
             depth = np.round(p.Y.sum(axis=1)).astype(np.int64)
             if (p.tau > 0).all():
                 post = (p.Y + p.pseudo) / (p.Y + p.pseudo).sum(axis=1, keepdims=True)
-                shape = p.tau[rows_b][..., None] * post[rows_b]
-                drawn = rng.standard_gamma(shape)
-                total = drawn.sum(axis=-1, keepdims=True)
-                profile_b = np.where(total > 0, drawn / np.where(total > 0, total, 1.0), post[rows_b])
+                # taxa no source sample shows form one Dirichlet component (their draw is
+                # spread as the posterior mean): the same law for every seen taxon and the
+                # unseen total, with a gamma draw per seen taxon only
+                seen = (p.Y > 0).any(axis=0)
+                rest = post[:, ~seen]
+                rest_total = rest.sum(axis=1)
+                parts = np.concatenate([post[:, seen], rest_total[:, None]], axis=1)
+                drawn = rng.standard_gamma(p.tau[rows_b][..., None] * parts[rows_b])
+                drawn /= np.maximum(drawn.sum(axis=-1, keepdims=True), np.finfo(float).tiny)
+                profile_b = np.empty((*rows_b.shape, p.Y.shape[1]))
+                profile_b[..., seen] = drawn[..., :-1]
+                share = rest / np.where(rest_total > 0, rest_total, 1.0)[:, None]
+                profile_b[..., ~seen] = drawn[..., -1:] * share[rows_b]
                 Y_b = rng.multinomial(depth[rows_b], profile_b).astype(np.float64)
             else:
                 profile = p.Y / p.Y.sum(axis=1, keepdims=True)
                 Y_b = rng.multinomial(depth[rows_b], profile[rows_b]).astype(np.float64)
+            B_all = source_pseudocounts(Y_b, p.prior, prior_strength)
+            tau_all = seeding_draw_size(Y_b, B_all, source_fidelity)
             a_b0 = np.maximum(
                 np.concatenate([a_hat[i][rows_b], np.full((b_count, 1), a_hat[i][-1])], axis=1),
                 1e-3,
@@ -740,9 +751,8 @@ def _bootstrap(
                 rows = rows_b[b]
                 xs.append(x_b[b])
                 Ys.append(Y_b[b])
-                B_b = source_pseudocounts(Y_b[b], p.prior, prior_strength)
-                Bs.append(B_b)
-                taus.append(seeding_draw_size(Y_b[b], B_b, source_fidelity))
+                Bs.append(B_all[b])
+                taus.append(tau_all[b])
                 a0.append(a_b0[b])
                 gu0.append(gu_b[b])
                 labels.append([p.labels[r] for r in rows])
