@@ -8,12 +8,16 @@ Python loop over sinks, sources or taxa.
 Model (per fit)
 ---------------
 Sink counts ``x_t`` (taxa t) are a multinomial draw from ``q = sum_j a_j g_j + a_u g_u``.
-Each known source profile ``g_j`` is itself observed through its own counts ``y_j`` (a
-multinomial draw of depth ``m_j``), with a weak Dirichlet prior ``beta * pi`` (``pi`` is the
-pooled profile of all samples in the analysis) so that a taxon a source sample missed by
-chance is not impossible in that source. EM updates ``a`` and every ``g_j`` jointly from the
-sink reads and the source's own reads (as FEAST does, Shenhav et al. 2019, Nat Methods
-16:627), and the unknown profile ``g_u`` from the sink reads it is given.
+Each known source profile ``g_j`` (the seeding community) is observed through its own
+counts ``y_j`` (depth ``m_j``), with Dirichlet pseudo-counts ``b_j`` (the pooled profile of
+all samples in the analysis plus the sample's Good-Turing unseen mass on the taxa it missed)
+so that a taxon a source sample missed by chance is not impossible in that source. The
+sample and the seeding community are two draws of the source community, so the source's own
+reads count with weight ``w_j = 1 / (1/tau_j + 1/(m_j + sum b_j))`` (``tau_j`` the size of
+the seeding draw; 0: the sample is a draw of the seeding community, weight ``m_j + sum b_j``).
+EM updates ``a`` and every ``g_j`` jointly from the sink reads and the source's own weighted
+reads (as FEAST does, Shenhav et al. 2019, Nat Methods 16:627), and the unknown profile
+``g_u`` from the sink reads it is given.
 
 With a free ``g_u`` the plain likelihood is flat: any split in which the known sources
 explain no more than the sink contains fits equally well, which is why FEAST's answer depends
