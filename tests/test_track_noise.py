@@ -112,7 +112,8 @@ def test_halves_with_an_unknown_are_less_biased_and_covered() -> None:
     unk_n = now[now["source"] == "Unknown"]
     bias_before = float((unk_b["proportion"] - unk_b["truth"]).mean())
     bias_now = float((unk_n["proportion"] - unk_n["truth"]).mean())
-    assert abs(bias_now) < abs(bias_before)
+    assert bias_before > 0.1  # the old engine, far outside issue 15's |bias| <= 0.03
+    assert abs(bias_now) < 0.6 * bias_before
     covered = ((now["ci_low"] <= now["truth"]) & (now["truth"] <= now["ci_high"])).mean()
     assert covered >= 0.7
 
