@@ -63,10 +63,11 @@ def _setting(flag: str, default: float, help: str) -> Callable[[F], F]:
     "--unknown-cost", 0.2,
     "Cost of an unknown-source read, in units of the sampling-noise scale.",
 )
-@_setting(
-    "--source-fidelity", 0.0,
-    "Reads' worth of information a source sample carries about the seeding community "
-    "(0: all its reads).",
+@click.option(
+    "--source-fidelity", type=float, default=None,
+    help="Size in reads of the seeding community's own draw from the source community "
+    "(default: as large as the source sample, the two being exchangeable draws; "
+    "0: the sample is a draw of the seeding community itself).",
 )
 @_setting(
     "--max-loss", 0.25,
@@ -100,7 +101,7 @@ def track(
     relative: bool | None,
     effective_depth: float,
     unknown_cost: float,
-    source_fidelity: float,
+    source_fidelity: float | None,
     max_loss: float,
     lost_below: float,
     lost_min_gain: float,

@@ -22,6 +22,11 @@ if TYPE_CHECKING:
 BOOTSTRAP_CHUNK_VALUES = 1_000_000
 """Count values (sink plus source reads over taxa) of bootstrap replicates solved at once;
 bounds memory (about 40 bytes per value in flight), not a statistical setting."""
+BIAS_ROUNDS = 3
+"""Rounds of the iterated bootstrap bias correction; the replicates are shared out among them
+(a statistical procedure, not a fitted value: each round is one fixed-point step
+``theta <- theta + (estimate - mean of replicates drawn at theta)``, and the shift left after
+the third is within the replicates' Monte Carlo error at 100 replicates)."""
 BOOTSTRAP_TOLERANCE = 1e-4
 """Convergence tolerance of bootstrap replicates (a tenth of the 0.001 precision at which
 interval ends are reported)."""
@@ -38,6 +43,87 @@ class _Problem:
     labels: list[str]  # output label of each row (Env, or the sample id with by_sample)
     prior: np.ndarray  # pooled profile over active taxa (sums to 1)
     groups: dict[str, list[int]] = field(default_factory=dict)  # Env -> rows, for resampling
+    pseudo: np.ndarray = field(default_factory=lambda: np.zeros((0, 0)))  # prior pseudo-counts, as Y
+    tau: np.ndarray = field(default_factory=lambda: np.zeros(0))  # seeding draw size per row, reads
+
+
+SINGLETON_MAX = 1.0
+"""Largest count of a taxon in a source sample that counts as a singleton for Good-Turing's
+unseen-mass estimate (counts may be fractional after relative abundances are scaled)."""
+
+
+def unseen_mass(y: np.ndarray) -> float:
+    """Good-Turing estimate of the share of a sample's community in taxa the sample missed.
+
+    Turing's estimate (Good 1953, Biometrika 40:237): the chance that the next read is of a
+    taxon not yet seen is the share of reads that are singletons, ``f1 / m``.
+
+    Parameters
+    ----------
+    y
+        Read counts of one sample over taxa.
+
+    Returns
+    -------
+    float
+        Estimated unseen mass in [0, 1] (0 for an empty sample).
+    """
+    m = float(y.sum())
+    if m <= 0:
+        return 0.0
+    f1 = float(((y > 0) & (y <= SINGLETON_MAX)).sum())
+    return min(f1 / m, 1.0)
+
+
+def source_pseudocounts(Y: np.ndarray, prior: np.ndarray, strength: float) -> np.ndarray:
+    """Dirichlet pseudo-counts of each source's profile: the pooled profile plus its unseen mass.
+
+    A weak ``strength * prior`` everywhere (so no taxon is impossible), plus pseudo-counts on
+    the taxa a sample missed, spread as the pooled profile over them and sized so that the
+    posterior mean mass of those taxa equals the sample's Good-Turing unseen mass
+    (:func:`unseen_mass`). A deep, complete sample gets almost nothing; a shallow one with
+    many singletons gets a prior that expects its seeding community to hold taxa it missed.
+
+    Parameters
+    ----------
+    Y
+        Source counts, samples x taxa (any leading dimensions; taxa last).
+    prior
+        Pooled profile over the same taxa (sums to 1, positive).
+    strength
+        Total pseudo-count of the flat part (``prior_strength``).
+
+    Returns
+    -------
+    numpy.ndarray
+        Pseudo-counts, shaped as ``Y``.
+    """
+    m = Y.sum(axis=-1)
+    f1 = ((Y > 0) & (Y <= SINGLETON_MAX)).sum(axis=-1)
+    u = np.where(m > 0, np.minimum(f1 / np.where(m > 0, m, 1.0), 1.0), 0.0)
+    missed = Y <= 0
+    pi_u = (missed * prior).sum(axis=-1)
+    # extra pseudo-counts e on the missed taxa so that (strength pi_u + e) / (m + strength + e) = u;
+    # a sample of singletons only (u = 1) gets as many as it has reads
+    with np.errstate(divide="ignore", invalid="ignore"):
+        extra = np.where(u < 1.0, (u * (m + strength) - strength * pi_u) / (1.0 - u), m)
+    extra = np.where((pi_u > 0) & (m > 0), np.maximum(extra, 0.0), 0.0)
+    spread = np.where(missed, prior, 0.0) / np.where(pi_u > 0, pi_u, 1.0)[..., None]
+    return strength * prior + extra[..., None] * spread
+
+
+def seeding_draw_size(Y: np.ndarray, B: np.ndarray, fidelity: float | None) -> np.ndarray:
+    """Reads' worth of information of each seeding community's draw from its source community.
+
+    ``None``: the sequenced sample and the cells that seeded the sink are two exchangeable
+    draws of the source community, so the seeding draw is worth as much as the sample (its
+    reads plus pseudo-counts) and the sample's information about it is halved. 0: the
+    seeding community is the source community (the sample is a draw of it). A positive value
+    is that many reads for every source.
+    """
+    if fidelity is None:
+        return Y.sum(axis=-1) + B.sum(axis=-1)
+    return np.full(Y.shape[:-1], float(fidelity))
 
 
 def _sink_noise_cost(x: np.ndarray, Y: np.ndarray, kappa: float) -> float:
@@ -214,18 +300,22 @@ def _rarefy(counts: np.ndarray, depth: int, rng: np.random.Generator) -> np.ndar
 def _solve(
     xs: list[np.ndarray],
     Ys: list[np.ndarray],
-    priors: list[np.ndarray],
+    Bs: list[np.ndarray],
+    taus: list[np.ndarray],
     a0: list[np.ndarray],
     gu0: list[np.ndarray],
     kappa: float,
     options: FitOptions,
     lost0: list[np.ndarray] | None = None,
-) -> tuple[list[np.ndarray], list[np.ndarray], np.ndarray, np.ndarray, list[np.ndarray]]:
+) -> tuple[list[np.ndarray], list[np.ndarray], np.ndarray, np.ndarray, list[np.ndarray], list[np.ndarray]]:
     """Pack a list of fits into flat arrays, run the compiled EM, unpack.
+
+    ``Bs`` are each fit's source pseudo-counts (as ``Ys``) and ``taus`` its seeding draws'
+    sizes (one per source).
 
     ``lost0`` (one K x T boolean array per fit) starts each fit from a known set of lost
     taxa instead of finding it (``options.adapt_lost`` must then be false); the sets found
-    are returned last.
+    are returned fifth and the fitted source profiles (K x T each) last.
     """
     from lactobiome.tracking.engine import fit_batch
 
@@ -235,6 +325,7 @@ def _solve(
     t_off = np.concatenate([[0], np.cumsum(t_len)])
     y_off = np.concatenate([[0], np.cumsum(t_len * k_arr)])
     a_off = np.concatenate([[0], np.cumsum(k_arr + 1)])
+    k_off = np.concatenate([[0], np.cumsum(k_arr)])
     lam = np.array([_sink_noise_cost(x, Y, kappa) for x, Y in zip(xs, Ys, strict=True)])
     a_flat = np.concatenate(a0).astype(np.float64)
     gu_flat = np.concatenate(gu0).astype(np.float64)
@@ -244,18 +335,22 @@ def _solve(
         lost_flat = np.zeros(int(y_off[-1]), dtype=np.bool_)
     else:
         lost_flat = np.concatenate([m.ravel() for m in lost0]).astype(np.bool_)
+    g_flat = np.zeros(int(y_off[-1]), dtype=np.float64)
     fit_batch(
         np.concatenate(xs),
         t_off,
         np.concatenate([Y.ravel() for Y in Ys]),
         y_off,
         k_arr,
-        np.concatenate(priors),
+        np.concatenate([B.ravel() for B in Bs]).astype(np.float64),
+        np.concatenate(taus).astype(np.float64),
+        k_off,
         a_flat,
         a_off,
         gu_flat,
         lam,
         lost_flat,
+        g_flat,
         options,
         iters,
         conv,
@@ -265,7 +360,8 @@ def _solve(
     lost_out = [
         lost_flat[y_off[f] : y_off[f + 1]].reshape(k_arr[f], t_len[f]).copy() for f in range(F)
     ]
-    return a_out, gu_out, iters, conv, lost_out
+    g_out = [g_flat[y_off[f] : y_off[f + 1]].reshape(k_arr[f], t_len[f]).copy() for f in range(F)]
+    return a_out, gu_out, iters, conv, lost_out, g_out
 
 
 def _collapse(a: np.ndarray, labels: list[str], order: list[str]) -> np.ndarray:
@@ -293,7 +389,7 @@ def track(
     effective_depth: float = 10_000.0,
     unknown_cost: float = 0.2,
     prior_strength: float = 1.0,
-    source_fidelity: float = 0.0,
+    source_fidelity: float | None = None,
     model_error: float = 0.05,
     update_sources: bool = True,
     max_loss: float = 0.25,
@@ -342,13 +438,16 @@ def track(
         Cost of a read assigned to the unknown source, in units of the fit's sampling-noise
         scale (see :mod:`lactobiome.tracking.engine` and docs/tracking.md).
     prior_strength
-        Total pseudo-count of the Dirichlet prior on each source profile (spread as the
-        pooled profile of all samples).
+        Total pseudo-count of the flat part of the Dirichlet prior on each source profile
+        (spread as the pooled profile of all samples); each sample's Good-Turing unseen mass
+        is added on the taxa it missed (:func:`source_pseudocounts`).
     source_fidelity
-        Effective number of reads' worth of information a source sample carries about the
-        community that actually seeded the sink (0, default: all its reads, i.e. the source
-        sample *is* that community up to sampling noise). Smaller values let a source's
-        profile bend towards the sink, as for a sample taken at another time.
+        Size, in reads, of the seeding community's own draw from the source community
+        (docs/tracking.md, "Source sampling noise"). ``None`` (default): the sequenced sample
+        and the cells that seeded the sink are two exchangeable draws, so the seeding draw is
+        worth as much as the sample and a source's profile may differ from its sample by
+        both draws' noise. 0: the sample is a draw of the seeding community itself (the
+        engine before issue 15). A positive value: that many reads for every source.
     model_error
         Standard deviation of the model error at a proportion of 0.5 (scaled by
         ``2 sqrt(p (1 - p))`` elsewhere), added in quadrature to the bootstrap spread. The
@@ -454,10 +553,15 @@ def track(
         k = p.Y.shape[0]
         return np.full(k + 1, 1.0 / (k + 1)), p.x / p.x.sum()
 
+    if source_fidelity is not None and source_fidelity < 0:
+        raise InputError(f"source_fidelity must be >= 0 or None, got {source_fidelity}")
+    if prior_strength <= 0:
+        raise InputError(f"prior_strength must be > 0, got {prior_strength}")
+    for p in problems:
+        p.pseudo = source_pseudocounts(p.Y, p.prior, prior_strength)
+        p.tau = seeding_draw_size(p.Y, p.pseudo, source_fidelity)
     starts = [init(p) for p in problems]
     options = FitOptions(
-        beta=float(prior_strength),
-        tau=float(source_fidelity),
         max_iter=int(iterations),
         tol=float(tolerance),
         update_sources=bool(update_sources),
@@ -466,10 +570,11 @@ def track(
         adapt_lost=True,
         lost_min_gain=float(lost_min_gain),
     )
-    a_hat, gu_hat, iters, conv, lost_hat = _solve(
+    a_hat, gu_hat, iters, conv, lost_hat, g_hat = _solve(
         [p.x for p in problems],
         [p.Y for p in problems],
-        [p.prior for p in problems],
+        [p.pseudo for p in problems],
+        [p.tau for p in problems],
         [s[0] for s in starts],
         [s[1] for s in starts],
         unknown_cost,
@@ -488,22 +593,45 @@ def track(
         replicate_options = options._replace(
             tol=max(options.tol, BOOTSTRAP_TOLERANCE), adapt_lost=False, lost_min_gain=0.0
         )
-        reps = _bootstrap(
-            problems, a_hat, gu_hat, lost_hat, orders, rng, bootstrap, unknown_cost,
-            replicate_options, by_sample, progress,
-        )
+        # rounds of replicates: the first from the fit, each next one from the estimate moved
+        # by the bias the previous one showed (the iterated bootstrap bias correction)
+        n_rounds = min(BIAS_ROUNDS, bootstrap)
+        sizes = [bootstrap // n_rounds + (1 if r < bootstrap % n_rounds else 0) for r in range(n_rounds)]
+        rounds: list[tuple[int, list[np.ndarray] | None]] = [
+            (size, a_hat if r == 0 else None) for r, size in enumerate(sizes)
+        ]
+        target = [v.copy() for v in point]
+        estimate = [v.copy() for v in point]
+        spread: list[list[np.ndarray]] = [[] for _ in point]
+        for n_round, world in rounds:
+            if world is None:
+                world = [_rows_at(a, p.labels, o, e, v)
+                         for a, p, o, e, v in zip(a_hat, problems, orders, estimate, target, strict=True)]
+            reps = _bootstrap(
+                problems, a_hat, gu_hat, g_hat, lost_hat, orders, rng, n_round, unknown_cost,
+                replicate_options, by_sample, progress, prior_strength, source_fidelity, world,
+            )
+            for i, r in enumerate(reps):
+                centre = r.mean(axis=0)
+                # the replicates, drawn at the current estimate, overshoot it as the fit
+                # overshoots the truth: move the estimate by the difference
+                e = np.clip(estimate[i] + target[i] - centre, 0.0, 1.0)
+                estimate[i] = e / e.sum() if e.sum() > 0 else estimate[i]
+                spread[i].append(r - centre)
         from scipy.stats import norm
 
         q = (1.0 - level) / 2.0
         z = float(norm.ppf(1.0 - q))
-        for i, r in enumerate(reps):
-            v = point[i]
+        for i in range(len(point)):
+            v = estimate[i]
+            point[i] = v
+            dev = np.concatenate(spread[i])
             # the bootstrap sees sampling noise only; the model error (sources that are not
             # exactly the seeding communities, the unknown-cost trade-off) is added in
             # quadrature as a binomial-shaped floor, calibrated on real-sample mixtures
             floor = z * model_error * 2.0 * np.sqrt(v * (1.0 - v))
-            down = v - np.quantile(r, q, axis=0)
-            up = np.quantile(r, 1.0 - q, axis=0) - v
+            down = -np.quantile(dev, q, axis=0)
+            up = np.quantile(dev, 1.0 - q, axis=0)
             lows[i] = np.clip(v - np.sqrt(np.maximum(down, 0) ** 2 + floor**2), 0.0, 1.0)
             highs[i] = np.clip(v + np.sqrt(np.maximum(up, 0) ** 2 + floor**2), 0.0, 1.0)
 
@@ -526,10 +654,24 @@ def track(
     return table
 
 
+def _rows_at(a: np.ndarray, labels: list[str], order: list[str], shares: np.ndarray,
+             fitted: np.ndarray) -> np.ndarray:
+    """Per-sample proportions ``a`` (unknown last) rescaled so their labels sum to ``shares``.
+
+    ``fitted`` are the labels' sums of ``a`` (as :func:`_collapse` gives them); a label whose
+    fitted share is 0 keeps 0.
+    """
+    pos = {lab: i for i, lab in enumerate(order)}
+    scale = np.where(fitted > 0, shares / np.where(fitted > 0, fitted, 1.0), 0.0)
+    out = np.array([a[j] * scale[pos[lab]] for j, lab in enumerate(labels)] + [shares[-1]])
+    return out / out.sum() if out.sum() > 0 else a
+
+
 def _bootstrap(
     problems: list[_Problem],
     a_hat: list[np.ndarray],
     gu_hat: list[np.ndarray],
+    g_hat: list[np.ndarray],
     lost_hat: list[np.ndarray],
     orders: list[list[str]],
     rng: np.random.Generator,
@@ -538,13 +680,21 @@ def _bootstrap(
     options: FitOptions,
     by_sample: bool,
     progress: Callable[[int], None] | None,
+    prior_strength: float,
+    source_fidelity: float | None,
+    world: list[np.ndarray],
 ) -> list[np.ndarray]:
     """Bootstrap replicates of every sink's proportions (replicates x labels+1).
 
     Each replicate redraws the sink's reads and every source sample's reads (multinomial at
     the observed depth), and, where an Env has several source samples and they are pooled,
-    resamples those samples with replacement. Fits start from the point estimate (its
-    proportions and its lost taxa).
+    resamples those samples with replacement. With a seeding draw (``p.tau`` > 0) a source
+    sample is redrawn from a profile that is itself drawn from its posterior,
+    ``Dirichlet(tau (y + b) / (m + sum b))``, so the replicates carry the difference between
+    the sample and the seeding community too. Each replicate's pseudo-counts and draw sizes
+    are estimated from its own reads, as for the data. The sink is redrawn from the mixture
+    of the fitted profiles at the shares ``world`` (per source sample, unknown last). Fits
+    start from the point estimate (its proportions and its lost taxa).
     """
     out = [np.empty((n_boot, len(o) + 1)) for o in orders]
     # replicates are solved in chunks so memory stays bounded on large analyses
@@ -553,11 +703,15 @@ def _bootstrap(
     done = 0
     while done < n_boot:
         b_count = min(chunk, n_boot - done)
-        xs, Ys, priors, a0, gu0, labels, owner, lost0 = [], [], [], [], [], [], [], []
+        xs, Ys, Bs, taus, a0, gu0, labels, owner, lost0 = [], [], [], [], [], [], [], [], []
         for i, p in enumerate(problems):
             # all of this chunk's replicates of one sink are drawn at once
             n = int(round(p.x.sum()))
-            x_b = rng.multinomial(n, p.x / p.x.sum(), size=b_count).astype(np.float64)
+            # the sink is redrawn from the fitted mixture (a parametric bootstrap), so the
+            # replicates also show how much of their own noise the free unknown profile takes
+            fitted = world[i][:-1] @ g_hat[i] + world[i][-1] * gu_hat[i]
+            fitted = np.maximum(fitted, 0.0)
+            x_b = rng.multinomial(n, fitted / fitted.sum(), size=b_count).astype(np.float64)
             if by_sample:
                 rows_b = np.tile(np.arange(p.Y.shape[0]), (b_count, 1))
             else:
@@ -565,8 +719,27 @@ def _bootstrap(
                     [rng.choice(g, size=(b_count, len(g))) for g in p.groups.values()], axis=1
                 )
             depth = np.round(p.Y.sum(axis=1)).astype(np.int64)
-            profile = p.Y / p.Y.sum(axis=1, keepdims=True)
-            Y_b = rng.multinomial(depth[rows_b], profile[rows_b]).astype(np.float64)
+            if (p.tau > 0).all():
+                post = (p.Y + p.pseudo) / (p.Y + p.pseudo).sum(axis=1, keepdims=True)
+                # taxa no source sample shows form one Dirichlet component (their draw is
+                # spread as the posterior mean): the same law for every seen taxon and the
+                # unseen total, with a gamma draw per seen taxon only
+                seen = (p.Y > 0).any(axis=0)
+                rest = post[:, ~seen]
+                rest_total = rest.sum(axis=1)
+                parts = np.concatenate([post[:, seen], rest_total[:, None]], axis=1)
+                drawn = rng.standard_gamma(p.tau[rows_b][..., None] * parts[rows_b])
+                drawn /= np.maximum(drawn.sum(axis=-1, keepdims=True), np.finfo(float).tiny)
+                profile_b = np.empty((*rows_b.shape, p.Y.shape[1]))
+                profile_b[..., seen] = drawn[..., :-1]
+                share = rest / np.where(rest_total > 0, rest_total, 1.0)[:, None]
+                profile_b[..., ~seen] = drawn[..., -1:] * share[rows_b]
+                Y_b = rng.multinomial(depth[rows_b], profile_b).astype(np.float64)
+            else:
+                profile = p.Y / p.Y.sum(axis=1, keepdims=True)
+                Y_b = rng.multinomial(depth[rows_b], profile[rows_b]).astype(np.float64)
+            B_all = source_pseudocounts(Y_b, p.prior, prior_strength)
+            tau_all = seeding_draw_size(Y_b, B_all, source_fidelity)
             a_b0 = np.maximum(
                 np.concatenate([a_hat[i][rows_b], np.full((b_count, 1), a_hat[i][-1])], axis=1),
                 1e-3,
@@ -578,13 +751,14 @@ def _bootstrap(
                 rows = rows_b[b]
                 xs.append(x_b[b])
                 Ys.append(Y_b[b])
-                priors.append(p.prior)
+                Bs.append(B_all[b])
+                taus.append(tau_all[b])
                 a0.append(a_b0[b])
                 gu0.append(gu_b[b])
                 labels.append([p.labels[r] for r in rows])
                 lost0.append(lost_hat[i][rows])
                 owner.append((i, b))
-        a_b, _, _, _, _ = _solve(xs, Ys, priors, a0, gu0, kappa, options, lost0)
+        a_b, _, _, _, _, _ = _solve(xs, Ys, Bs, taus, a0, gu0, kappa, options, lost0)
         for f, a in enumerate(a_b):
             i, b = owner[f]
             out[i][done + b] = _collapse(a, labels[f], orders[i])

@@ -8,12 +8,16 @@ Python loop over sinks, sources or taxa.
 Model (per fit)
 ---------------
 Sink counts ``x_t`` (taxa t) are a multinomial draw from ``q = sum_j a_j g_j + a_u g_u``.
-Each known source profile ``g_j`` is itself observed through its own counts ``y_j`` (a
-multinomial draw of depth ``m_j``), with a weak Dirichlet prior ``beta * pi`` (``pi`` is the
-pooled profile of all samples in the analysis) so that a taxon a source sample missed by
-chance is not impossible in that source. EM updates ``a`` and every ``g_j`` jointly from the
-sink reads and the source's own reads (as FEAST does, Shenhav et al. 2019, Nat Methods
-16:627), and the unknown profile ``g_u`` from the sink reads it is given.
+Each known source profile ``g_j`` (the seeding community) is observed through its own
+counts ``y_j`` (depth ``m_j``), with Dirichlet pseudo-counts ``b_j`` (the pooled profile of
+all samples in the analysis plus the sample's Good-Turing unseen mass on the taxa it missed)
+so that a taxon a source sample missed by chance is not impossible in that source. The
+sample and the seeding community are two draws of the source community, so the source's own
+reads count with weight ``w_j = 1 / (1/tau_j + 1/(m_j + sum b_j))`` (``tau_j`` the size of
+the seeding draw; 0: the sample is a draw of the seeding community, weight ``m_j + sum b_j``).
+EM updates ``a`` and every ``g_j`` jointly from the sink reads and the source's own weighted
+reads (as FEAST does, Shenhav et al. 2019, Nat Methods 16:627), and the unknown profile
+``g_u`` from the sink reads it is given.
 
 With a free ``g_u`` the plain likelihood is flat: any split in which the known sources
 explain no more than the sink contains fits equally well, which is why FEAST's answer depends
@@ -67,10 +71,10 @@ SQUAREM_FLOOR = 0.01
 def _em_step(
     x: np.ndarray,
     Y: np.ndarray,
-    prior: np.ndarray,
+    B: np.ndarray,
     depth: np.ndarray,
+    bsum: np.ndarray,
     weight: np.ndarray,
-    beta: float,
     c: float,
     update_sources: bool,
     loss: float,
@@ -83,8 +87,9 @@ def _em_step(
     """One EM update ``out = F(theta)``; returns the largest change of a proportion.
 
     ``theta`` packs the proportions ``a`` (K+1, unknown last), the source profiles ``G``
-    (K x T, row-major) and the unknown profile ``g_u`` (T). Taxa marked in ``lost`` are
-    thinned out of their source's profile (see :func:`_drop_lost`).
+    (K x T, row-major) and the unknown profile ``g_u`` (T). ``B`` (K x T) holds each source's
+    prior pseudo-counts and ``bsum`` their totals. Taxa marked in ``lost`` are thinned out of
+    their source's profile (see :func:`_drop_lost`).
     """
     K, T = Y.shape
     a = theta[: K + 1]
@@ -134,13 +139,13 @@ def _em_step(
             diff = d
     for j in range(K):
         if update_sources:
-            s = weight[j] / (depth[j] + beta)
+            s = weight[j] / (depth[j] + bsum[j])
             den = weight[j] + R[j]
             for t in range(T):
-                G_out[j, t] = (s * (Y[j, t] + beta * prior[t]) + Z[j, t]) / den
+                G_out[j, t] = (s * (Y[j, t] + B[j, t]) + Z[j, t]) / den
         else:
             for t in range(T):
-                G_out[j, t] = (Y[j, t] + beta * prior[t]) / (depth[j] + beta)
+                G_out[j, t] = (Y[j, t] + B[j, t]) / (depth[j] + bsum[j])
         if loss > 0.0:
             _drop_lost(G_out[j], lost[j], loss)
     if R[K] > 0.0:
@@ -155,9 +160,9 @@ def _em_step(
 def _update_lost(
     x: np.ndarray,
     Y: np.ndarray,
-    prior: np.ndarray,
+    B: np.ndarray,
     depth: np.ndarray,
-    beta: float,
+    bsum: np.ndarray,
     lost_below: float,
     theta: np.ndarray,
     lost: np.ndarray,
@@ -175,7 +180,7 @@ def _update_lost(
     changed = False
     for j in range(K):
         for t in range(T):
-            g[t] = (Y[j, t] + beta * prior[t]) / (depth[j] + beta)
+            g[t] = (Y[j, t] + B[j, t]) / (depth[j] + bsum[j])
         reads = n * theta[j]
         changed |= _mark_lost(x, reads, reads / depth[j], lost_below, g, lost[j])
     return changed
@@ -198,8 +203,7 @@ def _squarem(
     ``tol``; with ``rejudge`` the lost set is judged again at convergence (up to
     ``LOST_SET_ROUNDS`` times) and iteration goes on if it moved. Returns (EM steps, converged).
     """
-    x, Y, prior, depth = args[0], args[1], args[2], args[3]
-    beta = args[5]
+    x, Y, B, depth, bsum = args[0], args[1], args[2], args[3], args[4]
     lost = args[9]
     K, T = Y.shape
     P = theta.shape[0]
@@ -239,7 +243,7 @@ def _squarem(
         if converged and rejudge and rounds < LOST_SET_ROUNDS:
             # judge the lost set again at the converged proportions; go on if it moved
             rounds += 1
-            if _update_lost(x, Y, prior, depth, beta, lost_below, theta, lost):
+            if _update_lost(x, Y, B, depth, bsum, lost_below, theta, lost):
                 converged = False
                 continue
         if converged:
@@ -267,18 +271,24 @@ def _renormalise(theta: np.ndarray, K: int, T: int) -> None:
 def _fit_one(
     x: np.ndarray,
     Y: np.ndarray,
-    prior: np.ndarray,
+    B: np.ndarray,
+    tau: np.ndarray,
     a: np.ndarray,
     gu: np.ndarray,
     lam: float,
     lost: np.ndarray,
+    g_out: np.ndarray,
     options: FitOptions,
 ) -> tuple[int, bool]:
     """EM for one sink; ``a`` (K+1, unknown last), ``gu`` and ``lost`` are updated in place.
 
     ``options`` holds the settings every fit of the batch shares (:class:`FitOptions`).
+    ``B`` (K x T) is each source's prior pseudo-counts (the pooled profile plus its unseen
+    mass) and ``tau`` (K) the reads' worth of information in the seeding community's own
+    draw from the source community (0: the seeding community is the source community).
 
-    ``lost`` (K x T) is the set of lost taxa of each source (only used when ``loss`` > 0).
+    ``lost`` (K x T) is the set of lost taxa of each source (only used when ``loss`` > 0);
+    ``g_out`` (K x T) receives the fitted source profiles.
     With ``adapt_lost`` it is first found by plain EM steps that re-mark it every step until
     it settles; otherwise the given set is the start (a bootstrap replicate starts from the
     point estimate's set). Either way it is judged again whenever the fit has converged.
@@ -292,7 +302,7 @@ def _fit_one(
     give a direction, an extrapolated point along it is taken when it stays a valid set of
     proportions and profiles, and one more EM step from there. ``max_iter`` counts EM steps.
     """
-    beta, tau, max_iter, tol = options.beta, options.tau, options.max_iter, options.tol
+    max_iter, tol = options.max_iter, options.tol
     update_sources, loss, lost_below = options.update_sources, options.loss, options.lost_below
     adapt_lost, lost_min_gain = options.adapt_lost, options.lost_min_gain
     K, T = Y.shape
@@ -302,17 +312,22 @@ def _fit_one(
     P = K + 1 + K * T + T
     theta = np.empty(P)
     depth = np.empty(K)
+    bsum = np.empty(K)
     weight = np.empty(K)
     for j in range(K):
         m = 0.0
+        b = 0.0
         for t in range(T):
             m += Y[j, t]
+            b += B[j, t]
         depth[j] = m
-        # weight of the source's own reads: the sample is only as informative about the
-        # community that seeded the sink as the source fidelity tau allows
-        weight[j] = 1.0 / (1.0 / tau + 1.0 / (m + beta)) if tau > 0 else m + beta
+        bsum[j] = b
+        # weight of the source's own reads: the sample and the seeding community are two
+        # draws of the source community, so the sample tells about the seeding community
+        # only as much as both noises together allow (variances add: 1/w = 1/tau + 1/(m+b))
+        weight[j] = 1.0 / (1.0 / tau[j] + 1.0 / (m + b)) if tau[j] > 0 else m + b
         for t in range(T):
-            theta[K + 1 + j * T + t] = (Y[j, t] + beta * prior[t]) / (m + beta)
+            theta[K + 1 + j * T + t] = (Y[j, t] + B[j, t]) / (m + b)
     theta[: K + 1] = a
     theta[K + 1 + K * T :] = gu
     t1 = np.empty(P)
@@ -320,8 +335,8 @@ def _fit_one(
     Z = np.zeros((K + 1, T))
     R = np.empty(K + 1)
     c = lam * n
-    off = (x, Y, prior, depth, weight, beta, c, update_sources, 0.0, lost)
-    on = (x, Y, prior, depth, weight, beta, c, update_sources, loss, lost)
+    off = (x, Y, B, depth, bsum, weight, c, update_sources, 0.0, lost)
+    on = (x, Y, B, depth, bsum, weight, c, update_sources, loss, lost)
     if loss <= 0.0 or not (adapt_lost or lost.any()):
         # no loss, or a bootstrap replicate of a fit that chose the model without it
         lost[:] = False
@@ -341,7 +356,7 @@ def _fit_one(
         stable = 0
         k = 0
         while k < max_iter and k < LOST_SET_MAX_ITERATIONS:
-            changed = _update_lost(x, Y, prior, depth, beta, lost_below, theta, lost)
+            changed = _update_lost(x, Y, B, depth, bsum, lost_below, theta, lost)
             _em_step(*on, theta, t1, Z, R)
             theta[:] = t1
             k += 1
@@ -357,6 +372,7 @@ def _fit_one(
             lost[:] = False
     a[:] = theta[: K + 1]
     gu[:] = theta[K + 1 + K * T :]
+    g_out[:, :] = theta[K + 1 : K + 1 + K * T].reshape((K, T))
     return it, converged
 
 
@@ -414,22 +430,27 @@ def fit_batch(
     y_flat: np.ndarray,
     y_off: np.ndarray,
     k_arr: np.ndarray,
-    prior_flat: np.ndarray,
+    b_flat: np.ndarray,
+    tau_flat: np.ndarray,
+    k_off: np.ndarray,
     a_flat: np.ndarray,
     a_off: np.ndarray,
     gu_flat: np.ndarray,
     lam: np.ndarray,
     lost_flat: np.ndarray,
+    g_flat: np.ndarray,
     options: FitOptions,
     iters: np.ndarray,
     conv: np.ndarray,
 ) -> None:
     """Solve a ragged batch of fits in parallel; ``a_flat`` and ``gu_flat`` are updated in place.
 
-    Fit ``f`` uses taxa ``t_off[f]:t_off[f+1]`` of ``x_flat``, ``prior_flat`` and ``gu_flat``,
-    a ``k_arr[f] x T`` block of ``y_flat`` starting at ``y_off[f]`` (row-major) and
+    Fit ``f`` uses taxa ``t_off[f]:t_off[f+1]`` of ``x_flat`` and ``gu_flat``, a
+    ``k_arr[f] x T`` block of ``y_flat`` and of the prior pseudo-counts ``b_flat`` starting at
+    ``y_off[f]`` (row-major), the seeding draws' sizes ``tau_flat[k_off[f]:k_off[f+1]]`` and
     proportions ``a_flat[a_off[f]:a_off[f+1]]`` (known sources then the unknown).
-    ``lost_flat`` (laid out as ``y_flat``) holds each fit's lost taxa, in and out;
+    ``lost_flat`` (laid out as ``y_flat``) holds each fit's lost taxa, in and out, and
+    ``g_flat`` (laid out the same) receives the fitted source profiles;
     ``lam`` is each fit's unknown-read cost and ``options`` the settings they share.
     """
     F = k_arr.shape[0]
@@ -442,11 +463,13 @@ def fit_batch(
         it, ok = _fit_one(
             x_flat[t0:t1],
             Y,
-            prior_flat[t0:t1],
+            b_flat[y_off[f] : y_off[f] + K * T].reshape((K, T)),
+            tau_flat[k_off[f] : k_off[f + 1]],
             a_flat[a_off[f] : a_off[f + 1]],
             gu_flat[t0:t1],
             lam[f],
             lost_flat[y_off[f] : y_off[f] + K * T].reshape((K, T)),
+            g_flat[y_off[f] : y_off[f] + K * T].reshape((K, T)),
             options,
         )
         iters[f] = it

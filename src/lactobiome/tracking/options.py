@@ -10,12 +10,10 @@ __all__ = ["FitOptions"]
 class FitOptions(NamedTuple):
     """Settings shared by every fit of a batch (a named tuple, so compiled code can take it).
 
+    Per-source settings (prior pseudo-counts, seeding draw sizes) travel as arrays instead.
+
     Attributes
     ----------
-    beta
-        Total pseudo-count of each source profile's Dirichlet prior.
-    tau
-        Source fidelity in reads (0: a source sample's reads count in full).
     max_iter
         Most EM steps per fit.
     tol
@@ -32,8 +30,6 @@ class FitOptions(NamedTuple):
         Keep the lost taxa only if they lower the unknown share by this much.
     """
 
-    beta: float
-    tau: float
     max_iter: int
     tol: float
     update_sources: bool

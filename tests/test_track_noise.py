@@ -1,0 +1,133 @@
+"""Tests of the source-sampling-noise model of the default engine (issue 15).
+
+A sequenced source sample and the cells that seeded a sink are two partial draws of the
+source community; the engine gives each source sample a Good-Turing unseen mass, lets its
+profile differ from the seeding community by both draws' noise, and corrects the free
+unknown profile's take of chance excess by an iterated parametric bootstrap.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from lactobiome.errors import InputError
+from lactobiome.tracking import track
+from lactobiome.tracking.core import seeding_draw_size, source_pseudocounts, unseen_mass
+
+
+def test_unseen_mass_is_the_share_of_singletons() -> None:
+    assert unseen_mass(np.array([1, 1, 2, 5, 0, 0.0])) == pytest.approx(2 / 9)
+    assert unseen_mass(np.array([3, 4, 0, 10.0])) == 0.0
+    assert unseen_mass(np.zeros(4)) == 0.0
+    # fractional pseudo-counts (scaled relative abundances) of at most one read are singletons
+    assert unseen_mass(np.array([0.4, 0.9, 1.6, 7.1])) == pytest.approx(2 / 10.0)
+
+
+def test_unseen_mass_estimates_the_missed_share_of_a_community() -> None:
+    """Good-Turing on one sample predicts the mass of the taxa it missed (long-tailed community)."""
+    rng = np.random.default_rng(3)
+    community = rng.lognormal(0, 2.0, size=3000)
+    community /= community.sum()
+    errors = []
+    for _ in range(20):
+        y = rng.multinomial(2000, community).astype(np.float64)
+        errors.append(unseen_mass(y) - community[y == 0].sum())
+    missed = np.mean([community[rng.multinomial(2000, community) == 0].sum() for _ in range(20)])
+    assert missed > 0.02  # the test is about a sample that does miss something
+    assert abs(np.mean(errors)) < 0.15 * missed
+
+
+def test_pseudocounts_give_the_posterior_its_unseen_mass() -> None:
+    rng = np.random.default_rng(1)
+    prior = rng.dirichlet(np.ones(50))
+    Y = np.zeros((3, 50))
+    Y[0, :20] = rng.integers(1, 4, size=20)  # shallow, many singletons
+    Y[1, :30] = rng.integers(20, 60, size=30)  # deep, no singletons
+    Y[2, :40] = 1.0  # singletons only
+    B = source_pseudocounts(Y, prior, 1.0)
+    post = (Y + B) / (Y + B).sum(axis=1, keepdims=True)
+    missed = Y <= 0
+    assert post[0][missed[0]].sum() == pytest.approx(unseen_mass(Y[0]), rel=1e-9)
+    np.testing.assert_allclose(B[1], prior)  # nothing beyond the flat prior
+    # singletons only (Good-Turing: all unseen) is capped at as many pseudo-counts as reads
+    assert post[2][missed[2]].sum() == pytest.approx(0.5, abs=0.01)
+    assert (B > 0).all()
+
+
+def test_seeding_draw_size_settings() -> None:
+    Y = np.array([[3.0, 0.0, 7.0], [1.0, 1.0, 0.0]])
+    B = np.full_like(Y, 0.5)
+    np.testing.assert_allclose(seeding_draw_size(Y, B, None), [11.5, 3.5])
+    np.testing.assert_allclose(seeding_draw_size(Y, B, 0.0), [0.0, 0.0])
+    np.testing.assert_allclose(seeding_draw_size(Y, B, 250.0), [250.0, 250.0])
+
+
+def _halves_set(rng: np.random.Generator, sinks: int, depth: int, unknown: bool):
+    """Sinks seeded by one half of each source sample; the tracker gets the other half."""
+    taxa = 400
+    cols, meta, truth = {}, [], []
+    for i in range(sinks):
+        k = 3
+        comm = np.zeros((k + 1, taxa))
+        for j in range(k + 1):
+            own = rng.choice(taxa, size=150, replace=False)
+            comm[j, own] = rng.lognormal(0, 2.0, size=150)
+        comm /= comm.sum(axis=1, keepdims=True)
+        w = rng.dirichlet(np.ones(k + 1)) if unknown else np.append(rng.dirichlet(np.ones(k)), 0.0)
+        mix = w[k] * comm[k]
+        for j in range(k):
+            sample = rng.multinomial(2 * depth, comm[j])
+            seed_half = rng.binomial(sample, 0.5)
+            mix = mix + w[j] * seed_half / seed_half.sum()
+            cols[f"s{i}_{j}"] = (sample - seed_half).astype(np.float64)
+            meta.append((f"s{i}_{j}", f"Env{j}", "Source", str(i)))
+            truth.append((f"k{i}", f"Env{j}", w[j]))
+        cols[f"k{i}"] = rng.multinomial(depth, mix / mix.sum()).astype(np.float64)
+        meta.append((f"k{i}", "sink", "Sink", str(i)))
+        truth.append((f"k{i}", "Unknown", w[k]))
+    counts = pd.DataFrame(cols, index=[f"t{t}" for t in range(taxa)])
+    md = pd.DataFrame(meta, columns=["SampleID", "Env", "SourceSink", "id"]).set_index("SampleID")
+    return counts, md, pd.DataFrame(truth, columns=["sink", "source", "truth"])
+
+
+def test_unknown_does_not_soak_up_the_noise_of_halves() -> None:
+    """No unknown at all: the engine before issue 15 (no seeding draw, no bias correction)
+    gives the unknown the sink's chance excess; the default takes most of it back."""
+    counts, md, truth = _halves_set(np.random.default_rng(7), 12, 3000, unknown=False)
+    before = track(counts, md, bootstrap=0, source_fidelity=0.0)
+    now = track(counts, md, bootstrap=30, seed=2)
+    u_before = before.loc[before["source"] == "Unknown", "proportion"].mean()
+    u_now = now.loc[now["source"] == "Unknown", "proportion"].mean()
+    assert u_before > 0.05  # the noise the old engine took for an unknown source
+    assert u_now < 0.6 * u_before
+
+
+def test_halves_with_an_unknown_are_less_biased_and_covered() -> None:
+    counts, md, truth = _halves_set(np.random.default_rng(11), 16, 3000, unknown=True)
+    before = track(counts, md, bootstrap=0, source_fidelity=0.0).merge(truth, on=["sink", "source"])
+    now = track(counts, md, bootstrap=30, seed=2).merge(truth, on=["sink", "source"])
+    unk_b = before[before["source"] == "Unknown"]
+    unk_n = now[now["source"] == "Unknown"]
+    bias_before = float((unk_b["proportion"] - unk_b["truth"]).mean())
+    bias_now = float((unk_n["proportion"] - unk_n["truth"]).mean())
+    assert bias_before > 0.1  # the old engine, far outside issue 15's |bias| <= 0.03
+    assert abs(bias_now) < 0.6 * bias_before
+    covered = ((now["ci_low"] <= now["truth"]) & (now["truth"] <= now["ci_high"])).mean()
+    assert covered >= 0.7
+
+
+def test_results_repeat_for_a_seed() -> None:
+    counts, md, _ = _halves_set(np.random.default_rng(5), 3, 2000, unknown=True)
+    a = track(counts, md, bootstrap=12, seed=4)
+    b = track(counts, md, bootstrap=12, seed=4)
+    pd.testing.assert_frame_equal(a, b)
+
+
+def test_bad_noise_settings_are_refused() -> None:
+    counts, md, _ = _halves_set(np.random.default_rng(5), 1, 500, unknown=True)
+    with pytest.raises(InputError, match="source_fidelity"):
+        track(counts, md, bootstrap=0, source_fidelity=-1.0)
+    with pytest.raises(InputError, match="prior_strength"):
+        track(counts, md, bootstrap=0, prior_strength=0.0)
