@@ -49,14 +49,14 @@ def _all_origins() -> tuple[np.ndarray, np.ndarray]:
 
 @njit(cache=True, parallel=True)
 def _cells_in_site(abundance: np.ndarray, site: int, lists: np.ndarray, counts: np.ndarray) -> np.ndarray:
-    out = np.empty((abundance.shape[0], abundance.shape[2]))
-    n_live = counts[site]
+    out = np.zeros((abundance.shape[0], abundance.shape[2]))
     for i in prange(abundance.shape[0]):
-        for t in range(abundance.shape[2]):
-            total = 0.0
-            for j in range(n_live):
-                total += abundance[i, site, t, lists[site, j]]
-            out[i, t] = total
+        cells = abundance[i, site]
+        # origin outermost: each taxon's sum keeps its order, and the taxon loop has no branch
+        for j in range(counts[site]):
+            o = lists[site, j]
+            for t in range(abundance.shape[2]):
+                out[i, t] += cells[t, o]
     return out
 
 

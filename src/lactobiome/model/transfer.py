@@ -31,35 +31,40 @@ def _move_kernel(abundance, donors, receivers, origins, probability, offsets, dy
     record = moved.shape[0] > 0
     normal_hash, uniform_hash = counter_hashes(n_taxa)
     for i in prange(abundance.shape[0]):
+        totals = np.empty(n_taxa, dtype=np.float32)
         # routes are applied in their given order within each dyad, so one call over many
         # routes gives exactly what one call per route would
         for r in range(donors.shape[0]):
-            donor = donors[r]
-            receiver = receivers[r]
+            donor = abundance[i, donors[r]]
+            receiver = abundance[i, receivers[r]]
+            origin = origins[r]
             row = offsets[r] + i * dyad_strides[r]
+            taxon_stride = taxon_strides[r]
             key = stream_key(np.uint64(seed), np.uint64(dyad_ids[i]), np.uint64(day), np.uint64(processes[r]))
-            # sum only the origins the donor site can hold: the others are +0.0 and change no
-            # sum (scaling stays a contiguous loop over all origins: 0 * keep is 0, and faster)
-            live = live_lists[donor]
-            n_live = live_counts[donor]
+            # the donor's cells per taxon, summed over the origins it can hold (the others are
+            # +0.0 and change no sum); origin outermost: each taxon's sum keeps its order, and
+            # the loop over taxa runs without a branch per taxon
+            totals[:] = 0.0
+            for j in range(live_counts[donors[r]]):
+                o = live_lists[donors[r], j]
+                for t in range(n_taxa):
+                    totals[t] += donor[t, o]
             for t in range(n_taxa):
-                p = probability[row + t * taxon_strides[r]]
-                if p <= 0.0:
-                    if record:
-                        moved[r, i, t] = 0.0
+                if record:
+                    moved[r, i, t] = 0.0
+                p = probability[row + t * taxon_stride]
+                if p <= 0.0 or totals[t] <= 0.0:
                     continue
-                total32 = np.float32(0.0)
-                for j in range(n_live):
-                    total32 += abundance[i, donor, t, live[j]]
-                total = np.float64(total32)
+                total = np.float64(totals[t])
                 m = thin_hashed(key, normal_hash[t], uniform_hash[t], total, p)
                 if record:
                     moved[r, i, t] = m
                 if m > 0.0:
+                    # scaling stays a contiguous loop over all origins: 0 * keep is 0, and faster
                     keep = np.float32(1.0 - m / total)
                     for o in range(n_origins):
-                        abundance[i, donor, t, o] *= keep
-                    abundance[i, receiver, t, origins[r]] += np.float32(m)
+                        donor[t, o] *= keep
+                    receiver[t, origin] += np.float32(m)
 
 
 def _compact(values: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
