@@ -96,6 +96,47 @@ def _immigrate_kernel(abundance, site, origin, expected, dyad_stride, taxon_stri
             abundance[i, site, t, origin] += np.float32(x)
 
 
+class _HeldRoutes:
+    """Routes queued over one or more processes of one day, applied in one kernel call."""
+
+    def __init__(self, state: DyadState, rng: RandomStreams) -> None:
+        self.day = state.day
+        self.rng = rng
+        self.origins = state.origins
+        self.n_taxa = state.n_taxa
+        self.routes: list[tuple[int, int, int, np.ndarray, int]] = []
+
+    def fits(self, state: DyadState, rng: RandomStreams) -> bool:
+        """Whether routes of ``state`` today with ``rng`` may join this batch."""
+        return (self.day == state.day and self.origins is state.origins and self.rng.seed == rng.seed
+                and self.rng.dyad_ids is rng.dyad_ids)
+
+    def __call__(self, abundance: np.ndarray, moved: np.ndarray | None = None) -> None:
+        if moved is None:
+            moved = np.zeros((0, 0, 0))
+        if not self.routes:
+            return
+        donors, receivers, origins, probabilities, processes = zip(*self.routes, strict=True)
+        sizes = np.array([p.size for p in probabilities], dtype=np.int64)
+        strides = np.array([_strides(p) for p in probabilities], dtype=np.int64)
+        _move_kernel(
+            abundance,
+            np.array(donors, dtype=np.int64),
+            np.array(receivers, dtype=np.int64),
+            np.array(origins, dtype=np.int64),
+            np.concatenate([p.ravel() for p in probabilities]),
+            np.concatenate(([0], np.cumsum(sizes)[:-1])),
+            np.ascontiguousarray(strides[:, 0]),
+            np.ascontiguousarray(strides[:, 1]),
+            self.rng.seed,
+            self.rng.dyad_ids,
+            self.day,
+            np.array(processes, dtype=np.int64),
+            moved,
+            *self.origins,
+        )
+
+
 class Moves:
     """Routes collected during a process and applied together in one pass over the batch.
 
@@ -110,7 +151,7 @@ class Moves:
 
     def add(self, donor: str, receiver: str, fraction: np.ndarray, process: int) -> None:
         """Queue a route; ``fraction`` is broadcastable to (dyad, taxon)."""
-        shape = (self.state.n_dyads, self.state.abundance.shape[2])
+        shape = (self.state.n_dyads, self.state.n_taxa)
         probability = np.clip(_compact(fraction, shape), 0.0, 1.0)
         self._routes.append(
             (SITE_INDEX[donor], SITE_INDEX[receiver], ORIGIN_INDEX[donor], probability, process)
@@ -122,33 +163,29 @@ class Moves:
         Parameters
         ----------
         record
-            Return the cells moved by each route, shape (route, dyad, taxon), float64.
+            Return the cells moved by each route, shape (route, dyad, taxon), float64. Without
+            it the routes are held back (:meth:`lactobiome.model.state.DyadState.defer`) and
+            join the routes of the next processes, until something reads the cells: one pass
+            over the chunk for several processes, with the same result.
         """
         state = self.state
-        n_routes = len(self._routes)
-        moved = np.zeros((n_routes, state.n_dyads, state.abundance.shape[2]) if record else (0, 0, 0))
-        if self._routes:
-            donors, receivers, origins, probabilities, processes = zip(*self._routes, strict=True)
-            sizes = np.array([p.size for p in probabilities], dtype=np.int64)
-            strides = np.array([_strides(p) for p in probabilities], dtype=np.int64)
-            _move_kernel(
-                state.abundance,
-                np.array(donors, dtype=np.int64),
-                np.array(receivers, dtype=np.int64),
-                np.array(origins, dtype=np.int64),
-                np.concatenate([p.ravel() for p in probabilities]),
-                np.concatenate(([0], np.cumsum(sizes)[:-1])),
-                np.ascontiguousarray(strides[:, 0]),
-                np.ascontiguousarray(strides[:, 1]),
-                self.rng.seed,
-                self.rng.dyad_ids,
-                state.day,
-                np.array(processes, dtype=np.int64),
-                moved,
-                *state.origins,
-            )
+        if not record:
+            if self._routes:
+                held = state.defer(None)
+                if not isinstance(held, _HeldRoutes) or not held.fits(state, self.rng):
+                    if held is not None:
+                        held(state.abundance)
+                    held = _HeldRoutes(state, self.rng)
+                held.routes.extend(self._routes)
+                state.defer(held)
+            self._routes.clear()
+            return None
+        batch = _HeldRoutes(state, self.rng)
+        batch.routes.extend(self._routes)
+        moved = np.zeros((len(self._routes), state.n_dyads, state.n_taxa))
+        batch(state.abundance, moved)  # reading the cells first applies any routes held back
         self._routes.clear()
-        return moved if record else None
+        return moved
 
 
 def move(
@@ -204,7 +241,7 @@ def immigrate(
     numpy.ndarray
         Cells added, shape (dyad, taxon).
     """
-    shape = (state.n_dyads, state.abundance.shape[2])
+    shape = (state.n_dyads, state.n_taxa)
     expected = _compact(expected_cells, shape)
     arrived = np.empty(shape)
     _immigrate_kernel(state.abundance, SITE_INDEX[receiver], ORIGIN_INDEX[origin], expected.ravel(),
