@@ -96,6 +96,12 @@ def _immigrate_kernel(abundance, site, origin, expected, dyad_stride, taxon_stri
             abundance[i, site, t, origin] += np.float32(x)
 
 
+HOLD_ROUTES = True
+"""Whether :meth:`Moves.apply` holds routes back until the cells are read (one pass over the
+chunk for several processes, the same result); ``benchmarks/reference`` turns it off to run
+as the model did before."""
+
+
 class _HeldRoutes:
     """Routes queued over one or more processes of one day, applied in one kernel call."""
 
@@ -169,7 +175,7 @@ class Moves:
             over the chunk for several processes, with the same result.
         """
         state = self.state
-        if not record:
+        if not record and HOLD_ROUTES:
             if self._routes:
                 held = state.defer(None)
                 if not isinstance(held, _HeldRoutes) or not held.fits(state, self.rng):
@@ -182,10 +188,10 @@ class Moves:
             return None
         batch = _HeldRoutes(state, self.rng)
         batch.routes.extend(self._routes)
-        moved = np.zeros((len(self._routes), state.n_dyads, state.n_taxa))
+        moved = np.zeros((len(self._routes), state.n_dyads, state.n_taxa) if record else (0, 0, 0))
         batch(state.abundance, moved)  # reading the cells first applies any routes held back
         self._routes.clear()
-        return moved
+        return moved if record else None
 
 
 def move(
