@@ -1,8 +1,9 @@
 """Throughput and peak memory of the dyad simulator.
 
 Prints dyad-days per second and peak resident memory for cohorts of 1,000 and 10,000
-dyads x 180 days (each in its own process; simulation only, then written chunk by chunk to a
-temporary NetCDF file, then the same with two worker processes), beside two references
+dyads x 180 days (each in its own process; simulation only, in one process and in two
+single-threaded worker processes, then written chunk by chunk to a temporary NetCDF file,
+in one process and in two worker processes), beside two references
 measured in the same run: the frozen kernels of ``benchmarks/reference/kernels.py`` (the
 model's kernels before the speed work of issue 18, simulating only; ``x ref`` is the ratio of
 dyad-days per second, ``x ref CPU`` that of CPU seconds per dyad-day, which other work on a
