@@ -184,6 +184,7 @@ def _read_abundance(state: DyadState) -> np.ndarray:
 
 
 def _write_abundance(state: DyadState, value: np.ndarray) -> None:
+    # routes held back belong to the array being replaced, as if they had been applied to it
     state.__dict__["_deferred"] = None
     state.__dict__["_abundance"] = value
 
