@@ -1,8 +1,9 @@
 """Throughput and peak memory of the dyad simulator.
 
 Prints dyad-days per second and peak resident memory for cohorts of 1,000 and 10,000
-dyads x 180 days (each in its own process; simulation only, then written chunk by chunk to a
-temporary NetCDF file, then the same with two worker processes), beside two references
+dyads x 180 days (each in its own process; simulation only, in one process and in two
+single-threaded worker processes, then written chunk by chunk to a temporary NetCDF file,
+in one process and in two worker processes), beside two references
 measured in the same run: the frozen kernels of ``benchmarks/reference/kernels.py`` (the
 model's kernels before the speed work of issue 18, simulating only; ``x ref`` is the ratio of
 dyad-days per second, ``x ref CPU`` that of CPU seconds per dyad-day, which other work on a
@@ -48,6 +49,12 @@ def _child(dyads: int, days: int, chunk_size: int, write: bool, workers: int, re
     if write:
         with tempfile.TemporaryDirectory() as folder:
             simulate_to_file(scenario, Path(folder) / "bench.nc", progress=False, workers=workers)
+    elif workers > 1:
+        # one single-threaded worker process per core; the workers load their kernels first
+        from lactobiome.simulation import _simulate_chunk_only, run_in_workers
+
+        chunks = [np.arange(first, min(first + chunk_size, dyads)) for first in range(0, dyads, chunk_size)]
+        run_in_workers([(_simulate_chunk_only, (scenario, parameters, taxa, ids)) for ids in chunks], workers)
     else:
         for first in range(0, dyads, chunk_size):
             run_chunk(scenario, parameters, taxa, np.arange(first, min(first + chunk_size, dyads)))
@@ -101,7 +108,8 @@ def main() -> None:
           f"{'peak MiB':>9} {'CPU s':>7} {'CPU-us/dd':>9} {'load':>5}")
     for dyads in args.dyads:
         reference_rate = reference_cpu = 0.0
-        for write, workers, reference in ((False, 1, True), (False, 1, False), (True, 1, False), (True, 2, False)):
+        for write, workers, reference in ((False, 1, True), (False, 1, False), (False, 2, False), (True, 1, False),
+                                          (True, 2, False)):
             spec = json.dumps([dyads, args.days, args.chunk_size, write, workers, reference])
             done = subprocess.run([sys.executable, __file__, "--child", spec], capture_output=True, text=True, check=True)
             row = json.loads(done.stdout.strip().splitlines()[-1])

@@ -3,7 +3,8 @@
 ``benchmarks/simulate.py`` runs the same cohort with these and with the package's kernels in
 the same run, so the speed-up is a ratio measured on the same machine at the same moment.
 :func:`install` swaps them in (the package's kernels take the live-origin lists as two extra
-trailing arguments, which the adapters drop). They draw from the package's counter-based
+trailing arguments, which the adapters drop) and applies each process's routes in their own
+pass, as the engine did then (``lactobiome.model.transfer.HOLD_ROUTES``). They draw from the package's counter-based
 streams (``lactobiome.model.random``), so both give bit-identical results.
 Kept as they were on purpose: do not edit them to follow the package.
 """
@@ -156,6 +157,7 @@ def install() -> None:
     from lactobiome.model import state, transfer
     from lactobiome.model.processes import growth
 
+    transfer.HOLD_ROUTES = False  # each process's routes in their own pass, as before issue 18
     transfer._move_kernel = _dropping_origins(_move_kernel)
     transfer._immigrate_kernel = _immigrate_kernel
     growth._growth_kernel = _dropping_origins(_growth_kernel)

@@ -231,20 +231,41 @@ def _simulate_chunk_file(scenario: Scenario, parameters: ParameterTable, taxa: T
     return len(chunk_ids)
 
 
+def _simulate_chunk_only(scenario: Scenario, parameters: ParameterTable, taxa: TaxaCatalogue,
+                         chunk_ids: np.ndarray) -> int:
+    """Simulate a chunk and drop its result (throughput measurements); returns its size."""
+    run_chunk(scenario, parameters, taxa, chunk_ids)
+    return len(chunk_ids)
+
+
 def _run_parallel(todo, workers, scenario, parameters, taxa, attrs, bar, days) -> None:
     """Simulate the chunks in ``todo`` in worker processes; each writes its own part file."""
+    tasks = [(_simulate_chunk_file, (scenario, parameters, taxa, chunk_ids, attrs, path)) for chunk_ids, path in todo]
+    run_in_workers(tasks, workers, lambda n: bar.update(n * days))
+
+
+def run_in_workers(tasks: list[tuple[Callable[..., int], tuple[Any, ...]]], workers: int,
+                   on_done: Callable[[int], None] | None = None) -> None:
+    """Run ``function(*arguments)`` for each task in ``workers`` spawned processes.
+
+    Each worker runs one Numba thread: on a machine of a few cores, one single-threaded
+    process per core keeps every core busy through the NumPy code between kernels too, and
+    no thread waits at the end of a parallel region. ``on_done`` gets each task's return
+    value (dyads done) as tasks finish.
+    """
     import multiprocessing
     from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
 
     context = multiprocessing.get_context("spawn")  # no fork of a process holding Numba threads
     with ProcessPoolExecutor(max_workers=workers, mp_context=context, initializer=_limit_threads) as pool:
-        pending = {pool.submit(_simulate_chunk_file, scenario, parameters, taxa, chunk_ids, attrs, path)
-                   for chunk_ids, path in todo}
+        pending = {pool.submit(function, *arguments) for function, arguments in tasks}
         try:
             while pending:
                 done, pending = wait(pending, return_when=FIRST_COMPLETED)
                 for future in done:
-                    bar.update(future.result() * days)
+                    count = future.result()
+                    if on_done is not None:
+                        on_done(count)
         except BaseException:
             for future in pending:
                 future.cancel()

@@ -115,8 +115,13 @@ def _poisson_normal(lam: float, z: float) -> float:
 
 @njit(cache=True, inline="always")
 def _poisson_search(lam: float, u: float) -> float:
-    # inversion by sequential search: exact, one uniform, about lam + 1 steps
-    p = np.exp(-lam)
+    return _poisson_search_from(lam, u, np.exp(-lam))
+
+
+@njit(cache=True, inline="always")
+def _poisson_search_from(lam: float, u: float, p0: float) -> float:
+    # inversion by sequential search from P(0) = exp(-lam): exact, one uniform, ~lam + 1 steps
+    p = p0
     cdf = p
     k = 0
     while u > cdf and k < 200:
@@ -147,6 +152,19 @@ def poisson_hashed(key: np.uint64, normal_hash: np.uint64, uniform_hash: np.uint
     if lam >= _POISSON_EXACT_LIMIT:
         return _poisson_normal(lam, normal_hashed(key, normal_hash))
     return _poisson_search(lam, _uniform_hashed(key, uniform_hash))
+
+
+@njit(cache=True, inline="always")
+def poisson_hashed_from(key: np.uint64, normal_hash: np.uint64, uniform_hash: np.uint64, lam: float,
+                        p0: float) -> float:
+    """:func:`poisson_hashed` given ``p0 = exp(-lam)``, for kernels that draw the same mean for many dyads."""
+    if lam <= 0.0:
+        return 0.0
+    if lam >= _POISSON_DETERMINISTIC_LIMIT:
+        return np.floor(lam + 0.5)
+    if lam >= _POISSON_EXACT_LIMIT:
+        return _poisson_normal(lam, normal_hashed(key, normal_hash))
+    return _poisson_search_from(lam, _uniform_hashed(key, uniform_hash), p0)
 
 
 @njit(cache=True, inline="always")

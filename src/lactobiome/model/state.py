@@ -10,7 +10,7 @@ attributes that process declares.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, MutableMapping
+from collections.abc import Callable, Mapping, MutableMapping
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -49,14 +49,14 @@ def _all_origins() -> tuple[np.ndarray, np.ndarray]:
 
 @njit(cache=True, parallel=True)
 def _cells_in_site(abundance: np.ndarray, site: int, lists: np.ndarray, counts: np.ndarray) -> np.ndarray:
-    out = np.empty((abundance.shape[0], abundance.shape[2]))
-    n_live = counts[site]
+    out = np.zeros((abundance.shape[0], abundance.shape[2]))
     for i in prange(abundance.shape[0]):
-        for t in range(abundance.shape[2]):
-            total = 0.0
-            for j in range(n_live):
-                total += abundance[i, site, t, lists[site, j]]
-            out[i, t] = total
+        cells = abundance[i, site]
+        # origin outermost: each taxon's sum keeps its order, and the taxon loop has no branch
+        for j in range(counts[site]):
+            o = lists[site, j]
+            for t in range(abundance.shape[2]):
+                out[i, t] += cells[t, o]
     return out
 
 
@@ -93,6 +93,14 @@ class DyadState:
         ``(lists, counts)`` from :func:`origin_lists`: the origins that can hold cells in each
         site. Kernels loop over these only. Every origin by default; the engine narrows them
         to what the route table can carry (:func:`lactobiome.model.routes.live_origins`).
+
+    Notes
+    -----
+    Routes queued by :class:`lactobiome.model.transfer.Moves` may be held back
+    (:meth:`defer`) and are applied the moment anything reads ``abundance``: several
+    processes' routes then run in one pass over the chunk, with exactly the result of
+    applying them one process at a time (each dyad's routes keep their order, and the
+    probabilities were fixed when they were queued).
     """
 
     dyad_ids: np.ndarray
@@ -116,9 +124,23 @@ class DyadState:
             growth_modifier=np.ones((n, len(SITES), n_taxa), dtype=np.float64),
         )
 
+    def defer(self, flush: Callable[[np.ndarray], None] | None) -> Callable[[np.ndarray], None] | None:
+        """Hold back ``flush`` (it applies queued routes to the abundance) until the next read.
+
+        Returns the function held back until now, if any, which the caller then owns (to
+        extend or run it); ``None`` holds nothing back.
+        """
+        held = self.__dict__.get("_deferred")
+        self.__dict__["_deferred"] = flush
+        return held
+
+    @property
+    def n_taxa(self) -> int:
+        return self.__dict__["_abundance"].shape[2]
+
     @property
     def n_dyads(self) -> int:
-        return self.abundance.shape[0]
+        return self.__dict__["_abundance"].shape[0]
 
     def cells_in(self, site: int) -> np.ndarray:
         """Cells per (dyad, taxon) in site number ``site``, summed over origin, float64."""
@@ -131,7 +153,7 @@ class DyadState:
         is exactly that of ``abundance[:, site] *= factor.astype(np.float32)[..., None]``, about
         5x faster: NumPy walks that view in runs of one taxon's few origins.
         """
-        shape = (self.n_dyads, self.abundance.shape[2])
+        shape = (self.n_dyads, self.n_taxa)
         factor = np.ascontiguousarray(np.broadcast_to(np.asarray(factor, dtype=np.float32), shape))
         _scale_site(self.abundance, site, factor, *self.origins)
 
@@ -150,3 +172,22 @@ class DyadState:
             growth_modifier=self.growth_modifier.copy(),
             origins=(self.origins[0].copy(), self.origins[1].copy()),
         )
+
+
+def _read_abundance(state: DyadState) -> np.ndarray:
+    # apply the routes held back first (DyadState.defer): every reader sees them applied
+    flush = state.__dict__.get("_deferred")
+    if flush is not None:
+        state.__dict__["_deferred"] = None
+        flush(state.__dict__["_abundance"])
+    return state.__dict__["_abundance"]
+
+
+def _write_abundance(state: DyadState, value: np.ndarray) -> None:
+    # routes held back belong to the array being replaced, as if they had been applied to it
+    state.__dict__["_deferred"] = None
+    state.__dict__["_abundance"] = value
+
+
+# a property over the dataclass field, so that reading the cells applies held-back routes
+DyadState.abundance = property(_read_abundance, _write_abundance)  # type: ignore[assignment]

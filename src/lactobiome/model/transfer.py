@@ -16,6 +16,7 @@ from lactobiome.model.random import (
     RandomStreams,
     counter_hashes,
     poisson_hashed,
+    poisson_hashed_from,
     stream_key,
     thin_hashed,
 )
@@ -31,35 +32,40 @@ def _move_kernel(abundance, donors, receivers, origins, probability, offsets, dy
     record = moved.shape[0] > 0
     normal_hash, uniform_hash = counter_hashes(n_taxa)
     for i in prange(abundance.shape[0]):
+        totals = np.empty(n_taxa, dtype=np.float32)
         # routes are applied in their given order within each dyad, so one call over many
         # routes gives exactly what one call per route would
         for r in range(donors.shape[0]):
-            donor = donors[r]
-            receiver = receivers[r]
+            donor = abundance[i, donors[r]]
+            receiver = abundance[i, receivers[r]]
+            origin = origins[r]
             row = offsets[r] + i * dyad_strides[r]
+            taxon_stride = taxon_strides[r]
             key = stream_key(np.uint64(seed), np.uint64(dyad_ids[i]), np.uint64(day), np.uint64(processes[r]))
-            # sum only the origins the donor site can hold: the others are +0.0 and change no
-            # sum (scaling stays a contiguous loop over all origins: 0 * keep is 0, and faster)
-            live = live_lists[donor]
-            n_live = live_counts[donor]
+            # the donor's cells per taxon, summed over the origins it can hold (the others are
+            # +0.0 and change no sum); origin outermost: each taxon's sum keeps its order, and
+            # the loop over taxa runs without a branch per taxon
+            totals[:] = 0.0
+            for j in range(live_counts[donors[r]]):
+                o = live_lists[donors[r], j]
+                for t in range(n_taxa):
+                    totals[t] += donor[t, o]
             for t in range(n_taxa):
-                p = probability[row + t * taxon_strides[r]]
-                if p <= 0.0:
-                    if record:
-                        moved[r, i, t] = 0.0
+                if record:
+                    moved[r, i, t] = 0.0
+                p = probability[row + t * taxon_stride]
+                if p <= 0.0 or totals[t] <= 0.0:
                     continue
-                total32 = np.float32(0.0)
-                for j in range(n_live):
-                    total32 += abundance[i, donor, t, live[j]]
-                total = np.float64(total32)
+                total = np.float64(totals[t])
                 m = thin_hashed(key, normal_hash[t], uniform_hash[t], total, p)
                 if record:
                     moved[r, i, t] = m
                 if m > 0.0:
+                    # scaling stays a contiguous loop over all origins: 0 * keep is 0, and faster
                     keep = np.float32(1.0 - m / total)
                     for o in range(n_origins):
-                        abundance[i, donor, t, o] *= keep
-                    abundance[i, receiver, t, origins[r]] += np.float32(m)
+                        donor[t, o] *= keep
+                    receiver[t, origin] += np.float32(m)
 
 
 def _compact(values: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
@@ -83,12 +89,65 @@ def _strides(values: np.ndarray) -> tuple[int, int]:
 def _immigrate_kernel(abundance, site, origin, expected, dyad_stride, taxon_stride, seed, dyad_ids, day,
                       process, arrived):
     normal_hash, uniform_hash = counter_hashes(abundance.shape[2])
+    # means shared by every dyad (dyad stride 0): P(0) = exp(-mean) once per taxon, not per dyad
+    shared = np.exp(-expected) if dyad_stride == 0 else np.empty(0)
     for i in prange(abundance.shape[0]):
         key = stream_key(np.uint64(seed), np.uint64(dyad_ids[i]), np.uint64(day), np.uint64(process))
         for t in range(abundance.shape[2]):
-            x = poisson_hashed(key, normal_hash[t], uniform_hash[t], expected[i * dyad_stride + t * taxon_stride])
+            at = i * dyad_stride + t * taxon_stride
+            if dyad_stride == 0:
+                x = poisson_hashed_from(key, normal_hash[t], uniform_hash[t], expected[at], shared[at])
+            else:
+                x = poisson_hashed(key, normal_hash[t], uniform_hash[t], expected[at])
             arrived[i, t] = x
             abundance[i, site, t, origin] += np.float32(x)
+
+
+HOLD_ROUTES = True
+"""Whether :meth:`Moves.apply` holds routes back until the cells are read (one pass over the
+chunk for several processes, the same result); ``benchmarks/reference`` turns it off to run
+as the model did before."""
+
+
+class _HeldRoutes:
+    """Routes queued over one or more processes of one day, applied in one kernel call."""
+
+    def __init__(self, state: DyadState, rng: RandomStreams) -> None:
+        self.day = state.day
+        self.rng = rng
+        self.origins = state.origins
+        self.n_taxa = state.n_taxa
+        self.routes: list[tuple[int, int, int, np.ndarray, int]] = []
+
+    def fits(self, state: DyadState, rng: RandomStreams) -> bool:
+        """Whether routes of ``state`` today with ``rng`` may join this batch."""
+        return (self.day == state.day and self.origins is state.origins and self.rng.seed == rng.seed
+                and self.rng.dyad_ids is rng.dyad_ids)
+
+    def __call__(self, abundance: np.ndarray, moved: np.ndarray | None = None) -> None:
+        if moved is None:
+            moved = np.zeros((0, 0, 0))
+        if not self.routes:
+            return
+        donors, receivers, origins, probabilities, processes = zip(*self.routes, strict=True)
+        sizes = np.array([p.size for p in probabilities], dtype=np.int64)
+        strides = np.array([_strides(p) for p in probabilities], dtype=np.int64)
+        _move_kernel(
+            abundance,
+            np.array(donors, dtype=np.int64),
+            np.array(receivers, dtype=np.int64),
+            np.array(origins, dtype=np.int64),
+            np.concatenate([p.ravel() for p in probabilities]),
+            np.concatenate(([0], np.cumsum(sizes)[:-1])),
+            np.ascontiguousarray(strides[:, 0]),
+            np.ascontiguousarray(strides[:, 1]),
+            self.rng.seed,
+            self.rng.dyad_ids,
+            self.day,
+            np.array(processes, dtype=np.int64),
+            moved,
+            *self.origins,
+        )
 
 
 class Moves:
@@ -105,7 +164,7 @@ class Moves:
 
     def add(self, donor: str, receiver: str, fraction: np.ndarray, process: int) -> None:
         """Queue a route; ``fraction`` is broadcastable to (dyad, taxon)."""
-        shape = (self.state.n_dyads, self.state.abundance.shape[2])
+        shape = (self.state.n_dyads, self.state.n_taxa)
         probability = np.clip(_compact(fraction, shape), 0.0, 1.0)
         self._routes.append(
             (SITE_INDEX[donor], SITE_INDEX[receiver], ORIGIN_INDEX[donor], probability, process)
@@ -117,31 +176,27 @@ class Moves:
         Parameters
         ----------
         record
-            Return the cells moved by each route, shape (route, dyad, taxon), float64.
+            Return the cells moved by each route, shape (route, dyad, taxon), float64. Without
+            it the routes are held back (:meth:`lactobiome.model.state.DyadState.defer`) and
+            join the routes of the next processes, until something reads the cells: one pass
+            over the chunk for several processes, with the same result.
         """
         state = self.state
-        n_routes = len(self._routes)
-        moved = np.zeros((n_routes, state.n_dyads, state.abundance.shape[2]) if record else (0, 0, 0))
-        if self._routes:
-            donors, receivers, origins, probabilities, processes = zip(*self._routes, strict=True)
-            sizes = np.array([p.size for p in probabilities], dtype=np.int64)
-            strides = np.array([_strides(p) for p in probabilities], dtype=np.int64)
-            _move_kernel(
-                state.abundance,
-                np.array(donors, dtype=np.int64),
-                np.array(receivers, dtype=np.int64),
-                np.array(origins, dtype=np.int64),
-                np.concatenate([p.ravel() for p in probabilities]),
-                np.concatenate(([0], np.cumsum(sizes)[:-1])),
-                np.ascontiguousarray(strides[:, 0]),
-                np.ascontiguousarray(strides[:, 1]),
-                self.rng.seed,
-                self.rng.dyad_ids,
-                state.day,
-                np.array(processes, dtype=np.int64),
-                moved,
-                *state.origins,
-            )
+        if not record and HOLD_ROUTES:
+            if self._routes:
+                held = state.defer(None)
+                if not isinstance(held, _HeldRoutes) or not held.fits(state, self.rng):
+                    if held is not None:
+                        held(state.abundance)
+                    held = _HeldRoutes(state, self.rng)
+                held.routes.extend(self._routes)
+                state.defer(held)
+            self._routes.clear()
+            return None
+        batch = _HeldRoutes(state, self.rng)
+        batch.routes.extend(self._routes)
+        moved = np.zeros((len(self._routes), state.n_dyads, state.n_taxa) if record else (0, 0, 0))
+        batch(state.abundance, moved)  # reading the cells first applies any routes held back
         self._routes.clear()
         return moved if record else None
 
@@ -199,7 +254,7 @@ def immigrate(
     numpy.ndarray
         Cells added, shape (dyad, taxon).
     """
-    shape = (state.n_dyads, state.abundance.shape[2])
+    shape = (state.n_dyads, state.n_taxa)
     expected = _compact(expected_cells, shape)
     arrived = np.empty(shape)
     _immigrate_kernel(state.abundance, SITE_INDEX[receiver], ORIGIN_INDEX[origin], expected.ravel(),

@@ -72,16 +72,17 @@ def _growth_kernel(abundance, capacity, niche, base_rate, modifier, alpha, loss,
                               np.uint64(demographic_stream))
         totals = np.empty(n_taxa)
         for s in range(n_sites):
-            # sum only the origins the site can hold: the others are +0.0 and change no sum
-            live = live_lists[s]
-            n_live = live_counts[s]
+            cells = abundance[i, s]
+            # sum only the origins the site can hold: the others are +0.0 and change no sum;
+            # origin outermost: each taxon's sum keeps its order, without a branch per taxon
+            totals[:] = 0.0
+            for j in range(live_counts[s]):
+                o = live_lists[s, j]
+                for t in range(n_taxa):
+                    totals[t] += cells[t, o]
             site_total = 0.0
             for t in range(n_taxa):
-                x = 0.0
-                for j in range(n_live):
-                    x += abundance[i, s, t, live[j]]
-                totals[t] = x
-                site_total += x
+                site_total += totals[t]
             k_site = capacity[i, s]
             for t in range(n_taxa):
                 n = totals[t]
@@ -101,9 +102,9 @@ def _growth_kernel(abundance, capacity, niche, base_rate, modifier, alpha, loss,
                     expected = poisson_hashed(demo_key, normal_hash[j], uniform_hash[j], expected)
                 factor = np.float32(expected / n)
                 for o in range(n_origins):  # contiguous: faster than the live list, 0 stays 0
-                    v = abundance[i, s, t, o] * factor
+                    v = cells[t, o] * factor
                     # flush vanishing origin shares: float32 subnormals slow arithmetic ~100x
-                    abundance[i, s, t, o] = v if v > _NEGLIGIBLE_CELLS else np.float32(0.0)
+                    cells[t, o] = v if v > _NEGLIGIBLE_CELLS else np.float32(0.0)
 
 
 def step(state: DyadState, ctx: SimulationContext) -> DyadState:

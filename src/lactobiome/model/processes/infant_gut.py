@@ -157,9 +157,9 @@ def step(state: DyadState, ctx: SimulationContext) -> DyadState:
     if state.day <= ctx.p("intrapartum_antibiotic_infant_days", "day"):
         kill = ctx.p("intrapartum_antibiotic_infant_kill_per_day", "fraction") * ctx.taxa["kill_penicillin"]
         survive = np.where(state.attributes["intrapartum_antibiotics"][:, None], 1.0 - kill[None, :], 1.0)
-        survive = survive.astype(np.float32)[:, :, None]
-        state.abundance[:, _GUT] *= survive
-        state.abundance[:, _MOUTH] *= survive
+        survive = survive.astype(np.float32)
+        state.scale_site(_GUT, survive)
+        state.scale_site(_MOUTH, survive)
 
     cells = state.cells_in(_GUT)  # (dyad, taxon)
 
@@ -216,7 +216,7 @@ def step(state: DyadState, ctx: SimulationContext) -> DyadState:
     # stool washout of resident cells (transients have their own loss in growth)
     washout = np.exp(-ctx.p("infant_gut_washout_per_day", "1/day"))
     keep = np.where(traits["resident"] > 0.0, washout, 1.0).astype(np.float32)
-    state.abundance[:, _GUT] *= keep[None, :, None]
+    state.scale_site(_GUT, keep[None, :])
     return state
 
 

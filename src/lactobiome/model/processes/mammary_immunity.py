@@ -85,8 +85,9 @@ def step(state: DyadState, ctx: SimulationContext) -> DyadState:
         immunogenicity = (ctx.taxa["immunogenicity"] * (1.0 - evasion))[None, :]
         for site, rate in ((_MILK, ctx.p("leucocyte_clearance_milk_per_day", "1/day")),
                            (_STROMA, ctx.p("leucocyte_clearance_stroma_per_day", "1/day"))):
-            survival = np.exp(-rate * immunogenicity * pressure[active, None])
-            state.abundance[active, site] *= survival[:, :, None].astype(np.float32)
+            survival = np.ones((state.n_dyads, immunogenicity.shape[1]), dtype=np.float32)  # x 1 changes nothing
+            survival[active] = np.exp(-rate * immunogenicity * pressure[active, None])
+            state.scale_site(site, survival)
         milk_load, _ = pathobiont_load(state, ctx)
 
     # --- milk cells

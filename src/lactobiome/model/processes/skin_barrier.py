@@ -14,7 +14,7 @@ import numpy as np
 from lactobiome.model.context import SimulationContext, stream_id
 from lactobiome.model.contract import Process
 from lactobiome.model.state import DyadState
-from lactobiome.model.transfer import move
+from lactobiome.model.transfer import Moves
 
 
 def step(state: DyadState, ctx: SimulationContext) -> DyadState:
@@ -25,10 +25,12 @@ def step(state: DyadState, ctx: SimulationContext) -> DyadState:
         return state
     feeds = np.where(damaged, state.host["direct_feeds_per_day"], 0.0)[:, None]
     invasive = ctx.taxa["pathogenic_potential"][None, :]
+    moves = Moves(state, ctx.rng)  # in order, as one move after the other
     for receiver, name in (("breast_stroma", "nipple_fissure_to_stroma_per_feed"),
                            ("milk", "nipple_fissure_to_milk_per_feed")):
         fraction = 1.0 - np.exp(-ctx.p(name, "1/feed") * invasive * feeds)
-        move(state, "areolar_skin", receiver, fraction, ctx.rng, stream_id(f"skin_barrier.{receiver}"))
+        moves.add("areolar_skin", receiver, fraction, stream_id(f"skin_barrier.{receiver}"))
+    moves.apply()
     return state
 
 
