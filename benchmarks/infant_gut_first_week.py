@@ -38,7 +38,7 @@ LEVERS: dict[str, dict[str, float]] = {
     "strongest acidity (acid_death 1.5/day, onset pH 6.5)": {
         "acid_death_per_day": 1.5, "acid_inhibition_onset_ph": 6.5},
     "weakest HMO dependence (hmo_growth_share 0.5)": {"hmo_growth_share": 0.5},
-    "all of the first four together": {
+    "anoxic at birth, largest inoculum and strongest acidity together": {
         "infant_gut_oxygen_birth": 0.0, "birth_inoculum_vaginal_cells": 1e7,
         "acid_death_per_day": 1.5, "acid_inhibition_onset_ph": 6.5},
 }
