@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import re
 from pathlib import Path
 
 import numpy as np
@@ -80,6 +81,11 @@ def test_validate_reports_pipeline_value_with_truth_beside_it(cohort: xr.Dataset
     md = to_markdown(full)
     section = md[md.index("## Measured as the study measured it"):]
     assert "Why the two differ" in section and "milk: true share" in section
+    # the sink's own dominant genus and the Unknown share the method gave it: the rest of each sink
+    found = re.search(r"gives Unknown ([0-9]+\.[0-9]+)", section)
+    assert found is not None
+    rest = 1.0 - table.loc["E01", "model"] - table.loc["E02", "model"]
+    assert float(found.group(1)) == pytest.approx(rest, abs=2e-3)
     assert "Kit contaminants are a median" in section
 
 
