@@ -277,3 +277,28 @@ def test_hmo_starvation_leaves_partly_breastfed_infants_a_less_bifidobacterial_g
     assert mixed_on < mixed_off - 0.03
     # exclusively breastfed infants, whose HMO supply meets more of the need, lose less
     assert ebf_off - ebf_on < mixed_off - mixed_on
+
+
+def test_milk_borne_cells_of_the_infant_gut_are_bifidobacteria_grown_on_hmos_not_milk_s_profile():
+    """Why a mixture model (E01 through Pannaraj's pipeline) cannot follow milk-borne cells.
+
+    Provenance is the last donor: the milk-tagged cells of the day-30 breastfed gut are mostly
+    bifidobacteria that grew there on HMOs, far more than bifidobacteria's share of the milk
+    itself, whose commonest genus (Streptococcus) makes only a small part of the gut.
+    """
+    ds = _run()
+    genus = np.asarray(ds["genus"].values).astype(str)
+    bif = genus == "Bifidobacterium"
+    gut = ds["abundance"].sel(site="infant_gut", sample_day=30)
+    milk_borne = gut.sel(origin="milk").sum("dyad").values
+    milk = ds["abundance"].sel(site="milk", sample_day=30).sum(["dyad", "origin"]).values
+    bif_of_milk_borne = milk_borne[bif].sum() / milk_borne.sum()
+    bif_of_milk = milk[bif].sum() / milk.sum()
+    assert bif_of_milk_borne > 0.5
+    assert bif_of_milk_borne > 4.0 * bif_of_milk
+    # milk's commonest genus is a minor part of the gut it seeded
+    by_genus = {g: milk[genus == g].sum() for g in set(genus)}
+    top = max(by_genus, key=lambda g: by_genus[g])
+    assert top != "Bifidobacterium"
+    gut_all = gut.sum(["dyad", "origin"]).values
+    assert gut_all[genus == top].sum() / gut_all.sum() < 0.5 * by_genus[top] / milk.sum()

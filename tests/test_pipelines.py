@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import re
 from pathlib import Path
 
 import numpy as np
@@ -11,6 +12,7 @@ import xarray as xr
 
 from lactobiome.errors import InputError
 from lactobiome.validation import load_targets, run_cohort, to_markdown, validate_dataset
+from lactobiome.validation.measures._common import recorded_day
 from lactobiome.validation.pipelines import (
     CASE_DEFINITIONS,
     PIPELINES,
@@ -79,6 +81,11 @@ def test_validate_reports_pipeline_value_with_truth_beside_it(cohort: xr.Dataset
     md = to_markdown(full)
     section = md[md.index("## Measured as the study measured it"):]
     assert "Why the two differ" in section and "milk: true share" in section
+    # the sink's own dominant genus and the Unknown share the method gave it: the rest of each sink
+    found = re.search(r"gives Unknown ([0-9]+\.[0-9]+)", section)
+    assert found is not None
+    rest = 1.0 - table.loc["E01", "model"] - table.loc["E02", "model"]
+    assert float(found.group(1)) == pytest.approx(rest, abs=2e-3)
     assert "Kit contaminants are a median" in section
 
 
@@ -109,6 +116,33 @@ def test_yoshioka_culture_reads_group_mean_log_counts_of_the_feeding_group(cohor
     assert got.value == pytest.approx(float(np.mean(diff)))
     assert got.n == int(exclusive.sum())
     assert got.low <= got.value <= got.high
+
+
+def test_yoshioka_culture_reads_the_study_day_itself(cohort: xr.Dataset) -> None:
+    """The validation cohort records day 6, Yoshioka's day; without it the reading falls back on a neighbour."""
+    from lactobiome.model.parameters import load_parameters
+
+    recovery = load_parameters().value("obs_culture_recovery", "fraction")
+    assert 6 in [int(d) for d in cohort["sample_day"].values]
+    exclusive = cohort["breast_milk_share"].values >= 0.999
+    fam = np.asarray(cohort["family"].values).astype(str)
+
+    def ratio(ds: xr.Dataset, day: int) -> float:
+        def counts(family: str) -> np.ndarray:
+            cells = ds["abundance"].sel(site="infant_gut", sample_day=day).sum("origin").values[:, fam == family]
+            with np.errstate(divide="ignore"):
+                log = np.log10(cells.sum(axis=1) * recovery / STOOL_CONTENT_G)
+            return np.maximum(log, STOOL_CULTURE_DETECTION_LOG10_CFU_PER_G)
+
+        return float(np.mean((counts("Bifidobacteriaceae") - counts("Enterobacteriaceae"))[exclusive]))
+
+    got = run_pipeline(cohort, YOSHIOKA_CULTURE, "bif_entero_log_ratio_breastfed_d6", n_boot=0)
+    assert got.value == pytest.approx(ratio(cohort, 6))
+    without_day_6 = cohort.sel(sample_day=[d for d in cohort["sample_day"].values if int(d) != 6])
+    fallback = run_pipeline(without_day_6, YOSHIOKA_CULTURE, "bif_entero_log_ratio_breastfed_d6", n_boot=0)
+    assert fallback.value == pytest.approx(ratio(cohort, recorded_day(without_day_6, 6, tolerance=1)))
+    # the bloom moves the contrast between the two days: reading the wrong day is not harmless
+    assert abs(got.value - fallback.value) > 0.1
 
 
 def test_yoshioka_culture_reads_counts_below_detection_at_the_limit(cohort: xr.Dataset) -> None:

@@ -123,7 +123,10 @@ def composition_note(ds: xr.Dataset, key: str, day: int, dyads: list[int],
 
     For each tracked source: its true share of the sink site's cells, the genus that makes
     most of those cells and that genus's share of the source site's own cells, the source
-    site's dominant genus and its share of the sink site, and the pipeline's estimate.
+    site's dominant genus and its share of the sink site, and the pipeline's estimate. Then
+    the sink's own dominant genus, its share of each source site's cells and the pipeline's
+    Unknown share: a sink grown mostly from a genus that no source carries in like measure
+    is read as Unknown, whatever the cells' true provenance.
     """
     from lactobiome.observation.design import SAMPLE_SITES
 
@@ -152,6 +155,19 @@ def composition_note(ds: xr.Dataset, key: str, day: int, dyads: list[int],
             f"cells); {site} is {own[top_own]:.3f} {top_own}, which is "
             f"{by_genus_sink[top_own]:.3f} of {sink_site} cells; "
             f"{p.method} gives {est_text}"
+        )
+    if sink_total > 0:
+        top_sink = max(by_genus_sink, key=lambda g: by_genus_sink[g])
+        in_sources = []
+        for source in p.sources:
+            own_cells = ab.sel(site=SAMPLE_SITES[source]).sum(["dyad", "origin"]).values
+            own = _by_genus(own_cells, genus, max(float(own_cells.sum()), 1e-300))
+            in_sources.append(f"{own.get(top_sink, 0.0):.3f} of {SAMPLE_SITES[source]}")
+        unknown = shares.get("Unknown")
+        unknown_text = f"{np.nanmean(unknown):.3f}" if unknown is not None else "n/a"
+        parts.append(
+            f"{sink_site} is {by_genus_sink[top_sink]:.3f} {top_sink}, which is "
+            f"{' and '.join(in_sources)} cells; {p.method} gives Unknown {unknown_text}"
         )
     return (f"{p.description}, day {day}, {len(dyads)} dyads. " + "; ".join(parts)
             + f". Kit contaminants are a median {contaminant_share:.2f} of milk reads.")

@@ -1,0 +1,112 @@
+"""The infant gut's first week, and what the Pannaraj pipeline can attribute at day 30.
+
+A diagnostic, not a calibration: E10a/E10b (Yoshioka 1983) and E03 are check targets, so no
+parameter is chosen from what this prints. It measures where the model's limitation lies.
+
+1. **Day by day** (days 1-7, 14, 30): mean log10 cells of Bifidobacteriaceae and
+   Enterobacteriaceae in the infant gut of exclusively breastfed and formula-only infants,
+   and the mean log10 ratio (the truth behind the Yoshioka culture reading).
+2. **Levers at the edge of their prior**: the day-6 truth contrast with one mechanism pushed
+   to the end of its source/assumption range (or switched to its extreme), all else shipped,
+   under common random numbers. Shows how much of the gap each mechanism could close at most.
+3. **E01/E02 through the Pannaraj pipeline**: the pipeline's milk and areolar-skin shares on
+   the cohort as simulated, and with the infant gut's bifidobacteria removed on day 30 (same
+   reads otherwise), beside the true shares: how much of the shortfall comes from a
+   bifidobacterial sink that neither source resembles.
+
+Usage: ``python benchmarks/infant_gut_first_week.py [--dyads N] [--seed S] [--skip-levers]``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+
+import numpy as np
+import xarray as xr
+
+from lactobiome.validation import run_cohort
+from lactobiome.validation.pipelines import run_pipeline
+
+DAYS = (1, 2, 3, 5, 6, 7, 14, 30)
+PANNARAJ = "pannaraj2017/16S/sourcetracker"
+LEVERS: dict[str, dict[str, float]] = {
+    "anoxic at birth (infant_gut_oxygen_birth 0)": {"infant_gut_oxygen_birth": 0.0},
+    "fastest oxygen uptake (consumption 3/day, reference 1e8 cells)": {
+        "infant_gut_oxygen_consumption_per_day": 3.0, "infant_gut_oxygen_reference_cells": 1e8},
+    "largest vaginal inoculum in range (1e7 of 1e5-1e8 cells)": {"birth_inoculum_vaginal_cells": 1e7},
+    "strongest acidity (acid_death 1.5/day, onset pH 6.5)": {
+        "acid_death_per_day": 1.5, "acid_inhibition_onset_ph": 6.5},
+    "weakest HMO dependence (hmo_growth_share 0.5)": {"hmo_growth_share": 0.5},
+    "anoxic at birth, largest inoculum and strongest acidity together": {
+        "infant_gut_oxygen_birth": 0.0, "birth_inoculum_vaginal_cells": 1e7,
+        "acid_death_per_day": 1.5, "acid_inhibition_onset_ph": 6.5},
+}
+"""Each lever's overrides (the prior ends of ``data/parameters.csv``)."""
+
+
+def _log_cells(ds: xr.Dataset, day: int, family: str) -> np.ndarray:
+    cells = ds["abundance"].sel(site="infant_gut", sample_day=day).sum("origin")
+    in_family = np.asarray(ds["family"].values).astype(str) == family
+    return np.log10(cells.values[:, in_family].sum(axis=1) + 1.0)
+
+
+def _groups(ds: xr.Dataset) -> dict[str, np.ndarray]:
+    share = ds["breast_milk_share"].values
+    return {"breastfed": share >= 0.999, "formula": share <= 0.0}
+
+
+def day_by_day(ds: xr.Dataset) -> None:
+    """Print the first-week table of both feeding groups."""
+    for name, g in _groups(ds).items():
+        print(f"{name} ({int(g.sum())} infants): day, log10 Bifidobacteriaceae, log10 Enterobacteriaceae, log10 ratio")
+        for day in DAYS:
+            if day not in ds["sample_day"].values:
+                continue
+            bif, ent = _log_cells(ds, day, "Bifidobacteriaceae")[g], _log_cells(ds, day, "Enterobacteriaceae")[g]
+            print(f"  {day:3d}  {bif.mean():5.2f}  {ent.mean():5.2f}  {np.mean(bif - ent):+5.2f}")
+
+
+def day6_contrast(ds: xr.Dataset) -> tuple[float, float]:
+    """Mean day-6 log10 ratio (truth) of breastfed and formula-only infants."""
+    ratio = _log_cells(ds, 6, "Bifidobacteriaceae") - _log_cells(ds, 6, "Enterobacteriaceae")
+    g = _groups(ds)
+    return float(ratio[g["breastfed"]].mean()), float(ratio[g["formula"]].mean())
+
+
+def pannaraj(ds: xr.Dataset, seed: int) -> None:
+    """E01/E02 through the pipeline, as simulated and without the gut's bifidobacteria on day 30."""
+    genus = np.asarray(ds["genus"].values).astype(str)
+    ab = ds["abundance"].copy(deep=True)
+    site = list(ds["site"].values).index("infant_gut")
+    day = list(ds["sample_day"].values).index(30)
+    ab.values[:, day, site, genus == "Bifidobacterium", :] = 0.0
+    for label, cohort in (("as simulated", ds), ("gut bifidobacteria removed on day 30", ds.assign(abundance=ab))):
+        cache: dict = {}
+        milk = run_pipeline(cohort, PANNARAJ, "infant_gut_milk_share_d30", n_boot=0, seed=seed, cache=cache).value
+        skin = run_pipeline(cohort, PANNARAJ, "infant_gut_areolar_share_d30", n_boot=0, seed=seed, cache=cache).value
+        print(f"{label}: pipeline milk {milk:.3f}, areolar skin {skin:.3f}")
+        print("  " + next(iter(cache.values()))[2])
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--dyads", type=int, default=600)
+    parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--skip-levers", action="store_true")
+    args = parser.parse_args()
+    start = time.perf_counter()
+    ds = run_cohort("default", dyads=args.dyads, days=31, seed=args.seed)
+    day_by_day(ds)
+    bf, ff = day6_contrast(ds)
+    print(f"shipped: day-6 log10 ratio (truth) breastfed {bf:+.2f}, formula {ff:+.2f}")
+    if not args.skip_levers:
+        for label, overrides in LEVERS.items():
+            bf, ff = day6_contrast(run_cohort("default", dyads=args.dyads, days=31, seed=args.seed, overrides=overrides))
+            print(f"{label}: breastfed {bf:+.2f}, formula {ff:+.2f}")
+    pannaraj(ds, args.seed)
+    print(f"({time.perf_counter() - start:.0f} s)")
+
+
+if __name__ == "__main__":
+    main()
