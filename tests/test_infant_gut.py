@@ -302,3 +302,18 @@ def test_milk_borne_cells_of_the_infant_gut_are_bifidobacteria_grown_on_hmos_not
     assert top != "Bifidobacterium"
     gut_all = gut.sum(["dyad", "origin"]).values
     assert gut_all[genus == top].sum() / gut_all.sum() < 0.5 * by_genus[top] / milk.sum()
+
+
+def test_acid_onset_not_above_acid_ph_is_refused() -> None:
+    """An onset pH at or below the acid stool pH would make the inhibition ramp divide by zero."""
+    from lactobiome.errors import InputError
+    from lactobiome.model.engine import run_chunk
+    from lactobiome.simulation import prepare as prepare_run
+
+    scenario = load_scenario(
+        "default",
+        {"cohort": {"dyads": 2, "days": 2}, "parameters": {"acid_inhibition_onset_ph": 5.0, "infant_gut_ph_acid": 5.0}},
+    )
+    parameters, taxa = prepare_run(scenario)
+    with pytest.raises(InputError, match=r"acid_inhibition_onset_ph \(5\) must be above infant_gut_ph_acid \(5\)"):
+        run_chunk(scenario, parameters, taxa, np.arange(2))

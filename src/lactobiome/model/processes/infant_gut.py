@@ -61,6 +61,7 @@ from collections.abc import Mapping
 
 import numpy as np
 
+from lactobiome.errors import InputError
 from lactobiome.model.context import SimulationContext, stream_id
 from lactobiome.model.contract import Process
 from lactobiome.model.sites import SITE_INDEX
@@ -74,7 +75,16 @@ _ML_PER_L = 1000.0
 
 
 def prepare(ctx: SimulationContext, attributes: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
-    """Per-taxon arrays derived from the catalogue, once per chunk."""
+    """Per-taxon arrays derived from the catalogue, once per chunk.
+
+    Also refuses a parameter set whose acid-inhibition onset pH is not above the acid stool pH
+    (the inhibition ramp between them would divide by zero or run backwards).
+    """
+    acid_ph = ctx.p("infant_gut_ph_acid", "1")
+    onset_ph = ctx.p("acid_inhibition_onset_ph", "1")
+    if not onset_ph > acid_ph:
+        raise InputError(f"{ctx.parameters.origin}: acid_inhibition_onset_ph ({onset_ph:g}) must be above "
+                         f"infant_gut_ph_acid ({acid_ph:g})")
     oxygen = np.asarray(ctx.taxa["oxygen"]).astype(str)
     k_gut = ctx.taxa["k_infant_gut"].astype(np.float64)
     utilisation = ctx.taxa["hmo_utilisation"].astype(np.float64)
