@@ -68,7 +68,6 @@ def test_benchmark_tracking_refuses_settings_it_cannot_act_on(option: tuple[str,
     from click.testing import CliRunner
 
     from lactobiome.cli.observe import benchmark_tracking
-
     from lactobiome.errors import InputError
 
     result = CliRunner().invoke(benchmark_tracking, [*option, "--dyads", "2"])
