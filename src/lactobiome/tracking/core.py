@@ -135,7 +135,9 @@ CHANCE_DRAWS = 200
 """Sinks drawn per evaluation of the expected chance take (Monte Carlo size; its error,
 about ``sd / sqrt(200)`` of the take, is far below the 0.03 at which Unknown is judged)."""
 CHANCE_STEPS = 60
-"""Fixed-point steps of the known sources' scale in :func:`free_unknown_take` (numerical)."""
+"""Most fixed-point steps of the known sources' scale in :func:`free_unknown_take` (numerical)."""
+CHANCE_SETTLED = 1e-9
+"""The known scale has settled when no sink's moves by more than this in a step (numerical)."""
 
 
 def free_unknown_take(x: np.ndarray, known: np.ndarray, lam: float) -> np.ndarray:
@@ -170,7 +172,11 @@ def free_unknown_take(x: np.ndarray, known: np.ndarray, lam: float) -> np.ndarra
         held = x / d > c * known
         k_held = (known * held).sum(axis=-1, keepdims=True)
         rest = (x * ~held).sum(axis=-1, keepdims=True)
-        c = np.clip(rest / np.maximum(d * (1.0 - k_held) - lam * n, np.finfo(float).tiny), 0.0, 1.0)
+        c_new = np.clip(rest / np.maximum(d * (1.0 - k_held) - lam * n, np.finfo(float).tiny), 0.0, 1.0)
+        settled = bool(np.all(np.abs(c_new - c) <= CHANCE_SETTLED))
+        c = c_new
+        if settled:
+            break
     return 1.0 - c[..., 0]
 
 
