@@ -41,3 +41,35 @@ def test_positive_control_is_recovered_by_the_published_methods() -> None:
     assert (known["r"] >= 0.9).all(), known
     # the shares sum to one in truth: Unknown's true share is zero in the control
     assert (table.loc[table["source"] == "Unknown", "true_mean"] == 0).all()
+
+
+def test_the_loop_table_follows_the_depths_and_contaminations_asked_for() -> None:
+    from lactobiome.observation.closed_loop import closed_loop_grid
+    from lactobiome.scenarios import load_scenario
+    from lactobiome.simulation import simulate_in_memory
+
+    sc = load_scenario("default", {"cohort": {"dyads": 8, "days": 31, "seed": 2}, "sampling": {"days": [30]}})
+    ds = simulate_in_memory(sc)
+    labels = (LOOPS[0][0], LOOPS[1][0])  # kit DNA fixed at 0, and the run's contamination
+    table = closed_loop_grid(ds, ("feast",), [2000, 6000], [0.0, 5.0], seed=0, loops=labels)
+    runs = table.groupby(["loop", "depth", "contamination"]).size()
+    # the control without kit DNA once per depth; the other at every (depth, contamination)
+    assert set(runs.index) == {(LOOPS[0][0], 2000, 0.0), (LOOPS[0][0], 6000, 0.0),
+                               (LOOPS[1][0], 2000, 0.0), (LOOPS[1][0], 2000, 5.0),
+                               (LOOPS[1][0], 6000, 0.0), (LOOPS[1][0], 6000, 5.0)}
+    # the settings act: kit DNA changes what FEAST reports at a fixed depth
+    at = table[(table["loop"] == LOOPS[1][0]) & (table["depth"] == 6000)].set_index(["contamination", "source"])
+    assert not at.loc[0.0, "estimate_mean"].equals(at.loc[5.0, "estimate_mean"])
+
+
+@pytest.mark.parametrize("option", [("--depths", "0"), ("--depths", ""), ("--contamination", "-1"),
+                                    ("--contamination", "nan"), ("--depths", "5k")])
+def test_benchmark_tracking_refuses_settings_it_cannot_act_on(option: tuple[str, str]) -> None:
+    from click.testing import CliRunner
+
+    from lactobiome.cli.observe import benchmark_tracking
+    from lactobiome.errors import InputError
+
+    result = CliRunner().invoke(benchmark_tracking, [*option, "--dyads", "2"])
+    assert isinstance(result.exception, InputError) and option[0] in str(result.exception)
+    assert "simulating" not in result.output  # refused before any work

@@ -131,3 +131,63 @@ def test_bad_noise_settings_are_refused() -> None:
         track(counts, md, bootstrap=0, source_fidelity=-1.0)
     with pytest.raises(InputError, match="prior_strength"):
         track(counts, md, bootstrap=0, prior_strength=0.0)
+
+
+def _grid_take(x: np.ndarray, k: np.ndarray, lam: float) -> float:
+    """The free unknown's share at the optimum, by brute force over the known scale."""
+    from scipy.optimize import brentq
+
+    n = x.sum()
+    best, arg = -np.inf, 0.0
+    for c in np.linspace(0.01, 1.0, 1981):
+        def total(d: float, c: float = c) -> float:
+            return float((c * k + np.maximum(0.0, x / d - c * k)).sum() - 1.0)
+
+        d = brentq(total, 1e-3, 1e12)
+        q = c * k + np.maximum(0.0, x / d - c * k)
+        value = float((x[x > 0] * np.log(q[x > 0])).sum() - lam * n * (1 - c))
+        if value > best:
+            best, arg = value, 1.0 - c
+    return arg
+
+
+def test_free_unknown_take_is_the_optimum_and_grows_as_the_sink_gets_shallower() -> None:
+    from lactobiome.tracking.core import free_unknown_take
+
+    rng = np.random.default_rng(4)
+    k = rng.dirichlet(np.full(300, 0.2))
+    takes = []
+    for n in (2_000, 20_000, 200_000):
+        x = rng.multinomial(n, k).astype(np.float64)
+        lam = 0.02
+        got = float(free_unknown_take(x[None, :], k, lam)[0])
+        assert got == pytest.approx(_grid_take(x, k, lam), abs=1e-3)
+        takes.append(got)
+    # Poisson excess shrinks relative to the sink as it deepens
+    assert takes[0] > takes[1] > takes[2] >= 0.0
+    # a sink exactly at its expectation leaves a free unknown nothing to take
+    assert float(free_unknown_take((k * 1e6)[None, :], k, 0.02)[0]) == pytest.approx(0.0, abs=1e-9)
+
+
+def test_analytic_correction_removes_the_chance_take_with_an_exact_source() -> None:
+    rng = np.random.default_rng(5)
+    k = rng.dirichlet(np.full(400, 0.1))
+    sinks, rows = {}, []
+    for i in range(6):
+        sinks[f"src{i}"] = np.round(k * 1e8)
+        sinks[f"sink{i}"] = rng.multinomial(5_000, k).astype(np.float64)
+        rows += [(f"src{i}", "gut", "Source", f"f{i}"), (f"sink{i}", "sink", "Sink", f"f{i}")]
+    counts = pd.DataFrame(sinks, index=[f"t{t}" for t in range(len(k))])
+    meta = pd.DataFrame(rows, columns=["SampleID", "Env", "SourceSink", "id"]).set_index("SampleID")
+    common = dict(bootstrap=0, max_loss=0.0, update_sources=False, seed=0)
+    plain = track(counts, meta, **common)
+    fixed = track(counts, meta, bias_correction="analytic", **common)
+    unknown = lambda t: t.loc[t["source"] == "Unknown", "proportion"].to_numpy()  # noqa: E731
+    # the truth is 0: the fit takes chance excess, the correction gives most of it back
+    assert unknown(plain).mean() > 0.03
+    assert unknown(fixed).mean() < 0.5 * unknown(plain).mean()
+    assert (unknown(fixed) >= 0).all() and (unknown(fixed) <= unknown(plain) + 1e-12).all()
+    again = track(counts, meta, bias_correction="analytic", **common)
+    pd.testing.assert_frame_equal(fixed, again)  # deterministic for a seed
+    with pytest.raises(InputError, match="bias_correction"):
+        track(counts, meta, bias_correction="jackknife", **common)

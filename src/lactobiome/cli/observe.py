@@ -105,9 +105,11 @@ def summarise(joined: pd.DataFrame) -> dict[str, float]:
 @click.option("--design", "design_name", default="pannaraj2017", show_default=True)
 @click.option("--scenario", default="default", show_default=True, help="Scenario to simulate.")
 @click.option("--dyads", type=int, default=30, show_default=True)
-@click.option("--depths", default="1000,5000,20000", show_default=True, help="Comma-separated.")
+@click.option("--depths", default="1000,5000,20000", show_default=True,
+              help="Comma-separated reads per sample; both tables are run at each.")
 @click.option("--contamination", "contaminations", default="0,1,10", show_default=True,
-              help="Comma-separated multipliers of kit contaminant DNA.")
+              help="Comma-separated multipliers of kit contaminant DNA; both tables are run at "
+                   "each (the control without kit DNA once per depth).")
 @click.option("--max-day", type=int, default=30, show_default=True,
               help="Track sinks up to this day (month 1 by default).")
 @click.option("--bootstrap", type=int, default=30, show_default=True)
@@ -134,8 +136,12 @@ def benchmark_tracking(design_name: str, scenario: str, dyads: int, depths: str,
         contam_list = [float(x) for x in contaminations.split(",") if x.strip()]
     except ValueError:
         raise InputError("--depths and --contamination take comma-separated numbers") from None
+    if not depth_list or min(depth_list) < 1:
+        raise InputError(f"--depths: expected read depths >= 1, got {depths!r}")
+    if not contam_list or not all(math.isfinite(c) and c >= 0 for c in contam_list):
+        raise InputError(f"--contamination: expected finite multipliers >= 0, got {contaminations!r}")
     design = load_design(design_name)
-    from lactobiome.observation.closed_loop import LOOPS, closed_loop
+    from lactobiome.observation.closed_loop import LOOPS, closed_loop_grid
     from lactobiome.tracking.methods import METHODS
 
     method_list = [m.strip() for m in methods.split(",") if m.strip()]
@@ -174,7 +180,10 @@ def benchmark_tracking(design_name: str, scenario: str, dyads: int, depths: str,
     click.echo("\naccuracy across depth and contamination:")
     click.echo(pd.DataFrame(rows).round(3).to_string(index=False))
     if method_list:
-        table = closed_loop(ds, tuple(method_list), seed=seed, bootstrap=bootstrap)
-        click.echo("\nper loop, method and source (r across sinks; coverage NaN: no intervals):")
+        # every depth and contamination asked for (the control without kit DNA once per depth)
+        table = closed_loop_grid(ds, tuple(method_list), depth_list, contam_list,
+                                 seed=seed, bootstrap=bootstrap)
+        click.echo("\nper loop, depth, contamination, method and source "
+                   "(r across sinks; coverage NaN: no intervals):")
         with pd.option_context("display.width", 200):
             click.echo(table.round(3).to_string(index=False))

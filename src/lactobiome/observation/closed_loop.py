@@ -11,6 +11,7 @@ recover the shares.
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 
 import numpy as np
 import pandas as pd
@@ -23,7 +24,7 @@ from lactobiome.observation.design import SAMPLE_SITES
 from lactobiome.observation.observe import Observation
 from lactobiome.tracking import COLUMNS, UNKNOWN
 
-__all__ = ["LOOPS", "SCORE_COLUMNS", "closed_loop", "positive_control", "score_per_source"]
+__all__ = ["LOOPS", "SCORE_COLUMNS", "closed_loop", "closed_loop_grid", "positive_control", "score_per_source"]
 
 SCORE_COLUMNS = ["source", "n", "true_mean", "estimate_mean", "r", "bias", "mae", "coverage"]
 """Columns of :func:`score_per_source`."""
@@ -174,4 +175,55 @@ def closed_loop(
             scored.insert(0, "method", method)
             scored.insert(0, "loop", label)
             frames.append(scored)
+    return pd.concat(frames, ignore_index=True)
+
+
+def closed_loop_grid(
+    ds: xr.Dataset,
+    methods: tuple[str, ...],
+    depths: Sequence[int | None],
+    contaminations: Sequence[float],
+    seed: int = 0,
+    bootstrap: int = 30,
+    loops: tuple[str, ...] | None = None,
+) -> pd.DataFrame:
+    """:func:`closed_loop` at every read depth and kit-contamination multiplier asked for.
+
+    A loop whose contamination is fixed in :data:`LOOPS` (the control without kit DNA) does
+    not depend on the multiplier, so it is run once per depth, under the first multiplier.
+
+    Parameters
+    ----------
+    ds, methods, seed, bootstrap, loops
+        As :func:`closed_loop`.
+    depths
+        Reads per sample (``None``: the design's own depth).
+    contaminations
+        Multipliers of the kit contaminant DNA.
+
+    Returns
+    -------
+    pandas.DataFrame
+        ``depth`` (reads; the design's own where ``None`` was asked), ``contamination``, then
+        :func:`closed_loop`'s columns.
+    """
+    from lactobiome.observation.design import load_design
+
+    wanted = [label for label, *_ in LOOPS if loops is None or label in loops]
+    frames = []
+    for depth in depths:
+        for i, contamination in enumerate(contaminations):
+            # loops with a fixed contamination give the same table under every multiplier
+            run = tuple(lab for lab, _, _, _, kit in LOOPS if lab in wanted and (i == 0 or kit is None))
+            if not run:
+                continue
+            table = closed_loop(ds, methods, seed=seed, depth=depth, bootstrap=bootstrap,
+                                contamination=contamination, loops=run)
+            fixed = {lab: kit for lab, _, _, _, kit in LOOPS}
+            own = {lab: load_design(d).depth for lab, d, *_ in LOOPS}
+            table.insert(0, "contamination", [
+                fixed[lab] if fixed[lab] is not None else contamination for lab in table["loop"]
+            ])
+            table.insert(0, "depth", [depth if depth is not None else own[lab] for lab in table["loop"]])
+            frames.append(table)
     return pd.concat(frames, ignore_index=True)

@@ -27,6 +27,9 @@ BIAS_ROUNDS = 3
 (a statistical procedure, not a fitted value: each round is one fixed-point step
 ``theta <- theta + (estimate - mean of replicates drawn at theta)``, and the shift left after
 the third is within the replicates' Monte Carlo error at 100 replicates)."""
+BIAS_CORRECTIONS = ("bootstrap", "analytic")
+"""Ways ``track`` removes the free unknown's take of chance excess from its point estimate:
+the iterated parametric bootstrap (default) or :func:`chance_corrected_unknown`."""
 BOOTSTRAP_TOLERANCE = 1e-4
 """Convergence tolerance of bootstrap replicates (a tenth of the 0.001 precision at which
 interval ends are reported)."""
@@ -124,6 +127,120 @@ def seeding_draw_size(Y: np.ndarray, B: np.ndarray, fidelity: float | None) -> n
     if fidelity is None:
         return Y.sum(axis=-1) + B.sum(axis=-1)
     return np.full(Y.shape[:-1], float(fidelity))
+
+
+CHANCE_BISECTIONS = 14
+"""Bisection steps for the shrinkage of :func:`chance_corrected_unknown` (numerical)."""
+CHANCE_DRAWS = 200
+"""Sinks drawn per evaluation of the expected chance take (Monte Carlo size; its error,
+about ``sd / sqrt(200)`` of the take, is far below the 0.03 at which Unknown is judged)."""
+CHANCE_STEPS = 60
+"""Most fixed-point steps of the known sources' scale in :func:`free_unknown_take` (numerical)."""
+CHANCE_SETTLED = 1e-9
+"""The known scale has settled when no sink's moves by more than this in a step (numerical)."""
+
+
+def free_unknown_take(x: np.ndarray, known: np.ndarray, lam: float) -> np.ndarray:
+    """Share a free unknown takes of sinks ``x`` when the known mixture's profile is ``known``.
+
+    The optimum of ``sum_t x_t log(c k_t + v_t) - lam n (1 - c)`` over the known scale ``c``
+    and a free ``v >= 0`` (``sum k = 1``, ``c + sum v = 1``): the unknown holds
+    ``x_t / D - c k_t`` wherever that is positive, with ``D = n (1 + c lam)``, and
+    ``c = X_rest / (D (1 - K_A) - lam n)`` (``K_A`` the known mass on the taxa the unknown
+    holds, ``X_rest`` the sink reads elsewhere), from the Lagrange conditions. Scaling the
+    known mixture down fits the taxa where the sink fell short, so the take is well above
+    the Poisson excess at a fixed known expectation.
+
+    Parameters
+    ----------
+    x
+        Sinks, draws x taxa (reads).
+    known
+        Known mixture's profile over taxa (sums to 1).
+    lam
+        Relative cost of an unknown read.
+
+    Returns
+    -------
+    numpy.ndarray
+        Unknown share ``1 - c`` per sink.
+    """
+    n = x.sum(axis=-1, keepdims=True)
+    c = np.ones_like(n)
+    for _ in range(CHANCE_STEPS):
+        d = n * (1.0 + c * lam)
+        held = x / d > c * known
+        k_held = (known * held).sum(axis=-1, keepdims=True)
+        rest = (x * ~held).sum(axis=-1, keepdims=True)
+        c_new = np.clip(rest / np.maximum(d * (1.0 - k_held) - lam * n, np.finfo(float).tiny), 0.0, 1.0)
+        settled = bool(np.all(np.abs(c_new - c) <= CHANCE_SETTLED))
+        c = c_new
+        if settled:
+            break
+    return 1.0 - c[..., 0]
+
+
+def chance_corrected_unknown(x: np.ndarray, known: np.ndarray, unknown: np.ndarray, lam: float,
+                             rng: np.random.Generator) -> float:
+    """Unknown share of a fit with the free unknown's take of the sink's chance excess removed.
+
+    The fitted unknown holds, besides any true unknown community, the sink's Poisson excess
+    over the known mixture (:func:`free_unknown_take`). The true unknown reads are taken to
+    be the fitted ones shrunk by ``s`` Poisson standard deviations per taxon,
+    ``v_t(s) = max(0, v_t - s sqrt(mu_t + v_t))``, and ``s`` is chosen so that sinks drawn
+    from that community (known mixture at the rest) show on average the take the real sink
+    shows (a method-of-moments step on the estimator: indirect inference). Shrinking by
+    standard deviations leaves a true unknown that is far above the noise, and clears taxa
+    whose fitted unknown is noise, which a draw at the fitted profile would not.
+
+    Parameters
+    ----------
+    x
+        Sink reads per taxon.
+    known
+        The known sources' fitted expected reads per taxon (``n sum_j a_j g_jt``).
+    unknown
+        The unknown's fitted expected reads per taxon (``n a_u g_ut``).
+    lam
+        Relative cost of an unknown read (the fit's ``unknown_cost``).
+    rng
+        Source of the Monte Carlo sinks (the same draws for every ``s``).
+
+    Returns
+    -------
+    float
+        The correction: the fitted unknown share minus the corrected one (>= 0).
+    """
+    n = float(x.sum())
+    k = known / known.sum() if known.sum() > 0 else known
+    if unknown.sum() <= 0 or known.sum() <= 0:
+        return 0.0
+    observed = float(free_unknown_take(x[None, :], k, lam)[0])
+    sd = np.sqrt(np.maximum(known + unknown, np.finfo(float).tiny))
+    stream = int(rng.integers(2**63))
+
+    def mean_take(s: float) -> tuple[float, float]:
+        v = np.maximum(unknown - s * sd, 0.0)
+        u = float(v.sum()) / n
+        mean = (1.0 - u) * n * k + v
+        # the same stream for every s (common random numbers), so the bisection sees a
+        # smooth function of s rather than fresh Monte Carlo noise at each step
+        draws = np.random.default_rng(stream).poisson(mean, size=(CHANCE_DRAWS, len(x)))
+        return float(free_unknown_take(draws.astype(np.float64), k, lam).mean()), u
+
+    hi = float(np.max(unknown / sd))
+    take, u = mean_take(hi)
+    if take >= observed:  # chance alone takes as much as the sink shows: no unknown
+        return observed
+    lo = 0.0
+    for _ in range(CHANCE_BISECTIONS):
+        mid = 0.5 * (lo + hi)
+        take, u = mean_take(mid)
+        if take > observed:
+            lo = mid
+        else:
+            hi = mid
+    return max(observed - u, 0.0)
 
 
 def _sink_noise_cost(x: np.ndarray, Y: np.ndarray, kappa: float) -> float:
@@ -400,6 +517,7 @@ def track(
     metadata_name: str = "metadata",
     method: str = "lactobiome",
     method_options: Mapping[str, Any] | None = None,
+    bias_correction: str = "bootstrap",
 ) -> pd.DataFrame:
     """Estimate, for every sink, the share contributed by each source and by an unknown source.
 
@@ -483,6 +601,12 @@ def track(
         ``iterations``, ``tolerance``, ``seed`` and ``level``, and ignore the engine settings.
     method_options
         Settings of a published method (:mod:`lactobiome.tracking.methods`).
+    bias_correction
+        ``"bootstrap"`` (default): the point estimate is moved by the iterated parametric
+        bootstrap's overshoot (``BIAS_ROUNDS`` rounds; needs ``bootstrap`` > 0).
+        ``"analytic"``: the sink's chance take is computed from the fit
+        (:func:`chance_corrected_unknown`) and removed, whatever ``bootstrap`` is; the
+        replicates then give the intervals only. See docs/tracking.md, "Round 2".
 
     Returns
     -------
@@ -505,6 +629,8 @@ def track(
         raise InputError(f"lost_min_gain must be >= 0, got {lost_min_gain}")
     if iterations < 1:
         raise InputError(f"iterations must be >= 1, got {iterations}")
+    if bias_correction not in BIAS_CORRECTIONS:
+        raise InputError(f"bias_correction must be one of {', '.join(BIAS_CORRECTIONS)}, got {bias_correction!r}")
     from lactobiome.tracking.methods import METHODS, run_method
 
     if method not in METHODS:
@@ -584,6 +710,10 @@ def track(
         progress(len(problems))
     orders = [list(dict.fromkeys(p.labels)) for p in problems]
     point = [_collapse(a, p.labels, o) for a, p, o in zip(a_hat, problems, orders, strict=True)]
+    if bias_correction == "analytic":
+        for i, p in enumerate(problems):
+            point[i] = _analytic_point(p, a_hat[i], g_hat[i], gu_hat[i], point[i],
+                                       _sink_noise_cost(p.x, p.Y, unknown_cost), rng)
 
     lows: list[np.ndarray] = [np.full(len(v), np.nan) for v in point]
     highs: list[np.ndarray] = [np.full(len(v), np.nan) for v in point]
@@ -595,7 +725,7 @@ def track(
         )
         # rounds of replicates: the first from the fit, each next one from the estimate moved
         # by the bias the previous one showed (the iterated bootstrap bias correction)
-        n_rounds = min(BIAS_ROUNDS, bootstrap)
+        n_rounds = min(BIAS_ROUNDS, bootstrap) if bias_correction == "bootstrap" else 1
         sizes = [bootstrap // n_rounds + (1 if r < bootstrap % n_rounds else 0) for r in range(n_rounds)]
         rounds: list[tuple[int, list[np.ndarray] | None]] = [
             (size, a_hat if r == 0 else None) for r, size in enumerate(sizes)
@@ -615,7 +745,8 @@ def track(
                 centre = r.mean(axis=0)
                 # the replicates, drawn at the current estimate, overshoot it as the fit
                 # overshoots the truth: move the estimate by the difference
-                e = np.clip(estimate[i] + target[i] - centre, 0.0, 1.0)
+                shift = target[i] - centre if bias_correction == "bootstrap" else 0.0
+                e = np.clip(estimate[i] + shift, 0.0, 1.0)
                 estimate[i] = e / e.sum() if e.sum() > 0 else estimate[i]
                 spread[i].append(r - centre)
         from scipy.stats import norm
@@ -652,6 +783,21 @@ def track(
     )
     table.attrs["relative"] = relative
     return table
+
+
+def _analytic_point(p: _Problem, a: np.ndarray, G: np.ndarray, gu: np.ndarray, shares: np.ndarray,
+                    lam: float, rng: np.random.Generator) -> np.ndarray:
+    """The point estimate ``shares`` (labels, unknown last) with the chance take removed."""
+    n = float(p.x.sum())
+    known = n * (a[:-1] @ G)
+    unknown = n * a[-1] * gu
+    u = max(shares[-1] - chance_corrected_unknown(p.x, known, unknown, lam, rng), 0.0)
+    out = shares.copy()
+    rest = 1.0 - shares[-1]
+    # the known sources share what the unknown gives back, in their fitted ratios
+    out[:-1] = shares[:-1] * ((1.0 - u) / rest) if rest > 0 else shares[:-1]
+    out[-1] = u if rest > 0 else shares[-1]
+    return out
 
 
 def _rows_at(a: np.ndarray, labels: list[str], order: list[str], shares: np.ndarray,
