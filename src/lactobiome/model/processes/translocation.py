@@ -2,7 +2,9 @@
 
 * Breast stroma → milk through the junctions between lactocytes, in proportion to their
   permeability (open at birth, closing over ~3 days, re-opening under strain); and back
-  from milk into the stroma when junctions are strained.
+  from milk into the stroma only through the part of the opening that strain (a distended,
+  inflamed alveolus) forces: the colostral opening lets interstitial fluid into milk, not
+  milk into the tissue.
 * Maternal gut → milk (entero-mammary pathway): dendritic cells and leucocytes carry live
   bacteria from the gut lumen via lymph to the gland, selectively (catalogue trait
   ``entero_mammary``).
@@ -23,4 +25,4 @@ def step(state: DyadState, ctx: SimulationContext) -> DyadState:
     return state
 
 
-PROCESS = Process("translocation", step, reads={"tight_junction_permeability"})
+PROCESS = Process("translocation", step, reads={"tight_junction_permeability", "junction_strain_opening"})
