@@ -451,3 +451,44 @@ def test_subacute_mastitis_occurs_when_biofilm_formers_overgrow(base):
     assert not (never.panel["mastitis_state"].astype(int) == STATE_CODE["subacute_mastitis"]).any()
     # a state of its own: the episodes (inflamed runs) are the same with or without it
     np.testing.assert_array_equal(episodes(codes)["onset_day"], episodes(never.panel["mastitis_state"].astype(int))["onset_day"])
+
+
+def test_milk_leaks_into_the_stroma_only_through_strained_junctions():
+    """Colostral (open) junctions let stroma cells into milk; only strain pushes milk cells back."""
+    from lactobiome.model.context import SimulationContext
+    from lactobiome.model.population import draw_population
+    from lactobiome.model.processes import translocation
+    from lactobiome.model.random import RandomStreams
+    from lactobiome.model.state import DyadState
+
+    scenario = load_scenario("default", {"cohort": {"dyads": 4, "days": 5}})
+    parameters, taxa = prepare(scenario)
+    ids = np.arange(4)
+    milk, stroma = SITE_INDEX["milk"], SITE_INDEX["breast_stroma"]
+
+    def after(permeability: float, strained: float) -> DyadState:
+        state = DyadState.empty(ids, len(taxa), draw_population(scenario, parameters, ids))
+        state.day = 2
+        state.abundance[:, milk, :, ORIGIN_INDEX["areolar_skin"]] = 1e5
+        state.abundance[:, stroma, :, ORIGIN_INDEX["resident"]] = 1e5
+        state.host.update({"tight_junction_permeability": np.full(4, permeability),
+                           "junction_strain_opening": np.full(4, strained)})
+        translocation.step(state, SimulationContext(scenario, parameters, taxa, RandomStreams(1, ids)))
+        return state
+
+    colostral, strained = after(1.0, 0.0), after(1.0, 0.5)
+    before = 4 * len(taxa) * 2e5
+    for state in (colostral, strained):
+        # moves conserve cells (no maternal-gut or mouth cells were present to arrive)
+        assert state.abundance[:, (milk, stroma)].sum() == pytest.approx(before, rel=1e-4)
+        assert state.abundance[:, milk, :, ORIGIN_INDEX["breast_stroma"]].sum() > 0.0
+    assert colostral.abundance[:, stroma, :, ORIGIN_INDEX["milk"]].sum() == 0.0
+    assert strained.abundance[:, stroma, :, ORIGIN_INDEX["milk"]].sum() > 0.0
+
+
+def test_day_one_colostrum_takes_up_stroma_cells_but_gives_none_back(base):
+    # day 1: junctions fully open, no stasis and no inflammation yet, so nothing strains them
+    first = base.record_days.index(1)
+    milk, stroma = SITE_INDEX["milk"], SITE_INDEX["breast_stroma"]
+    assert base.abundance[:, first, milk, :, ORIGIN_INDEX["breast_stroma"]].sum() > 0.0
+    assert base.abundance[:, first, stroma, :, ORIGIN_INDEX["milk"]].sum() == 0.0
