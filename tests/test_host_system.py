@@ -453,8 +453,9 @@ def test_subacute_mastitis_occurs_when_biofilm_formers_overgrow(base):
     np.testing.assert_array_equal(episodes(codes)["onset_day"], episodes(never.panel["mastitis_state"].astype(int))["onset_day"])
 
 
-def test_milk_leaks_into_the_stroma_only_through_strained_junctions():
-    """Colostral (open) junctions let stroma cells into milk; only strain pushes milk cells back."""
+def test_milk_flows_back_into_the_stroma_through_the_colostral_opening_only_for_its_share():
+    """Open junctions let stroma cells into milk; milk cells go back through strained junctions,
+    and through the unstrained opening only for ``milk_back_flow_colostral_share`` of it."""
     from lactobiome.model.context import SimulationContext
     from lactobiome.model.population import draw_population
     from lactobiome.model.processes import translocation
@@ -466,29 +467,35 @@ def test_milk_leaks_into_the_stroma_only_through_strained_junctions():
     ids = np.arange(4)
     milk, stroma = SITE_INDEX["milk"], SITE_INDEX["breast_stroma"]
 
-    def after(permeability: float, strained: float) -> DyadState:
-        state = DyadState.empty(ids, len(taxa), draw_population(scenario, parameters, ids))
+    def after(share: float, permeability: float, strained: float) -> DyadState:
+        table = parameters.with_values({"milk_back_flow_colostral_share": share})
+        state = DyadState.empty(ids, len(taxa), draw_population(scenario, table, ids))
         state.day = 2
         state.abundance[:, milk, :, ORIGIN_INDEX["areolar_skin"]] = 1e5
         state.abundance[:, stroma, :, ORIGIN_INDEX["resident"]] = 1e5
         state.host.update({"tight_junction_permeability": np.full(4, permeability),
                            "junction_strain_opening": np.full(4, strained)})
-        translocation.step(state, SimulationContext(scenario, parameters, taxa, RandomStreams(1, ids)))
+        translocation.step(state, SimulationContext(scenario, table, taxa, RandomStreams(1, ids)))
         return state
 
-    colostral, strained = after(1.0, 0.0), after(1.0, 0.5)
+    def back(state: DyadState) -> float:
+        return float(state.abundance[:, stroma, :, ORIGIN_INDEX["milk"]].sum())
+
     before = 4 * len(taxa) * 2e5
-    for state in (colostral, strained):
+    runs = {key: after(*key) for key in ((0.0, 1.0, 0.0), (0.0, 1.0, 0.5), (1.0, 1.0, 0.0), (0.5, 1.0, 0.0))}
+    for state in runs.values():
         # moves conserve cells (no maternal-gut or mouth cells were present to arrive)
         assert state.abundance[:, (milk, stroma)].sum() == pytest.approx(before, rel=1e-4)
         assert state.abundance[:, milk, :, ORIGIN_INDEX["breast_stroma"]].sum() > 0.0
-    assert colostral.abundance[:, stroma, :, ORIGIN_INDEX["milk"]].sum() == 0.0
-    assert strained.abundance[:, stroma, :, ORIGIN_INDEX["milk"]].sum() > 0.0
+    assert back(runs[(0.0, 1.0, 0.0)]) == 0.0
+    assert back(runs[(0.0, 1.0, 0.5)]) > 0.0
+    assert back(runs[(1.0, 1.0, 0.0)]) > back(runs[(0.5, 1.0, 0.0)]) > 0.0
 
 
-def test_day_one_colostrum_takes_up_stroma_cells_but_gives_none_back(base):
+def test_without_colostral_back_flow_day_one_milk_gives_the_stroma_no_cells():
     # day 1: junctions fully open, no stasis and no inflammation yet, so nothing strains them
-    first = base.record_days.index(1)
+    result, _ = _run(dyads=20, days=3, parameters={"milk_back_flow_colostral_share": 0.0})
+    first = result.record_days.index(1)
     milk, stroma = SITE_INDEX["milk"], SITE_INDEX["breast_stroma"]
-    assert base.abundance[:, first, milk, :, ORIGIN_INDEX["breast_stroma"]].sum() > 0.0
-    assert base.abundance[:, first, stroma, :, ORIGIN_INDEX["milk"]].sum() == 0.0
+    assert result.abundance[:, first, milk, :, ORIGIN_INDEX["breast_stroma"]].sum() > 0.0
+    assert result.abundance[:, first, stroma, :, ORIGIN_INDEX["milk"]].sum() == 0.0

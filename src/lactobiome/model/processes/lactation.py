@@ -38,7 +38,7 @@ Each day, for every dyad:
   (Morton 1994; Murase et al. 2014: median 0.62 on day 7). The strained part of the opening
   (``junction_strain_opening``) is the one a distended lumen pushes milk back through into the
   tissue (lactose reaches maternal plasma with engorgement and at weaning); the colostral
-  opening carries interstitial fluid the other way, into milk.
+  opening carries interstitial fluid the other way, into milk (see translocation).
 
 The ductal pool holds ``milk_pool_volume_ml`` times the day's breast-milk share (at least
 ``milk_pool_min_share``) plus the residual milk, so milk turns over at the same rate in
@@ -157,8 +157,8 @@ def step(state: DyadState, ctx: SimulationContext) -> DyadState:
               * np.maximum(host["inflammation"] - ctx.p("junction_strain_inflammation_threshold", "1"), 0.0))
     permeability = np.minimum(opening + (1.0 - opening) * (1.0 - np.exp(-strain)), 1.0)
     host["tight_junction_permeability"] = permeability
-    # only the strained part is pushed open by a distended lumen: the colostral opening and the
-    # residual leak carry interstitial fluid into milk (Na, serum proteins), not milk backwards
+    # the strained part is pushed open by a distended lumen (milk back into the tissue); the
+    # colostral opening and the residual leak carry interstitial fluid into milk (Na, proteins)
     host["junction_strain_opening"] = permeability - opening
     nak_mature = ctx.p("na_k_closed", "1") * a["na_k_factor"]
     host["na_k_ratio"] = nak_mature + ctx.p("na_k_open_excess", "1") * permeability
