@@ -67,7 +67,7 @@ def main() -> None:
               f"{(inflammation[h] > 0.3).mean():.2f}; stimulus shares: {shares}")
         for name, site in (("stroma", stroma), ("milk", milk)):
             by_origin = (site * pp[None, :, None])[h].sum(axis=(0, 1))
-            text = " ".join(f"{o} {v / by_origin.sum():.2f}" for o, v in zip(origins, by_origin)
+            text = " ".join(f"{o} {v / by_origin.sum():.2f}" for o, v in zip(origins, by_origin, strict=True)
                             if v > 0.01 * by_origin.sum())
             print(f"    {name} pathobiont load by origin: {text}")
 
