@@ -125,3 +125,22 @@ def test_validate_reports_assay_values_beside_the_truth(cohort: xr.Dataset) -> N
     for key in ASSAYS:
         assert f"`{key}`" in section
     assert "Why the two differ" not in section  # no tracking pipeline among these targets
+
+
+KOREA_2002_HEALTHY_MILK_CFU_PER_ML = (240.0, 492_000.0)
+"""Lowest and highest total bacterial count of 149 hand- or pump-expressed human milk samples
+("The changes on total bacterial counts and coliform counts of human milk vs formula milk stored
+under cold and room temperature conditions", 2002, koreascience.or.kr JAKO200211921119196); the
+lactation stage is not given, so this is a wide plausibility band, not a validation target."""
+
+
+def test_early_healthy_milk_culture_sits_inside_the_published_range_of_healthy_milk(cohort: xr.Dataset) -> None:
+    values = culture_reading(cohort, 3, 14, seed=4)
+    recorded = cohort["sample_day"].values
+    inside = (recorded >= 3) & (recorded <= 14)
+    assert np.isnan(values[:, ~inside]).all() and np.isfinite(values[:, inside]).any()
+    piped = run_pipeline(cohort, "culture/plate", "milk_bacteria_healthy_early", 0, seed=2)
+    low, high = (math.log10(v) for v in KOREA_2002_HEALTHY_MILK_CFU_PER_ML)
+    assert low < piped.value < high
+    # the culture counts colonies of live culturable cells only: never above the live load
+    assert piped.value < measure(cohort, "milk_bacteria_healthy_early", 0).value

@@ -451,3 +451,51 @@ def test_subacute_mastitis_occurs_when_biofilm_formers_overgrow(base):
     assert not (never.panel["mastitis_state"].astype(int) == STATE_CODE["subacute_mastitis"]).any()
     # a state of its own: the episodes (inflamed runs) are the same with or without it
     np.testing.assert_array_equal(episodes(codes)["onset_day"], episodes(never.panel["mastitis_state"].astype(int))["onset_day"])
+
+
+def test_milk_flows_back_into_the_stroma_through_the_colostral_opening_only_for_its_share():
+    """Open junctions let stroma cells into milk; milk cells go back through strained junctions,
+    and through the unstrained opening only for ``milk_back_flow_colostral_share`` of it."""
+    from lactobiome.model.context import SimulationContext
+    from lactobiome.model.population import draw_population
+    from lactobiome.model.processes import translocation
+    from lactobiome.model.random import RandomStreams
+    from lactobiome.model.state import DyadState
+
+    scenario = load_scenario("default", {"cohort": {"dyads": 4, "days": 5}})
+    parameters, taxa = prepare(scenario)
+    ids = np.arange(4)
+    milk, stroma = SITE_INDEX["milk"], SITE_INDEX["breast_stroma"]
+
+    def after(share: float, permeability: float, strained: float) -> DyadState:
+        table = parameters.with_values({"milk_back_flow_colostral_share": share})
+        state = DyadState.empty(ids, len(taxa), draw_population(scenario, table, ids))
+        state.day = 2
+        state.abundance[:, milk, :, ORIGIN_INDEX["areolar_skin"]] = 1e5
+        state.abundance[:, stroma, :, ORIGIN_INDEX["resident"]] = 1e5
+        state.host.update({"tight_junction_permeability": np.full(4, permeability),
+                           "junction_strain_opening": np.full(4, strained)})
+        translocation.step(state, SimulationContext(scenario, table, taxa, RandomStreams(1, ids)))
+        return state
+
+    def back(state: DyadState) -> float:
+        return float(state.abundance[:, stroma, :, ORIGIN_INDEX["milk"]].sum())
+
+    before = 4 * len(taxa) * 2e5
+    runs = {key: after(*key) for key in ((0.0, 1.0, 0.0), (0.0, 1.0, 0.5), (1.0, 1.0, 0.0), (0.5, 1.0, 0.0))}
+    for state in runs.values():
+        # moves conserve cells (no maternal-gut or mouth cells were present to arrive)
+        assert state.abundance[:, (milk, stroma)].sum() == pytest.approx(before, rel=1e-4)
+        assert state.abundance[:, milk, :, ORIGIN_INDEX["breast_stroma"]].sum() > 0.0
+    assert back(runs[(0.0, 1.0, 0.0)]) == 0.0
+    assert back(runs[(0.0, 1.0, 0.5)]) > 0.0
+    assert back(runs[(1.0, 1.0, 0.0)]) > back(runs[(0.5, 1.0, 0.0)]) > 0.0
+
+
+def test_without_colostral_back_flow_day_one_milk_gives_the_stroma_no_cells():
+    # day 1: junctions fully open, no stasis and no inflammation yet, so nothing strains them
+    result, _ = _run(dyads=20, days=3, parameters={"milk_back_flow_colostral_share": 0.0})
+    first = result.record_days.index(1)
+    milk, stroma = SITE_INDEX["milk"], SITE_INDEX["breast_stroma"]
+    assert result.abundance[:, first, milk, :, ORIGIN_INDEX["breast_stroma"]].sum() > 0.0
+    assert result.abundance[:, first, stroma, :, ORIGIN_INDEX["milk"]].sum() == 0.0

@@ -70,6 +70,9 @@ HOST_VARIABLES: dict[str, HostVariable] = {
     "hmo_g_per_l": HostVariable("g/L", "human milk oligosaccharides in today's milk"),
     "siga_g_per_l": HostVariable("g/L", "secretory IgA in today's milk"),
     "tight_junction_permeability": HostVariable("fraction", "paracellular permeability of the lactocyte junctions"),
+    "junction_strain_opening": HostVariable(
+        "fraction", "share of the paracellular permeability opened today by strain (stasis, inflammation): the "
+                    "pressure-driven part through which milk leaks back into the tissue"),
     "na_k_ratio": HostVariable("1", "milk sodium:potassium ratio"),
     # feeding
     "direct_feeds_per_day": HostVariable("feeds/day", "feeds at the breast today (contact routes)"),

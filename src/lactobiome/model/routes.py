@@ -38,12 +38,14 @@ if TYPE_CHECKING:
     from lactobiome.model.scenario import Scenario
     from lactobiome.model.state import DyadState
 
-Exposure = Literal["direct_feeds", "milk_ejections", "day", "junction_permeability", "entero_mammary_trait"]
+Exposure = Literal["direct_feeds", "milk_ejections", "day", "junction_permeability", "milk_back_flow",
+                   "entero_mammary_trait"]
 _UNIT: dict[str, str] = {
     "direct_feeds": "1/feed",
     "milk_ejections": "1/ejection",
     "day": "1/day",
     "junction_permeability": "1/day",
+    "milk_back_flow": "1/day",
     "entero_mammary_trait": "1/day",
 }
 
@@ -120,7 +122,7 @@ ROUTES: tuple[Route, ...] = (
     _contact("stroma_to_milk", "breast_stroma", "milk", "translocation", "stroma_to_milk",
              "stroma_to_milk_per_day", "junction_permeability", "translocation.stroma_to_milk"),
     _contact("milk_to_stroma", "milk", "breast_stroma", "translocation", "milk_to_stroma",
-             "milk_to_stroma_per_day", "junction_permeability", "translocation.milk_to_stroma"),
+             "milk_to_stroma_per_day", "milk_back_flow", "translocation.milk_to_stroma"),
     _contact("entero_mammary", "maternal_gut", "milk", "translocation", "entero_mammary",
              "entero_mammary_per_day", "entero_mammary_trait", "translocation.entero_mammary"),
     _contact("maternal_mouth_to_milk", "maternal_mouth", "milk", "translocation", "maternal_mouth_to_milk",
@@ -184,6 +186,13 @@ def _exposure(kind: Exposure, state: DyadState, ctx: SimulationContext) -> np.nd
         return ejections[:, None]
     if kind == "junction_permeability":
         return state.host["tight_junction_permeability"][:, None]
+    if kind == "milk_back_flow":
+        # the strain-opened part always lets milk back; the rest of the opening (colostral,
+        # residual leak) only for the share milk_back_flow_colostral_share (1: all of it)
+        permeability = state.host["tight_junction_permeability"]
+        unstrained = permeability - state.host["junction_strain_opening"]
+        share = ctx.p("milk_back_flow_colostral_share", "fraction")
+        return (permeability - (1.0 - share) * unstrained)[:, None]
     if kind == "entero_mammary_trait":
         return np.asarray(ctx.taxa["entero_mammary"], dtype=np.float64)[None, :]
     return np.ones((1, 1))

@@ -254,6 +254,7 @@ ASSAYS: dict[str, Assay] = {
         readings={
             "milk_bacteria_healthy_mature": _culture(30, 182),
             "milk_bacteria_healthy_3_6mo": _culture(90, 182),
+            "milk_bacteria_healthy_early": _culture(3, 14),
         },
     ),
     "schwab2019/qpcr": Assay(

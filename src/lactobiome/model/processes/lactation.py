@@ -35,7 +35,10 @@ Each day, for every dyad:
 * **Junctions.** Permeability is open at birth and closes over ~72 h (Neville et al. 1991);
   strain from stasis and from inflammation above the low grade of healthy milk re-opens it
   (subclinical mastitis: a paracellular leak). The Na:K ratio follows permeability
-  (Morton 1994; Murase et al. 2014: median 0.62 on day 7).
+  (Morton 1994; Murase et al. 2014: median 0.62 on day 7). The strained part of the opening
+  (``junction_strain_opening``) is the one a distended lumen pushes milk back through into the
+  tissue (lactose reaches maternal plasma with engorgement and at weaning); the colostral
+  opening carries interstitial fluid the other way, into milk (see translocation).
 
 The ductal pool holds ``milk_pool_volume_ml`` times the day's breast-milk share (at least
 ``milk_pool_min_share``) plus the residual milk, so milk turns over at the same rate in
@@ -154,6 +157,9 @@ def step(state: DyadState, ctx: SimulationContext) -> DyadState:
               * np.maximum(host["inflammation"] - ctx.p("junction_strain_inflammation_threshold", "1"), 0.0))
     permeability = np.minimum(opening + (1.0 - opening) * (1.0 - np.exp(-strain)), 1.0)
     host["tight_junction_permeability"] = permeability
+    # the strained part is pushed open by a distended lumen (milk back into the tissue); the
+    # colostral opening and the residual leak carry interstitial fluid into milk (Na, proteins)
+    host["junction_strain_opening"] = permeability - opening
     nak_mature = ctx.p("na_k_closed", "1") * a["na_k_factor"]
     host["na_k_ratio"] = nak_mature + ctx.p("na_k_open_excess", "1") * permeability
 
@@ -177,7 +183,8 @@ PROCESS = Process(
     # yesterday's: inflammation (mammary_immunity), scarring and courses (mastitis), own residual
     reads_previous={"inflammation", "mastitis_this_lactation", "treatment_emptying_until", "residual_milk_ml"},
     writes={"milk_volume_ml", "milk_production_ml", "residual_milk_ml", "stasis", "feeds_per_day",
-            "milk_pool_ml", "hmo_g_per_l", "siga_g_per_l", "tight_junction_permeability", "na_k_ratio"},
+            "milk_pool_ml", "hmo_g_per_l", "siga_g_per_l", "tight_junction_permeability", "junction_strain_opening",
+            "na_k_ratio"},
     attributes={"direct_breastfeeding_share", "first_time_mother", "nipple_damage", "tight_bra",
                 "previous_mastitis", "sleeps_through_day", "oversupply", "secretor", "milk_supply_factor",
                 "feeds_factor", "milk_hmo_factor", "milk_siga_factor", "na_k_factor"},

@@ -2,7 +2,11 @@
 
 * Breast stroma → milk through the junctions between lactocytes, in proportion to their
   permeability (open at birth, closing over ~3 days, re-opening under strain); and back
-  from milk into the stroma when junctions are strained.
+  from milk into the stroma through the part of the opening that strain (a distended,
+  inflamed alveolus) forces, plus the share ``milk_back_flow_colostral_share`` of the rest
+  (the colostral opening and the residual leak, through which interstitial fluid flows into
+  milk; 1 keeps the whole permeability as the back-flow exposure, 0 lets milk back only
+  under pressure).
 * Maternal gut → milk (entero-mammary pathway): dendritic cells and leucocytes carry live
   bacteria from the gut lumen via lymph to the gland, selectively (catalogue trait
   ``entero_mammary``).
@@ -23,4 +27,4 @@ def step(state: DyadState, ctx: SimulationContext) -> DyadState:
     return state
 
 
-PROCESS = Process("translocation", step, reads={"tight_junction_permeability"})
+PROCESS = Process("translocation", step, reads={"tight_junction_permeability", "junction_strain_opening"})

@@ -49,6 +49,9 @@ register("milk_bacteria_healthy_mature",
          "mastitis-spectrum state", needs=_HEALTHY_LOAD)(_milk_bacteria(30, 182))
 register("milk_bacteria_healthy_3_6mo",
          "as milk_bacteria_healthy_mature, days 90-182", needs=_HEALTHY_LOAD)(_milk_bacteria(90, 182))
+register("milk_bacteria_healthy_early",
+         "as milk_bacteria_healthy_mature, days 3-14 (transitional milk: after the colostral days, before "
+         "mature milk)", needs=_HEALTHY_LOAD)(_milk_bacteria(3, 14))
 
 
 def at_diagnosis(ds: xr.Dataset) -> tuple[np.ndarray, np.ndarray]:
