@@ -518,3 +518,10 @@ def test_nipple_aureus_risk_ratio_reads_detected_carriage_of_first_time_mothers(
     none = measure(ds.assign(abundance=(ds["abundance"].dims, abundance)), "mastitis_rr_nipple_aureus_first_time_8wk",
                    n_boot=0)
     assert math.isnan(none.value) and "with S. aureus" in none.reason
+
+
+def test_caesarean_odds_ratio_reads_the_delivery_mode() -> None:
+    ds = tiny().assign(breast_milk_share=("dyad", np.ones(4)),
+                       delivery_mode=("dyad", np.array(["caesarean", "vaginal", "vaginal", "caesarean"], dtype=object)))
+    # cases by day 182: dyads 0-2; caesarean: 0 (case) and 3 (no case) -> a=1, b=1, c=2, d=0
+    assert measure(ds, "mastitis_or_caesarean_26wk", n_boot=0).value == pytest.approx(0.0)

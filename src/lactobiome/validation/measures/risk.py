@@ -1,4 +1,4 @@
-"""Measurements of mastitis risk factors and subclinical mastitis (targets ``D19``–``D36``).
+"""Measurements of mastitis risk factors and subclinical mastitis (targets ``D19``–``D38``).
 
 Each cohort study is read through its own pipeline as far as the model allows: the risk of a
 first mastitis episode (an onset of :mod:`lactobiome.model.spectrum`) by a study's horizon
@@ -166,6 +166,20 @@ register("mastitis_rr_first_time_7wk",
          "risk ratio of a mastitis onset on days 1-49, breastfed first-time vs multiparous mothers (crude)",
          needs=(*_NEEDS, "first_time_mother"))(_ratio("first_time_mother", 49, _risk_ratio))
 
+
+
+def _caesarean(ds: xr.Dataset) -> xr.Dataset:
+    """``ds`` with a boolean ``caesarean`` per dyad, read from ``delivery_mode``."""
+    return ds.assign(caesarean=("dyad", np.asarray(ds["delivery_mode"].values).astype(str) == "caesarean"))
+
+
+register("mastitis_or_first_time_26wk",
+         "odds ratio of a mastitis onset on days 1-182, breastfed first-time vs multiparous mothers (crude)",
+         needs=(*_NEEDS, "first_time_mother"))(_ratio("first_time_mother", 182, _odds_ratio))
+_or_caesarean = _ratio("caesarean", 182, _odds_ratio)
+register("mastitis_or_caesarean_26wk",
+         "odds ratio of a mastitis onset on days 1-182, breastfed dyads born by caesarean vs vaginally (crude)",
+         needs=(*_NEEDS, "delivery_mode"))(lambda ds: _or_caesarean(_caesarean(ds)))
 
 @register("mastitis_first_onset_4_weeks",
           "share of breastfed dyads with an onset on days 1-182 whose first onset falls on days 1-28",
