@@ -499,3 +499,30 @@ def test_without_colostral_back_flow_day_one_milk_gives_the_stroma_no_cells():
     milk, stroma = SITE_INDEX["milk"], SITE_INDEX["breast_stroma"]
     assert result.abundance[:, first, milk, :, ORIGIN_INDEX["breast_stroma"]].sum() > 0.0
     assert result.abundance[:, first, stroma, :, ORIGIN_INDEX["milk"]].sum() == 0.0
+
+
+def test_a_mother_carries_the_same_resident_taxa_in_her_earlier_lactation():
+    from lactobiome.model.population import draw_population
+    from lactobiome.model.previous_lactation import PERSISTENT, previous_scenario
+    from lactobiome.model.sites import MATERNAL_SITES
+
+    scenario = load_scenario("default", {"cohort": {"dyads": 60, "days": 1, "seed": 3},
+                                         "population": {"first_time_mother": 0.0}})
+    parameters, taxa = prepare(scenario)
+    ids = np.arange(60)
+    now = draw_population(scenario, parameters, ids)
+    earlier = previous_scenario(scenario)
+    drawn = draw_population(earlier, parameters, ids)
+    kept = {**drawn, **{name: now[name] for name in PERSISTENT}}
+    sites = [SITE_INDEX[s] for s in MATERNAL_SITES]
+
+    def carried(sc, attributes):
+        day1 = run_chunk(sc, parameters, taxa, ids, attributes=attributes).abundance[:, 0]
+        return day1[:, sites, :, ORIGIN_INDEX["resident"]] > 0, day1[:, sites, :, ORIGIN_INDEX["resident"]]
+
+    present_now, cells_now = carried(scenario, now)
+    present_kept, cells_kept = carried(earlier, kept)
+    present_fresh, _ = carried(earlier, drawn)
+    np.testing.assert_array_equal(present_kept, present_now)  # the same taxa at her own sites
+    assert not np.allclose(cells_kept[present_now], cells_now[present_now])  # their sizes drawn afresh
+    assert (present_fresh != present_now).mean() > 0.01  # without the lasting seed, carriage is a new draw

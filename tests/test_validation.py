@@ -487,3 +487,41 @@ def test_first_onset_and_first_time_mother_measures() -> None:
     assert measure(ds, "mastitis_cumulative_8_weeks_first_time", n_boot=0).value == pytest.approx(0.5)
     # SCC 1e5 everywhere: no raised day
     assert measure(ds, "subclinical_scc_healthy_days", n_boot=0).value == pytest.approx(0.0)
+
+
+def test_fever_at_the_visit_counts_only_fever_by_the_day_she_consults() -> None:
+    ds = tiny()
+    fever = ds["fever"].values.copy()
+    fever[0, 12] = True  # day 13, the 4th day of dyad 0's episode: after her visit on its 3rd day
+    fever[2, 20] = True  # day 21, the 2nd day of dyad 2's 3-day episode: febrile when she consults
+    fever[1, 100] = True  # day 101: makes dyad 1's 2-day second episode a visit, with fever
+    ds = ds.assign(fever=(("dyad", "day"), fever))
+    assert measure(ds, "mastitis_febrile_at_visit_26wk", n_boot=0).value == pytest.approx(2 / 3)
+    # every visit febrile once dyad 0's fever comes on the day she would have consulted anyway
+    fever[0, 11] = True
+    assert measure(ds.assign(fever=(("dyad", "day"), fever)), "mastitis_febrile_at_visit_26wk",
+                   n_boot=0).value == pytest.approx(1.0)
+
+
+def test_nipple_aureus_risk_ratio_reads_detected_carriage_of_first_time_mothers() -> None:
+    ds = tiny().assign(first_time_mother=("dyad", np.ones(4, dtype=bool)))
+    ds = ds.assign_coords(taxon=["staphylococcus_aureus", *[t[0] for t in TAXA[1:]]])
+    abundance = ds["abundance"].values.copy()
+    skin, resident = SITES.index("areolar_skin"), ORIGINS.index("resident")
+    abundance[:, :, skin, 1, resident] = 100.0
+    abundance[[0, 1], :, skin, 0, resident] = 5.0  # detected (5 of 105 cells)
+    abundance[2, :, skin, 0, resident] = 0.5  # below the detection share
+    ds = ds.assign(abundance=(ds["abundance"].dims, abundance))
+    # breastfed dyads 0-2; onsets by day 56: dyads 0 (day 10) and 2 (day 20); carriers 0 and 1
+    assert measure(ds, "mastitis_rr_nipple_aureus_first_time_8wk", n_boot=0).value == pytest.approx(0.5)
+    abundance[:, :, skin, 0, resident] = 0.0
+    none = measure(ds.assign(abundance=(ds["abundance"].dims, abundance)), "mastitis_rr_nipple_aureus_first_time_8wk",
+                   n_boot=0)
+    assert math.isnan(none.value) and "with S. aureus" in none.reason
+
+
+def test_caesarean_odds_ratio_reads_the_delivery_mode() -> None:
+    ds = tiny().assign(breast_milk_share=("dyad", np.ones(4)),
+                       delivery_mode=("dyad", np.array(["caesarean", "vaginal", "vaginal", "caesarean"], dtype=object)))
+    # cases by day 182: dyads 0-2; caesarean: 0 (case) and 3 (no case) -> a=1, b=1, c=2, d=0
+    assert measure(ds, "mastitis_or_caesarean_26wk", n_boot=0).value == pytest.approx(0.0)

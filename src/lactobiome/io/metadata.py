@@ -62,6 +62,7 @@ ATTRIBUTES: dict[str, tuple[str, str]] = {
     "solids_start_day": ("day", "day of life complementary foods start"),
     "sleeps_through_day": ("day", "day of life the infant first sleeps through the night"),
     "treatment_covered": ("1", "the dyad is covered by the scenario's treatment policy"),
+    "resident_seed": ("1", "seed of the draws of the resident taxa the mother carries (kept by her earlier lactation)"),
 }
 """Dyad attributes: (units, description)."""
 

@@ -92,7 +92,9 @@ def draw_population(scenario: Scenario, parameters: ParameterTable, dyad_ids: np
         ``sleeps_through_day`` (float, day of life the infant first sleeps through the night);
         the log-normal factors of :data:`LOGNORMAL_FACTORS`; ``intervention_<n>_covered``
         (bool) for each scenario intervention and ``treatment_covered`` when the scenario has
-        a treatment policy.
+        a treatment policy; ``resident_seed`` (int, the cohort seed), the seed of the draws of
+        which resident taxa the mother carries (:mod:`lactobiome.model.processes.residents`),
+        kept by her earlier lactation (:mod:`lactobiome.model.previous_lactation`).
     """
     rng = RandomStreams(scenario.cohort.seed, dyad_ids)
     u = rng.uniform(0, _POPULATION_STREAM, (N_COLUMNS,))
@@ -177,5 +179,6 @@ def draw_population(scenario: Scenario, parameters: ParameterTable, dyad_ids: np
         "gestational_age_weeks": gestational_age,
         "solids_start_day": solids_start,
         "sleeps_through_day": sleeps_through,
+        "resident_seed": np.full(len(dyad_ids), scenario.cohort.seed, dtype=np.int64),
         **per_dyad,
     }

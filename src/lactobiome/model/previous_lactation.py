@@ -5,9 +5,10 @@ else about her: the same breasts, the same milk supply (oversupply), the same fe
 and the same habits (a tight bra) made that lactation what it was. Cohort studies find a
 previous mastitis among the strongest predictors of the next one, for that reason more than
 for any scarring it left. So a multiparous mother's earlier lactation is simulated with her
-own persistent traits (:data:`PERSISTENT`) as a first lactation (an inexperienced latch,
+own persistent traits (:data:`PERSISTENT`: supply, rhythm, habits and the resident taxa she
+carries) as a first lactation (an inexperienced latch,
 nipple damage at the first-time rate), its per-lactation circumstances drawn afresh (birth,
-intrapartum antibiotics, nipple damage, the infant's sleep), for its first
+intrapartum antibiotics, nipple damage, the infant's sleep, the sizes of her resident communities), for its first
 :data:`PREVIOUS_LACTATION_DAYS` days; ``previous_mastitis`` is whether it had an episode
 (:mod:`lactobiome.model.spectrum`). A scenario that fixes ``previous_mastitis_multiparous``
 keeps the plain draw of :mod:`lactobiome.model.population`.
@@ -24,11 +25,20 @@ from lactobiome.model.population import LOGNORMAL_FACTORS, draw_population
 from lactobiome.model.scenario import Scenario
 from lactobiome.model.spectrum import INFLAMED
 
-PREVIOUS_LACTATION_DAYS = 84
-"""Days of the earlier lactation simulated: its first 12 weeks, when most episodes begin."""
+PREVIOUS_LACTATION_DAYS = 182
+"""Days of the earlier lactation simulated: its first six months. "Mastitis with a previous child"
+(Foxman et al. 2002) asks about that whole lactation, and a quarter of first episodes begin after
+week 7 (Kinlay et al. 1998), so a 12-week window (84 days, before issue 13 round 2) missed some
+of them; six months is Kinlay's follow-up, and the feeding plans of the scenario wean many
+infants by then. The cost is about 30% more dyad-days on a 365-day run with 60% multiparous."""
 
-PERSISTENT: tuple[str, ...] = ("oversupply", "tight_bra", "secretor", *LOGNORMAL_FACTORS)
-"""Attributes of the mother herself, the same in every lactation."""
+PERSISTENT: tuple[str, ...] = ("oversupply", "tight_bra", "secretor", "resident_seed", *LOGNORMAL_FACTORS)
+"""Attributes of the mother herself, the same in every lactation. ``resident_seed`` makes her
+carry the same resident taxa at her own sites (gut, mouth, breast stroma, areolar skin) in both:
+carriage is a lasting trait of a person (persistent nasal carriage of Staphylococcus aureus,
+about a fifth of adults, holds for years: Wertheim HFL et al. Lancet Infect Dis 2005;5:751-762;
+skin strains persist over years: Oh J et al. Cell 2016;165:854-866; most gut strains are kept
+for years: Faith JJ et al. Science 2013;341:1237439). Their sizes are drawn afresh."""
 
 SEED_OFFSET = 7_919_000_003
 """Added to the cohort seed for the earlier lactation: its days are other days than this one's."""

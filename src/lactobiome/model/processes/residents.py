@@ -2,7 +2,10 @@
 
 Each mother carries a taxon at a maternal site with the catalogue's prevalence; present
 taxa start at their niche share of the site's capacity with log-normal between-mother
-variation, tagged ``resident``.
+variation, tagged ``resident``. Which taxa she carries is drawn from her ``resident_seed``
+attribute (the cohort seed), so her earlier lactation
+(:mod:`lactobiome.model.previous_lactation`) founds the same taxa at her sites; the sizes come
+from the lactation's own streams.
 """
 
 from __future__ import annotations
@@ -11,6 +14,7 @@ import numpy as np
 
 from lactobiome.model.context import SimulationContext, stream_id
 from lactobiome.model.contract import Process
+from lactobiome.model.random import RandomStreams
 from lactobiome.model.sites import MATERNAL_SITES, ORIGIN_INDEX, SITE_INDEX
 from lactobiome.model.state import DyadState
 
@@ -20,11 +24,18 @@ def step(state: DyadState, ctx: SimulationContext) -> DyadState:
         return state
     n_taxa = len(ctx.taxa)
     sd = ctx.p("resident_abundance_sd_log", "1")
+    seeds = np.asarray(state.attributes["resident_seed"], dtype=np.int64)
     for site in MATERNAL_SITES:
         capacity = ctx.p(f"capacity_{site}_cells", "cells")
         niche = ctx.taxa[f"k_{site}"]
         prevalence = ctx.taxa[f"prevalence_{site}"]
-        present = ctx.rng.uniform(state.day, stream_id(f"residents.{site}.present"), (n_taxa,)) < prevalence
+        # carriage is the mother's own: drawn from her lasting seed, the same in every lactation
+        draw = np.empty((state.n_dyads, n_taxa))
+        for seed in np.unique(seeds):
+            rows = seeds == seed
+            draw[rows] = RandomStreams(int(seed), state.dyad_ids[rows]).uniform(
+                state.day, stream_id(f"residents.{site}.present"), (n_taxa,))
+        present = draw < prevalence
         spread = np.exp(sd * ctx.rng.normal(state.day, stream_id(f"residents.{site}.size"), (n_taxa,)))
         weight = np.where(present, niche * spread, 0.0)
         total = weight.sum(axis=1, keepdims=True)
@@ -35,4 +46,4 @@ def step(state: DyadState, ctx: SimulationContext) -> DyadState:
     return state
 
 
-PROCESS = Process("residents", step)
+PROCESS = Process("residents", step, attributes={"resident_seed"})

@@ -1,4 +1,4 @@
-"""Measurements of mastitis risk factors and subclinical mastitis (targets ``D19``–``D33``).
+"""Measurements of mastitis risk factors and subclinical mastitis (targets ``D19``–``D38``).
 
 Each cohort study is read through its own pipeline as far as the model allows: the risk of a
 first mastitis episode (an onset of :mod:`lactobiome.model.spectrum`) by a study's horizon
@@ -14,7 +14,9 @@ adjusted, which the acceptance ranges (the published 95% intervals) leave as the
 Studies that counted only *provider-diagnosed* mastitis (Foxman 2002) saw the episodes a
 woman took to a doctor or midwife. :func:`consulted` says which episodes those are: a woman
 consults when she is acutely ill (fever on a day of the episode) or when the episode outlasts
-a day of self-care (:data:`CONSULT_AFTER_DAYS`), the rule the clinical guidance gives her.
+a day of self-care (:data:`CONSULT_AFTER_DAYS`), the rule the clinical guidance gives her. She
+is febrile *at the visit* (Kvist et al. 2007, D35, took the temperature at the first visit to a
+breastfeeding clinic) when fever came by the day she consulted.
 """
 
 from __future__ import annotations
@@ -165,6 +167,20 @@ register("mastitis_rr_first_time_7wk",
          needs=(*_NEEDS, "first_time_mother"))(_ratio("first_time_mother", 49, _risk_ratio))
 
 
+
+def _caesarean(ds: xr.Dataset) -> xr.Dataset:
+    """``ds`` with a boolean ``caesarean`` per dyad, read from ``delivery_mode``."""
+    return ds.assign(caesarean=("dyad", np.asarray(ds["delivery_mode"].values).astype(str) == "caesarean"))
+
+
+register("mastitis_or_first_time_26wk",
+         "odds ratio of a mastitis onset on days 1-182, breastfed first-time vs multiparous mothers (crude)",
+         needs=(*_NEEDS, "first_time_mother"))(_ratio("first_time_mother", 182, _odds_ratio))
+_or_caesarean = _ratio("caesarean", 182, _odds_ratio)
+register("mastitis_or_caesarean_26wk",
+         "odds ratio of a mastitis onset on days 1-182, breastfed dyads born by caesarean vs vaginally (crude)",
+         needs=(*_NEEDS, "delivery_mode"))(lambda ds: _or_caesarean(_caesarean(ds)))
+
 @register("mastitis_first_onset_4_weeks",
           "share of breastfed dyads with an onset on days 1-182 whose first onset falls on days 1-28",
           needs=_NEEDS)
@@ -175,6 +191,34 @@ def _first_onset_four_weeks(ds: xr.Dataset) -> Sample:
         raise Unmeasurable("no mastitis episode on days 1-182 in this cohort")
     first_day = c.days(ds)[np.argmax(onsets[affected], axis=1)]
     return Sample((first_day <= 28).astype(np.float64), nanmean)
+
+
+def _visits(ds: xr.Dataset, last: int) -> tuple[dict[str, np.ndarray], np.ndarray, np.ndarray, np.ndarray]:
+    """Each episode with onset on days 1..``last``: whether it was taken to a provider, and with fever.
+
+    A woman consults on the first day of an episode with fever, or on its
+    :data:`CONSULT_AFTER_DAYS`-th day if she is still inflamed then; she is febrile *at the visit*
+    when fever came on one of the episode's days up to that one.
+
+    Returns
+    -------
+    tuple
+        ``(episodes, in_window, taken, febrile_at_visit)``: the episodes of
+        :func:`lactobiome.model.spectrum.episodes` and three booleans of shape (episode,).
+    """
+    codes = c.mastitis_codes(ds)
+    c.window(ds, 1, last)  # unmeasurable past the horizon
+    ep = episodes(codes)
+    # fever days summed over each episode's days (a running sum, read at both ends of the run)
+    fever = np.zeros((codes.shape[0], codes.shape[1] + 1))
+    fever[:, 1:] = np.cumsum(c.panel(ds, "fever") > 0, axis=1)
+    start = ep["onset_day"] - 1
+    rows = ep["dyad_index"]
+    febrile = fever[rows, start + ep["duration_days"]] > fever[rows, start]
+    by_visit = fever[rows, start + np.minimum(ep["duration_days"], CONSULT_AFTER_DAYS)] > fever[rows, start]
+    in_window = ep["onset_day"] <= last
+    taken = in_window & (febrile | (ep["duration_days"] >= CONSULT_AFTER_DAYS))
+    return ep, in_window, taken, taken & by_visit
 
 
 def consulted(ds: xr.Dataset, last: int) -> tuple[np.ndarray, np.ndarray]:
@@ -188,21 +232,28 @@ def consulted(ds: xr.Dataset, last: int) -> tuple[np.ndarray, np.ndarray]:
     tuple of numpy.ndarray
         ``(affected, diagnosed)``, booleans of shape (dyad,).
     """
-    codes = c.mastitis_codes(ds)
-    c.window(ds, 1, last)  # unmeasurable past the horizon
-    ep = episodes(codes)
-    # fever days summed over each episode's days (a running sum, read at both ends of the run)
-    fever = np.zeros((codes.shape[0], codes.shape[1] + 1))
-    fever[:, 1:] = np.cumsum(c.panel(ds, "fever") > 0, axis=1)
-    start = ep["onset_day"] - 1
-    febrile = fever[ep["dyad_index"], start + ep["duration_days"]] > fever[ep["dyad_index"], start]
-    in_window = ep["onset_day"] <= last
-    taken = in_window & (febrile | (ep["duration_days"] >= CONSULT_AFTER_DAYS))
-    affected = np.zeros(codes.shape[0], dtype=bool)
+    ep, in_window, taken, _ = _visits(ds, last)
+    n = c.mastitis_codes(ds).shape[0]
+    affected = np.zeros(n, dtype=bool)
     affected[ep["dyad_index"][in_window]] = True
-    diagnosed = np.zeros(codes.shape[0], dtype=bool)
+    diagnosed = np.zeros(n, dtype=bool)
     diagnosed[ep["dyad_index"][taken]] = True
     return affected, diagnosed
+
+
+@register("mastitis_febrile_at_visit_26wk",
+          f"share of mastitis episodes (onsets on days 1-182) taken to a provider in which the woman had fever by "
+          f"the day she consulted (the first fever day, or day {CONSULT_AFTER_DAYS} of the episode); per dyad: "
+          f"febrile visits, visits", needs=(*_NEEDS, "fever"))
+def _febrile_at_visit(ds: xr.Dataset) -> Sample:
+    ep, _, taken, febrile = _visits(ds, 182)
+    n = c.mastitis_codes(ds).shape[0]
+    visits = np.bincount(ep["dyad_index"][taken], minlength=n).astype(np.float64)
+    hot = np.bincount(ep["dyad_index"][febrile], minlength=n).astype(np.float64)
+    bf = c.breastfed(ds) & (visits > 0)
+    if not bf.any():
+        raise Unmeasurable("no mastitis episode on days 1-182 was taken to a provider in this cohort")
+    return Sample(np.column_stack([hot[bf], visits[bf]]), ratio_of_sums)
 
 
 @register("mastitis_consulted_share_26wk",
@@ -247,3 +298,31 @@ def _febrile_share(ds: xr.Dataset) -> Sample:
     if not (affected & bf).any():
         raise Unmeasurable("no mastitis episode on days 1-365 in this cohort")
     return Sample(febrile[affected & bf].astype(np.float64), nanmean)
+
+
+NIPPLE_SWAB_DAY = 7
+"""Day of the nipple swab read for CASTLE's S. aureus exposure (its first postpartum week)."""
+AUREUS = "staphylococcus_aureus"
+"""The taxon CASTLE cultured from nipple swabs."""
+
+
+@register("mastitis_rr_nipple_aureus_first_time_8wk",
+          f"risk ratio of a mastitis onset on days 1-56, breastfed first-time mothers with vs without S. aureus "
+          f"detected on the areolar skin (at least {c.DETECTION_SHARE:g} of its cells) on the recorded day nearest "
+          f"day {NIPPLE_SWAB_DAY} (crude)",
+          needs=(*_NEEDS, "first_time_mother", *c.COMPOSITION_NEEDS))
+def _rr_nipple_aureus(ds: xr.Dataset) -> Sample:
+    day = c.recorded_day(ds, NIPPLE_SWAB_DAY)
+    skin = np.asarray(c.cells(ds, "areolar_skin", day).transpose("dyad", "taxon").values, dtype=np.float64)
+    names = [str(t) for t in ds["taxon"].values]
+    if AUREUS not in names:
+        raise Unmeasurable(f"the result has no taxon {AUREUS!r}")
+    total = skin.sum(axis=1)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        carried = np.where(total > 0, skin[:, names.index(AUREUS)] / total, 0.0) >= c.DETECTION_SHARE
+    dyads = _first_time_breastfed(ds)
+    exposed, case = carried[dyads], affected_by(ds, 56)[dyads]
+    if not exposed.any() or exposed.all():
+        raise Unmeasurable(f"the cohort has no breastfed first-time mother {'with' if not exposed.any() else 'without'} "
+                           "S. aureus on the areolar skin")
+    return Sample(np.column_stack([case, exposed]).astype(np.float64), _risk_ratio)
