@@ -18,7 +18,7 @@ import xarray as xr
 from lactobiome.errors import InputError
 from lactobiome.model.spectrum import STATE_CODE, episode_onsets, state_codes
 from lactobiome.validation.measures.registry import Unmeasurable
-from lactobiome.validation.statistics import Sample, Statistic, nanmedian, ratio_of_sums
+from lactobiome.validation.statistics import Sample, Statistic, nanmean, nanmedian, ratio_of_sums
 
 DETECTION_SHARE = 0.01
 """Relative abundance at which a taxon counts as detected in a sample (assumption)."""
@@ -192,3 +192,13 @@ def onsets_by_day(ds: xr.Dataset, last_day: int) -> Sample:
     onsets = episode_onsets(mastitis_codes(ds)) & window(ds, 1, 182)
     early = onsets & (days(ds) <= last_day)
     return Sample(np.column_stack([early.sum(axis=1), onsets.sum(axis=1)]), ratio_of_sums)
+
+
+def first_onsets_by_day(ds: xr.Dataset, last_day: int) -> Sample:
+    """Share of breastfed dyads with an onset on days 1-182 whose first onset falls on days 1 to ``last_day``."""
+    onsets = (episode_onsets(mastitis_codes(ds)) & window(ds, 1, 182))[breastfed(ds)]
+    affected = onsets.any(axis=1)
+    if not affected.any():
+        raise Unmeasurable("no mastitis episode on days 1-182 in this cohort")
+    first_day = days(ds)[np.argmax(onsets[affected], axis=1)]
+    return Sample((first_day <= last_day).astype(np.float64), nanmean)

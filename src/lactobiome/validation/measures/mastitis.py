@@ -124,12 +124,7 @@ def _recurrence(ds: xr.Dataset) -> Sample:
           "share of breastfed dyads with an onset on days 1-182 whose first onset falls on days 1-49",
           needs=("mastitis_state", *c.BREASTFED_NEEDS))
 def _first_onset_seven_weeks(ds: xr.Dataset) -> Sample:
-    onsets = (episode_onsets(c.mastitis_codes(ds)) & c.window(ds, 1, 182))[c.breastfed(ds)]
-    affected = onsets.any(axis=1)
-    if not affected.any():
-        raise Unmeasurable("no mastitis episode on days 1-182 in this cohort")
-    first_day = c.days(ds)[np.argmax(onsets[affected], axis=1)]
-    return Sample((first_day <= 49).astype(np.float64), nanmean)
+    return c.first_onsets_by_day(ds, 49)
 
 
 @register("subacute_mastitis_share",

@@ -185,12 +185,7 @@ register("mastitis_or_caesarean_26wk",
           "share of breastfed dyads with an onset on days 1-182 whose first onset falls on days 1-28",
           needs=_NEEDS)
 def _first_onset_four_weeks(ds: xr.Dataset) -> Sample:
-    onsets = (episode_onsets(c.mastitis_codes(ds)) & c.window(ds, 1, 182))[c.breastfed(ds)]
-    affected = onsets.any(axis=1)
-    if not affected.any():
-        raise Unmeasurable("no mastitis episode on days 1-182 in this cohort")
-    first_day = c.days(ds)[np.argmax(onsets[affected], axis=1)]
-    return Sample((first_day <= 28).astype(np.float64), nanmean)
+    return c.first_onsets_by_day(ds, 28)
 
 
 def _visits(ds: xr.Dataset, last: int) -> tuple[dict[str, np.ndarray], np.ndarray, np.ndarray, np.ndarray]:
