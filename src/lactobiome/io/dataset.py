@@ -40,6 +40,7 @@ _BOOL_ATTRIBUTES = (
     "nipple_damage",
     "secretor",
     "preterm",
+    "maternal_atopy",
 )
 _DISCLAIMER = "Research and teaching model output; not medical advice."
 
@@ -84,6 +85,8 @@ def chunk_dataset(
     ds.attrs.update(run_attrs)
     ds.attrs.setdefault("lactobiome_version", __version__)
     ds.attrs["disclaimer"] = _DISCLAIMER
+    # prenatal days ran before day 1 and are not on the day axis; say how many there were
+    ds.attrs["pregnancy_days"] = int(result.pregnancy_days)
     return ds
 
 

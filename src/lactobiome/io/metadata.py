@@ -63,6 +63,11 @@ ATTRIBUTES: dict[str, tuple[str, str]] = {
     "sleeps_through_day": ("day", "day of life the infant first sleeps through the night"),
     "treatment_covered": ("1", "the dyad is covered by the scenario's treatment policy"),
     "resident_seed": ("1", "seed of the draws of the resident taxa the mother carries (kept by her earlier lactation)"),
+    "maternal_atopy": ("1", "the mother has an allergic (atopic) disease"),
+    "probiotic_strain_cells_maternal_gut_at_birth": (
+        "cells", "cells of the scenario's probiotic strains in the maternal gut at birth (runs with pregnancy days)"),
+    "probiotic_strain_cells_breast_stroma_at_birth": (
+        "cells", "cells of the scenario's probiotic strains in the breast stroma at birth (runs with pregnancy days)"),
 }
 """Dyad attributes: (units, description)."""
 

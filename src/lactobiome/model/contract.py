@@ -37,6 +37,7 @@ from lactobiome.errors import LactobiomeError
 
 if TYPE_CHECKING:
     from lactobiome.model.context import SimulationContext
+    from lactobiome.model.routes import Phase
     from lactobiome.model.scenario import Scenario
     from lactobiome.model.state import DyadState
 
@@ -183,6 +184,7 @@ def check_processes(
     attributes: Iterable[str],
     recorded: Iterable[str],
     reference: Sequence[Process] | None = None,
+    phase: Phase = "postnatal",
 ) -> None:
     """Check an ordered process list against the contract (see the module docstring).
 
@@ -199,6 +201,9 @@ def check_processes(
     reference
         A complete list (the engine's default) used only to name, in an error, the process
         that would provide a missing variable.
+    phase
+        Which day's step the list is (``postnatal`` or ``prenatal``): the route rows of that
+        phase must be carried by it (:attr:`lactobiome.model.routes.Route.phase`).
 
     Raises
     ------
@@ -242,7 +247,7 @@ def check_processes(
                                 "which the population does not draw")
         read_anywhere |= process.reads | process.reads_previous
     present = set(names)
-    for route in active_routes(scenario):
+    for route in active_routes(scenario, phase):
         if route.process not in present:
             switch = f" (routes.{route.switch} is on)" if route.switch else ""
             raise ContractError(f"route {route.name!r}{switch} is carried by process {route.process!r}, "

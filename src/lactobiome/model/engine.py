@@ -24,6 +24,14 @@ A day applies the process modules of :data:`DEFAULT_PROCESSES` in order:
 
 Steps 4 and 8 integrate the continuously drained milk pool exactly over the day.
 
+A cohort with ``pregnancy_days`` first runs the days of life ``1 - pregnancy_days .. 0`` with
+:data:`PRENATAL_PROCESSES`: only the mother's own sites live (resident communities founded on
+the first prenatal day grow and compete, maternal oral probiotics are dosed, her antibiotic
+courses act, and in late pregnancy the entero-mammary route carries gut bacteria to the breast
+stroma). No milk, infant site, feeding or host process runs before birth, so the host state at
+birth is that of day 1 without pregnancy days; prenatal days draw from streams of their own
+(:func:`lactobiome.model.random.stream_day`) and are not in the daily panel.
+
 Each process is a :class:`lactobiome.model.contract.Process`: a step function and what it
 reads and writes. The list is data, so a scenario or a test can run another order or subset,
 and :func:`run_chunk` checks it against the contract before the first day
@@ -92,6 +100,24 @@ DEFAULT_PROCESSES: tuple[Process, ...] = (
 )
 """The one-day step, in order."""
 
+PRENATAL_PROCESSES: tuple[Process, ...] = (
+    residents.PROCESS,
+    translocation.PRENATAL,
+    probiotics.PROCESS,
+    colonisation_resistance.PROCESS,
+    growth.PRENATAL,
+    antibiotics.PRENATAL,
+)
+"""The step of a prenatal day, in the order of the same processes after birth."""
+
+AT_BIRTH_SITES: tuple[str, ...] = ("maternal_gut", "breast_stroma")
+"""Sites whose probiotic-strain cells at birth a run with pregnancy days records per dyad."""
+
+
+def at_birth_attribute(site: str) -> str:
+    """Name of the attribute holding the dosed strains' cells in ``site`` at birth (pregnancy runs)."""
+    return f"probiotic_strain_cells_{site}_at_birth"
+
 PANEL_VARIABLES: tuple[str, ...] = (
     "milk_volume_ml", "milk_bacteria_per_ml", "milk_staphylococci_per_ml", "infant_gut_oxygen",
     "breast_milk_share_today", "solids_fraction",
@@ -118,6 +144,7 @@ class ChunkResult:
     record_days: list[int]
     abundance: np.ndarray  # (dyad, sample_day, site, taxon, origin), float32
     panel: dict[str, np.ndarray]  # name -> (dyad, day)
+    pregnancy_days: int = 0  # prenatal days simulated before day 1 (not in the panel)
 
 
 def _panel_values(state: DyadState, staphylococci: np.ndarray) -> dict[str, np.ndarray]:
@@ -146,6 +173,15 @@ def _read_only(arrays: dict[str, np.ndarray]) -> MappingProxyType[str, np.ndarra
     return MappingProxyType(arrays)
 
 
+def _strain_cells(state: DyadState, scenario: Scenario, taxa: TaxaCatalogue, site: str) -> np.ndarray:
+    """Cells of the scenario's probiotic strains in ``site`` per dyad (every origin), float64."""
+    strains = sorted({r.strain for r in scenario.interventions if r.kind == "probiotic"})
+    if not strains:
+        return np.zeros(state.n_dyads)
+    cells = state.cells_in(SITE_INDEX[site])
+    return cells[:, [taxa.index(s) for s in strains]].sum(axis=1)
+
+
 def prepare_context(scenario: Scenario, parameters: ParameterTable, taxa: TaxaCatalogue, dyad_ids: np.ndarray,
                     attributes: dict[str, np.ndarray], processes: Sequence[Process]) -> SimulationContext:
     """The chunk's read-only context, with each process's prepared tables."""
@@ -162,6 +198,7 @@ def run_chunk(
     processes: Sequence[Process] = DEFAULT_PROCESSES,
     on_day: Callable[[int], None] | None = None,
     attributes: dict[str, np.ndarray] | None = None,
+    prenatal_processes: Sequence[Process] = PRENATAL_PROCESSES,
 ) -> ChunkResult:
     """Simulate the dyads ``dyad_ids`` for the scenario's days.
 
@@ -180,6 +217,11 @@ def run_chunk(
         by default drawn here, with ``previous_mastitis`` from each multiparous mother's
         simulated earlier lactation (:mod:`lactobiome.model.previous_lactation`) unless the
         scenario fixes its prevalence.
+    prenatal_processes
+        The step of a prenatal day, run on days ``1 - cohort.pregnancy_days .. 0`` before the
+        first day of life (none without pregnancy days); checked against the contract too. A
+        run with pregnancy days adds the attributes :func:`at_birth_attribute` (the dosed
+        strains' cells in maternal gut and breast stroma at birth).
 
     Raises
     ------
@@ -197,16 +239,36 @@ def run_chunk(
 
             attributes["previous_mastitis"] = previous_mastitis(scenario, parameters, dyad_ids, attributes, simulate)
     check_processes(processes, scenario, attributes, RECORDED_HOST_VARIABLES, reference=DEFAULT_PROCESSES)
+    pregnancy_days = scenario.cohort.pregnancy_days
+    prenatal = tuple(prenatal_processes) if pregnancy_days > 0 else ()
+    if prenatal:
+        check_processes(prenatal, scenario, attributes, (), reference=PRENATAL_PROCESSES, phase="prenatal")
     store = HostStore(len(dyad_ids), len(taxa))
     state = DyadState.empty(dyad_ids, len(taxa), attributes)
     state.host = HostView(store.values)
     live = live_origins()
     state.origins = origin_lists(live)  # kernels skip the (site, origin) pairs no route fills
-    ctx = prepare_context(scenario, parameters, taxa, dyad_ids, attributes, processes)
+    names = {p.name for p in processes}
+    ctx = prepare_context(scenario, parameters, taxa, dyad_ids, attributes,
+                          [*processes, *(p for p in prenatal if p.name not in names)])
     # each process sees only the host variables and attributes it declared
     views = [(p.step, HostView(store.values, p), AttributeView(attributes, p.needed_attributes(scenario), p.name))
              for p in processes]
     recorder = HostView(store.values)
+    if prenatal:
+        prenatal_views = [(p.step, HostView(store.values, p),
+                           AttributeView(attributes, p.needed_attributes(scenario), p.name)) for p in prenatal]
+        for day in range(scenario.cohort.first_day, 1):
+            state.day = day
+            state.growth_modifier.fill(1.0)
+            for step, host, attrs in prenatal_views:
+                state.host, state.attributes = host, attrs
+                step(state, ctx)
+        state.host, state.attributes = recorder, attributes
+        _check_live_origins(state.abundance, live, 0)
+        attributes = dict(attributes)  # the at-birth records join the result, not the processes' view
+        for site in AT_BIRTH_SITES:
+            attributes[at_birth_attribute(site)] = _strain_cells(state, scenario, taxa, site)
     days = scenario.cohort.days
     record_days = scenario.record_days()
     record_at = {day: i for i, day in enumerate(record_days)}
@@ -229,4 +291,4 @@ def run_chunk(
             abundance[:, record_at[day]] = state.abundance
         if on_day is not None:
             on_day(day)
-    return ChunkResult(dyad_ids, attributes, record_days, abundance, panel)
+    return ChunkResult(dyad_ids, attributes, record_days, abundance, panel, pregnancy_days)

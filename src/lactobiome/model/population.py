@@ -40,8 +40,9 @@ _COLUMN = {
     "gestational_age_weeks": 13,
     "solids_start_day": 14,
     "sleeps_through_day": 15,
+    "maternal_atopy": 16,
 }
-N_COLUMNS = 16  # room for more attributes without changing existing ones
+N_COLUMNS = 24  # room for more attributes: column j's draw depends only on j, so old columns keep theirs
 
 
 LOGNORMAL_FACTORS: dict[str, tuple[str, str]] = {
@@ -94,7 +95,9 @@ def draw_population(scenario: Scenario, parameters: ParameterTable, dyad_ids: np
         (bool) for each scenario intervention and ``treatment_covered`` when the scenario has
         a treatment policy; ``resident_seed`` (int, the cohort seed), the seed of the draws of
         which resident taxa the mother carries (:mod:`lactobiome.model.processes.residents`),
-        kept by her earlier lactation (:mod:`lactobiome.model.previous_lactation`).
+        kept by her earlier lactation (:mod:`lactobiome.model.previous_lactation`);
+        ``maternal_atopy`` (bool, the mother has an allergic disease: parameter
+        ``prevalence_maternal_atopy`` unless the scenario sets it).
     """
     rng = RandomStreams(scenario.cohort.seed, dyad_ids)
     u = rng.uniform(0, _POPULATION_STREAM, (N_COLUMNS,))
@@ -180,5 +183,6 @@ def draw_population(scenario: Scenario, parameters: ParameterTable, dyad_ids: np
         "solids_start_day": solids_start,
         "sleeps_through_day": sleeps_through,
         "resident_seed": np.full(len(dyad_ids), scenario.cohort.seed, dtype=np.int64),
+        "maternal_atopy": u[:, _COLUMN["maternal_atopy"]] < p("maternal_atopy"),
         **per_dyad,
     }

@@ -32,7 +32,8 @@ week 7 (Kinlay et al. 1998), so a 12-week window (84 days, before issue 13 round
 of them; six months is Kinlay's follow-up, and the feeding plans of the scenario wean many
 infants by then. The cost is about 30% more dyad-days on a 365-day run with 60% multiparous."""
 
-PERSISTENT: tuple[str, ...] = ("oversupply", "tight_bra", "secretor", "resident_seed", *LOGNORMAL_FACTORS)
+PERSISTENT: tuple[str, ...] = ("oversupply", "tight_bra", "secretor", "resident_seed", "maternal_atopy",
+                                *LOGNORMAL_FACTORS)
 """Attributes of the mother herself, the same in every lactation. ``resident_seed`` makes her
 carry the same resident taxa at her own sites (gut, mouth, breast stroma, areolar skin) in both:
 carriage is a lasting trait of a person (persistent nasal carriage of Staphylococcus aureus,
@@ -45,9 +46,10 @@ SEED_OFFSET = 7_919_000_003
 
 
 def previous_scenario(scenario: Scenario) -> Scenario:
-    """The scenario of the earlier lactations: a first lactation, no interventions, untreated."""
+    """The scenario of the earlier lactations: a first lactation from birth (no pregnancy days), no
+    interventions, untreated."""
     cohort = scenario.cohort.model_copy(update={
-        "days": PREVIOUS_LACTATION_DAYS, "seed": (scenario.cohort.seed + SEED_OFFSET) % 2**63})
+        "days": PREVIOUS_LACTATION_DAYS, "seed": (scenario.cohort.seed + SEED_OFFSET) % 2**63, "pregnancy_days": 0})
     population = scenario.population.model_copy(update={
         "first_time_mother": 1.0, "previous_mastitis_multiparous": 0.0})
     return scenario.model_copy(update={"cohort": cohort, "population": population, "interventions": [],

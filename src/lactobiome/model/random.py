@@ -19,6 +19,23 @@ _M2 = np.uint64(0x94D049BB133111EB)
 _TWO_POW_53 = 9007199254740992.0
 _SQRT3 = 1.7320508075688772
 
+PRENATAL_DAY_KEY_BASE = 2**32
+"""Stream-key day of the last prenatal day (day of life 0); prenatal day ``d <= 0`` is keyed
+``PRENATAL_DAY_KEY_BASE - d``. Days are unsigned in the key, postnatal days are 1..730 and the
+population's once-per-dyad draws use key day 0, so prenatal days (at most 280 of them) get a
+range of their own far above both: no prenatal stream can coincide with a postnatal one."""
+
+
+def stream_day(day: int) -> int:
+    """The unsigned day of the stream key for a day of life (prenatal days ``<= 0`` mapped away).
+
+    Postnatal days (``>= 1``) are keyed by themselves, so runs without pregnancy days draw
+    exactly what they drew before prenatal days existed.
+    """
+    day = int(day)
+    return day if day >= 1 else PRENATAL_DAY_KEY_BASE - day
+
+
 # Poisson means above this are drawn from the normal approximation; below, exactly.
 _POISSON_EXACT_LIMIT = 30.0
 # Above this mean the Poisson noise (relative sd < 0.3%) is far below the model's
@@ -238,24 +255,30 @@ class RandomStreams:
         self.seed = int(seed)
         self.dyad_ids = np.ascontiguousarray(dyad_ids, dtype=np.int64)
 
+    @staticmethod
+    def _day(day: int) -> int:
+        if day < 0:
+            raise ValueError(f"stream day {day} is negative; key a prenatal day with stream_day(day)")
+        return int(day)
+
     def _flat(self, array: np.ndarray) -> np.ndarray:
         return np.ascontiguousarray(array, dtype=np.float64).reshape(len(self.dyad_ids), -1)
 
     def uniform(self, day: int, process: int, shape: tuple[int, ...] = ()) -> np.ndarray:
         """Uniforms on (0, 1) of shape ``(n_dyads, *shape)``."""
         n = int(np.prod(shape)) if shape else 1
-        out = _draw_kernel(self.seed, self.dyad_ids, day, process, n, False)
+        out = _draw_kernel(self.seed, self.dyad_ids, self._day(day), process, n, False)
         return out.reshape((len(self.dyad_ids), *shape))
 
     def normal(self, day: int, process: int, shape: tuple[int, ...] = ()) -> np.ndarray:
         """Standard normal deviates of shape ``(n_dyads, *shape)``."""
         n = int(np.prod(shape)) if shape else 1
-        out = _draw_kernel(self.seed, self.dyad_ids, day, process, n, True)
+        out = _draw_kernel(self.seed, self.dyad_ids, self._day(day), process, n, True)
         return out.reshape((len(self.dyad_ids), *shape))
 
     def poisson(self, day: int, process: int, mean: np.ndarray) -> np.ndarray:
         """Poisson counts with the given means (first axis = dyads), as float64."""
-        return _poisson_kernel(self.seed, self.dyad_ids, day, process, self._flat(mean)).reshape(
+        return _poisson_kernel(self.seed, self.dyad_ids, self._day(day), process, self._flat(mean)).reshape(
             mean.shape
         )
 
@@ -264,5 +287,5 @@ class RandomStreams:
         count_flat = self._flat(count)
         probability_flat = self._flat(np.broadcast_to(probability, count.shape))
         return _thin_kernel(
-            self.seed, self.dyad_ids, day, process, count_flat, probability_flat
+            self.seed, self.dyad_ids, self._day(day), process, count_flat, probability_flat
         ).reshape(count.shape)

@@ -39,7 +39,7 @@ if TYPE_CHECKING:
     from lactobiome.model.state import DyadState
 
 Exposure = Literal["direct_feeds", "milk_ejections", "day", "junction_permeability", "milk_back_flow",
-                   "entero_mammary_trait"]
+                   "entero_mammary_trait", "entero_mammary_late_pregnancy"]
 _UNIT: dict[str, str] = {
     "direct_feeds": "1/feed",
     "milk_ejections": "1/ejection",
@@ -47,7 +47,10 @@ _UNIT: dict[str, str] = {
     "junction_permeability": "1/day",
     "milk_back_flow": "1/day",
     "entero_mammary_trait": "1/day",
+    "entero_mammary_late_pregnancy": "1/day",
 }
+
+Phase = Literal["postnatal", "prenatal"]
 
 
 @dataclass(frozen=True)
@@ -70,12 +73,20 @@ class Route:
     """Random-stream name of a contact route."""
     active: Callable[[Scenario], bool] | None = None
     """Whether the scenario asks for the row at all (interventions); None = always."""
+    phase: Phase = "postnatal"
+    """The one-day step that carries the row: the engine's postnatal list or, on the prenatal
+    days of a run with ``cohort.pregnancy_days``, its prenatal list
+    (:data:`lactobiome.model.engine.PRENATAL_PROCESSES`)."""
 
 
 def _has_probiotic(route_name: str) -> Callable[[Scenario], bool]:
     def active(scenario: Scenario) -> bool:
         return any(r.kind == "probiotic" and r.route == route_name for r in scenario.interventions)
     return active
+
+
+def _has_pregnancy(scenario: Scenario) -> bool:
+    return scenario.cohort.pregnancy_days > 0
 
 
 def _treatment_probiotic(scenario: Scenario) -> bool:
@@ -127,6 +138,11 @@ ROUTES: tuple[Route, ...] = (
              "entero_mammary_per_day", "entero_mammary_trait", "translocation.entero_mammary"),
     _contact("maternal_mouth_to_milk", "maternal_mouth", "milk", "translocation", "maternal_mouth_to_milk",
              "oral_mammary_per_day", "day", "translocation.maternal_mouth_to_milk"),
+    # before birth there is no milk: in late pregnancy the same immune-cell route carries gut
+    # bacteria to the gland itself (prenatal days only; its switch is the entero-mammary one)
+    Route("entero_mammary_pregnancy", "move", "maternal_gut", "breast_stroma", "translocation_prenatal",
+          "entero_mammary", "entero_mammary_pregnancy_per_day", "entero_mammary_late_pregnancy",
+          "translocation.entero_mammary_pregnancy", active=_has_pregnancy, phase="prenatal"),
     # milk removal of the day's new cells, and the milk film left on the skin
     Route("milk_today_to_infant_mouth", "move", "milk", "infant_mouth", "milk_today", "milk_to_infant"),
     Route("milk_today_to_infant_gut", "move", "milk", "infant_gut", "milk_today", "milk_to_infant"),
@@ -167,9 +183,9 @@ def route_on(route: Route, scenario: Scenario) -> bool:
     return route.active is None or route.active(scenario)
 
 
-def active_routes(scenario: Scenario) -> list[Route]:
-    """The rows of :data:`ROUTES` the scenario has on."""
-    return [r for r in ROUTES if route_on(r, scenario)]
+def active_routes(scenario: Scenario, phase: Phase | None = None) -> list[Route]:
+    """The rows of :data:`ROUTES` the scenario has on (those of one ``phase``, if given)."""
+    return [r for r in ROUTES if route_on(r, scenario) and (phase is None or r.phase == phase)]
 
 
 def carried_by(process: str) -> tuple[Route, ...]:
@@ -195,6 +211,10 @@ def _exposure(kind: Exposure, state: DyadState, ctx: SimulationContext) -> np.nd
         return (permeability - (1.0 - share) * unstrained)[:, None]
     if kind == "entero_mammary_trait":
         return np.asarray(ctx.taxa["entero_mammary"], dtype=np.float64)[None, :]
+    if kind == "entero_mammary_late_pregnancy":
+        # the route opens in late pregnancy: the last entero_mammary_pregnancy_days before birth
+        late = state.day >= 1 - ctx.p("entero_mammary_pregnancy_days", "day")
+        return np.asarray(ctx.taxa["entero_mammary"], dtype=np.float64)[None, :] * float(late)
     return np.ones((1, 1))
 
 

@@ -11,6 +11,9 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Discriminator, Field, PrivateAttr, Tag, model_validator
 
+MAX_PREGNANCY_DAYS = 280
+"""Most prenatal days a run may simulate: 40 weeks, a full-term pregnancy from the last menstrual period."""
+
 Probability = Annotated[float, Field(ge=0.0, le=1.0)]
 Share = Annotated[float, Field(ge=0.0, le=1.0)]
 
@@ -37,6 +40,15 @@ class Cohort(_Strict):
     days: Annotated[int, Field(ge=1, le=730, description="days of life simulated (day 1 = first 24 h)")] = 60
     seed: Annotated[int, Field(ge=0, lt=2**63)] = 1
     chunk_size: Annotated[int, Field(ge=1, le=1_000_000)] = 500
+    pregnancy_days: Annotated[int, Field(
+        ge=0, le=MAX_PREGNANCY_DAYS,
+        description="days before birth on which the mother's own sites are simulated: days of life "
+                    "1 - pregnancy_days .. 0 (day 0 = the last day before birth); 0 = none")] = 0
+
+    @property
+    def first_day(self) -> int:
+        """The first simulated day of life: ``1 - pregnancy_days`` (1 without pregnancy days)."""
+        return 1 - self.pregnancy_days
 
 
 class FeedingGroup(_Strict):
@@ -83,6 +95,7 @@ class Population(_Strict):
     nipple_damage_multiparous: Probability | None = None
     secretor: Probability | None = None
     preterm: Probability | None = None
+    maternal_atopy: Probability | None = None
     feeding_groups: list[FeedingGroup] = Field(
         default_factory=lambda: [
             FeedingGroup(name="exclusive_breast", weight=1.0, breast_milk_share=(1.0, 1.0),
@@ -122,6 +135,10 @@ class Routes(_Strict):
     maternal_gut_to_infant_gut: bool = True
 
 
+_PRENATAL_WINDOW = ("day of life (inclusive); a maternal route or recipient may start before birth, down to "
+                    "1 - cohort.pregnancy_days (checked by the scenario); the infant's from day 1")
+
+
 class Probiotic(_DayWindow):
     """A probiotic regimen: a catalogue strain dosed daily to a share of the cohort."""
 
@@ -129,8 +146,8 @@ class Probiotic(_DayWindow):
     strain: Annotated[str, Field(min_length=1)]
     route: Literal["maternal_oral", "infant_oral"]
     cfu_per_day: Annotated[float, Field(gt=0.0, description="colony-forming units per day")]
-    start_day: Annotated[int, Field(ge=1)] = 1
-    stop_day: Annotated[int, Field(ge=1)] = 730
+    start_day: Annotated[int, Field(ge=1 - MAX_PREGNANCY_DAYS, description=_PRENATAL_WINDOW)] = 1
+    stop_day: Annotated[int, Field(ge=1 - MAX_PREGNANCY_DAYS, description=_PRENATAL_WINDOW)] = 730
     coverage: Probability = 1.0
 
 
@@ -145,8 +162,8 @@ class Antibiotic(_DayWindow):
     kind: Literal["antibiotic"] = "antibiotic"
     antibiotic_class: AntibioticClass
     recipient: Literal["mother", "infant"] = "mother"
-    start_day: Annotated[int, Field(ge=1)] = 1
-    stop_day: Annotated[int, Field(ge=1)] = 10
+    start_day: Annotated[int, Field(ge=1 - MAX_PREGNANCY_DAYS, description=_PRENATAL_WINDOW)] = 1
+    stop_day: Annotated[int, Field(ge=1 - MAX_PREGNANCY_DAYS, description=_PRENATAL_WINDOW)] = 10
     coverage: Probability = 1.0
 
 
@@ -234,6 +251,28 @@ class Scenario(_Strict):
     def with_origin(self, origin: str) -> Scenario:
         """This scenario, remembering ``origin`` for error messages."""
         self._origin = origin
+        return self
+
+    @model_validator(mode="after")
+    def _prenatal_windows(self) -> Scenario:
+        first = self.cohort.first_day
+        for number, item in enumerate(self.interventions):
+            if item.kind == "infant_illness":
+                continue
+            maternal = (item.route == "maternal_oral") if item.kind == "probiotic" else (item.recipient == "mother")
+            lowest = first if maternal else 1
+            for field in ("start_day", "stop_day"):
+                day = getattr(item, field)
+                if day >= lowest:
+                    continue
+                where = f"interventions.{number}.{field}"
+                if maternal:
+                    raise ValueError(f"{where}: day {day} is before the first simulated day {first} "
+                                     f"(1 - cohort.pregnancy_days {self.cohort.pregnancy_days}); allowed: "
+                                     f"{first} or later")
+                who = "route infant_oral" if item.kind == "probiotic" else "recipient infant"
+                raise ValueError(f"{where}: day {day} is before birth, and a {item.kind} with {who} starts on "
+                                 "day 1 or later; allowed: 1 or later")
         return self
 
     def record_days(self) -> list[int]:

@@ -17,6 +17,7 @@ from lactobiome.model.random import (
     counter_hashes,
     poisson_hashed,
     poisson_hashed_from,
+    stream_day,
     stream_key,
     thin_hashed,
 )
@@ -143,7 +144,7 @@ class _HeldRoutes:
             np.ascontiguousarray(strides[:, 1]),
             self.rng.seed,
             self.rng.dyad_ids,
-            self.day,
+            stream_day(self.day),
             np.array(processes, dtype=np.int64),
             moved,
             *self.origins,
@@ -258,5 +259,5 @@ def immigrate(
     expected = _compact(expected_cells, shape)
     arrived = np.empty(shape)
     _immigrate_kernel(state.abundance, SITE_INDEX[receiver], ORIGIN_INDEX[origin], expected.ravel(),
-                      *_strides(expected), rng.seed, rng.dyad_ids, state.day, process, arrived)
+                      *_strides(expected), rng.seed, rng.dyad_ids, stream_day(state.day), process, arrived)
     return arrived

@@ -34,7 +34,7 @@ def exposure(state: DyadState, ctx: SimulationContext) -> tuple[np.ndarray, np.n
     n, day = state.n_dyads, state.day
     mother = np.zeros((n, len(ANTIBIOTIC_CLASSES)))
     infant = np.zeros_like(mother)
-    if day <= ctx.p("intrapartum_antibiotic_maternal_days", "day"):
+    if 1 <= day <= ctx.p("intrapartum_antibiotic_maternal_days", "day"):
         mother[:, _CLASS["penicillin"]] = np.maximum(
             mother[:, _CLASS["penicillin"]],
             ctx.p("intrapartum_antibiotic_maternal_exposure", "fraction") * state.attributes["intrapartum_antibiotics"])
@@ -56,10 +56,22 @@ def exposure(state: DyadState, ctx: SimulationContext) -> tuple[np.ndarray, np.n
     return mother, infant
 
 
-def step(state: DyadState, ctx: SimulationContext) -> DyadState:
-    mother, infant = exposure(state, ctx)
+def scheduled_maternal_exposure(state: DyadState, ctx: SimulationContext) -> np.ndarray:
+    """Today's exposure of the mother to each class from the scenario's courses, (dyad, class) in [0, 1]."""
+    mother = np.zeros((state.n_dyads, len(ANTIBIOTIC_CLASSES)))
+    for number, course in enumerate(ctx.scenario.interventions):
+        if course.kind != "antibiotic" or course.recipient != "mother":
+            continue
+        if not course.start_day <= state.day <= course.stop_day:
+            continue
+        c = _CLASS[course.antibiotic_class]
+        mother[:, c] = np.maximum(mother[:, c], state.attributes[intervention_attribute(number)].astype(np.float64))
+    return mother
+
+
+def _kill(state: DyadState, ctx: SimulationContext, doses: tuple[tuple[np.ndarray, list[int]], ...]) -> None:
     kill = ctx.taxa.kill  # (class, taxon)
-    for dose, sites in ((mother, _MATERNAL), (infant, _INFANT)):
+    for dose, sites in doses:
         exposed = dose.max(axis=1) > 0.0
         if not exposed.any():
             continue
@@ -68,12 +80,27 @@ def step(state: DyadState, ctx: SimulationContext) -> DyadState:
         factor = survival[:, :, None].astype(np.float32)
         for s in sites:
             state.abundance[exposed, s] *= factor
+
+
+def step(state: DyadState, ctx: SimulationContext) -> DyadState:
+    mother, infant = exposure(state, ctx)
+    _kill(state, ctx, ((mother, _MATERNAL), (infant, _INFANT)))
+    return state
+
+
+def prenatal_step(state: DyadState, ctx: SimulationContext) -> DyadState:
+    """A prenatal day: the mother's scheduled courses act on her sites (there is no milk and no
+    infant yet; intrapartum prophylaxis and treatment courses belong to the days after birth)."""
+    _kill(state, ctx, ((scheduled_maternal_exposure(state, ctx), _MATERNAL),))
     return state
 
 
 def _covered(scenario: Scenario) -> set[str]:
     return {intervention_attribute(i) for i, r in enumerate(scenario.interventions) if r.kind == "antibiotic"}
 
+
+PRENATAL = Process("antibiotics", prenatal_step, scenario_attributes=_covered)
+"""The mother's antibiotic courses on a prenatal day (same name as :data:`PROCESS`)."""
 
 PROCESS = Process(
     "antibiotics", step,

@@ -21,7 +21,7 @@ from numba import njit, prange
 
 from lactobiome.model.context import SimulationContext, stream_id
 from lactobiome.model.contract import Process
-from lactobiome.model.random import counter_hashes, normal_hashed, poisson_hashed, stream_key
+from lactobiome.model.random import counter_hashes, normal_hashed, poisson_hashed, stream_day, stream_key
 from lactobiome.model.sites import SITES
 from lactobiome.model.state import DyadState
 
@@ -29,17 +29,24 @@ from lactobiome.model.state import DyadState
 _NEGLIGIBLE_CELLS = np.float32(1e-20)
 
 
-def site_capacity(state: DyadState, ctx: SimulationContext) -> np.ndarray:
-    """Carrying capacity of each site today (cells), shape (dyad, site)."""
+def site_capacity(state: DyadState, ctx: SimulationContext, milk_pool_ml: np.ndarray | None = None) -> np.ndarray:
+    """Carrying capacity of each site today (cells), shape (dyad, site).
+
+    ``milk_pool_ml`` is today's ductal milk pool (mL); by default the host variable. Before
+    birth there is no milk (:data:`PRENATAL`), so the milk site has no capacity.
+    """
+    if milk_pool_ml is None:
+        milk_pool_ml = state.host["milk_pool_ml"]
     capacity = np.empty((state.n_dyads, len(SITES)))
     for i, site in enumerate(SITES):
         if site == "milk":
-            capacity[:, i] = ctx.p("capacity_milk_cells_per_ml", "cells/mL") * state.host["milk_pool_ml"]
+            capacity[:, i] = ctx.p("capacity_milk_cells_per_ml", "cells/mL") * milk_pool_ml
         elif site == "infant_gut":
             start = ctx.p("capacity_infant_gut_birth_cells", "cells")
             mature = ctx.p("capacity_infant_gut_mature_cells", "cells")
             tau = ctx.p("infant_gut_capacity_time_days", "day")
-            capacity[:, i] = mature - (mature - start) * np.exp(-(state.day - 1) / tau)
+            # the infant gut exists from birth: a prenatal day has the day-1 capacity (the site is empty)
+            capacity[:, i] = mature - (mature - start) * np.exp(-(max(state.day, 1) - 1) / tau)
         else:
             capacity[:, i] = ctx.p(f"capacity_{site}_cells", "cells")
     return capacity
@@ -108,10 +115,19 @@ def _growth_kernel(abundance, capacity, niche, base_rate, modifier, alpha, loss,
 
 
 def step(state: DyadState, ctx: SimulationContext) -> DyadState:
+    return _grow(state, ctx, site_capacity(state, ctx))
+
+
+def prenatal_step(state: DyadState, ctx: SimulationContext) -> DyadState:
+    """A day of growth before birth: the mother's sites only hold cells, and there is no milk."""
+    return _grow(state, ctx, site_capacity(state, ctx, np.zeros(state.n_dyads)))
+
+
+def _grow(state: DyadState, ctx: SimulationContext, capacity: np.ndarray) -> DyadState:
     tables = ctx.table("growth")
     _growth_kernel(
         state.abundance,
-        np.ascontiguousarray(site_capacity(state, ctx)),
+        np.ascontiguousarray(capacity),
         ctx.taxa.niche_share,
         tables["base_rate"],
         np.ascontiguousarray(state.growth_modifier, dtype=np.float64),
@@ -121,7 +137,7 @@ def step(state: DyadState, ctx: SimulationContext) -> DyadState:
         ctx.p("demographic_threshold_cells", "cells"),
         ctx.rng.seed,
         ctx.rng.dyad_ids,
-        state.day,
+        stream_day(state.day),
         stream_id("growth.noise"),
         stream_id("growth.demographic"),
         *state.origins,
@@ -130,3 +146,7 @@ def step(state: DyadState, ctx: SimulationContext) -> DyadState:
 
 
 PROCESS = Process("growth", step, reads={"milk_pool_ml"}, reads_growth=True, prepare=prepare)
+
+PRENATAL = Process("growth", prenatal_step, reads_growth=True, prepare=prepare)
+"""Growth on a prenatal day (:data:`lactobiome.model.engine.PRENATAL_PROCESSES`); same name and
+tables as :data:`PROCESS`, no host variable read (no milk pool before birth)."""

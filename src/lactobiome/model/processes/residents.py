@@ -1,4 +1,7 @@
-"""Resident communities of the maternal sites, founded on day 1.
+"""Resident communities of the maternal sites, founded on the first simulated day.
+
+That is day 1, or the first prenatal day when the cohort simulates ``pregnancy_days``: the
+mother's own communities then grow and compete through late pregnancy before birth.
 
 Each mother carries a taxon at a maternal site with the catalogue's prevalence; present
 taxa start at their niche share of the site's capacity with log-normal between-mother
@@ -18,9 +21,14 @@ from lactobiome.model.random import RandomStreams
 from lactobiome.model.sites import MATERNAL_SITES, ORIGIN_INDEX, SITE_INDEX
 from lactobiome.model.state import DyadState
 
+FOUNDING_KEY_DAY = 1
+"""Stream-key day of the founding draws, whatever day founds the communities: a mother founded
+on a prenatal day starts from exactly the community she would have on day 1 without pregnancy
+days (and the one her earlier lactation, founded on day 1, drew from her seed)."""
+
 
 def step(state: DyadState, ctx: SimulationContext) -> DyadState:
-    if state.day != 1:
+    if state.day != ctx.scenario.cohort.first_day:
         return state
     n_taxa = len(ctx.taxa)
     sd = ctx.p("resident_abundance_sd_log", "1")
@@ -34,9 +42,9 @@ def step(state: DyadState, ctx: SimulationContext) -> DyadState:
         for seed in np.unique(seeds):
             rows = seeds == seed
             draw[rows] = RandomStreams(int(seed), state.dyad_ids[rows]).uniform(
-                state.day, stream_id(f"residents.{site}.present"), (n_taxa,))
+                FOUNDING_KEY_DAY, stream_id(f"residents.{site}.present"), (n_taxa,))
         present = draw < prevalence
-        spread = np.exp(sd * ctx.rng.normal(state.day, stream_id(f"residents.{site}.size"), (n_taxa,)))
+        spread = np.exp(sd * ctx.rng.normal(FOUNDING_KEY_DAY, stream_id(f"residents.{site}.size"), (n_taxa,)))
         weight = np.where(present, niche * spread, 0.0)
         total = weight.sum(axis=1, keepdims=True)
         # the community fills its site; a mother with no resident taxon there stays empty

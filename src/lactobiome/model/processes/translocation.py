@@ -11,6 +11,12 @@
   bacteria from the gut lumen via lymph to the gland, selectively (catalogue trait
   ``entero_mammary``).
 * Maternal mouth → milk: the same immune-cell transfer from the oral cavity, smaller.
+
+Before birth (:data:`PRENATAL`, on the prenatal days of a run with ``cohort.pregnancy_days``)
+there is no milk: in late pregnancy the entero-mammary route carries maternal-gut bacteria to
+the gland itself (breast stroma), from which they reach the first milk after birth
+(Rodríguez 2014, Adv Nutr 5:779-784; bacterial translocation to mesenteric lymph nodes and the
+mammary gland rises in late pregnancy in mice: Perez et al. 2007, Pediatrics 119:e724-e732).
 """
 
 from __future__ import annotations
@@ -28,3 +34,13 @@ def step(state: DyadState, ctx: SimulationContext) -> DyadState:
 
 
 PROCESS = Process("translocation", step, reads={"tight_junction_permeability", "junction_strain_opening"})
+
+
+def prenatal_step(state: DyadState, ctx: SimulationContext) -> DyadState:
+    # the prenatal rows of the route table (the entero-mammary route to the gland)
+    apply_contact_routes(state, ctx, "translocation_prenatal")
+    return state
+
+
+PRENATAL = Process("translocation_prenatal", prenatal_step)
+"""Translocation on a prenatal day: maternal gut → breast stroma in late pregnancy."""
