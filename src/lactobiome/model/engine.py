@@ -182,6 +182,43 @@ def _strain_cells(state: DyadState, scenario: Scenario, taxa: TaxaCatalogue, sit
     return cells[:, [taxa.index(s) for s in strains]].sum(axis=1)
 
 
+def _run_prenatal(state: DyadState, ctx: SimulationContext, store: HostStore, attributes: dict[str, np.ndarray],
+                  prenatal: Sequence[Process]) -> None:
+    """Run the prenatal days ``1 - pregnancy_days .. 0`` on ``state`` (in place)."""
+    scenario = ctx.scenario
+    views = [(p.step, HostView(store.values, p), AttributeView(attributes, p.needed_attributes(scenario), p.name))
+             for p in prenatal]
+    for day in range(scenario.cohort.first_day, 1):
+        state.day = day
+        state.growth_modifier.fill(1.0)
+        for step, host, attrs in views:
+            state.host, state.attributes = host, attrs
+            step(state, ctx)
+
+
+def state_at_birth(scenario: Scenario, parameters: ParameterTable, taxa: TaxaCatalogue, dyad_ids: np.ndarray,
+                   prenatal_processes: Sequence[Process] = PRENATAL_PROCESSES) -> DyadState:
+    """The dyads' state at the end of the last prenatal day (day 0), before day 1 begins.
+
+    What :func:`run_chunk` starts day 1 from (the attributes drawn without the earlier
+    lactation, which no prenatal process reads); for inspecting the prenatal days, whose
+    cells the daily panel and the sampling days do not show.
+    """
+    dyad_ids = np.asarray(dyad_ids, dtype=np.int64)
+    attributes = draw_population(scenario, parameters, dyad_ids)
+    prenatal = tuple(prenatal_processes)
+    check_processes(prenatal, scenario, attributes, (), reference=PRENATAL_PROCESSES, phase="prenatal")
+    store = HostStore(len(dyad_ids), len(taxa))
+    state = DyadState.empty(dyad_ids, len(taxa), attributes)
+    state.host = HostView(store.values)
+    state.origins = origin_lists(live_origins())
+    ctx = prepare_context(scenario, parameters, taxa, dyad_ids, attributes, prenatal)
+    if scenario.cohort.pregnancy_days > 0:
+        _run_prenatal(state, ctx, store, attributes, prenatal)
+    state.host, state.attributes = HostView(store.values), attributes
+    return state
+
+
 def prepare_context(scenario: Scenario, parameters: ParameterTable, taxa: TaxaCatalogue, dyad_ids: np.ndarray,
                     attributes: dict[str, np.ndarray], processes: Sequence[Process]) -> SimulationContext:
     """The chunk's read-only context, with each process's prepared tables."""
@@ -256,14 +293,7 @@ def run_chunk(
              for p in processes]
     recorder = HostView(store.values)
     if prenatal:
-        prenatal_views = [(p.step, HostView(store.values, p),
-                           AttributeView(attributes, p.needed_attributes(scenario), p.name)) for p in prenatal]
-        for day in range(scenario.cohort.first_day, 1):
-            state.day = day
-            state.growth_modifier.fill(1.0)
-            for step, host, attrs in prenatal_views:
-                state.host, state.attributes = host, attrs
-                step(state, ctx)
+        _run_prenatal(state, ctx, store, attributes, prenatal)
         state.host, state.attributes = recorder, attributes
         _check_live_origins(state.abundance, live, 0)
         attributes = dict(attributes)  # the at-birth records join the result, not the processes' view

@@ -9,7 +9,8 @@ Importing this package registers every measurement in :data:`MEASURES`:
 * :mod:`.risk` — mastitis risk factors, case definitions, subclinical mastitis (``D19``-``D33``);
 * :mod:`.infant_gut` — provenance and composition of the infant gut (``E``);
 * :mod:`.immune` — sIgA and HMOs (``F01``-``F06``);
-* :mod:`.milk_volume` — milk volume by stage (``F07``-``F12``).
+* :mod:`.milk_volume` — milk volume by stage (``F07``-``F12``);
+* :mod:`.infant_outcomes` — atopic dermatitis by 2 years (``H``).
 
 Each measurement declares the dataset variables it reads (:attr:`Measure.needs`).
 """
@@ -19,6 +20,7 @@ from __future__ import annotations
 from lactobiome.validation.measures import (  # noqa: F401 (imported to register their measurements)
     immune,
     infant_gut,
+    infant_outcomes,
     mastitis,
     milk_cells,
     milk_microbiome,
