@@ -81,6 +81,7 @@ def tiny() -> xr.Dataset:
             "first_time_mother": ("dyad", np.array([False, True, True, False])),
             "nipple_damage": ("dyad", np.array([False, True, False, False])),
             "oversupply": ("dyad", np.array([False, False, True, False])),
+            "maternal_atopy": ("dyad", np.array([True, False, False, True])),
             "leucocyte_fraction": (panel, leuco),
             "epithelial_fraction": (panel, 1.0 - leuco - 0.01),
             "stem_cell_fraction": (panel, np.full((n, DAYS), 0.01)),
@@ -100,6 +101,7 @@ def tiny() -> xr.Dataset:
         coords={"dyad": np.arange(n), "day": day, "sample_day": SAMPLE_DAYS, "site": SITES,
                 "origin": ORIGINS, "taxon": [t[0] for t in TAXA], "genus": ("taxon", [t[1] for t in TAXA]),
                 "family": ("taxon", [t[2] for t in TAXA])},
+        attrs={"seed": "1"},
     )
     return ds
 

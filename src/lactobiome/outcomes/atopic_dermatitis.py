@@ -83,7 +83,8 @@ STREAM = "outcomes.atopic_dermatitis"
 """Name of the random stream of the two per-dyad uniforms (keyed on day 0 of the dyad's streams,
 the once-per-dyad key day, under its own process id)."""
 
-NEEDS: tuple[str, ...] = ("abundance", "siga_g_per_l", "milk_volume_ml", "delivery_mode", "maternal_atopy")
+NEEDS: tuple[str, ...] = ("abundance", "sample_day", "genus", "siga_g_per_l", "milk_volume_ml", "delivery_mode",
+                          "maternal_atopy")
 """Dataset variables the risk reads."""
 
 
