@@ -21,7 +21,13 @@ from numba import njit, prange
 
 from lactobiome.model.context import SimulationContext, stream_id
 from lactobiome.model.contract import Process
-from lactobiome.model.random import counter_hashes, normal_hashed, poisson_hashed, stream_day, stream_key
+from lactobiome.model.random import (
+    counter_hashes,
+    normal_hashed,
+    poisson_hashed,
+    stream_day,
+    stream_key,
+)
 from lactobiome.model.sites import SITES
 from lactobiome.model.state import DyadState
 
