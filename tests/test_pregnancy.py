@@ -155,3 +155,28 @@ def test_maternal_atopy_is_drawn_from_its_own_column():
     for name in ("caesarean", "first_time_mother", "secretor", "sleeps_through_day"):
         key = "delivery_mode" if name == "caesarean" else name
         assert np.array_equal(drawn[key], all_atopic[key]), name
+
+
+TRIAL_STRAINS = ("lactobacillus_gasseri_cect5714", "lacticaseibacillus_rhamnosus_gg", "lactobacillus_acidophilus_la5",
+                 "bifidobacterium_animalis_lactis_bb12", "lacticaseibacillus_rhamnosus_lpr",
+                 "bifidobacterium_longum_bl999", "lacticaseibacillus_paracasei_st11")
+
+
+def test_the_trial_strains_are_dosable_probiotics_of_the_catalogue():
+    """Each strain the trial designs name is a probiotic row carried at no site, and dosing it before and
+    after birth passes the route table's live-origin check (cells only where a route brings them)."""
+    regimens = [{"strain": s, "route": "maternal_oral", "cfu_per_day": 1e9, "start_day": -4, "stop_day": 3}
+                for s in TRIAL_STRAINS]
+    scenario = load_scenario("default", {"cohort": {"dyads": 3, "days": 3, "pregnancy_days": 5},
+                                         "population": {"previous_mastitis_multiparous": 0.2},
+                                         "sampling": {"days": [3]}, "interventions": regimens})
+    parameters, taxa = prepare(scenario)
+    kinds = np.asarray(taxa["kind"]).astype(str)
+    for strain in TRIAL_STRAINS:
+        i = taxa.index(strain)
+        assert kinds[i] == "probiotic"
+        assert all(taxa[f"prevalence_{site}"][i] == 0.0 for site in MATERNAL_SITES)
+    result = run_chunk(scenario, parameters, taxa, np.arange(3))
+    gut = result.abundance[:, 0, SITE_INDEX["maternal_gut"]]
+    for strain in TRIAL_STRAINS:
+        assert gut[:, taxa.index(strain), ORIGIN_INDEX["probiotic"]].sum() > 0.0, strain

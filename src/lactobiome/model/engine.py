@@ -4,7 +4,7 @@ A day applies the process modules of :data:`DEFAULT_PROCESSES` in order:
 
 0. ``feeding_plan`` – today's breast-milk share and solids intake (feeding plans)
 1. ``lactation``  – today's milk volume, feeds, composition, tight-junction permeability
-2. ``residents``  – day 1: the mother's resident communities
+2. ``residents``  – the first simulated day: the mother's resident communities
 3. ``birth``      – day 1: the birth inoculum
 4. ``milk_carryover`` – the infant drains the milk that was in the pool at dawn
 5. ``feeding``    – contact routes of feeds at the breast (skin, retrograde flow, saliva)

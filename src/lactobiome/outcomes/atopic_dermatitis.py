@@ -83,6 +83,9 @@ STREAM = "outcomes.atopic_dermatitis"
 """Name of the random stream of the two per-dyad uniforms (keyed on day 0 of the dyad's streams,
 the once-per-dyad key day, under its own process id)."""
 
+LOGIT_BRACKET = (-20.0, 20.0)
+"""Range searched for the fitted baseline log-odds (a risk of 2e-9 to 1 - 2e-9 at the reference state)."""
+
 NEEDS: tuple[str, ...] = ("abundance", "sample_day", "genus", "siga_g_per_l", "milk_volume_ml", "delivery_mode",
                           "maternal_atopy")
 """Dataset variables the risk reads."""
@@ -171,7 +174,7 @@ def _onset_cdf(day: float | np.ndarray, parameters: ParameterTable) -> np.ndarra
     """Share of onsets by ``day`` of life under the log-normal onset distribution."""
     median = parameters.value("atopic_dermatitis_onset_median_day", "day")
     sd = parameters.value("atopic_dermatitis_onset_sd_log", "1")
-    return ndtr((np.log(np.maximum(day, 1e-9)) - math.log(median)) / sd)
+    return ndtr((np.log(day) - math.log(median)) / sd)
 
 
 def atopic_dermatitis(ds: xr.Dataset, months: int = 24, parameters: ParameterTable | None = None) -> xr.Dataset:
@@ -237,4 +240,4 @@ def baseline_logit_for(ds: xr.Dataset, incidence: float, parameters: ParameterTa
     """
     parameters = parameters or load_parameters()
     links = _logit_without_baseline(early_life_state(ds, parameters), parameters)
-    return float(brentq(lambda b: float(expit(b + links).mean()) - incidence, -20.0, 20.0, xtol=1e-10))
+    return float(brentq(lambda b: float(expit(b + links).mean()) - incidence, *LOGIT_BRACKET))
