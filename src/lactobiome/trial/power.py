@@ -1,0 +1,113 @@
+"""Power over n per arm: the share of independent replicate trials whose primary effect has p < 0.05.
+
+Replicate ``r`` is a cohort of its own: its women are screened from dyad id
+``r * ID_BLOCK`` on (:data:`lactobiome.trial.runner.ID_BLOCK`), so no two replicates share a
+woman, and each woman is simulated only under the arm she is allocated to (what a real trial
+observes). Within a replicate the largest n is simulated once and the smaller trials take its
+first women of each arm in allocation order (nested designs); the points of one replicate are
+therefore related, but every point's estimate is over independent replicates. The Monte Carlo
+interval is Wilson's (``statsmodels.stats.proportion.proportion_confint``).
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from lactobiome.trial.definition import TrialDefinition
+from lactobiome.trial.runner import ID_BLOCK, TrialRun, run_trial
+
+ALPHA = 0.05
+"""Significance level a replicate must reach."""
+
+TARGET_POWER = 0.8
+"""Power the smallest n is reported for."""
+
+
+@dataclass
+class PowerCurve:
+    """Power at each n per arm, with its Monte Carlo interval, and the cost of getting it."""
+
+    table: pd.DataFrame
+    replicates: int
+    smallest_n: int | None
+    dyad_days: int
+    wall_s: float
+    cpu_s: float
+    comparison: str
+
+
+def _nested(run: TrialRun, trial: TrialDefinition, n: int) -> TrialRun:
+    """The run's first women of each arm (allocation order), ``n`` in the smallest arm."""
+    sizes = trial.arm_sizes(n)
+    keep = []
+    for arm, size in sizes.items():
+        women = run.allocated[run.allocated["arm"] == arm]
+        keep.append(women.iloc[:size])
+    subset = pd.concat(keep, ignore_index=True)
+    return TrialRun(trial, subset, run.screening, run.pregnancy_days, run.dyad_days, run.wall_s, run.cpu_s,
+                    False, run.parameters_digest)
+
+
+def power_curve(trial: TrialDefinition, n_values: list[int], replicates: int = 50, *, seed: int | None = None,
+                comparison: str | None = None, progress: bool | None = False) -> PowerCurve:
+    """Power of the trial's primary endpoint at each n per arm.
+
+    Parameters
+    ----------
+    trial
+        The validated definition.
+    n_values
+        Sizes of the smallest arm to try (the weights keep the allocation ratio).
+    replicates
+        Independent trials per n.
+    seed
+        Seed of the model and allocation, in place of the design's.
+    comparison
+        Arm compared with the control (default: the first arm that is not the control).
+    progress
+        Progress bar over replicates on stderr (``None``: only on a terminal).
+
+    Returns
+    -------
+    PowerCurve
+        ``table`` with ``n_per_arm``, ``power``, ``ci_low``, ``ci_high``, ``replicates``.
+    """
+    import sys
+
+    from statsmodels.stats.proportion import proportion_confint
+    from tqdm import tqdm
+
+    from lactobiome.trial.results import effect
+
+    started, cpu_started = time.perf_counter(), time.process_time()
+    endpoint = next(e for e in trial.endpoints if e.name == trial.primary)
+    treated_arm = comparison or next(a.name for a in trial.arms if a.name != trial.control_arm)
+    sizes = sorted(set(n_values))
+    hits = {n: 0 for n in sizes}
+    valid = {n: 0 for n in sizes}
+    dyad_days = 0
+    disable = (not sys.stderr.isatty()) if progress is None else not progress
+    for r in tqdm(range(replicates), desc=f"power {trial.name}", unit="trial", disable=disable, file=sys.stderr):
+        run = run_trial(trial, n_per_arm=max(sizes), seed=seed, counterfactual=False, first_id=r * ID_BLOCK)
+        dyad_days += run.dyad_days
+        for n in sizes:
+            sub = _nested(run, trial, n)
+            result = effect(endpoint, sub.allocated[sub.allocated["arm"] == treated_arm],
+                            sub.allocated[sub.allocated["arm"] == trial.control_arm])
+            if np.isfinite(result.p_value):
+                valid[n] += 1
+                hits[n] += int(result.p_value < ALPHA)
+    rows = []
+    for n in sizes:
+        low, high = proportion_confint(hits[n], replicates, alpha=ALPHA, method="wilson")
+        rows.append({"n_per_arm": n, "power": hits[n] / replicates, "ci_low": float(low), "ci_high": float(high),
+                     "replicates": replicates, "replicates_with_p": valid[n]})
+    table = pd.DataFrame(rows)
+    reached = table.loc[table["power"] >= TARGET_POWER, "n_per_arm"]
+    return PowerCurve(table, replicates, int(reached.iloc[0]) if len(reached) else None, dyad_days,
+                      time.perf_counter() - started, time.process_time() - cpu_started,
+                      f"{treated_arm} vs {trial.control_arm}")
