@@ -9,16 +9,18 @@ import click
 
 def _sizes(value: str | None) -> list[int] | None:
     """``--power 20,50,100`` as integers >= 1; anything else is a one-line error."""
+    from lactobiome.errors import InputError
+
     if value is None:
         return None
-    parts = [p.strip() for p in value.split(",") if p.strip()]
+    parts = [p.strip() for p in value.split(",")]
     try:
         sizes = [int(p) for p in parts]
     except ValueError:
-        raise click.BadParameter(f"{value!r}: expected whole numbers of women per arm separated by commas "
-                                 "(e.g. 20,50,100,200)", param_hint="--power") from None
-    if not sizes or min(sizes) < 1:
-        raise click.BadParameter(f"{value!r}: expected whole numbers >= 1 separated by commas", param_hint="--power")
+        raise InputError(f"--power: {value!r}: expected whole numbers of women per arm separated by commas "
+                         "(e.g. 20,50,100,200)") from None
+    if min(sizes) < 1:
+        raise InputError(f"--power: {value!r}: each n per arm must be 1 or more")
     return sizes
 
 
@@ -27,12 +29,12 @@ def _sizes(value: str | None) -> list[int] | None:
 @click.option("--list", "list_only", is_flag=True, help="List the built-in trial designs and exit.")
 @click.option("--out", type=click.Path(file_okay=False, path_type=Path), default=None,
               help="Folder for arms.tsv, effects.tsv, paired.tsv, women.tsv, trial.yaml (and power.tsv).")
-@click.option("--n-per-arm", type=click.IntRange(min=1), default=None,
+@click.option("--n-per-arm", type=int, default=None,
               help="Women in the smallest arm, in place of the design's (weights keep the allocation ratio).")
 @click.option("--seed", type=click.IntRange(min=0), default=None, help="Seed of the model and the allocation.")
 @click.option("--power", "power_sizes", default=None, metavar="N1,N2,...",
               help="Also estimate power of the primary endpoint at these n per arm.")
-@click.option("--replicates", type=click.IntRange(min=1), default=50, show_default=True,
+@click.option("--replicates", type=int, default=50, show_default=True,
               help="Independent trials per n for --power.")
 @click.option("--paired/--no-paired", default=True, show_default=True,
               help="Simulate every woman under every arm for the within-woman contrast (else only her own arm).")
@@ -53,7 +55,13 @@ def trial(name: str | None, list_only: bool, out: Path | None, n_per_arm: int | 
         return
     if name is None:
         raise click.UsageError("give a trial NAME (a built-in design or a YAML file), or --list")
+    from lactobiome.errors import InputError
+
     sizes = _sizes(power_sizes)
+    if n_per_arm is not None and n_per_arm < 1:
+        raise InputError(f"--n-per-arm: {n_per_arm}: the smallest arm needs 1 woman or more")
+    if replicates < 1:
+        raise InputError(f"--replicates: {replicates}: needs 1 replicate or more")
     from lactobiome.trial.output import summary, write_outputs
     from lactobiome.trial.power import power_curve
     from lactobiome.trial.runner import run_trial

@@ -60,7 +60,8 @@ def mean(values: np.ndarray) -> Estimate:
         return Estimate(math.nan)
     if x.size < 2 or np.ptp(x) == 0:
         return Estimate(float(x.mean()), float(x.mean()), float(x.mean()), n=int(x.size))
-    ci = stats.ttest_1samp(x, 0.0).confidence_interval(CONFIDENCE)
+    with _quiet():  # nearly equal values (plates at the detection limit) warn of precision loss
+        ci = stats.ttest_1samp(x, 0.0).confidence_interval(CONFIDENCE)
     return Estimate(float(x.mean()), float(ci.low), float(ci.high), n=int(x.size))
 
 
@@ -100,8 +101,9 @@ def difference_in_means(treated: np.ndarray, control: np.ndarray) -> Estimate:
     estimate = float(a.mean() - b.mean())
     if np.ptp(np.concatenate([a, b])) == 0:
         return Estimate(estimate, estimate, estimate, 1.0, int(a.size + b.size))
-    result = stats.ttest_ind(a, b, equal_var=False)
-    ci = result.confidence_interval(CONFIDENCE)
+    with _quiet():
+        result = stats.ttest_ind(a, b, equal_var=False)
+        ci = result.confidence_interval(CONFIDENCE)
     return Estimate(estimate, float(ci.low), float(ci.high), float(result.pvalue), int(a.size + b.size))
 
 
@@ -170,6 +172,7 @@ def paired_difference(differences: np.ndarray) -> Estimate:
     if d.size < 2 or np.ptp(d) == 0:
         value = float(d.mean())
         return Estimate(value, value, value, 1.0 if value == 0 else 0.0, int(d.size))
-    result = stats.ttest_1samp(d, 0.0)
-    ci = result.confidence_interval(CONFIDENCE)
+    with _quiet():
+        result = stats.ttest_1samp(d, 0.0)
+        ci = result.confidence_interval(CONFIDENCE)
     return Estimate(float(d.mean()), float(ci.low), float(ci.high), float(result.pvalue), int(d.size))

@@ -17,7 +17,17 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Discriminator, Field, PrivateAttr, Tag, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Discriminator,
+    Field,
+    PrivateAttr,
+    Tag,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
 
 from lactobiome.errors import InputError
 from lactobiome.io.yamlfile import builtin_yaml_names, load_yaml_mapping, validate_mapping
@@ -247,7 +257,7 @@ class TrialDefinition(_Strict):
     enrolment: Enrolment = Field(default_factory=BirthEnrolment)
     arms: list[Arm] = Field(min_length=2)
     control: str | None = Field(default=None, description="the arm the others are compared with (default: the first)")
-    n_per_arm: Annotated[int, Field(ge=1, le=100_000)] | dict[str, Annotated[int, Field(ge=1, le=100_000)]]
+    n_per_arm: Annotated[int, Field(ge=1, le=100_000, description="women in the arm of the smallest weight")]
     follow_up_days: Annotated[int, Field(ge=1, le=1000, description="days simulated after enrolment")]
     endpoints: list[Endpoint] = Field(min_length=1)
     primary: str
@@ -263,13 +273,23 @@ class TrialDefinition(_Strict):
         ends = [e.name for e in self.endpoints]
         if len(set(ends)) != len(ends):
             raise ValueError(f"endpoints: names must be unique (got {ends})")
-        if self.primary not in ends:
-            raise ValueError(f"primary: {self.primary!r} is not an endpoint name (expected one of {ends})")
-        if self.control is not None and self.control not in arms:
-            raise ValueError(f"control: {self.control!r} is not an arm name (expected one of {arms})")
-        if isinstance(self.n_per_arm, dict) and set(self.n_per_arm) != set(arms):
-            raise ValueError(f"n_per_arm: give a number for each arm {arms} (got {sorted(self.n_per_arm)})")
         return self
+
+    @field_validator("primary")
+    @classmethod
+    def _primary(cls, value: str, info: ValidationInfo) -> str:
+        ends = [e.name for e in info.data.get("endpoints", [])]
+        if ends and value not in ends:
+            raise ValueError(f"{value!r} is not an endpoint name (expected one of {ends})")
+        return value
+
+    @field_validator("control")
+    @classmethod
+    def _control(cls, value: str | None, info: ValidationInfo) -> str | None:
+        arms = [a.name for a in info.data.get("arms", [])]
+        if value is not None and arms and value not in arms:
+            raise ValueError(f"{value!r} is not an arm name (expected one of {arms})")
+        return value
 
     @property
     def origin(self) -> str:
@@ -289,13 +309,12 @@ class TrialDefinition(_Strict):
     def arm_sizes(self, n_per_arm: int | None = None) -> dict[str, int]:
         """Women allocated to each arm.
 
-        With one number ``n`` (``n_per_arm`` given here, or the definition's), an arm of
-        weight ``w`` gets ``round(n * w / w_min)`` women, so ``n`` is the size of the
-        smallest arm and the weights are the allocation ratio.
+        With ``n`` (``n_per_arm`` given here, or the definition's), an arm of weight ``w``
+        gets ``round(n * w / w_min)`` women: ``n`` is the size of the smallest arm and the
+        weights are the allocation ratio (weights 101, 124, 127 with ``n_per_arm: 101`` give
+        arms of exactly those sizes).
         """
-        if n_per_arm is None and isinstance(self.n_per_arm, dict):
-            return dict(self.n_per_arm)
-        n = n_per_arm if n_per_arm is not None else int(self.n_per_arm)  # type: ignore[arg-type]
+        n = self.n_per_arm if n_per_arm is None else n_per_arm
         smallest = min(a.weight for a in self.arms)
         return {a.name: max(1, round(n * a.weight / smallest)) for a in self.arms}
 

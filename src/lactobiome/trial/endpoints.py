@@ -31,6 +31,9 @@ the measured value under ``<endpoint>`` and the truth under ``<endpoint>_truth``
 
 from __future__ import annotations
 
+import importlib
+from types import ModuleType
+
 import numpy as np
 import xarray as xr
 
@@ -73,11 +76,19 @@ def horizon_days(trial: TrialDefinition, enrolment_day: int) -> int:
 
 def eczema_days() -> int:
     """Days of life the eczema outcome model needs simulated (its documented minimum)."""
+    outcomes = _outcomes()
+    return ECZEMA_MIN_DAYS if outcomes is None else int(getattr(outcomes, "ATOPIC_DERMATITIS_MIN_DAYS",
+                                                                ECZEMA_MIN_DAYS))
+
+
+def _outcomes() -> ModuleType | None:
+    """The outcome models (:mod:`lactobiome.outcomes`, issue 16 part B), or None before they exist."""
     try:
-        from lactobiome import outcomes  # type: ignore[attr-defined]
-    except ImportError:
-        return ECZEMA_MIN_DAYS
-    return int(getattr(outcomes, "ATOPIC_DERMATITIS_MIN_DAYS", ECZEMA_MIN_DAYS))
+        return importlib.import_module("lactobiome.outcomes")
+    except ModuleNotFoundError as exc:
+        if exc.name != "lactobiome.outcomes":
+            raise
+        return None
 
 
 ECZEMA_MIN_DAYS = 182
@@ -206,12 +217,11 @@ def recovery(ds: xr.Dataset, endpoint: RecoveryEndpoint, trial: TrialDefinition,
 
 def eczema(ds: xr.Dataset, endpoint: EczemaEndpoint) -> dict[str, np.ndarray]:
     """The infant's eczema by the age (drawn), and its probability (the truth)."""
-    try:
-        from lactobiome.outcomes import atopic_dermatitis  # type: ignore[attr-defined]
-    except ImportError:
+    outcomes = _outcomes()
+    if outcomes is None:
         raise InputError(f"endpoint {endpoint.name}: the eczema outcome model (lactobiome.outcomes) is not "
-                         "in this version of the package") from None
-    result = atopic_dermatitis(ds, months=endpoint.months)
+                         "in this version of the package")
+    result = outcomes.atopic_dermatitis(ds, months=endpoint.months)
     return {endpoint.name: np.asarray(result["atopic_dermatitis"].values, dtype=np.float64),
             f"{endpoint.name}_truth": np.asarray(result["atopic_dermatitis_probability"].values, dtype=np.float64)}
 

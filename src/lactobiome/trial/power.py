@@ -17,6 +17,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from lactobiome.model.parameters import ParameterTable
 from lactobiome.trial.definition import TrialDefinition
 from lactobiome.trial.runner import ID_BLOCK, TrialRun, run_trial
 
@@ -53,7 +54,8 @@ def _nested(run: TrialRun, trial: TrialDefinition, n: int) -> TrialRun:
 
 
 def power_curve(trial: TrialDefinition, n_values: list[int], replicates: int = 50, *, seed: int | None = None,
-                comparison: str | None = None, progress: bool | None = False) -> PowerCurve:
+                comparison: str | None = None, parameters: ParameterTable | None = None,
+                progress: bool | None = False) -> PowerCurve:
     """Power of the trial's primary endpoint at each n per arm.
 
     Parameters
@@ -68,6 +70,8 @@ def power_curve(trial: TrialDefinition, n_values: list[int], replicates: int = 5
         Seed of the model and allocation, in place of the design's.
     comparison
         Arm compared with the control (default: the first arm that is not the control).
+    parameters
+        The base parameter table (default: shipped).
     progress
         Progress bar over replicates on stderr (``None``: only on a terminal).
 
@@ -92,7 +96,8 @@ def power_curve(trial: TrialDefinition, n_values: list[int], replicates: int = 5
     dyad_days = 0
     disable = (not sys.stderr.isatty()) if progress is None else not progress
     for r in tqdm(range(replicates), desc=f"power {trial.name}", unit="trial", disable=disable, file=sys.stderr):
-        run = run_trial(trial, n_per_arm=max(sizes), seed=seed, counterfactual=False, first_id=r * ID_BLOCK)
+        run = run_trial(trial, n_per_arm=max(sizes), seed=seed, counterfactual=False,
+                        first_id=r * ID_BLOCK, parameters=parameters)
         dyad_days += run.dyad_days
         for n in sizes:
             sub = _nested(run, trial, n)

@@ -39,6 +39,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
+import xarray as xr
 
 from lactobiome.errors import InputError, ScenarioError
 from lactobiome.model.context import stream_id
@@ -327,35 +328,44 @@ def allocate(trial: TrialDefinition, dyads: np.ndarray, sizes: dict[str, int], s
     return arms
 
 
-def _simulate_group(trial: TrialDefinition, arm: Arm, base: Scenario, parameters: ParameterTable,
-                    taxa: TaxaCatalogue, ids: np.ndarray, enrolment_day: int, seed: int,
-                    history: dict[int, bool], on_day: Callable[[int], None] | None) -> tuple[pd.DataFrame, int]:
-    """Women of one enrolment day under one arm: their endpoints, and the dyad-days simulated."""
+def arm_dataset(trial: TrialDefinition, arm: Arm, base: Scenario, parameters: ParameterTable,
+                taxa: TaxaCatalogue, ids: np.ndarray, enrolment_day: int, history: dict[int, bool],
+                on_day: Callable[[int], None] | None = None) -> xr.Dataset:
+    """The simulated result of women ``ids`` (one enrolment day) under one arm, as ``simulate`` gives it."""
     from lactobiome.io.dataset import chunk_dataset
     from lactobiome.io.metadata import decode_states
     from lactobiome.model.engine import run_chunk
     from lactobiome.model.population import draw_population
     from lactobiome.simulation import prepare, run_attributes
 
-    days = horizon_days(trial, enrolment_day)
-    scenario = arm_scenario(trial, arm, base, enrolment_day, days)
+    scenario = arm_scenario(trial, arm, base, enrolment_day, horizon_days(trial, enrolment_day))
     table, taxa = prepare(scenario, parameters, taxa)
-    attrs = run_attributes(scenario, table)
+    attributes = None
+    if history:  # her earlier lactation, simulated once at screening (the engine would find the same)
+        attributes = draw_population(scenario, table, ids)
+        attributes["previous_mastitis"] = np.array([history[int(i)] for i in ids], dtype=bool)
+    result = run_chunk(scenario, table, taxa, ids, attributes=attributes, on_day=on_day)
+    return decode_states(chunk_dataset(result, taxa, run_attributes(scenario, table)))
+
+
+def _per_day(callback: Callable[[int], None], n: int) -> Callable[[int], None]:
+    """A per-day callback of the engine reporting ``n`` dyad-days to ``callback``."""
+    return lambda _day: callback(n)
+
+
+def _simulate_group(trial: TrialDefinition, arm: Arm, base: Scenario, parameters: ParameterTable,
+                    taxa: TaxaCatalogue, ids: np.ndarray, enrolment_day: int, seed: int,
+                    history: dict[int, bool], on_day: Callable[[int], None] | None) -> tuple[pd.DataFrame, int]:
+    """Women of one enrolment day under one arm: their endpoints, and the dyad-days simulated."""
     frames = []
     simulated = 0
-    steps = days + int(getattr(scenario.cohort, "pregnancy_days", 0))
     for start in range(0, len(ids), trial.chunk_size):
         chunk = ids[start : start + trial.chunk_size]
-        attributes = None
-        if history:
-            attributes = draw_population(scenario, table, chunk)
-            attributes["previous_mastitis"] = np.array([history[int(i)] for i in chunk], dtype=bool)
-        callback = None if on_day is None else (lambda _day, n=len(chunk): on_day(n))
-        result = run_chunk(scenario, table, taxa, chunk, attributes=attributes, on_day=callback)
-        ds = decode_states(chunk_dataset(result, taxa, attrs))
+        callback = None if on_day is None else _per_day(on_day, len(chunk))
+        ds = arm_dataset(trial, arm, base, parameters, taxa, chunk, enrolment_day, history, callback)
         values = measure_endpoints(ds, trial, enrolment_day, seed)
         frames.append(pd.DataFrame({"dyad": chunk, "enrolment_day": enrolment_day, "arm": arm.name, **values}))
-        simulated += len(chunk) * steps
+        simulated += len(chunk) * ds.sizes["day"]
     return pd.concat(frames, ignore_index=True), simulated
 
 
