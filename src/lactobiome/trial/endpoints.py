@@ -77,8 +77,7 @@ def horizon_days(trial: TrialDefinition, enrolment_day: int) -> int:
 def eczema_days() -> int:
     """Days of life the eczema outcome model needs simulated (its documented minimum)."""
     outcomes = _outcomes()
-    return ECZEMA_MIN_DAYS if outcomes is None else int(getattr(outcomes, "ATOPIC_DERMATITIS_MIN_DAYS",
-                                                                ECZEMA_MIN_DAYS))
+    return ECZEMA_MIN_DAYS if outcomes is None else int(getattr(outcomes, "MIN_DAYS", ECZEMA_MIN_DAYS))
 
 
 def _outcomes() -> ModuleType | None:
@@ -92,8 +91,8 @@ def _outcomes() -> ModuleType | None:
 
 
 ECZEMA_MIN_DAYS = 182
-"""Days of life simulated for the eczema model when it does not state its need (its first
-six months of early-life state; part B's stated assumption)."""
+"""Days of life simulated for the eczema model when it does not state its need
+(:data:`lactobiome.outcomes.MIN_DAYS`): six months of early-life state, the issue's assumption."""
 
 
 def recorded_days(trial: TrialDefinition, enrolment_day: int) -> list[int]:
