@@ -76,6 +76,31 @@ def test_arms_are_identical_before_enrolment_and_differ_only_through_the_interve
     assert float(undosed.max()) == 0.0
 
 
+def test_women_enrolled_at_diagnosis_get_their_course_from_the_day_after_their_own_diagnosis():
+    trial = parse_trial(_design(
+        enrolment={"event": "diagnosis", "trigger_states": ["bacterial_mastitis", "phlegmon", "abscess"],
+                   "window": [1, 40]},
+        arms=[{"name": "none"}, {"name": "antibiotic", "interventions": [
+            {"kind": "antibiotic", "antibiotic_class": "flucloxacillin", "start": 1, "stop": 5}]}],
+        n_per_arm=1, follow_up_days=5,
+        endpoints=[{"name": "recovered", "kind": "recovery"}], primary="recovered"), "diagnosis.yaml")
+    base = base_scenario(trial, seed=1, days=40, pregnancy_days=0)
+    table, taxa = prepare(base)
+    women = screen(trial, base, table, taxa, needed=2)
+    assert women.screened >= women.eligible >= 2
+    for dyad, day in zip(women.dyads, women.enrolment_day, strict=True):
+        none, treated = (arm_dataset(trial, arm, base, table, taxa, np.array([dyad]), int(day),
+                                     women.previous_mastitis) for arm in trial.arms)
+        before = none["day"].values <= day
+        for name in PANEL_VARIABLES:
+            np.testing.assert_array_equal(none[name].values[:, before], treated[name].values[:, before])
+        assert str(none["mastitis_state"].sel(day=day).item()) in ("bacterial_mastitis", "phlegmon", "abscess")
+        after = none["day"].values > day
+        # the course acts from the day after diagnosis: the milk's bacteria differ from then on
+        assert not np.array_equal(none["milk_bacteria_per_ml"].values[:, after],
+                                  treated["milk_bacteria_per_ml"].values[:, after])
+
+
 def test_placebo_versus_placebo_gives_no_effect_at_the_nominal_false_positive_rate():
     replicates, per_arm = 200, 8
     design = _design(arms=[{"name": "placebo_a"}, {"name": "placebo_b"}], n_per_arm=replicates * per_arm,

@@ -263,7 +263,7 @@ def screen(trial: TrialDefinition, base: Scenario, parameters: ParameterTable, t
     wants_history = base.population.previous_mastitis_multiparous is None
     at_diagnosis = isinstance(trial.enrolment, DiagnosisEnrolment)
     fixed_day = _enrolment_day(trial)
-    limit = SCREENING_LIMIT_PER_WOMAN * needed
+    limit = min(SCREENING_LIMIT_PER_WOMAN * needed, ID_BLOCK)  # never into the next replicate's ids
     dyads: list[np.ndarray] = []
     days: list[np.ndarray] = []
     history: dict[int, bool] = {}
