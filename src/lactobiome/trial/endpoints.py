@@ -96,8 +96,12 @@ ECZEMA_MIN_DAYS = 182
 
 
 def recorded_days(trial: TrialDefinition, enrolment_day: int) -> list[int]:
-    """Days of life whose abundance the endpoints read (culture days)."""
-    return sorted({enrolment_day + e.day for e in trial.endpoints if isinstance(e, CultureEndpoint)})
+    """Days of life whose abundance the endpoints read (culture days, the eczema model's day)."""
+    days = {enrolment_day + e.day for e in trial.endpoints if isinstance(e, CultureEndpoint)}
+    outcomes = _outcomes()
+    if outcomes is not None and any(isinstance(e, EczemaEndpoint) for e in trial.endpoints):
+        days.add(int(outcomes.SAMPLE_DAY))
+    return sorted(days)
 
 
 def _day_columns(ds: xr.Dataset, first: int, last: int) -> np.ndarray:

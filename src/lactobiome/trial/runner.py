@@ -63,6 +63,10 @@ ALLOCATION_STREAM = stream_id("trial.allocation")
 SCREENING_LIMIT_PER_WOMAN = 200
 """Most women screened per woman needed before the run stops and says the design enrols too few."""
 
+SCREENING_MARGIN = 1.2
+"""A screening batch holds this many times the women still needed over the yield so far, so that
+most trials need one batch more than the first at most."""
+
 MIN_SCREENING_BATCH = 100
 """Fewest women screened in one batch (a batch is one chunk of the model)."""
 
@@ -273,7 +277,7 @@ def screen(trial: TrialDefinition, base: Scenario, parameters: ParameterTable, t
         if screened >= limit:
             raise InputError(f"{trial.origin}: screened {screened} women and enrolled {enrolled} of the {needed} "
                              "needed: the eligibility and enrolment event admit too few women of this population")
-        batch = int(min(limit - screened, max(MIN_SCREENING_BATCH, np.ceil((needed - enrolled) / rate * 1.2))))
+        batch = int(min(limit - screened, max(MIN_SCREENING_BATCH, np.ceil((needed - enrolled) / rate * SCREENING_MARGIN))))
         ids = np.arange(first_id + screened, first_id + screened + batch, dtype=np.int64)
         attributes = draw_population(base, parameters, ids)
         if wants_history:
