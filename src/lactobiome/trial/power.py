@@ -4,7 +4,7 @@ Replicate ``r`` is a cohort of its own: its women are screened from dyad id
 ``r * ID_BLOCK`` on (:data:`lactobiome.trial.runner.ID_BLOCK`), so no two replicates share a
 woman, and each woman is simulated only under the arm she is allocated to (what a real trial
 observes). Within a replicate the largest n is simulated once and the smaller trials take its
-first women of each arm in allocation order (nested designs); the points of one replicate are
+first women of each arm in enrolment (dyad-id) order (nested designs); the points of one replicate are
 therefore related, but every point's estimate is over independent replicates. The Monte Carlo
 interval is Wilson's (``statsmodels.stats.proportion.proportion_confint``).
 """
@@ -42,7 +42,7 @@ class PowerCurve:
 
 
 def _nested(run: TrialRun, trial: TrialDefinition, n: int) -> TrialRun:
-    """The run's first women of each arm (allocation order), ``n`` in the smallest arm."""
+    """The run's first women of each arm in enrolment (dyad-id) order, ``n`` in the smallest arm."""
     sizes = trial.arm_sizes(n)
     keep = []
     for arm, size in sizes.items():
