@@ -36,11 +36,13 @@ def _sizes(value: str | None) -> list[int] | None:
               help="Also estimate power of the primary endpoint at these n per arm.")
 @click.option("--replicates", type=int, default=50, show_default=True,
               help="Independent trials per n for --power.")
+@click.option("--workers", type=int, default=1, show_default=True,
+              help="Processes running the --power replicates in parallel (the curve is the same).")
 @click.option("--paired/--no-paired", default=True, show_default=True,
               help="Simulate every woman under every arm for the within-woman contrast (else only her own arm).")
 @click.option("--progress/--no-progress", default=None, help="Progress bar (default: on a terminal only).")
 def trial(name: str | None, list_only: bool, out: Path | None, n_per_arm: int | None, seed: int | None,
-          power_sizes: str | None, replicates: int, paired: bool, progress: bool | None) -> None:
+          power_sizes: str | None, replicates: int, workers: int, paired: bool, progress: bool | None) -> None:
     """Run the in-silico trial NAME (a built-in design or a trial YAML file).
 
     Prints the primary endpoint per arm (measured as the trial measured it, the model's truth
@@ -62,13 +64,16 @@ def trial(name: str | None, list_only: bool, out: Path | None, n_per_arm: int | 
         raise InputError(f"--n-per-arm: {n_per_arm}: the smallest arm needs 1 woman or more")
     if replicates < 1:
         raise InputError(f"--replicates: {replicates}: needs 1 replicate or more")
+    if workers < 1:
+        raise InputError(f"--workers: {workers}: needs 1 process or more")
     from lactobiome.trial.output import summary, write_outputs
     from lactobiome.trial.power import power_curve
     from lactobiome.trial.runner import run_trial
 
     design = load_trial(name)
     run = run_trial(design, n_per_arm=n_per_arm, seed=seed, counterfactual=paired, progress=progress)
-    curve = power_curve(design, sizes, replicates, seed=seed, progress=progress) if sizes else None
+    curve = (power_curve(design, sizes, replicates, seed=seed, progress=progress, workers=workers)
+             if sizes else None)
     click.echo(summary(run, curve))
     if out is not None:
         written = write_outputs(run, out, curve)

@@ -12,6 +12,7 @@ interval is Wilson's (``statsmodels.stats.proportion.proportion_confint``).
 from __future__ import annotations
 
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 import numpy as np
@@ -19,7 +20,7 @@ import pandas as pd
 
 from lactobiome.model.parameters import ParameterTable
 from lactobiome.trial.definition import TrialDefinition
-from lactobiome.trial.runner import ID_BLOCK, TrialRun, run_trial
+from lactobiome.trial.runner import ID_BLOCK, run_trial
 
 ALPHA = 0.05
 """Significance level a replicate must reach."""
@@ -41,21 +42,46 @@ class PowerCurve:
     comparison: str
 
 
-def _nested(run: TrialRun, trial: TrialDefinition, n: int) -> TrialRun:
-    """The run's first women of each arm in enrolment (dyad-id) order, ``n`` in the smallest arm."""
-    sizes = trial.arm_sizes(n)
-    keep = []
-    for arm, size in sizes.items():
-        women = run.allocated[run.allocated["arm"] == arm]
-        keep.append(women.iloc[:size])
-    subset = pd.concat(keep, ignore_index=True)
-    return TrialRun(trial, subset, run.screening, run.pregnancy_days, run.dyad_days, run.wall_s, run.cpu_s,
-                    False, run.parameters_digest)
+def _nested(allocated: pd.DataFrame, trial: TrialDefinition, n: int) -> dict[str, pd.DataFrame]:
+    """Each arm's first women in enrolment (dyad-id) order, ``n`` in the smallest arm."""
+    return {arm: allocated[allocated["arm"] == arm].iloc[:size] for arm, size in trial.arm_sizes(n).items()}
+
+
+def _replicate(trial: TrialDefinition, n: int, seed: int | None, replicate: int,
+               parameters: ParameterTable | None) -> tuple[pd.DataFrame, int]:
+    """One independent trial of ``n`` in the smallest arm: its allocated women and its dyad-days."""
+    run = run_trial(trial, n_per_arm=n, seed=seed, counterfactual=False, first_id=replicate * ID_BLOCK,
+                    parameters=parameters)
+    return run.allocated, run.dyad_days
+
+
+def _one_thread() -> None:
+    """Worker initialiser: one Numba thread per process (one process per core)."""
+    import numba
+
+    numba.set_num_threads(1)
+
+
+def _replicates(trial: TrialDefinition, n: int, seed: int | None, replicates: int,
+                parameters: ParameterTable | None, workers: int) -> Iterator[tuple[pd.DataFrame, int]]:
+    """The replicate trials, in ``workers`` spawned processes when more than one (identical results)."""
+    if workers <= 1 or replicates <= 1:
+        for r in range(replicates):
+            yield _replicate(trial, n, seed, r, parameters)
+        return
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor, as_completed
+
+    context = multiprocessing.get_context("spawn")  # no fork of a process holding Numba threads
+    with ProcessPoolExecutor(max_workers=workers, mp_context=context, initializer=_one_thread) as pool:
+        futures = [pool.submit(_replicate, trial, n, seed, r, parameters) for r in range(replicates)]
+        for future in as_completed(futures):
+            yield future.result()
 
 
 def power_curve(trial: TrialDefinition, n_values: list[int], replicates: int = 50, *, seed: int | None = None,
                 comparison: str | None = None, parameters: ParameterTable | None = None,
-                progress: bool | None = False) -> PowerCurve:
+                progress: bool | None = False, workers: int = 1) -> PowerCurve:
     """Power of the trial's primary endpoint at each n per arm.
 
     Parameters
@@ -74,6 +100,8 @@ def power_curve(trial: TrialDefinition, n_values: list[int], replicates: int = 5
         The base parameter table (default: shipped).
     progress
         Progress bar over replicates on stderr (``None``: only on a terminal).
+    workers
+        Processes running replicates in parallel (the curve is the same for any number).
 
     Returns
     -------
@@ -95,14 +123,13 @@ def power_curve(trial: TrialDefinition, n_values: list[int], replicates: int = 5
     valid = {n: 0 for n in sizes}
     dyad_days = 0
     disable = (not sys.stderr.isatty()) if progress is None else not progress
-    for r in tqdm(range(replicates), desc=f"power {trial.name}", unit="trial", disable=disable, file=sys.stderr):
-        run = run_trial(trial, n_per_arm=max(sizes), seed=seed, counterfactual=False,
-                        first_id=r * ID_BLOCK, parameters=parameters)
-        dyad_days += run.dyad_days
+    runs = _replicates(trial, max(sizes), seed, replicates, parameters, workers)
+    for allocated, simulated in tqdm(runs, total=replicates, desc=f"power {trial.name}", unit="trial",
+                                     disable=disable, file=sys.stderr):
+        dyad_days += simulated
         for n in sizes:
-            sub = _nested(run, trial, n)
-            result = effect(endpoint, sub.allocated[sub.allocated["arm"] == treated_arm],
-                            sub.allocated[sub.allocated["arm"] == trial.control_arm])
+            arms = _nested(allocated, trial, n)
+            result = effect(endpoint, arms[treated_arm], arms[trial.control_arm])
             if np.isfinite(result.p_value):
                 valid[n] += 1
                 hits[n] += int(result.p_value < ALPHA)
