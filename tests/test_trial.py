@@ -126,6 +126,8 @@ def test_placebo_versus_placebo_gives_no_effect_at_the_nominal_false_positive_ra
     ({"n_per_arm": 0}, "bad.yaml: n_per_arm: Input should be greater than or equal to 1 (got 0)"),
     ({"colour": "red"}, "bad.yaml: colour: unknown field"),
     ({"primary": "eczema"}, "bad.yaml: primary: Value error, 'eczema' is not an endpoint name"),
+    ({"endpoints": [{"name": "r", "kind": "recovery"}], "primary": "r"},
+     "bad.yaml: endpoints: Value error, 0 (r): a recovery endpoint needs enrolment at diagnosis"),
     ({"follow_up_days": "long"}, "bad.yaml: follow_up_days: Input should be a valid integer, unable to parse "
                                  "string as an integer (got 'long')"),
 ])

@@ -265,15 +265,26 @@ class TrialDefinition(_Strict):
     chunk_size: Annotated[int, Field(ge=1, le=100_000)] = 500
     _origin: str = PrivateAttr(default="")
 
-    @model_validator(mode="after")
-    def _names(self) -> TrialDefinition:
-        arms = [a.name for a in self.arms]
-        if len(set(arms)) != len(arms):
-            raise ValueError(f"arms: names must be unique (got {arms})")
-        ends = [e.name for e in self.endpoints]
-        if len(set(ends)) != len(ends):
-            raise ValueError(f"endpoints: names must be unique (got {ends})")
-        return self
+    @field_validator("arms")
+    @classmethod
+    def _arm_names(cls, value: list[Arm]) -> list[Arm]:
+        names = [a.name for a in value]
+        if len(set(names)) != len(names):
+            raise ValueError(f"names must be unique (got {names})")
+        return value
+
+    @field_validator("endpoints")
+    @classmethod
+    def _endpoints(cls, value: list[Endpoint], info: ValidationInfo) -> list[Endpoint]:
+        names = [e.name for e in value]
+        if len(set(names)) != len(names):
+            raise ValueError(f"names must be unique (got {names})")
+        at_diagnosis = isinstance(info.data.get("enrolment"), DiagnosisEnrolment)
+        for number, endpoint in enumerate(value):
+            if isinstance(endpoint, RecoveryEndpoint) and not at_diagnosis:
+                raise ValueError(f"{number} ({endpoint.name}): a recovery endpoint needs enrolment at diagnosis "
+                                 "(there is nothing to recover from at another enrolment)")
+        return value
 
     @field_validator("primary")
     @classmethod
