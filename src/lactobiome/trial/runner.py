@@ -250,8 +250,10 @@ def _diagnosis_days(trial: TrialDefinition, codes: np.ndarray, days: np.ndarray,
 
 
 def screen(trial: TrialDefinition, base: Scenario, parameters: ParameterTable, taxa: TaxaCatalogue,
-           needed: int, first_id: int = 0) -> Screening:
+           needed: int, first_id: int = 0, on_batch: Callable[[int, int], None] | None = None) -> Screening:
     """Screen women from dyad id ``first_id`` on until ``needed`` are enrolled.
+
+    ``on_batch(screened, enrolled)`` is called after each batch (progress).
 
     Raises
     ------
@@ -313,6 +315,8 @@ def screen(trial: TrialDefinition, base: Scenario, parameters: ParameterTable, t
         days.append(day[took])
         enrolled += int(took.sum())
         screened += batch
+        if on_batch is not None:
+            on_batch(screened, enrolled)
         rate = max(enrolled / screened, 1.0 / SCREENING_LIMIT_PER_WOMAN)
     all_dyads = np.concatenate(dyads)[:needed]
     all_days = np.concatenate(days)[:needed]
@@ -424,7 +428,14 @@ def run_trial(
     base = base_scenario(trial, seed, max(1, horizon_days(trial, fixed if fixed is not None else 1)), pregnancy)
     table, taxa = prepare(base, parameters or load_parameters(), taxa)
     sizes = trial.arm_sizes(n_per_arm)
-    screening = screen(trial, base, table, taxa, sum(sizes.values()), first_id)
+    disable = (not sys.stderr.isatty()) if progress is None else not progress
+    needed = sum(sizes.values())
+    with tqdm(total=needed, unit="woman", desc=f"screen {trial.name}", disable=disable, file=sys.stderr) as bar:
+        def report(screened: int, enrolled: int) -> None:
+            bar.n = min(enrolled, needed)
+            bar.set_postfix_str(f"{screened} screened", refresh=True)
+
+        screening = screen(trial, base, table, taxa, needed, first_id, report)
     allocated = allocate(trial, screening.dyads, sizes, seed)
     arm_of = dict(zip(screening.dyads.tolist(), allocated.tolist(), strict=True))
     groups = sorted(set(screening.enrolment_day.tolist()))
@@ -437,7 +448,6 @@ def run_trial(
             if ids.size:
                 plan.append((arm, day, ids))
     total = sum(len(ids) * (horizon_days(trial, day) + pregnancy) for _, day, ids in plan)
-    disable = (not sys.stderr.isatty()) if progress is None else not progress
     frames = []
     dyad_days = screening.dyad_days
     with tqdm(total=total, unit="dyad-day", unit_scale=True, disable=disable, desc=f"trial {trial.name}",
