@@ -9,6 +9,7 @@ The notebook API::
     obs = lb.observe(ds, "pannaraj2017")                       # what a study would measure
     shares = lb.track(obs.counts, obs.metadata)                # source tracking
     table = lb.validate(ds)                                    # against published figures
+    run, tables, _ = lb.trial("hurtado2017", n_per_arm=50)     # an in-silico trial
 
 Importing the package sets no environment variable; the ``lactobiome`` command sets
 ``OMP_WAIT_POLICY=passive`` for its own process (see :mod:`lactobiome.cli`).
@@ -23,7 +24,7 @@ from lactobiome.errors import LactobiomeError
 __version__ = "0.1.0"
 
 if TYPE_CHECKING:
-    from lactobiome.api import observe, simulate, validate
+    from lactobiome.api import observe, simulate, trial, validate
     from lactobiome.tracking.core import track
 
 # public functions, imported on first use so that ``import lactobiome`` stays light
@@ -31,10 +32,11 @@ _LAZY: dict[str, tuple[str, str]] = {
     "simulate": ("lactobiome.api", "simulate"),
     "observe": ("lactobiome.api", "observe"),
     "validate": ("lactobiome.api", "validate"),
+    "trial": ("lactobiome.api", "trial"),
     "track": ("lactobiome.tracking.core", "track"),
 }
 
-__all__ = ["LactobiomeError", "__version__", "observe", "simulate", "track", "validate"]
+__all__ = ["LactobiomeError", "__version__", "observe", "simulate", "track", "trial", "validate"]
 
 
 def __getattr__(name: str) -> Any:

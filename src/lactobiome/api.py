@@ -22,6 +22,9 @@ if TYPE_CHECKING:
     from lactobiome.model.scenario import Scenario
     from lactobiome.observation.design import Design
     from lactobiome.observation.observe import Observation
+    from lactobiome.trial.definition import TrialDefinition
+    from lactobiome.trial.power import PowerCurve
+    from lactobiome.trial.runner import TrialRun
 
 def _scenario(scenario: Scenario | str | Path, dyads: int | None, days: int | None,
               seed: int | None) -> Scenario:
@@ -199,3 +202,68 @@ def validate(
                                 n_boot=bootstrap)
     source = None if not isinstance(result, str | Path) else result
     return validate_dataset(_dataset(result), n_boot=bootstrap, source=source)
+
+
+def trial(
+    design: TrialDefinition | str | Path,
+    *,
+    n_per_arm: int | None = None,
+    seed: int | None = None,
+    parameters: ParameterTable | Mapping[str, float] | str | Path | None = None,
+    paired: bool = True,
+    out: str | Path | None = None,
+    power: list[int] | None = None,
+    replicates: int = 50,
+    progress: bool | None = False,
+) -> tuple[TrialRun, dict[str, pd.DataFrame], PowerCurve | None]:
+    """Run an in-silico randomised trial (research and teaching output, not medical advice).
+
+    Parameters
+    ----------
+    design
+        A built-in design name (``lactobiome trial --list``), a trial YAML file or a
+        :class:`~lactobiome.trial.definition.TrialDefinition`.
+    n_per_arm
+        Women in the smallest arm, in place of the design's.
+    seed
+        Seed of the model and the allocation, in place of the design's.
+    parameters
+        As for :func:`simulate`.
+    paired
+        Simulate every woman under every arm (the within-woman contrast); else only her own arm.
+    out
+        Also write the tables and the definition to this folder.
+    power
+        n per arm at which to estimate the primary endpoint's power (``replicates`` trials each).
+    progress
+        Progress bar (``None``: only on a terminal).
+
+    Returns
+    -------
+    tuple
+        The run (``run.women``: one row per woman and arm simulated), the tables ``arms``,
+        ``effects`` and ``paired`` (pandas), and the power curve (or None).
+
+    Examples
+    --------
+    >>> import lactobiome as lb
+    >>> run, tables, _ = lb.trial("hurtado2017", n_per_arm=5)  # doctest: +SKIP
+    >>> sorted(tables)  # doctest: +SKIP
+    ['arms', 'effects', 'paired']
+    """
+    from lactobiome.trial.definition import TrialDefinition as Definition
+    from lactobiome.trial.definition import load_trial
+    from lactobiome.trial.output import write_outputs
+    from lactobiome.trial.power import power_curve
+    from lactobiome.trial.results import arms_table, effects_table, paired_table
+    from lactobiome.trial.runner import run_trial
+
+    chosen = design if isinstance(design, Definition) else load_trial(str(design))
+    table = _parameters(parameters)
+    run = run_trial(chosen, n_per_arm=n_per_arm, seed=seed, parameters=table, counterfactual=paired,
+                    progress=progress)
+    curve = (power_curve(chosen, list(power), replicates, seed=seed, parameters=table, progress=progress)
+             if power else None)
+    if out is not None:
+        write_outputs(run, Path(out), curve)
+    return run, {"arms": arms_table(run), "effects": effects_table(run), "paired": paired_table(run)}, curve

@@ -30,6 +30,7 @@ _COMMANDS: dict[str, str] = {
     "report": "lactobiome.cli.report:report",
     "serve": "lactobiome.cli.serve:serve",
     "compile": "lactobiome.cli.compile:compile_command",
+    "trial": "lactobiome.cli.trial:trial",
 }
 
 
