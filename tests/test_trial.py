@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import importlib.util
-
 import numpy as np
 import pandas as pd
 import pytest
@@ -24,7 +22,6 @@ from lactobiome.trial.runner import arm_dataset, base_scenario, run_trial, scree
 
 STRAIN = "limosilactobacillus_fermentum_cect5716"
 ENROLMENT_DAY = 6
-HAS_OUTCOMES = importlib.util.find_spec("lactobiome.outcomes") is not None
 
 
 def _design(**changes) -> dict:
@@ -221,17 +218,15 @@ def test_power_lies_in_0_1_with_intervals_around_it_and_grows_with_n():
     assert curve.dyad_days > 0
 
 
-def test_strains_of_the_postpartum_designs_are_in_the_catalogue():
+def test_strains_of_every_builtin_design_are_in_the_catalogue():
     taxa = load_taxa()
-    for name in ("arroyo2010", "hurtado2017"):
+    for name in builtin_names():
         for arm in load_trial(name).arms:
             for intervention in arm.interventions:
                 if intervention.kind == "probiotic":
                     taxa.index(intervention.strain)
 
 
-@pytest.mark.skipif(not HAS_OUTCOMES, reason="needs part B of issue 16: lactobiome.outcomes (eczema) and the "
-                                             "simulation of pregnancy; the coordinator removes this skip at the merge")
 def test_a_pregnancy_dosed_eczema_design_runs():
     run = run_trial(load_trial("rautava2012"), n_per_arm=2)
     tables = {"arms": arms_table(run), "effects": effects_table(run), "paired": paired_table(run)}
