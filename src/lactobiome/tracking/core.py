@@ -30,9 +30,11 @@ the third is within the replicates' Monte Carlo error at 100 replicates)."""
 BIAS_CORRECTIONS = ("bootstrap", "analytic")
 """Ways ``track`` removes the free unknown's take of chance excess from its point estimate:
 the iterated parametric bootstrap (default) or :func:`chance_corrected_unknown`."""
-BOOTSTRAP_TOLERANCE = 1e-4
-"""Convergence tolerance of bootstrap replicates (a tenth of the 0.001 precision at which
-interval ends are reported)."""
+SOURCE_REDRAWS = ("posterior", "fitted")
+"""What a bootstrap replicate's source sample is redrawn around: the sample's own posterior
+(default; the sample is redrawn from a profile drawn about what it showed) or the fitted
+seeding community (the world the fit describes, in which the sample is one draw away from
+what seeded the sink; docs/tracking.md, "Round 3")."""
 
 
 @dataclass
@@ -518,6 +520,7 @@ def track(
     method: str = "lactobiome",
     method_options: Mapping[str, Any] | None = None,
     bias_correction: str = "bootstrap",
+    source_redraw: str = "posterior",
 ) -> pd.DataFrame:
     """Estimate, for every sink, the share contributed by each source and by an unknown source.
 
@@ -607,6 +610,11 @@ def track(
         ``"analytic"``: the sink's chance take is computed from the fit
         (:func:`chance_corrected_unknown`) and removed, whatever ``bootstrap`` is; the
         replicates then give the intervals only. See docs/tracking.md, "Round 2".
+    source_redraw
+        What a bootstrap replicate redraws each source sample around (``SOURCE_REDRAWS``):
+        ``"posterior"`` (default), the sample's own posterior mean, or ``"fitted"``, the
+        fitted seeding community, so the replicate's sample is one draw from what seeded its
+        sink, as the data's was. See docs/tracking.md, "Round 3".
 
     Returns
     -------
@@ -629,6 +637,8 @@ def track(
         raise InputError(f"lost_min_gain must be >= 0, got {lost_min_gain}")
     if iterations < 1:
         raise InputError(f"iterations must be >= 1, got {iterations}")
+    if source_redraw not in SOURCE_REDRAWS:
+        raise InputError(f"source_redraw must be one of {', '.join(SOURCE_REDRAWS)}, got {source_redraw!r}")
     if bias_correction not in BIAS_CORRECTIONS:
         raise InputError(f"bias_correction must be one of {', '.join(BIAS_CORRECTIONS)}, got {bias_correction!r}")
     from lactobiome.tracking.methods import METHODS, run_method
@@ -718,11 +728,11 @@ def track(
     lows: list[np.ndarray] = [np.full(len(v), np.nan) for v in point]
     highs: list[np.ndarray] = [np.full(len(v), np.nan) for v in point]
     if bootstrap > 0:
-        # replicates start from the point estimate's lost taxa, and only feed interval
-        # quantiles, so a looser tolerance is enough
-        replicate_options = options._replace(
-            tol=max(options.tol, BOOTSTRAP_TOLERANCE), adapt_lost=False, lost_min_gain=0.0
-        )
+        # replicates are the data's estimator applied to data drawn from the fitted world: the
+        # same start and tolerance (a looser tolerance stops on the flat ridge of a free
+        # unknown near the start, and the replicates' spread and overshoot come out too
+        # small), with the point estimate's lost taxa
+        replicate_options = options._replace(adapt_lost=False, lost_min_gain=0.0)
         # rounds of replicates: the first from the fit, each next one from the estimate moved
         # by the bias the previous one showed (the iterated bootstrap bias correction)
         n_rounds = min(BIAS_ROUNDS, bootstrap) if bias_correction == "bootstrap" else 1
@@ -740,6 +750,7 @@ def track(
             reps = _bootstrap(
                 problems, a_hat, gu_hat, g_hat, lost_hat, orders, rng, n_round, unknown_cost,
                 replicate_options, by_sample, progress, prior_strength, source_fidelity, world,
+                source_redraw,
             )
             for i, r in enumerate(reps):
                 centre = r.mean(axis=0)
@@ -829,18 +840,23 @@ def _bootstrap(
     prior_strength: float,
     source_fidelity: float | None,
     world: list[np.ndarray],
+    source_redraw: str = "posterior",
 ) -> list[np.ndarray]:
     """Bootstrap replicates of every sink's proportions (replicates x labels+1).
 
     Each replicate redraws the sink's reads and every source sample's reads (multinomial at
     the observed depth), and, where an Env has several source samples and they are pooled,
-    resamples those samples with replacement. With a seeding draw (``p.tau`` > 0) a source
-    sample is redrawn from a profile that is itself drawn from its posterior,
-    ``Dirichlet(tau (y + b) / (m + sum b))``, so the replicates carry the difference between
-    the sample and the seeding community too. Each replicate's pseudo-counts and draw sizes
+    resamples those samples with replacement; each replicate is fitted as the data were
+    (the same start and tolerance). With a seeding draw (``p.tau`` > 0) a source
+    sample is redrawn from a profile that is itself drawn from ``Dirichlet(tau c)``, so the
+    replicates carry the difference between the sample and the seeding community too; the
+    centre ``c`` is the sample's posterior mean ``(y + b) / (m + sum b)`` (``source_redraw``
+    ``"posterior"``) or the fitted seeding community (``"fitted"``; a source whose fit
+    thinned lost taxa keeps its posterior, which still holds them). Each replicate's pseudo-counts and draw sizes
     are estimated from its own reads, as for the data. The sink is redrawn from the mixture
     of the fitted profiles at the shares ``world`` (per source sample, unknown last). Fits
-    start from the point estimate (its proportions and its lost taxa).
+    start where the data's fit started (equal proportions, the unknown at the sink's own
+    profile), with the point estimate's lost taxa.
     """
     out = [np.empty((n_boot, len(o) + 1)) for o in orders]
     # replicates are solved in chunks so memory stays bounded on large analyses
@@ -867,6 +883,10 @@ def _bootstrap(
             depth = np.round(p.Y.sum(axis=1)).astype(np.int64)
             if (p.tau > 0).all():
                 post = (p.Y + p.pseudo) / (p.Y + p.pseudo).sum(axis=1, keepdims=True)
+                if source_redraw == "fitted":
+                    # the world's seeding community; the sample is one draw of tau away from it
+                    fitted_g = g_hat[i] / g_hat[i].sum(axis=1, keepdims=True)
+                    post = np.where(lost_hat[i].any(axis=1)[:, None], post, fitted_g)
                 # taxa no source sample shows form one Dirichlet component (their draw is
                 # spread as the posterior mean): the same law for every seen taxon and the
                 # unseen total, with a gamma draw per seen taxon only
@@ -886,13 +906,9 @@ def _bootstrap(
                 Y_b = rng.multinomial(depth[rows_b], profile[rows_b]).astype(np.float64)
             B_all = source_pseudocounts(Y_b, p.prior, prior_strength)
             tau_all = seeding_draw_size(Y_b, B_all, source_fidelity)
-            a_b0 = np.maximum(
-                np.concatenate([a_hat[i][rows_b], np.full((b_count, 1), a_hat[i][-1])], axis=1),
-                1e-3,
-            )
-            a_b0 /= a_b0.sum(axis=1, keepdims=True)
-            gu_b = 0.9 * gu_hat[i] + 0.1 * x_b / x_b.sum(axis=1, keepdims=True)
-            gu_b /= gu_b.sum(axis=1, keepdims=True)
+            # the data's start (``init`` in :func:`track`): equal shares, the sink's own profile
+            a_b0 = np.full((b_count, rows_b.shape[1] + 1), 1.0 / (rows_b.shape[1] + 1))
+            gu_b = x_b / x_b.sum(axis=1, keepdims=True)
             for b in range(b_count):
                 rows = rows_b[b]
                 xs.append(x_b[b])
