@@ -191,3 +191,50 @@ def test_analytic_correction_removes_the_chance_take_with_an_exact_source() -> N
     pd.testing.assert_frame_equal(fixed, again)  # deterministic for a seed
     with pytest.raises(InputError, match="bias_correction"):
         track(counts, meta, bias_correction="jackknife", **common)
+
+
+def test_source_redraw_is_checked() -> None:
+    counts, md, _ = _halves_set(np.random.default_rng(5), 1, 500, unknown=True)
+    with pytest.raises(InputError, match="source_redraw must be one of fitted, posterior, got 'sample'"):
+        track(counts, md, bootstrap=0, source_redraw="sample")
+
+
+def _exact_source_nulls(sinks: int, depth: int) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Sinks drawn from exactly their one (very deep) source: the true Unknown is 0."""
+    rng = np.random.default_rng(5)
+    k = rng.dirichlet(np.full(400, 0.1))
+    cols, rows = {}, []
+    for i in range(sinks):
+        cols[f"src{i}"] = np.round(k * 1e8)
+        cols[f"sink{i}"] = rng.multinomial(depth, k).astype(np.float64)
+        rows += [(f"src{i}", "gut", "Source", f"f{i}"), (f"sink{i}", "sink", "Sink", f"f{i}")]
+    counts = pd.DataFrame(cols, index=[f"t{t}" for t in range(len(k))])
+    meta = pd.DataFrame(rows, columns=["SampleID", "Env", "SourceSink", "id"]).set_index("SampleID")
+    return counts, meta
+
+
+def test_bootstrap_correction_gives_back_the_chance_take() -> None:
+    """Chance excess alone (no unknown, exact sources): the fit takes some of it, the iterated
+    bootstrap, correcting the unknown's profile as well as its share, gives most of it back."""
+    counts, meta = _exact_source_nulls(8, 5_000)
+    common = dict(max_loss=0.0, update_sources=False, seed=0)
+    plain = track(counts, meta, bootstrap=0, **common)
+    fixed = track(counts, meta, bootstrap=45, **common)
+    unknown = lambda t: t.loc[t["source"] == "Unknown", "proportion"].to_numpy()  # noqa: E731
+    assert unknown(plain).mean() > 0.05  # the take the correction is for
+    assert unknown(fixed).mean() < 0.6 * unknown(plain).mean()
+    assert (unknown(fixed) >= 0).all()
+    # the corrected estimate sits inside its interval
+    rows = fixed[fixed["source"] == "Unknown"]
+    assert ((rows["ci_low"] <= rows["proportion"]) & (rows["proportion"] <= rows["ci_high"])).all()
+
+
+def test_deep_sinks_are_not_overcorrected() -> None:
+    """At depth the take is small; a bootstrap that redrew each source sample once more than
+    the data did (round 2) pushed Unknown below the truth. Issue 15's figures hold here."""
+    counts, md, truth = _halves_set(np.random.default_rng(11), 16, 20_000, unknown=True)
+    now = track(counts, md, bootstrap=30, seed=2).merge(truth, on=["sink", "source"])
+    unk = now[now["source"] == "Unknown"]
+    assert abs(float((unk["proportion"] - unk["truth"]).mean())) <= 0.03
+    covered = ((now["ci_low"] <= now["truth"]) & (now["truth"] <= now["ci_high"])).mean()
+    assert 0.85 <= covered

@@ -30,11 +30,11 @@ the third is within the replicates' Monte Carlo error at 100 replicates)."""
 BIAS_CORRECTIONS = ("bootstrap", "analytic")
 """Ways ``track`` removes the free unknown's take of chance excess from its point estimate:
 the iterated parametric bootstrap (default) or :func:`chance_corrected_unknown`."""
-SOURCE_REDRAWS = ("posterior", "fitted")
-"""What a bootstrap replicate's source sample is redrawn around: the sample's own posterior
-(default; the sample is redrawn from a profile drawn about what it showed) or the fitted
-seeding community (the world the fit describes, in which the sample is one draw away from
-what seeded the sink; docs/tracking.md, "Round 3")."""
+SOURCE_REDRAWS = ("fitted", "posterior")
+"""What a bootstrap replicate's source sample is redrawn around: the fitted seeding community
+(default: the world the fit describes, in which the sample is one draw away from what seeded
+the sink) or the sample's own posterior (a profile drawn about what the sample showed, one
+draw more than the data had; docs/tracking.md, "Round 3")."""
 
 
 @dataclass
@@ -520,7 +520,7 @@ def track(
     method: str = "lactobiome",
     method_options: Mapping[str, Any] | None = None,
     bias_correction: str = "bootstrap",
-    source_redraw: str = "posterior",
+    source_redraw: str = "fitted",
 ) -> pd.DataFrame:
     """Estimate, for every sink, the share contributed by each source and by an unknown source.
 
@@ -606,15 +606,17 @@ def track(
         Settings of a published method (:mod:`lactobiome.tracking.methods`).
     bias_correction
         ``"bootstrap"`` (default): the point estimate is moved by the iterated parametric
-        bootstrap's overshoot (``BIAS_ROUNDS`` rounds; needs ``bootstrap`` > 0).
+        bootstrap's overshoot (``BIAS_ROUNDS`` rounds; needs ``bootstrap`` > 0); each round
+        moves the world's shares and its unknown reads per taxon (the unknown profile).
         ``"analytic"``: the sink's chance take is computed from the fit
         (:func:`chance_corrected_unknown`) and removed, whatever ``bootstrap`` is; the
         replicates then give the intervals only. See docs/tracking.md, "Round 2".
     source_redraw
         What a bootstrap replicate redraws each source sample around (``SOURCE_REDRAWS``):
-        ``"posterior"`` (default), the sample's own posterior mean, or ``"fitted"``, the
-        fitted seeding community, so the replicate's sample is one draw from what seeded its
-        sink, as the data's was. See docs/tracking.md, "Round 3".
+        ``"fitted"`` (default), the fitted seeding community, so the replicate's sample is
+        one draw from what seeded its sink, as the data's was; or ``"posterior"``, the
+        sample's own posterior mean (round 2's engine: one draw more than the data had). See
+        docs/tracking.md, "Round 3".
 
     Returns
     -------
@@ -728,10 +730,10 @@ def track(
     lows: list[np.ndarray] = [np.full(len(v), np.nan) for v in point]
     highs: list[np.ndarray] = [np.full(len(v), np.nan) for v in point]
     if bootstrap > 0:
-        # replicates are the data's estimator applied to data drawn from the fitted world: the
-        # same start and tolerance (a looser tolerance stops on the flat ridge of a free
-        # unknown near the start, and the replicates' spread and overshoot come out too
-        # small), with the point estimate's lost taxa
+        # replicates are the data's estimator applied to data drawn from the fitted world, so
+        # they are solved to the data's tolerance (a looser one stops on the flat ridge of a
+        # free unknown near the start, and the replicates' spread and overshoot come out
+        # too small), with the point estimate's lost taxa
         replicate_options = options._replace(adapt_lost=False, lost_min_gain=0.0)
         # rounds of replicates: the first from the fit, each next one from the estimate moved
         # by the bias the previous one showed (the iterated bootstrap bias correction)
@@ -743,15 +745,27 @@ def track(
         target = [v.copy() for v in point]
         estimate = [v.copy() for v in point]
         spread: list[list[np.ndarray]] = [[] for _ in point]
+        unknown_hat = [float(p.x.sum()) * a[-1] * g for p, a, g in zip(problems, a_hat, gu_hat, strict=True)]
+        unknown_world = [u.copy() for u in unknown_hat]
+        world_gu = [g.copy() for g in gu_hat]
         for n_round, world in rounds:
             if world is None:
                 world = [_rows_at(a, p.labels, o, e, v)
                          for a, p, o, e, v in zip(a_hat, problems, orders, estimate, target, strict=True)]
-            reps = _bootstrap(
-                problems, a_hat, gu_hat, g_hat, lost_hat, orders, rng, n_round, unknown_cost,
+            reps, unknown_reps = _bootstrap(
+                problems, a_hat, world_gu, g_hat, lost_hat, orders, rng, n_round, unknown_cost,
                 replicate_options, by_sample, progress, prior_strength, source_fidelity, world,
                 source_redraw,
             )
+            if bias_correction == "bootstrap":
+                # the unknown's profile is corrected as its share is: the fitted one holds the
+                # sink's chance excess, and a world whose unknown keeps it shows too small a
+                # take; each taxon's unknown reads move by the replicates' overshoot on it
+                for i in range(len(problems)):
+                    h = np.maximum(unknown_world[i] + (unknown_hat[i] - unknown_reps[i]), 0.0)
+                    if h.sum() > 0:
+                        unknown_world[i] = h
+                        world_gu[i] = h / h.sum()
             for i, r in enumerate(reps):
                 centre = r.mean(axis=0)
                 # the replicates, drawn at the current estimate, overshoot it as the fit
@@ -827,7 +841,7 @@ def _rows_at(a: np.ndarray, labels: list[str], order: list[str], shares: np.ndar
 def _bootstrap(
     problems: list[_Problem],
     a_hat: list[np.ndarray],
-    gu_hat: list[np.ndarray],
+    world_gu: list[np.ndarray],
     g_hat: list[np.ndarray],
     lost_hat: list[np.ndarray],
     orders: list[list[str]],
@@ -840,25 +854,28 @@ def _bootstrap(
     prior_strength: float,
     source_fidelity: float | None,
     world: list[np.ndarray],
-    source_redraw: str = "posterior",
-) -> list[np.ndarray]:
-    """Bootstrap replicates of every sink's proportions (replicates x labels+1).
+    source_redraw: str = "fitted",
+) -> tuple[list[np.ndarray], list[np.ndarray]]:
+    """Bootstrap replicates of every sink's proportions (replicates x labels+1), and the
+    replicates' mean unknown reads per taxon (one array per sink, over its active taxa).
 
     Each replicate redraws the sink's reads and every source sample's reads (multinomial at
     the observed depth), and, where an Env has several source samples and they are pooled,
-    resamples those samples with replacement; each replicate is fitted as the data were
-    (the same start and tolerance). With a seeding draw (``p.tau`` > 0) a source
+    resamples those samples with replacement; each replicate is fitted to the data's own
+    tolerance. With a seeding draw (``p.tau`` > 0) a source
     sample is redrawn from a profile that is itself drawn from ``Dirichlet(tau c)``, so the
     replicates carry the difference between the sample and the seeding community too; the
     centre ``c`` is the sample's posterior mean ``(y + b) / (m + sum b)`` (``source_redraw``
     ``"posterior"``) or the fitted seeding community (``"fitted"``; a source whose fit
-    thinned lost taxa keeps its posterior, which still holds them). Each replicate's pseudo-counts and draw sizes
-    are estimated from its own reads, as for the data. The sink is redrawn from the mixture
-    of the fitted profiles at the shares ``world`` (per source sample, unknown last). Fits
-    start where the data's fit started (equal proportions, the unknown at the sink's own
-    profile), with the point estimate's lost taxa.
+    thinned lost taxa keeps its posterior, which still holds them). Each replicate's
+    pseudo-counts and draw sizes are estimated from its own reads, as for the data. The sink
+    is redrawn from the mixture of the fitted source profiles and the unknown profile
+    ``world_gu`` at the shares ``world`` (per source sample, unknown last). Fits start
+    near the point estimate (its proportions, the world's unknown profile mixed with the
+    replicate sink's own) and from its lost taxa.
     """
     out = [np.empty((n_boot, len(o) + 1)) for o in orders]
+    unknown_reads = [np.zeros(len(p.x)) for p in problems]
     # replicates are solved in chunks so memory stays bounded on large analyses
     per_rep = sum(p.Y.size + p.x.size for p in problems)
     chunk = max(1, min(n_boot, int(BOOTSTRAP_CHUNK_VALUES // max(per_rep, 1))))
@@ -871,7 +888,7 @@ def _bootstrap(
             n = int(round(p.x.sum()))
             # the sink is redrawn from the fitted mixture (a parametric bootstrap), so the
             # replicates also show how much of their own noise the free unknown profile takes
-            fitted = world[i][:-1] @ g_hat[i] + world[i][-1] * gu_hat[i]
+            fitted = world[i][:-1] @ g_hat[i] + world[i][-1] * world_gu[i]
             fitted = np.maximum(fitted, 0.0)
             x_b = rng.multinomial(n, fitted / fitted.sum(), size=b_count).astype(np.float64)
             if by_sample:
@@ -906,9 +923,15 @@ def _bootstrap(
                 Y_b = rng.multinomial(depth[rows_b], profile[rows_b]).astype(np.float64)
             B_all = source_pseudocounts(Y_b, p.prior, prior_strength)
             tau_all = seeding_draw_size(Y_b, B_all, source_fidelity)
-            # the data's start (``init`` in :func:`track`): equal shares, the sink's own profile
-            a_b0 = np.full((b_count, rows_b.shape[1] + 1), 1.0 / (rows_b.shape[1] + 1))
-            gu_b = x_b / x_b.sum(axis=1, keepdims=True)
+            # replicates start near the point estimate: the data's tolerance (not the start)
+            # is what makes them the data's estimator, and a near start costs fewer steps
+            a_b0 = np.maximum(
+                np.concatenate([a_hat[i][rows_b], np.full((b_count, 1), a_hat[i][-1])], axis=1),
+                1e-3,
+            )
+            a_b0 /= a_b0.sum(axis=1, keepdims=True)
+            gu_b = 0.9 * world_gu[i] + 0.1 * x_b / x_b.sum(axis=1, keepdims=True)
+            gu_b /= gu_b.sum(axis=1, keepdims=True)
             for b in range(b_count):
                 rows = rows_b[b]
                 xs.append(x_b[b])
@@ -920,11 +943,12 @@ def _bootstrap(
                 labels.append([p.labels[r] for r in rows])
                 lost0.append(lost_hat[i][rows])
                 owner.append((i, b))
-        a_b, _, _, _, _, _ = _solve(xs, Ys, Bs, taus, a0, gu0, kappa, options, lost0)
+        a_b, gu_b_fit, _, _, _, _ = _solve(xs, Ys, Bs, taus, a0, gu0, kappa, options, lost0)
         for f, a in enumerate(a_b):
             i, b = owner[f]
             out[i][done + b] = _collapse(a, labels[f], orders[i])
+            unknown_reads[i] += xs[f].sum() * a[-1] * gu_b_fit[f] / n_boot
         done += b_count
         if progress is not None:
             progress(b_count * len(problems))
-    return out
+    return out, unknown_reads
