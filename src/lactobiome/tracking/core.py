@@ -903,7 +903,8 @@ def _bootstrap(
                 if source_redraw == "fitted":
                     # the world's seeding community; the sample is one draw of tau away from it
                     fitted_g = g_hat[i] / g_hat[i].sum(axis=1, keepdims=True)
-                    post = np.where(lost_hat[i].any(axis=1)[:, None], post, fitted_g)
+                    thinned = np.asarray(np.any(lost_hat[i], axis=1), dtype=bool)
+                    post = np.where(thinned[:, None], post, fitted_g)
                 # taxa no source sample shows form one Dirichlet component (their draw is
                 # spread as the posterior mean): the same law for every seen taxon and the
                 # unseen total, with a gamma draw per seen taxon only
