@@ -238,3 +238,29 @@ def test_deep_sinks_are_not_overcorrected() -> None:
     assert abs(float((unk["proportion"] - unk["truth"]).mean())) <= 0.03
     covered = ((now["ci_low"] <= now["truth"]) & (now["truth"] <= now["ci_high"])).mean()
     assert 0.85 <= covered
+
+
+def test_corrected_unknown_reads_is_the_bias_step_per_taxon() -> None:
+    from lactobiome.tracking.core import corrected_unknown_reads
+
+    world = np.array([100.0, 5.0, 0.0, 40.0])
+    fitted = world.copy()
+    # replicates overshoot by chance excess on the small taxa, not on the large one
+    replicates = np.array([101.0, 12.0, 6.0, 40.0])
+    got = corrected_unknown_reads(world, fitted, replicates)
+    np.testing.assert_allclose(got, [99.0, 0.0, 0.0, 40.0])
+    # no overshoot: the world stays where it is
+    np.testing.assert_allclose(corrected_unknown_reads(world, fitted, fitted), world)
+
+
+def test_fitted_redraw_overshoots_less_than_posterior_at_depth() -> None:
+    """Redrawing each source sample around its own posterior adds one source draw more than the
+    data had, so the correction pulls Unknown further down than redrawing around the fitted
+    seeding community does; both stay deterministic for a seed."""
+    counts, md, truth = _halves_set(np.random.default_rng(11), 16, 20_000, unknown=True)
+    unknown = lambda t: t.loc[t["source"] == "Unknown", "proportion"].mean()  # noqa: E731
+    plain = unknown(track(counts, md, bootstrap=0))
+    fitted = track(counts, md, bootstrap=30, seed=2)
+    posterior = track(counts, md, bootstrap=30, seed=2, source_redraw="posterior")
+    assert unknown(posterior) < unknown(fitted) < plain
+    pd.testing.assert_frame_equal(fitted, track(counts, md, bootstrap=30, seed=2, source_redraw="fitted"))

@@ -762,7 +762,7 @@ def track(
                 # sink's chance excess, and a world whose unknown keeps it shows too small a
                 # take; each taxon's unknown reads move by the replicates' overshoot on it
                 for i in range(len(problems)):
-                    h = np.maximum(unknown_world[i] + (unknown_hat[i] - unknown_reps[i]), 0.0)
+                    h = corrected_unknown_reads(unknown_world[i], unknown_hat[i], unknown_reps[i])
                     if h.sum() > 0:
                         unknown_world[i] = h
                         world_gu[i] = h / h.sum()
@@ -808,6 +808,29 @@ def track(
     )
     table.attrs["relative"] = relative
     return table
+
+
+def corrected_unknown_reads(world: np.ndarray, fitted: np.ndarray, replicates: np.ndarray) -> np.ndarray:
+    """One fixed-point step of the bootstrap bias correction, on the unknown's reads per taxon.
+
+    Replicates drawn from a world whose unknown holds ``world`` reads per taxon gave, on
+    average, ``replicates`` unknown reads; the data's fit gave ``fitted``. The world's reads
+    move by the fit's excess over the replicates' mean (as the shares do), clipped at 0: a
+    taxon where the replicates' free unknown takes chance excess loses the reads the data's
+    fit took the same way.
+
+    Parameters
+    ----------
+    world, fitted, replicates
+        Unknown reads per taxon: the current world's, the data fit's and the replicates'
+        mean (reads).
+
+    Returns
+    -------
+    numpy.ndarray
+        The next world's unknown reads per taxon (>= 0).
+    """
+    return np.maximum(world + (fitted - replicates), 0.0)
 
 
 def _analytic_point(p: _Problem, a: np.ndarray, G: np.ndarray, gu: np.ndarray, shares: np.ndarray,
