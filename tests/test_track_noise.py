@@ -264,3 +264,20 @@ def test_fitted_redraw_overshoots_less_than_posterior_at_depth() -> None:
     posterior = track(counts, md, bootstrap=30, seed=2, source_redraw="posterior")
     assert unknown(posterior) < unknown(fitted) < plain
     pd.testing.assert_frame_equal(fitted, track(counts, md, bootstrap=30, seed=2, source_redraw="fitted"))
+
+
+def test_binding_slopes_follow_the_rounds() -> None:
+    from lactobiome.tracking.core import SLOPE_FLOOR, binding_slopes
+
+    worlds = [[np.array([0.5, 0.3, 0.2]), np.array([0.6, 0.1, 0.3])],
+              [np.array([0.55, 0.3, 0.15]), np.array([0.6, 0.15, 0.25])],
+              [np.array([0.6, 0.28, 0.12]), np.array([0.62, 0.16, 0.22])]]
+    # the replicates' means follow the world's known shares 1:1 and its unknown at half the rate
+    means = [[np.append(w[:-1] + 0.01, 0.5 * w[-1] + 0.1) for w in r] for r in worlds]
+    known, unknown = binding_slopes(worlds, means)
+    assert known == pytest.approx(1.0)
+    assert unknown == pytest.approx(0.5)
+    # a mean that does not follow at all is held at the floor; one round gives no slope
+    flat = [[np.full(3, 1 / 3) for _ in r] for r in worlds]
+    assert binding_slopes(worlds, flat) == (SLOPE_FLOOR, SLOPE_FLOOR)
+    assert binding_slopes(worlds[:1], means[:1]) == (1.0, 1.0)

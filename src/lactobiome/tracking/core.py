@@ -748,7 +748,11 @@ def track(
         unknown_hat = [float(p.x.sum()) * a[-1] * g for p, a, g in zip(problems, a_hat, gu_hat, strict=True)]
         unknown_world = [u.copy() for u in unknown_hat]
         world_gu = [g.copy() for g in gu_hat]
+        worlds_c: list[list[np.ndarray]] = []
+        means_c: list[list[np.ndarray]] = []
         for n_round, world in rounds:
+            worlds_c.append([e.copy() for e in estimate])
+            means_c.append([])
             if world is None:
                 world = [_rows_at(a, p.labels, o, e, v)
                          for a, p, o, e, v in zip(a_hat, problems, orders, estimate, target, strict=True)]
@@ -768,6 +772,7 @@ def track(
                         world_gu[i] = h / h.sum()
             for i, r in enumerate(reps):
                 centre = r.mean(axis=0)
+                means_c[-1].append(centre)
                 # the replicates, drawn at the current estimate, overshoot it as the fit
                 # overshoots the truth: move the estimate by the difference
                 shift = target[i] - centre if bias_correction == "bootstrap" else 0.0
@@ -778,10 +783,14 @@ def track(
 
         q = (1.0 - level) / 2.0
         z = float(norm.ppf(1.0 - q))
+        # the corrected estimate solves "mean of replicates at theta = the fit", so its spread
+        # is the replicates' divided by how fast that mean follows theta (the delta method)
+        slope_known, slope_unknown = binding_slopes(worlds_c, means_c)
         for i in range(len(point)):
             v = estimate[i]
             point[i] = v
             dev = np.concatenate(spread[i])
+            dev = dev / np.append(np.full(dev.shape[1] - 1, slope_known), slope_unknown)
             # the bootstrap sees sampling noise only; the model error (sources that are not
             # exactly the seeding communities, the unknown-cost trade-off) is added in
             # quadrature as a binomial-shaped floor, calibrated on real-sample mixtures
@@ -808,6 +817,49 @@ def track(
     )
     table.attrs["relative"] = relative
     return table
+
+
+SLOPE_FLOOR = 0.1
+"""Smallest slope :func:`binding_slopes` returns, so intervals widen at most tenfold (a
+numerical guard for a mean that barely follows the world, not a fitted value)."""
+
+
+def binding_slopes(worlds: list[list[np.ndarray]], means: list[list[np.ndarray]]) -> tuple[float, float]:
+    """How fast the replicates' mean shares follow the world's shares, pooled over the sinks.
+
+    The bias-corrected estimate is the world ``theta`` whose replicates' mean ``b(theta)``
+    equals the fit (indirect inference; Gourieroux, Monfort & Renault 1993, J Appl Econom
+    8:S85), so its sampling spread is the fit's divided by the slope ``b'`` (the delta
+    method). Where the free unknown takes chance excess, ``b`` follows ``theta`` at less
+    than 1:1 and the corrected estimate is noisier than the replicates about their mean.
+    The slope is the least-squares one through the origin of the change of the rounds'
+    means on the change of their worlds, over every sink of the batch (three rounds give
+    two changes per sink, too few for a slope per sink), separately for the known shares
+    and the unknown; clipped to ``[SLOPE_FLOOR, 1]`` (a steeper slope would narrow the
+    intervals on Monte Carlo noise, which biases the estimate upwards anyway).
+
+    Parameters
+    ----------
+    worlds, means
+        Per round, per sink: the world's shares (labels, unknown last) and the replicates'
+        mean shares drawn from it.
+
+    Returns
+    -------
+    tuple of float
+        (slope of the known shares, slope of the unknown share); 1 where fewer than two
+        rounds were run or the worlds did not move.
+    """
+    num = np.zeros(2)
+    den = np.zeros(2)
+    for k in range(1, len(worlds)):
+        for w0, w1, m0, m1 in zip(worlds[k - 1], worlds[k], means[k - 1], means[k], strict=True):
+            dt, dm = w1 - w0, m1 - m0
+            num += [(dt[:-1] * dm[:-1]).sum(), dt[-1] * dm[-1]]
+            den += [(dt[:-1] ** 2).sum(), dt[-1] ** 2]
+    slopes = np.where(den > 0, num / np.where(den > 0, den, 1.0), 1.0)
+    known, unknown = np.clip(slopes, SLOPE_FLOOR, 1.0)
+    return float(known), float(unknown)
 
 
 def corrected_unknown_reads(world: np.ndarray, fitted: np.ndarray, replicates: np.ndarray) -> np.ndarray:
