@@ -17,6 +17,7 @@ EM and SourceTracker's Gibbs sampler (``track(method=...)``; FEAST gives no inte
 
     .venv/bin/python benchmarks/realistic_tracking.py [--mixtures 60] [--seed 1] [--depths 1000 5000 20000 50000]
         [--methods lactobiome feast sourcetracker] [--bias-corrections bootstrap analytic]
+        [--source-redraws fitted posterior]
 """
 
 from __future__ import annotations
@@ -104,6 +105,9 @@ def main() -> int:
                         choices=["lactobiome", "feast", "sourcetracker"])
     parser.add_argument("--bias-corrections", nargs="+", default=["bootstrap"], choices=["bootstrap", "analytic"],
                         help="point-estimate corrections of the default engine, each run on the same mixtures")
+    parser.add_argument("--source-redraws", nargs="+", default=["fitted"], choices=["fitted", "posterior"],
+                        help="what the default engine's bootstrap redraws source samples around, each run on "
+                             "the same mixtures")
     args = parser.parse_args()
     if not DATA.exists():
         print(f"skipped: {DATA} not found (the shared data sets)")
@@ -123,17 +127,20 @@ def main() -> int:
             if truth.empty:
                 print(f"{depth:>7} {'related' if related else 'unrelated':>9}     0  (no source sample that deep)")
                 continue
-            runs = [(m, c) for m in args.methods
-                    for c in (args.bias_corrections if m == "lactobiome" else ["bootstrap"])]
-            for method, correction in runs:
+            runs = [(m, c, r) for m in args.methods
+                    for c in (args.bias_corrections if m == "lactobiome" else ["bootstrap"])
+                    for r in (args.source_redraws if m == "lactobiome" else ["fitted"])]
+            for method, correction, redraw in runs:
                 start = time.perf_counter()
                 with warnings.catch_warnings():
                     warnings.simplefilter("ignore")
                     result = track(counts, metadata, bootstrap=args.bootstrap, seed=args.seed, method=method,
-                                   bias_correction=correction)
+                                   bias_correction=correction, source_redraw=redraw)
                 seconds = time.perf_counter() - start
                 if correction != "bootstrap":
                     method = f"{method}/{correction}"
+                if redraw != "fitted":
+                    method = f"{method}/{redraw}"
                 s = score(result, truth)
                 cover = "     -" if result["ci_low"].isna().all() else f"{s['coverage']:>6.2f}"
                 print(f"{depth:>7} {'related' if related else 'unrelated':>9} {method:>19} "

@@ -30,9 +30,11 @@ the third is within the replicates' Monte Carlo error at 100 replicates)."""
 BIAS_CORRECTIONS = ("bootstrap", "analytic")
 """Ways ``track`` removes the free unknown's take of chance excess from its point estimate:
 the iterated parametric bootstrap (default) or :func:`chance_corrected_unknown`."""
-BOOTSTRAP_TOLERANCE = 1e-4
-"""Convergence tolerance of bootstrap replicates (a tenth of the 0.001 precision at which
-interval ends are reported)."""
+SOURCE_REDRAWS = ("fitted", "posterior")
+"""What a bootstrap replicate's source sample is redrawn around: the fitted seeding community
+(default: the world the fit describes, in which the sample is one draw away from what seeded
+the sink) or the sample's own posterior (a profile drawn about what the sample showed, one
+draw more than the data had; docs/tracking.md, "Round 3")."""
 
 
 @dataclass
@@ -518,6 +520,7 @@ def track(
     method: str = "lactobiome",
     method_options: Mapping[str, Any] | None = None,
     bias_correction: str = "bootstrap",
+    source_redraw: str = "fitted",
 ) -> pd.DataFrame:
     """Estimate, for every sink, the share contributed by each source and by an unknown source.
 
@@ -603,10 +606,17 @@ def track(
         Settings of a published method (:mod:`lactobiome.tracking.methods`).
     bias_correction
         ``"bootstrap"`` (default): the point estimate is moved by the iterated parametric
-        bootstrap's overshoot (``BIAS_ROUNDS`` rounds; needs ``bootstrap`` > 0).
+        bootstrap's overshoot (``BIAS_ROUNDS`` rounds; needs ``bootstrap`` > 0); each round
+        moves the world's shares and its unknown reads per taxon (the unknown profile).
         ``"analytic"``: the sink's chance take is computed from the fit
         (:func:`chance_corrected_unknown`) and removed, whatever ``bootstrap`` is; the
         replicates then give the intervals only. See docs/tracking.md, "Round 2".
+    source_redraw
+        What a bootstrap replicate redraws each source sample around (``SOURCE_REDRAWS``):
+        ``"fitted"`` (default), the fitted seeding community, so the replicate's sample is
+        one draw from what seeded its sink, as the data's was; or ``"posterior"``, the
+        sample's own posterior mean (round 2's engine: one draw more than the data had). See
+        docs/tracking.md, "Round 3".
 
     Returns
     -------
@@ -629,6 +639,8 @@ def track(
         raise InputError(f"lost_min_gain must be >= 0, got {lost_min_gain}")
     if iterations < 1:
         raise InputError(f"iterations must be >= 1, got {iterations}")
+    if source_redraw not in SOURCE_REDRAWS:
+        raise InputError(f"source_redraw must be one of {', '.join(SOURCE_REDRAWS)}, got {source_redraw!r}")
     if bias_correction not in BIAS_CORRECTIONS:
         raise InputError(f"bias_correction must be one of {', '.join(BIAS_CORRECTIONS)}, got {bias_correction!r}")
     from lactobiome.tracking.methods import METHODS, run_method
@@ -718,11 +730,11 @@ def track(
     lows: list[np.ndarray] = [np.full(len(v), np.nan) for v in point]
     highs: list[np.ndarray] = [np.full(len(v), np.nan) for v in point]
     if bootstrap > 0:
-        # replicates start from the point estimate's lost taxa, and only feed interval
-        # quantiles, so a looser tolerance is enough
-        replicate_options = options._replace(
-            tol=max(options.tol, BOOTSTRAP_TOLERANCE), adapt_lost=False, lost_min_gain=0.0
-        )
+        # replicates are the data's estimator applied to data drawn from the fitted world, so
+        # they are solved to the data's tolerance (a looser one stops on the flat ridge of a
+        # free unknown near the start, and the replicates' spread and overshoot come out
+        # too small), with the point estimate's lost taxa
+        replicate_options = options._replace(adapt_lost=False, lost_min_gain=0.0)
         # rounds of replicates: the first from the fit, each next one from the estimate moved
         # by the bias the previous one showed (the iterated bootstrap bias correction)
         n_rounds = min(BIAS_ROUNDS, bootstrap) if bias_correction == "bootstrap" else 1
@@ -733,16 +745,34 @@ def track(
         target = [v.copy() for v in point]
         estimate = [v.copy() for v in point]
         spread: list[list[np.ndarray]] = [[] for _ in point]
+        unknown_hat = [float(p.x.sum()) * a[-1] * g for p, a, g in zip(problems, a_hat, gu_hat, strict=True)]
+        unknown_world = [u.copy() for u in unknown_hat]
+        world_gu = [g.copy() for g in gu_hat]
+        worlds_c: list[list[np.ndarray]] = []
+        means_c: list[list[np.ndarray]] = []
         for n_round, world in rounds:
+            worlds_c.append([e.copy() for e in estimate])
+            means_c.append([])
             if world is None:
                 world = [_rows_at(a, p.labels, o, e, v)
                          for a, p, o, e, v in zip(a_hat, problems, orders, estimate, target, strict=True)]
-            reps = _bootstrap(
-                problems, a_hat, gu_hat, g_hat, lost_hat, orders, rng, n_round, unknown_cost,
+            reps, unknown_reps = _bootstrap(
+                problems, a_hat, world_gu, g_hat, lost_hat, orders, rng, n_round, unknown_cost,
                 replicate_options, by_sample, progress, prior_strength, source_fidelity, world,
+                source_redraw,
             )
+            if bias_correction == "bootstrap":
+                # the unknown's profile is corrected as its share is: the fitted one holds the
+                # sink's chance excess, and a world whose unknown keeps it shows too small a
+                # take; each taxon's unknown reads move by the replicates' overshoot on it
+                for i in range(len(problems)):
+                    h = corrected_unknown_reads(unknown_world[i], unknown_hat[i], unknown_reps[i])
+                    if h.sum() > 0:
+                        unknown_world[i] = h
+                        world_gu[i] = h / h.sum()
             for i, r in enumerate(reps):
                 centre = r.mean(axis=0)
+                means_c[-1].append(centre)
                 # the replicates, drawn at the current estimate, overshoot it as the fit
                 # overshoots the truth: move the estimate by the difference
                 shift = target[i] - centre if bias_correction == "bootstrap" else 0.0
@@ -753,10 +783,14 @@ def track(
 
         q = (1.0 - level) / 2.0
         z = float(norm.ppf(1.0 - q))
+        # the corrected estimate solves "mean of replicates at theta = the fit", so its spread
+        # is the replicates' divided by how fast that mean follows theta (the delta method)
+        slope_known, slope_unknown = binding_slopes(worlds_c, means_c)
         for i in range(len(point)):
             v = estimate[i]
             point[i] = v
             dev = np.concatenate(spread[i])
+            dev = dev / np.append(np.full(dev.shape[1] - 1, slope_known), slope_unknown)
             # the bootstrap sees sampling noise only; the model error (sources that are not
             # exactly the seeding communities, the unknown-cost trade-off) is added in
             # quadrature as a binomial-shaped floor, calibrated on real-sample mixtures
@@ -783,6 +817,72 @@ def track(
     )
     table.attrs["relative"] = relative
     return table
+
+
+SLOPE_FLOOR = 0.1
+"""Smallest slope :func:`binding_slopes` returns, so intervals widen at most tenfold (a
+numerical guard for a mean that barely follows the world, not a fitted value)."""
+
+
+def binding_slopes(worlds: list[list[np.ndarray]], means: list[list[np.ndarray]]) -> tuple[float, float]:
+    """How fast the replicates' mean shares follow the world's shares, pooled over the sinks.
+
+    The bias-corrected estimate is the world ``theta`` whose replicates' mean ``b(theta)``
+    equals the fit (indirect inference; Gourieroux, Monfort & Renault 1993, J Appl Econom
+    8:S85), so its sampling spread is the fit's divided by the slope ``b'`` (the delta
+    method). Where the free unknown takes chance excess, ``b`` follows ``theta`` at less
+    than 1:1 and the corrected estimate is noisier than the replicates about their mean.
+    The slope is the least-squares one through the origin of the change of the rounds'
+    means on the change of their worlds, over every sink of the batch (three rounds give
+    two changes per sink, too few for a slope per sink), separately for the known shares
+    and the unknown; clipped to ``[SLOPE_FLOOR, 1]`` (a steeper slope would narrow the
+    intervals on Monte Carlo noise, which biases the estimate upwards anyway).
+
+    Parameters
+    ----------
+    worlds, means
+        Per round, per sink: the world's shares (labels, unknown last) and the replicates'
+        mean shares drawn from it.
+
+    Returns
+    -------
+    tuple of float
+        (slope of the known shares, slope of the unknown share); 1 where fewer than two
+        rounds were run or the worlds did not move.
+    """
+    num = np.zeros(2)
+    den = np.zeros(2)
+    for k in range(1, len(worlds)):
+        for w0, w1, m0, m1 in zip(worlds[k - 1], worlds[k], means[k - 1], means[k], strict=True):
+            dt, dm = w1 - w0, m1 - m0
+            num += [(dt[:-1] * dm[:-1]).sum(), dt[-1] * dm[-1]]
+            den += [(dt[:-1] ** 2).sum(), dt[-1] ** 2]
+    slopes = np.where(den > 0, num / np.where(den > 0, den, 1.0), 1.0)
+    known, unknown = np.clip(slopes, SLOPE_FLOOR, 1.0)
+    return float(known), float(unknown)
+
+
+def corrected_unknown_reads(world: np.ndarray, fitted: np.ndarray, replicates: np.ndarray) -> np.ndarray:
+    """One fixed-point step of the bootstrap bias correction, on the unknown's reads per taxon.
+
+    Replicates drawn from a world whose unknown holds ``world`` reads per taxon gave, on
+    average, ``replicates`` unknown reads; the data's fit gave ``fitted``. The world's reads
+    move by the fit's excess over the replicates' mean (as the shares do), clipped at 0: a
+    taxon where the replicates' free unknown takes chance excess loses the reads the data's
+    fit took the same way.
+
+    Parameters
+    ----------
+    world, fitted, replicates
+        Unknown reads per taxon: the current world's, the data fit's and the replicates'
+        mean (reads).
+
+    Returns
+    -------
+    numpy.ndarray
+        The next world's unknown reads per taxon (>= 0).
+    """
+    return np.maximum(world + (fitted - replicates), 0.0)
 
 
 def _analytic_point(p: _Problem, a: np.ndarray, G: np.ndarray, gu: np.ndarray, shares: np.ndarray,
@@ -816,7 +916,7 @@ def _rows_at(a: np.ndarray, labels: list[str], order: list[str], shares: np.ndar
 def _bootstrap(
     problems: list[_Problem],
     a_hat: list[np.ndarray],
-    gu_hat: list[np.ndarray],
+    world_gu: list[np.ndarray],
     g_hat: list[np.ndarray],
     lost_hat: list[np.ndarray],
     orders: list[list[str]],
@@ -829,20 +929,28 @@ def _bootstrap(
     prior_strength: float,
     source_fidelity: float | None,
     world: list[np.ndarray],
-) -> list[np.ndarray]:
-    """Bootstrap replicates of every sink's proportions (replicates x labels+1).
+    source_redraw: str = "fitted",
+) -> tuple[list[np.ndarray], list[np.ndarray]]:
+    """Bootstrap replicates of every sink's proportions (replicates x labels+1), and the
+    replicates' mean unknown reads per taxon (one array per sink, over its active taxa).
 
     Each replicate redraws the sink's reads and every source sample's reads (multinomial at
     the observed depth), and, where an Env has several source samples and they are pooled,
-    resamples those samples with replacement. With a seeding draw (``p.tau`` > 0) a source
-    sample is redrawn from a profile that is itself drawn from its posterior,
-    ``Dirichlet(tau (y + b) / (m + sum b))``, so the replicates carry the difference between
-    the sample and the seeding community too. Each replicate's pseudo-counts and draw sizes
-    are estimated from its own reads, as for the data. The sink is redrawn from the mixture
-    of the fitted profiles at the shares ``world`` (per source sample, unknown last). Fits
-    start from the point estimate (its proportions and its lost taxa).
+    resamples those samples with replacement; each replicate is fitted to the data's own
+    tolerance. With a seeding draw (``p.tau`` > 0) a source
+    sample is redrawn from a profile that is itself drawn from ``Dirichlet(tau c)``, so the
+    replicates carry the difference between the sample and the seeding community too; the
+    centre ``c`` is the sample's posterior mean ``(y + b) / (m + sum b)`` (``source_redraw``
+    ``"posterior"``) or the fitted seeding community (``"fitted"``; a source whose fit
+    thinned lost taxa keeps its posterior, which still holds them). Each replicate's
+    pseudo-counts and draw sizes are estimated from its own reads, as for the data. The sink
+    is redrawn from the mixture of the fitted source profiles and the unknown profile
+    ``world_gu`` at the shares ``world`` (per source sample, unknown last). Fits start
+    near the point estimate (its proportions, the world's unknown profile mixed with the
+    replicate sink's own) and from its lost taxa.
     """
     out = [np.empty((n_boot, len(o) + 1)) for o in orders]
+    unknown_reads = [np.zeros(len(p.x)) for p in problems]
     # replicates are solved in chunks so memory stays bounded on large analyses
     per_rep = sum(p.Y.size + p.x.size for p in problems)
     chunk = max(1, min(n_boot, int(BOOTSTRAP_CHUNK_VALUES // max(per_rep, 1))))
@@ -855,7 +963,7 @@ def _bootstrap(
             n = int(round(p.x.sum()))
             # the sink is redrawn from the fitted mixture (a parametric bootstrap), so the
             # replicates also show how much of their own noise the free unknown profile takes
-            fitted = world[i][:-1] @ g_hat[i] + world[i][-1] * gu_hat[i]
+            fitted = world[i][:-1] @ g_hat[i] + world[i][-1] * world_gu[i]
             fitted = np.maximum(fitted, 0.0)
             x_b = rng.multinomial(n, fitted / fitted.sum(), size=b_count).astype(np.float64)
             if by_sample:
@@ -867,6 +975,11 @@ def _bootstrap(
             depth = np.round(p.Y.sum(axis=1)).astype(np.int64)
             if (p.tau > 0).all():
                 post = (p.Y + p.pseudo) / (p.Y + p.pseudo).sum(axis=1, keepdims=True)
+                if source_redraw == "fitted":
+                    # the world's seeding community; the sample is one draw of tau away from it
+                    fitted_g = g_hat[i] / g_hat[i].sum(axis=1, keepdims=True)
+                    thinned = np.asarray(np.any(lost_hat[i], axis=1), dtype=bool)
+                    post = np.where(thinned[:, None], post, fitted_g)
                 # taxa no source sample shows form one Dirichlet component (their draw is
                 # spread as the posterior mean): the same law for every seen taxon and the
                 # unseen total, with a gamma draw per seen taxon only
@@ -886,12 +999,14 @@ def _bootstrap(
                 Y_b = rng.multinomial(depth[rows_b], profile[rows_b]).astype(np.float64)
             B_all = source_pseudocounts(Y_b, p.prior, prior_strength)
             tau_all = seeding_draw_size(Y_b, B_all, source_fidelity)
+            # replicates start near the point estimate: the data's tolerance (not the start)
+            # is what makes them the data's estimator, and a near start costs fewer steps
             a_b0 = np.maximum(
                 np.concatenate([a_hat[i][rows_b], np.full((b_count, 1), a_hat[i][-1])], axis=1),
                 1e-3,
             )
             a_b0 /= a_b0.sum(axis=1, keepdims=True)
-            gu_b = 0.9 * gu_hat[i] + 0.1 * x_b / x_b.sum(axis=1, keepdims=True)
+            gu_b = 0.9 * world_gu[i] + 0.1 * x_b / x_b.sum(axis=1, keepdims=True)
             gu_b /= gu_b.sum(axis=1, keepdims=True)
             for b in range(b_count):
                 rows = rows_b[b]
@@ -904,11 +1019,12 @@ def _bootstrap(
                 labels.append([p.labels[r] for r in rows])
                 lost0.append(lost_hat[i][rows])
                 owner.append((i, b))
-        a_b, _, _, _, _, _ = _solve(xs, Ys, Bs, taus, a0, gu0, kappa, options, lost0)
+        a_b, gu_b_fit, _, _, _, _ = _solve(xs, Ys, Bs, taus, a0, gu0, kappa, options, lost0)
         for f, a in enumerate(a_b):
             i, b = owner[f]
             out[i][done + b] = _collapse(a, labels[f], orders[i])
+            unknown_reads[i] += xs[f].sum() * a[-1] * gu_b_fit[f] / n_boot
         done += b_count
         if progress is not None:
             progress(b_count * len(problems))
-    return out
+    return out, unknown_reads
