@@ -117,9 +117,14 @@ def summarise(joined: pd.DataFrame) -> dict[str, float]:
 @click.option("--methods", default="lactobiome,feast,sourcetracker", show_default=True,
               help="Comma-separated track methods scored per source on the closed loops "
                    "(positive controls, infant gut months 1 and 6, milk as a sink); '' skips them.")
+@click.option("--tell-overdispersion/--no-tell-overdispersion", default=True, show_default=True,
+              help="Give our engine the observation model's 16S overdispersion "
+                   "(obs_dm_overdispersion), as a study with technical replicates would know it; "
+                   "it is told, not estimated.")
 def benchmark_tracking(design_name: str, scenario: str, dyads: int, depths: str,
                        contaminations: str, max_day: int, bootstrap: int, seed: int,
-                       methods: str = "lactobiome,feast,sourcetracker") -> None:
+                       methods: str = "lactobiome,feast,sourcetracker",
+                       tell_overdispersion: bool = True) -> None:
     """Simulate -> observe -> track -> compare with the provenance truth.
 
     Then, per loop, method and source: Pearson r across sinks, bias, MAE and interval
@@ -148,6 +153,9 @@ def benchmark_tracking(design_name: str, scenario: str, dyads: int, depths: str,
     bad = [m for m in method_list if m not in METHODS]
     if bad:
         raise InputError(f"--methods: unknown method {bad[0]!r}, expected some of {', '.join(METHODS)}")
+    from lactobiome.model.parameters import load_parameters
+
+    rho = load_parameters().value("obs_dm_overdispersion", "fraction") if tell_overdispersion else 0.0
     loop_days = {d for _, name, days, _, _ in LOOPS for d in days} if method_list else set()
     horizon = max([*design.days, *loop_days])
     sc = load_scenario(scenario, {"cohort": {"dyads": dyads, "days": horizon},
@@ -162,7 +170,7 @@ def benchmark_tracking(design_name: str, scenario: str, dyads: int, depths: str,
             meta = obs.metadata
             keep = meta[(meta["day"] <= max_day)]
             est = track(obs.counts[keep.index], keep[["Env", "SourceSink", "id"]],
-                        bootstrap=bootstrap, seed=seed)
+                        bootstrap=bootstrap, seed=seed, overdispersion=rho)
             joined = score(est, obs.truth)
             joined = joined.merge(meta[["Env", "day"]], left_on="sink", right_index=True)
             milk_share = float(meta.loc[meta["Env"] == "milk", "contaminant_read_share"].median())
@@ -182,7 +190,8 @@ def benchmark_tracking(design_name: str, scenario: str, dyads: int, depths: str,
     if method_list:
         # every depth and contamination asked for (the control without kit DNA once per depth)
         table = closed_loop_grid(ds, tuple(method_list), depth_list, contam_list,
-                                 seed=seed, bootstrap=bootstrap)
+                                 seed=seed, bootstrap=bootstrap,
+                                 tell_overdispersion=tell_overdispersion)
         click.echo("\nper loop, depth, contamination, method and source "
                    "(r across sinks; coverage NaN: no intervals):")
         with pd.option_context("display.width", 200):

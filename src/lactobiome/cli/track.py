@@ -60,6 +60,12 @@ def _setting(flag: str, default: float, help: str) -> Callable[[F], F]:
 )
 @_setting("--effective-depth", 10_000.0, "Reads a relative-abundance sample is taken to be worth.")
 @_setting(
+    "--overdispersion", 0.0,
+    "Dirichlet-multinomial intra-class correlation of the reads' technical noise, as the "
+    "study's technical replicates measure it: each sample of n reads then counts as "
+    "n / (1 + (n - 1) rho) reads (default engine only; 0: multinomial reads).",
+)
+@_setting(
     "--unknown-cost", 0.2,
     "Cost of an unknown-source read, in units of the sampling-noise scale.",
 )
@@ -100,6 +106,7 @@ def track(
     level: float,
     relative: bool | None,
     effective_depth: float,
+    overdispersion: float,
     unknown_cost: float,
     source_fidelity: float | None,
     max_loss: float,
@@ -143,6 +150,7 @@ def track(
             level=level,
             relative=relative,
             effective_depth=effective_depth,
+            overdispersion=overdispersion,
             unknown_cost=unknown_cost,
             source_fidelity=source_fidelity,
             max_loss=max_loss,

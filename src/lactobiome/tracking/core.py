@@ -506,6 +506,7 @@ def track(
     level: float = 0.9,
     relative: bool | None = None,
     effective_depth: float = 10_000.0,
+    overdispersion: float = 0.0,
     unknown_cost: float = 0.2,
     prior_strength: float = 1.0,
     source_fidelity: float | None = None,
@@ -555,6 +556,14 @@ def track(
         For relative abundances: the number of independent reads a sample is taken to be
         worth. Each sample becomes ``effective_depth`` fractional pseudo-counts in the same
         proportions (no rounding); intervals widen as it shrinks.
+    overdispersion
+        Dirichlet-multinomial intra-class correlation ``rho`` of the reads' technical noise
+        (PCR and library preparation), as technical replicates of the study measure it
+        (:func:`lactobiome.tracking.overdispersion.overdispersion_from_replicates`). 0
+        (default): reads are multinomial and the table is used as it is. A positive value:
+        each read-count sample of ``n`` reads is scaled to its effective depth
+        ``n / (1 + (n - 1) rho)`` before the fit (the default engine only; the published
+        methods take the reads as they are). It is told, not estimated from the table.
     unknown_cost
         Cost of a read assigned to the unknown source, in units of the fit's sampling-noise
         scale (see :mod:`lactobiome.tracking.engine` and docs/tracking.md).
@@ -650,12 +659,25 @@ def track(
     sub, meta, relative = _validate(counts, metadata, counts_name, metadata_name, relative)
     if method != "lactobiome" and relative:
         raise InputError(f"{counts_name}: method {method!r} needs read counts, not relative abundances")
+    if not 0.0 <= overdispersion < 1.0:
+        raise InputError(f"overdispersion must be in [0, 1), got {overdispersion}")
+    if overdispersion > 0.0 and method != "lactobiome":
+        raise InputError(f"overdispersion applies to the default engine only, not to method {method!r}")
+    if overdispersion > 0.0 and relative:
+        raise InputError(f"{counts_name}: overdispersion applies to read counts; "
+                         "for relative abundances set effective_depth")
+    if overdispersion > 0.0 and rarefy:
+        raise InputError(f"{counts_name}: rarefying and overdispersion together are not supported")
     if relative:
         if rarefy:
             raise InputError(f"{counts_name}: relative abundances cannot be rarefied")
         totals = sub.sum(axis=0)
         totals[totals == 0] = 1.0
         sub = sub / totals * effective_depth
+    elif overdispersion > 0.0:
+        from lactobiome.tracking.overdispersion import effective_reads
+
+        sub = effective_reads(sub, overdispersion)
     skipped: dict[str, tuple[str, str]] = {}
     dropped: list[str] = []
     problems = _build_problems(sub, meta, counts_name, metadata_name, by_sample, skipped, dropped)
