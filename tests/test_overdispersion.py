@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -113,3 +115,28 @@ def test_the_16s_overdispersion_has_a_source_and_sits_in_its_range() -> None:
     assert row.source != "assumption" and "Bender" in row.source
     low, high = row.prior_args
     assert low <= row.value <= high
+
+
+def test_cli_track_takes_the_overdispersion(tmp_path: Path) -> None:
+    from click.testing import CliRunner
+
+    from lactobiome.cli import cli
+
+    counts, meta, _ = _planted(0.01, seed=8)
+    counts.index = [f"t{i}" for i in range(len(counts))]
+    counts.index.name = "taxon"
+    table, mapping = tmp_path / "c.txt", tmp_path / "m.txt"
+    counts.to_csv(table, sep="\t")
+    meta.to_csv(mapping, sep="\t")
+    runs = {}
+    for rho in ("0", "0.01"):
+        out = tmp_path / f"o{rho}.tsv"
+        res = CliRunner().invoke(cli, ["track", str(table), str(mapping), "--out", str(out), "--bootstrap", "0",
+                                       "--overdispersion", rho])
+        assert res.exit_code == 0, res.output
+        runs[rho] = pd.read_csv(out, sep="\t")
+    unknown = {k: v.loc[v["source"] == "Unknown", "proportion"].mean() for k, v in runs.items()}
+    assert unknown["0.01"] < unknown["0"]
+    res = CliRunner().invoke(cli, ["track", str(table), str(mapping), "--out", str(tmp_path / "x.tsv"),
+                                   "--method", "feast", "--overdispersion", "0.01"])
+    assert isinstance(res.exception, InputError) and "default engine only" in str(res.exception)

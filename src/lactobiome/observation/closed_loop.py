@@ -5,7 +5,10 @@ error and interval coverage (never one r pooled over sources with Unknown in it:
 guess of a large Unknown scores well there). A **positive control** replaces every real sink
 by a mixture of its own visit's source samples' *true* communities at known Dirichlet(1, ...)
 shares, read through the same amplicon model at the design's depth, so every method should
-recover the shares.
+recover the shares; one copy of it is analysed after dropping the blanks' taxa
+(:data:`BLANK_FILTERED`). The default engine is told the observation model's 16S
+overdispersion (``track(..., overdispersion=rho)``), as a study with technical replicates
+would know it; the published methods get the reads as they are.
 """
 
 from __future__ import annotations
