@@ -233,3 +233,12 @@ def test_metaphlan_errors_name_the_species_line(tmp_path: Path) -> None:
     path.write_text("\n".join(lines) + "\n")
     with pytest.raises(InputError, match=rf"bad_profile.txt: line {bad + 1} \(taxon "):
         read_metaphlan(path)
+
+
+def test_a_dense_json_biom_with_ragged_rows_is_one_input_error(tmp_path):
+    path = tmp_path / "ragged.biom"
+    path.write_text(json.dumps({
+        "rows": [{"id": "t1"}, {"id": "t2"}], "columns": [{"id": "s1"}, {"id": "s2"}], "shape": [2, 2],
+        "matrix_type": "dense", "data": [[1, 2], [3]]}))
+    with pytest.raises(InputError, match=r"ragged.biom: dense 'data' is not a 2 x 2 table of numbers"):
+        read_biom(path)

@@ -500,7 +500,10 @@ def read_biom(path: str | Path, integer: bool = True) -> pd.DataFrame:
         if shape != (len(obs), len(samples)):
             raise InputError(f"{path}: 'shape' {list(shape)} does not match rows x columns")
         if doc.get("matrix_type", "sparse") == "dense":
-            dense = np.asarray(doc["data"], dtype=np.float64)
+            try:
+                dense = np.asarray(doc["data"], dtype=np.float64)
+            except (ValueError, TypeError):  # ragged rows or non-numbers
+                raise InputError(f"{path}: dense 'data' is not a {shape[0]} x {shape[1]} table of numbers") from None
             if dense.shape != shape:
                 raise InputError(f"{path}: dense 'data' is not {shape[0]} x {shape[1]}")
         else:
