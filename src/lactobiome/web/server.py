@@ -260,7 +260,7 @@ def planned_dyad_days(trial: Any) -> int:
     At enrolment on diagnosis a woman's horizon counts from the last day of the window (the
     latest she can be enrolled), so the figure is an upper bound.
     """
-    from lactobiome.trial.definition import DiagnosisEnrolment, DayEnrolment
+    from lactobiome.trial.definition import DayEnrolment, DiagnosisEnrolment
     from lactobiome.trial.endpoints import horizon_days
     from lactobiome.trial.runner import pregnancy_days_needed
 
@@ -367,11 +367,11 @@ class Handler(BaseHTTPRequestHandler):
             from lactobiome.web.forms import trial_form_fields, trial_values
 
             designs = {name: _builtin_trial(name) for name in builtin_names()}
+            limits: dict[str, int] = {**explorer.trial_limits(), "dyad_days": explorer.limits.max_trial_dyad_days}
             self._json(HTTPStatus.OK, {"designs": [design_summary(d) for d in designs.values()],
                                        "fields": [f.__dict__ for f in trial_form_fields()],
                                        "values": {n: trial_values(d) for n, d in designs.items()},
-                                       "limits": {**explorer.trial_limits(),
-                                                  "dyad_days": explorer.limits.max_trial_dyad_days},
+                                       "limits": limits,
                                        "disclaimer": DISCLAIMER})
             return
         job = self._trial()
