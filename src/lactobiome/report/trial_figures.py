@@ -27,6 +27,8 @@ MEASURED_COLOUR = "#1565c0"
 TRUTH_COLOUR = "#6d6d6d"
 """Colour of the model's truth drawn beside it (presentation choice)."""
 
+# Horizontal figures set orientation="h" on their traces: in scattermode "group" the offset
+# between measured and truth goes along the category axis only then (else it shifts the values).
 RATIO_MEASURES: frozenset[str] = frozenset({"risk_ratio", "odds_ratio", "incidence_rate_ratio"})
 """Effect measures whose 'no effect' is 1 (drawn on a log axis); the others' is 0."""
 
@@ -101,7 +103,7 @@ def effects_section(design: Mapping[str, Any], effects: pd.DataFrame) -> Section
     fig.add_trace(go.Scatter(
         x=[_finite(v) for v in rows["estimate"]], y=rows["comparison"].tolist(), mode="markers+text",
         name="measured effect", marker={"color": MEASURED_COLOUR, "size": 11},
-        error_x=_error(rows, "estimate", "ci_low", "ci_high"), offsetgroup="measured",
+        error_x=_error(rows, "estimate", "ci_low", "ci_high"), offsetgroup="measured", orientation="h",
         text=[f"p = {_text(p)}" for p in rows["p_value"]], textposition="top center",
         customdata=[[_text(v), _text(lo), _text(hi)] for v, lo, hi in
                     zip(rows["estimate"], rows["ci_low"], rows["ci_high"], strict=True)],
@@ -109,7 +111,7 @@ def effects_section(design: Mapping[str, Any], effects: pd.DataFrame) -> Section
                       "<extra></extra>"))
     fig.add_trace(go.Scatter(
         x=[_finite(v) for v in rows["truth_estimate"]], y=rows["comparison"].tolist(), mode="markers",
-        name="effect of the arms' truth", offsetgroup="truth",
+        name="effect of the arms' truth", offsetgroup="truth", orientation="h",
         marker={"color": TRUTH_COLOUR, "size": 11, "symbol": "diamond-open", "line": {"width": 2}},
         text=[_text(v) for v in rows["truth_estimate"]], hovertemplate=f"{measure} of the truth: %{{text}}<extra></extra>"))
     fig.add_vline(x=_null(measure), line={"color": "#c62828", "dash": "dot"})
@@ -135,7 +137,7 @@ def paired_section(design: Mapping[str, Any], paired: pd.DataFrame) -> Section:
             continue
         fig.add_trace(go.Scatter(
             x=[_finite(v) for v in chosen["estimate"]], y=chosen["comparison"].tolist(), mode="markers",
-            name=f"{basis} (same women, both arms)", offsetgroup=basis,
+            name=f"{basis} (same women, both arms)", offsetgroup=basis, orientation="h",
             marker={"color": colour, "size": 11, "symbol": symbol, "line": {"width": 2}},
             error_x=_error(chosen, "estimate", "ci_low", "ci_high"),
             text=[f"{m} {_text(v)} [{_text(lo)}, {_text(hi)}], p = {_text(p)}, n = {n}" for m, v, lo, hi, p, n in

@@ -416,6 +416,8 @@ class Handler(BaseHTTPRequestHandler):
             client = self._client() or secrets.token_hex(16)
             self._send(HTTPStatus.OK, page().encode("utf-8"), "text/html; charset=utf-8",
                        {"Set-Cookie": f"{COOKIE}={client}; Path=/; HttpOnly; SameSite=Strict"})
+        elif url.path == "/favicon.ico":  # browsers ask for one; "no content" keeps their consoles clean
+            self._send(HTTPStatus.NO_CONTENT, b"", "image/x-icon")
         elif url.path == "/plotly.js":
             from plotly.offline import get_plotlyjs
 
