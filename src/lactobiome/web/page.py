@@ -217,7 +217,8 @@ async function loadTrials() {
     select.add(new Option(d.name, d.name));
   }
   $('trial-limits').textContent = `in the explorer: at most ${trials.limits.n_per_arm} women per arm, ` +
-    `${trials.limits.follow_up_days} days of follow-up and ${trials.limits.dyad_days.toLocaleString('en')} dyad-days`;
+    `${trials.limits.follow_up_days} days of follow-up and ${trials.limits.dyad_days.toLocaleString('en')} dyad-days; ` +
+    'a follow-up shorter than the design\'s also shortens the endpoint windows that run to its end';
   select.value = trials.designs.some((d) => d.name === 'hurtado2017') ? 'hurtado2017' : trials.designs[0].name;
   trialForm(select.value);
 }
