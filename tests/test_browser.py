@@ -189,3 +189,26 @@ def test_trial_view_lists_designs_runs_and_redraws(browser, explorer):
     assert response.ok and response.body()[:2] == b"PK"
     assert watch.errors == [] and watch.foreign == []
     page.close()
+
+
+def test_trial_report_renders_offline_with_the_power_curve(browser, tmp_path):
+    from lactobiome.api import trial as run_design  # lb.trial: the subpackage once lactobiome.trial is imported
+    from lactobiome.report import write_trial_report
+    from lactobiome.trial import load_trial
+    from lactobiome.trial.output import DISCLAIMER as TRIAL_DISCLAIMER
+
+    design = load_trial("hurtado2017").model_copy(update={"follow_up_days": 5})
+    run_design(design, n_per_arm=4, power=[4, 6], replicates=2, out=tmp_path / "trial")
+    out = write_trial_report(tmp_path / "trial", tmp_path / "trial.html")
+    context = browser.new_context(viewport={"width": 1280, "height": 800}, offline=True)
+    page = context.new_page()
+    watch = Watch(page, lambda url: url == out.as_uri())
+    page.goto(out.as_uri())
+    keys = ["trial-arms", "trial-effects", "trial-paired", "trial-power"]
+    assert [page.locator("section").nth(i).get_attribute("id") for i in range(page.locator("section").count())] == keys
+    for key in keys:
+        page.locator(f"#fig-{key} .main-svg").first.wait_for(timeout=TIMEOUT_MS)
+    assert page.evaluate("document.getElementById('fig-trial-power').data[0].x") == [4, 6]
+    assert TRIAL_DISCLAIMER.strip("()") in page.locator("#disclaimer").inner_text().lower()
+    assert watch.errors == [] and watch.foreign == []
+    context.close()
