@@ -192,7 +192,8 @@ def test_trial_view_lists_designs_runs_and_redraws(browser, explorer):
 
 
 def test_trial_report_renders_offline_with_the_power_curve(browser, tmp_path):
-    from lactobiome.api import trial as run_design  # lb.trial: the subpackage once lactobiome.trial is imported
+    # lb.trial would be the subpackage here: importing lactobiome.trial rebinds the package's attribute
+    from lactobiome.api import trial as run_design
     from lactobiome.report import write_trial_report
     from lactobiome.trial import load_trial
     from lactobiome.trial.output import DISCLAIMER as TRIAL_DISCLAIMER
