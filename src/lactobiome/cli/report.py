@@ -25,6 +25,8 @@ def report(result: Path, validation: Path | None, dyad: int | None, out: Path) -
     from lactobiome.report import write_report, write_trial_report
 
     if result.is_dir() and (result / "trial.yaml").is_file():
+        if validation is not None or dyad is not None:
+            raise click.UsageError("--validation and --dyad are for a simulation result, not a trial folder")
         path = write_trial_report(result, out)
     else:
         path = write_report(result, out, validation=validation, dyad=dyad)

@@ -225,9 +225,11 @@ def write_trial_report(folder: str | Path, out: str | Path) -> Path:
 
     design, tables = read_trial_folder(folder)
     info = design.get("meta", {})
+    arms = tables["arms"][tables["arms"]["endpoint"] == design["primary"]["name"]]
+    sizes = ", ".join(f"{arm} {n}" for arm, n in zip(arms["arm"], arms["n"], strict=True))
     meta = (f"trial {design['name']}: {design['source']}; {info.get('women_enrolled', '?')} women enrolled of "
-            f"{info.get('women_screened', '?')} screened, {design['n_per_arm']} in the smallest arm, follow-up "
-            f"{design['follow_up_days']} days; lactobiome {info.get('lactobiome_version', '?')}")
+            f"{info.get('women_screened', '?')} screened, allocated {sizes}; follow-up {design['follow_up_days']} "
+            f"days; lactobiome {info.get('lactobiome_version', '?')}")
     disclaimer = f"{DISCLAIMER} {TRIAL_DISCLAIMER.strip('()').capitalize()}."
     page = render_html(trial_sections(design, tables), None, f"lactobiome trial {design['name']}", meta, disclaimer)
     return write_text_atomic(page, Path(out))

@@ -115,6 +115,10 @@ def effects_section(design: Mapping[str, Any], effects: pd.DataFrame) -> Section
         marker={"color": TRUTH_COLOUR, "size": 11, "symbol": "diamond-open", "line": {"width": 2}},
         text=[_text(v) for v in rows["truth_estimate"]], hovertemplate=f"{measure} of the truth: %{{text}}<extra></extra>"))
     fig.add_vline(x=_null(measure), line={"color": "#c62828", "dash": "dot"})
+    for comparison, estimate in zip(rows["comparison"], rows["estimate"], strict=True):
+        if _finite(estimate) is None:  # e.g. no events in either arm: say so where the dot would be
+            fig.add_annotation(text=f"{measure.replace('_', ' ')} not estimable at this n", x=0.5, xref="paper",
+                               y=comparison, yref="y", showarrow=False, bgcolor="white", font={"color": MEASURED_COLOUR})
     fig.update_layout(scattermode="group", height=max(260, 110 * len(rows) + 120), margin={"t": 30},
                       xaxis={"title": {"text": f"{measure.replace('_', ' ')} (arm vs {design['control']})"},
                              "type": "log" if measure in RATIO_MEASURES else "linear"},
