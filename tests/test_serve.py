@@ -232,3 +232,40 @@ def test_trial_view_api_limits_run_figures_outputs_and_report(server, tmp_path):
     for key in ("trial-arms", "trial-effects", "trial-paired"):
         assert f'id="fig-{key}"' in page
     assert TRIAL_DISCLAIMER.strip("()") in page.lower() and "<script src=" not in page
+
+
+def test_trial_figures_draw_the_tables_with_the_null_of_each_measure():
+    import math
+
+    import pandas as pd
+
+    from lactobiome.report.trial_figures import effects_section, paired_section
+    from lactobiome.trial import load_trial, parse_trial
+    from lactobiome.trial.results import design_summary
+
+    data = load_trial("hurtado2017").model_dump(mode="json")
+    data["arms"][1]["treatment"] = {"antibiotic": {"antibiotic_class": "flucloxacillin", "days": 10}}
+    design = design_summary(parse_trial(data, "test"))
+    assert design["arms"][1]["interventions"][-1].endswith("flucloxacillin for 10 days")
+    assert design["arms"][0]["interventions"] == [] and design["control"] == "placebo"
+    effects = pd.DataFrame({"endpoint": ["mastitis_16wk", "mastitis_16wk", "other"],
+                            "comparison": ["a vs placebo", "b vs placebo", "a vs placebo"],
+                            "measure": "risk_ratio", "estimate": [0.5, math.nan, 9.0], "ci_low": [0.2, math.nan, 1.0],
+                            "ci_high": [1.5, math.nan, 20.0], "p_value": [0.2, 1.0, 0.01],
+                            "truth_estimate": [0.8, 1.0, 2.0]})
+    fig = effects_section(design, effects).figure
+    measured, truth = fig.data
+    assert list(measured.y) == ["a vs placebo", "b vs placebo"]  # the primary endpoint only
+    assert list(measured.x) == [0.5, None] and list(truth.x) == [0.8, 1.0]
+    assert list(measured.error_x.array) == [pytest.approx(1.0), None]
+    assert list(measured.error_x.arrayminus) == [pytest.approx(0.3), None]
+    assert list(measured.text) == ["p = 0.2", "p = 1"]
+    assert fig.layout.xaxis.type == "log" and fig.layout.shapes[0].x0 == 1.0  # a ratio's "no effect" is 1
+    assert [a.y for a in fig.layout.annotations] == ["b vs placebo"]  # said, not drawn, where not estimable
+    assert all(t.orientation == "h" for t in fig.data)  # grouped along the comparisons, not shifted in value
+    paired = pd.DataFrame({"endpoint": "mastitis_16wk", "comparison": "a vs placebo", "basis": ["measured", "truth"],
+                           "measure": "risk_difference", "n": 8, "estimate": [-0.25, 0.0], "ci_low": [-0.6, 0.0],
+                           "ci_high": [0.1, 0.0], "p_value": [0.15, 1.0]})
+    fig = paired_section(design, paired).figure
+    assert [t.x[0] for t in fig.data] == [-0.25, 0.0] and fig.layout.shapes[0].x0 == 0.0
+    assert "no within-woman contrast" in paired_section(design, paired.iloc[0:0]).caption[0]
