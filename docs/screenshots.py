@@ -1,8 +1,9 @@
 """Screenshots of the report and of the explorer for docs/ (Playwright driving Debian's Chromium).
 
 Simulates a default cohort, writes its report and its validation table, opens the report
-offline and the explorer on a free local port, runs a cohort there, steps one dyad and saves
-``docs/report.png`` and ``docs/explorer.png``.
+offline and the explorer on a free local port, runs a cohort there, steps one dyad, runs a
+small hurtado2017 trial in the Trials view and saves ``docs/report.png``, ``docs/explorer.png``
+and ``docs/explorer-trials.png``.
 
     .venv/bin/python docs/screenshots.py [--dyads 300] [--days 180]
 """
@@ -29,6 +30,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--dyads", type=int, default=300)
     parser.add_argument("--days", type=int, default=180)
+    parser.add_argument("--trial-n", type=int, default=30, help="women per arm of the trial view's hurtado2017 run")
     args = parser.parse_args()
     ds = lb.simulate(dyads=args.dyads, days=args.days, seed=1)
     server = make_server("127.0.0.1", 0)
@@ -51,10 +53,18 @@ def main() -> None:
         page.dispatch_event("#dyad-day", "input")
         page.wait_for_timeout(500)
         page.screenshot(path=str(DOCS / "explorer.png"), full_page=True)
+        page.click("#tab-trials")
+        page.locator("#trial-designs tbody tr").first.wait_for()
+        page.select_option("#trial", "hurtado2017")
+        page.fill("[id='trial-field-n_per_arm']", str(args.trial_n))
+        page.click("#trial-run")
+        page.wait_for_selector("body[data-trial-runs='1']", timeout=300_000)
+        page.wait_for_timeout(500)
+        page.screenshot(path=str(DOCS / "explorer-trials.png"), full_page=True)
         browser.close()
     server.shutdown()
     server.server_close()
-    print(f"wrote {DOCS / 'report.png'} and {DOCS / 'explorer.png'}")
+    print(f"wrote {DOCS / 'report.png'}, {DOCS / 'explorer.png'} and {DOCS / 'explorer-trials.png'}")
 
 
 if __name__ == "__main__":

@@ -134,3 +134,82 @@ def test_explorer_field_error_run_and_figure_change(browser, explorer):
     assert len(watch.errors) == 1 and "status of 422" in watch.errors[0]
     assert watch.foreign == []
     page.close()
+
+
+def _trial_figure(page, key: str) -> list[dict]:
+    script = "(t) => ({name: t.name, x: t.x, y: t.y, text: t.text})"
+    return page.evaluate(f"document.querySelector('#trial-view-{key} .figure').data.map({script})")
+
+
+def test_trial_view_lists_designs_runs_and_redraws(browser, explorer):
+    from lactobiome.trial import builtin_names
+    from lactobiome.trial.output import DISCLAIMER as TRIAL_DISCLAIMER
+
+    page = browser.new_page(viewport={"width": 1400, "height": 900})
+    watch = Watch(page, lambda url: urlparse(url).netloc == urlparse(explorer).netloc)
+    page.goto(explorer + "/")
+    page.wait_for_selector("body[data-ready='1']", timeout=TIMEOUT_MS)
+    page.click("#tab-trials")
+    rows = page.locator("#trial-designs tbody tr")
+    rows.first.wait_for(timeout=TIMEOUT_MS)
+    assert [rows.nth(i).get_attribute("data-trial") for i in range(rows.count())] == builtin_names()
+    hurtado = page.locator("#trial-designs tr[data-trial='hurtado2017']").inner_text()
+    assert "Hurtado JA et al." in hurtado and "limosilactobacillus_fermentum_cect5716" in hurtado
+    assert "mastitis_16wk" in hurtado
+    assert TRIAL_DISCLAIMER.strip("()") in page.locator("#trial-disclaimer").inner_text()
+    assert page.locator("#view-cohort").is_hidden()
+    # a field error in the CLI's words, beside its field
+    page.select_option("#trial", "hurtado2017")
+    page.fill("[id='trial-field-n_per_arm']", "0")
+    page.dispatch_event("[id='trial-field-n_per_arm']", "change")
+    sync_api.expect(page.locator("[id='trial-error-n_per_arm']")).to_have_text(
+        "n_per_arm: Input should be greater than or equal to 1 (got 0)")
+    # a tiny trial runs and draws its figures; a second run with another n redraws them
+    page.fill("[id='trial-field-n_per_arm']", "4")
+    page.fill("[id='trial-field-follow_up_days']", "5")
+    page.dispatch_event("[id='trial-field-follow_up_days']", "change")
+    sync_api.expect(page.locator("[id='trial-error-n_per_arm']")).to_have_text("")
+    for run, n in ((1, 4), (2, 5)):
+        page.fill("[id='trial-field-n_per_arm']", str(n))
+        page.click("#trial-run")
+        page.wait_for_selector(f"body[data-trial-runs='{run}']", timeout=TIMEOUT_MS)
+        for key in ("arms", "effects", "paired"):
+            page.locator(f"#trial-view-trial-{key} .main-svg").first.wait_for(timeout=TIMEOUT_MS)
+        arms = _trial_figure(page, "trial-arms")
+        assert [t["name"] for t in arms] == ["measured (trial's assay)", "model truth"]
+        assert arms[0]["x"] == ["placebo", "fermentum_cect5716"]
+        assert all(text.startswith(f"n = {n}: ") for text in arms[0]["text"])
+        effects = _trial_figure(page, "trial-effects")
+        assert effects[0]["y"] == ["fermentum_cect5716 vs placebo"] and effects[0]["text"][0].startswith("p = ")
+        assert {t["name"] for t in _trial_figure(page, "trial-paired")} == {
+            "measured (same women, both arms)", "truth (same women, both arms)"}
+    assert page.evaluate("document.getElementById('trial-progress').value") > 0
+    assert TRIAL_DISCLAIMER in page.locator("#trial-summary").inner_text()
+    response = page.request.get(explorer + "/api/trial/outputs.zip")
+    assert response.ok and response.body()[:2] == b"PK"
+    assert watch.errors == [] and watch.foreign == []
+    page.close()
+
+
+def test_trial_report_renders_offline_with_the_power_curve(browser, tmp_path):
+    # lb.trial would be the subpackage here: importing lactobiome.trial rebinds the package's attribute
+    from lactobiome.api import trial as run_design
+    from lactobiome.report import write_trial_report
+    from lactobiome.trial import load_trial
+    from lactobiome.trial.output import DISCLAIMER as TRIAL_DISCLAIMER
+
+    design = load_trial("hurtado2017").model_copy(update={"follow_up_days": 5})
+    run_design(design, n_per_arm=4, power=[4, 6], replicates=2, out=tmp_path / "trial")
+    out = write_trial_report(tmp_path / "trial", tmp_path / "trial.html")
+    context = browser.new_context(viewport={"width": 1280, "height": 800}, offline=True)
+    page = context.new_page()
+    watch = Watch(page, lambda url: url == out.as_uri())
+    page.goto(out.as_uri())
+    keys = ["trial-arms", "trial-effects", "trial-paired", "trial-power"]
+    assert [page.locator("section").nth(i).get_attribute("id") for i in range(page.locator("section").count())] == keys
+    for key in keys:
+        page.locator(f"#fig-{key} .main-svg").first.wait_for(timeout=TIMEOUT_MS)
+    assert page.evaluate("document.getElementById('fig-trial-power').data[0].x") == [4, 6]
+    assert TRIAL_DISCLAIMER.strip("()") in page.locator("#disclaimer").inner_text().lower()
+    assert watch.errors == [] and watch.foreign == []
+    context.close()

@@ -19,9 +19,16 @@ def report(result: Path, validation: Path | None, dyad: int | None, out: Path) -
 
     Sections: cohort, composition over time, provenance with the published shares, the milk
     cell panel with published bands, mastitis, and validation when --validation is given.
+    A trial folder (`lactobiome trial NAME --out DIR`) as RESULT gives the trial's figures:
+    the primary endpoint per arm beside the model truth, the effect, the paired contrast, power.
     """
-    from lactobiome.report import write_report
+    from lactobiome.report import write_report, write_trial_report
 
-    path = write_report(result, out, validation=validation, dyad=dyad)
+    if result.is_dir() and (result / "trial.yaml").is_file():
+        if validation is not None or dyad is not None:
+            raise click.UsageError("--validation and --dyad are for a simulation result, not a trial folder")
+        path = write_trial_report(result, out)
+    else:
+        path = write_report(result, out, validation=validation, dyad=dyad)
     click.echo(f"Report written to {path}")
     click.echo("(research and teaching model; not medical advice)")

@@ -17,16 +17,26 @@ HOST_ENV = "LACTOBIOME_SERVE_HOST"
               help="Largest cohort one run may ask for.")
 @click.option("--max-days", type=click.IntRange(min=1, max=730), default=365, show_default=True,
               help="Most days of life one run may ask for.")
+@click.option("--max-trial-n", type=click.IntRange(min=1, max=1000), default=40, show_default=True,
+              help="Most women in the smallest arm of a trial run from the Trials view.")
+@click.option("--max-trial-days", type=click.IntRange(min=1, max=1000), default=365, show_default=True,
+              help="Longest follow-up of a trial run from the Trials view.")
 @click.pass_context
-def serve(ctx: click.Context, port: int, host: str, max_dyads: int, max_days: int) -> None:
+def serve(ctx: click.Context, port: int, host: str, max_dyads: int, max_days: int, max_trial_n: int,
+          max_trial_days: int) -> None:
     """Open a local explorer: edit a scenario, run a cohort, see its figures and one dyad day by day.
+
+    Its Trials view lists the built-in trial designs and runs one with a smaller n per arm
+    (a trial also plans at most --max-dyads x --max-days dyad-days).
 
     Listens on 127.0.0.1 (this machine only) unless --host names another address.
     """
     from lactobiome.web import Limits, is_loopback, make_server
 
     explicit = ctx.get_parameter_source("host") == click.core.ParameterSource.COMMANDLINE
-    server = make_server(host, port, allow_remote=explicit, limits=Limits(max_dyads=max_dyads, max_days=max_days))
+    limits = Limits(max_dyads=max_dyads, max_days=max_days, max_trial_n_per_arm=max_trial_n,
+                    max_trial_follow_up_days=max_trial_days)
+    server = make_server(host, port, allow_remote=explicit, limits=limits)
     address, bound_port = server.server_address[:2]
     bound_host = address.decode() if isinstance(address, bytes) else str(address)
     click.echo(f"lactobiome explorer on http://{bound_host}:{bound_port}/ (Ctrl-C stops it)")

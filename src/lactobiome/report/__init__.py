@@ -24,7 +24,7 @@ if TYPE_CHECKING:
 DISCLAIMER = ("lactobiome is a research and teaching model. Nothing in this report is medical advice, "
               "a diagnosis or a treatment recommendation.")
 
-__all__ = ["DISCLAIMER", "build_sections", "render_html", "write_report", "require_plotly"]
+__all__ = ["DISCLAIMER", "build_sections", "render_html", "write_report", "write_trial_report", "require_plotly"]
 
 
 def require_plotly() -> None:
@@ -92,7 +92,8 @@ section{margin:1.5rem 0;page-break-inside:avoid;break-inside:avoid}
 """
 
 
-def render_html(sections: Sequence[Section], ds: xr.Dataset, title: str = "lactobiome report") -> str:
+def render_html(sections: Sequence[Section], ds: xr.Dataset | None, title: str = "lactobiome report",
+                meta: str | None = None, disclaimer: str = DISCLAIMER) -> str:
     """The report page: disclaimer, contents, one figure and caption per section, Plotly inlined once.
 
     Parameters
@@ -100,9 +101,13 @@ def render_html(sections: Sequence[Section], ds: xr.Dataset, title: str = "lacto
     sections
         From :func:`build_sections`.
     ds
-        The result the sections came from (for the provenance line).
+        The result the sections came from (for the provenance line), or None with ``meta``.
     title
         Page title.
+    meta
+        The provenance line, in place of the one read from ``ds``.
+    disclaimer
+        The first-screen disclaimer (a trial's adds that it is not evidence for care).
 
     Returns
     -------
@@ -113,10 +118,13 @@ def render_html(sections: Sequence[Section], ds: xr.Dataset, title: str = "lacto
 
     from lactobiome import __version__
 
-    meta = (f"scenario {ds.attrs.get('scenario', '?')}, seed {ds.attrs.get('seed', '?')}, "
-            f"{ds.sizes.get('dyad', 0)} dyads × {ds.sizes.get('day', 0)} days; lactobiome "
-            f"{ds.attrs.get('lactobiome_version', __version__)}; parameter table SHA-256 "
-            f"{str(ds.attrs.get('parameter_table_sha256', '?'))[:12]}…")
+    if meta is None:
+        if ds is None:
+            raise ValueError("render_html needs a result or a meta line")
+        meta = (f"scenario {ds.attrs.get('scenario', '?')}, seed {ds.attrs.get('seed', '?')}, "
+                f"{ds.sizes.get('dyad', 0)} dyads × {ds.sizes.get('day', 0)} days; lactobiome "
+                f"{ds.attrs.get('lactobiome_version', __version__)}; parameter table SHA-256 "
+                f"{str(ds.attrs.get('parameter_table_sha256', '?'))[:12]}…")
     parts = [
         "<!DOCTYPE html>", '<html lang="en"><head><meta charset="utf-8">',
         '<meta name="viewport" content="width=device-width, initial-scale=1">',
@@ -126,7 +134,7 @@ def render_html(sections: Sequence[Section], ds: xr.Dataset, title: str = "lacto
         f"<title>{html.escape(title)}</title><style>{_STYLE}</style>",
         f"<script>{get_plotlyjs()}</script></head><body>",
         f"<header><h1>{html.escape(title)}</h1>",
-        f'<p class="disclaimer" id="disclaimer"><strong>Not medical advice.</strong> {html.escape(DISCLAIMER)}</p>',
+        f'<p class="disclaimer" id="disclaimer"><strong>Not medical advice.</strong> {html.escape(disclaimer)}</p>',
         f'<p class="meta">{html.escape(meta)}</p>',
         "<nav>" + "".join(f'<a href="#{s.key}">{html.escape(s.title)}</a>' for s in sections) + "</nav></header>",
     ]
@@ -147,7 +155,7 @@ def render_html(sections: Sequence[Section], ds: xr.Dataset, title: str = "lacto
         f"  Plotly.newPlot(el, spec.data, spec.layout, {json.dumps(config)});",
         "}",
         "</script>",
-        f'<footer class="meta"><p>{html.escape(DISCLAIMER)}</p></footer></body></html>',
+        f'<footer class="meta"><p>{html.escape(disclaimer)}</p></footer></body></html>',
     ]
     return "\n".join(parts)
 
@@ -196,4 +204,32 @@ def write_report(ds: xr.Dataset | str | Path, out: str | Path, validation: pd.Da
     elif validation is not None:
         table = validation
     page = render_html(build_sections(dataset, table, origin, dyad), dataset)
+    return write_text_atomic(page, Path(out))
+
+
+def write_trial_report(folder: str | Path, out: str | Path) -> Path:
+    """Write the self-contained HTML report of a trial folder (``lactobiome trial NAME --out DIR``).
+
+    The same figures as the explorer's trial view: the primary endpoint per arm (measured
+    beside the model's truth), the effect between arms, the paired within-woman contrast, and
+    the power curve when the folder has ``power.tsv``.
+
+    Raises
+    ------
+    LactobiomeError
+        Plotly is missing, or the folder lacks a table or ``trial.yaml`` (one line naming it).
+    """
+    require_plotly()
+    from lactobiome.report.trial_figures import read_trial_folder, trial_sections
+    from lactobiome.trial.output import DISCLAIMER as TRIAL_DISCLAIMER
+
+    design, tables = read_trial_folder(folder)
+    info = design.get("meta", {})
+    arms = tables["arms"][tables["arms"]["endpoint"] == design["primary"]["name"]]
+    sizes = ", ".join(f"{arm} {n}" for arm, n in zip(arms["arm"], arms["n"], strict=True))
+    meta = (f"trial {design['name']}: {design['source']}; {info.get('women_enrolled', '?')} women enrolled of "
+            f"{info.get('women_screened', '?')} screened, allocated {sizes}; follow-up {design['follow_up_days']} "
+            f"days; lactobiome {info.get('lactobiome_version', '?')}")
+    disclaimer = f"{DISCLAIMER} {TRIAL_DISCLAIMER.strip('()').capitalize()}."
+    page = render_html(trial_sections(design, tables), None, f"lactobiome trial {design['name']}", meta, disclaimer)
     return write_text_atomic(page, Path(out))

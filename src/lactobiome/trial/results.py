@@ -13,17 +13,22 @@ true), which no real trial can see.
 from __future__ import annotations
 
 import math
+from typing import Any
 
 import numpy as np
 import pandas as pd
 
 from lactobiome.trial import analysis as a
 from lactobiome.trial.definition import (
+    Arm,
+    ArmIntervention,
+    ArmProbiotic,
     CultureEndpoint,
     EczemaEndpoint,
     Endpoint,
     MastitisEndpoint,
     RecoveryEndpoint,
+    TrialDefinition,
 )
 from lactobiome.trial.endpoints import PER_WOMAN_WEEKS
 from lactobiome.trial.runner import TrialRun
@@ -149,3 +154,48 @@ def paired_table(run: TrialRun) -> pd.DataFrame:
                              "basis": basis, "measure": measure, "n": result.n, "estimate": result.value,
                              "ci_low": result.low, "ci_high": result.high, "p_value": result.p_value})
     return pd.DataFrame(rows)
+
+
+def _intervention_text(intervention: ArmIntervention) -> str:
+    """One intervention in words, its days counted from enrolment."""
+    days = f"days {intervention.start} to {intervention.stop} after enrolment"
+    if isinstance(intervention, ArmProbiotic):
+        route = "" if intervention.route == "maternal_oral" else f" ({intervention.route.replace('_', ' ')})"
+        return f"{intervention.strain} {intervention.cfu_per_day:.3g} CFU/day{route}, {days}"
+    return f"{intervention.antibiotic_class} antibiotic to the {intervention.recipient}, {days}"
+
+
+def _treatment_text(arm: Arm) -> list[str]:
+    """An arm's treatment policy in words (empty without one)."""
+    policy = arm.treatment
+    if policy is None:
+        return []
+    parts = [f"{policy.antibiotic.antibiotic_class} for {policy.antibiotic.days} days"] if policy.antibiotic else []
+    if policy.probiotic is not None:
+        parts.append(f"{policy.probiotic.strain} {policy.probiotic.cfu_per_day:.3g} CFU/day for "
+                     f"{policy.probiotic.days} days")
+    if policy.frequent_emptying_days:
+        parts.append(f"frequent emptying for {policy.frequent_emptying_days} days")
+    return [f"treatment of episodes in {', '.join(policy.trigger_states)}: {'; '.join(parts) or 'none'}"]
+
+
+def design_summary(trial: TrialDefinition) -> dict[str, Any]:
+    """A design in plain fields, for a listing (the explorer's trial view).
+
+    Returns
+    -------
+    dict
+        ``name``, ``description``, ``source`` (the design's citation), ``n_per_arm``,
+        ``follow_up_days``, ``arms`` (``name``, ``description``, ``weight``, ``interventions``
+        in words; an arm without any is a placebo or usual care), ``control`` and ``primary``
+        (``name``, ``kind``, ``unit``, ``analysis``).
+    """
+    primary = next(e for e in trial.endpoints if e.name == trial.primary)
+    arms = [{"name": arm.name, "description": arm.description, "weight": arm.weight,
+             "interventions": [_intervention_text(i) for i in arm.interventions] + _treatment_text(arm)}
+            for arm in trial.arms]
+    return {"name": trial.name, "description": trial.description, "source": trial.source,
+            "n_per_arm": trial.n_per_arm, "follow_up_days": trial.follow_up_days, "arms": arms,
+            "control": trial.control_arm,
+            "primary": {"name": primary.name, "kind": primary.kind, "unit": unit(primary),
+                        "analysis": primary.analysis}}

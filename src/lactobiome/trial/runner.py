@@ -386,6 +386,7 @@ def run_trial(
     counterfactual: bool = True,
     first_id: int = 0,
     progress: bool | None = False,
+    on_progress: Callable[[str, int, int], None] | None = None,
 ) -> TrialRun:
     """Simulate one trial.
 
@@ -406,6 +407,10 @@ def run_trial(
         First dyad id screened (disjoint blocks give independent trials).
     progress
         Progress bar in dyad-days on stderr (``None``: only on a terminal).
+    on_progress
+        Called as ``on_progress(phase, done, total)``: ``("screening", women enrolled, women
+        needed)`` after each screening batch, then ``("simulating", dyad-days, dyad-days
+        planned)`` as the arms run (the explorer's progress bar). It changes nothing simulated.
 
     Returns
     -------
@@ -434,6 +439,8 @@ def run_trial(
         def report(screened: int, enrolled: int) -> None:
             bar.n = min(enrolled, needed)
             bar.set_postfix_str(f"{screened} screened", refresh=True)
+            if on_progress is not None:
+                on_progress("screening", min(enrolled, needed), needed)
 
         screening = screen(trial, base, table, taxa, needed, first_id, report)
     allocated = allocate(trial, screening.dyads, sizes, seed)
@@ -450,11 +457,19 @@ def run_trial(
     total = sum(len(ids) * (horizon_days(trial, day) + pregnancy) for _, day, ids in plan)
     frames = []
     dyad_days = screening.dyad_days
+    done = 0
     with tqdm(total=total, unit="dyad-day", unit_scale=True, disable=disable, desc=f"trial {trial.name}",
               file=sys.stderr) as bar:
+        def advance(n: int) -> None:
+            nonlocal done
+            done += n
+            bar.update(n)
+            if on_progress is not None:
+                on_progress("simulating", done, total)
+
         for arm, day, ids in plan:
             frame, simulated = _simulate_group(trial, arm, base, table, taxa, ids, day, seed, screening.previous_mastitis,
-                                               None if disable else bar.update)
+                                               None if disable and on_progress is None else advance)
             frames.append(frame)
             dyad_days += simulated
     women = pd.concat(frames, ignore_index=True)

@@ -3,7 +3,8 @@
 The form holds every scalar field of the scenario's sections (``cohort``, ``population``,
 ``routes``, ...) as ``section.field``; lists and nested optional sections (feeding groups,
 interventions, treatment) are taken unchanged from the built-in scenario the form starts
-from. Values are validated by the same pydantic schema as a scenario file, and each error is
+from. The trial form holds a design's top-level scalars (n per arm, follow-up, seed) the same
+way, the arms and endpoints unchanged from the built-in design. Values are validated by the same pydantic schema as a scenario file, and each error is
 worded by :func:`lactobiome.errors.describe_validation_errors`, as the command line words it.
 """
 
@@ -16,6 +17,7 @@ from pydantic import ValidationError
 
 from lactobiome.errors import describe_validation_errors
 from lactobiome.model.scenario import Scenario
+from lactobiome.trial.definition import TrialDefinition
 
 ORIGIN = "form"
 
@@ -131,3 +133,73 @@ def validate_form(base: Scenario, submitted: dict[str, object], limits: dict[str
     if errors:
         return None, errors
     return scenario.with_origin(ORIGIN), {}
+
+
+TRIAL_FORM_SKIPS: tuple[str, ...] = ("chunk_size",)
+"""Top-level trial fields the form leaves out: how the run is cut into chunks changes no result."""
+
+
+def trial_form_fields() -> list[FormField]:
+    """The trial form's fields: the design's top-level scalars (n per arm, follow-up, seed), in schema order."""
+    schema = TrialDefinition.model_json_schema()
+    fields: list[FormField] = []
+    for name, field in schema["properties"].items():
+        scalar = _scalar(field)
+        if scalar is None or name in TRIAL_FORM_SKIPS:
+            continue
+        kind, nullable, inner = scalar
+        maximum = inner.get("maximum", inner.get("exclusiveMaximum"))
+        fields.append(FormField(name, kind, nullable, str(field.get("title", name)),
+                                str(field.get("description", "")), inner.get("minimum"), maximum))
+    return fields
+
+
+def trial_values(trial: TrialDefinition) -> dict[str, Any]:
+    """The trial form's values for a design (field -> value)."""
+    data = trial.model_dump(mode="json")
+    return {f.key: data[f.key] for f in trial_form_fields()}
+
+
+def validate_trial_form(base: TrialDefinition, submitted: dict[str, object], limits: dict[str, int] | None = None
+                        ) -> tuple[TrialDefinition | None, dict[str, str]]:
+    """Validate submitted trial-form values on top of the built-in design ``base``.
+
+    Parameters
+    ----------
+    base
+        The built-in design the form started from.
+    submitted
+        Field -> value (``n_per_arm``, ``follow_up_days``, ``seed``); unknown keys are errors.
+    limits
+        Field -> largest value the explorer accepts.
+
+    Returns
+    -------
+    (TrialDefinition or None, dict)
+        The design when valid, and one message per field in error (key ``""`` for errors that
+        belong to no field), worded as ``lactobiome trial`` words a design file's errors.
+    """
+    known = {f.key: f for f in trial_form_fields()}
+    errors: dict[str, str] = {}
+    data = base.model_dump(mode="json")
+    for key, raw in submitted.items():
+        field = known.get(key)
+        if field is None:
+            errors[key] = f"{key}: unknown field"
+            continue
+        data[key] = _value(field, raw)
+    try:
+        trial = TrialDefinition.model_validate(data)
+    except ValidationError as exc:
+        for error in exc.errors():
+            key = str(error["loc"][0]) if error["loc"] else ""
+            message = describe_validation_errors(ORIGIN, [dict(error)])
+            errors.setdefault(key if key in known else "", message.removeprefix(f"{ORIGIN}: "))
+        return None, errors
+    for key, largest in (limits or {}).items():
+        value = getattr(trial, key)
+        if value > largest:
+            errors[key] = f"{key}: at most {largest} in the explorer (got {value}); use `lactobiome trial` for more"
+    if errors:
+        return None, errors
+    return trial.with_origin(f"{ORIGIN} ({base.name})"), {}
