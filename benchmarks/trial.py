@@ -42,17 +42,17 @@ def _child(task: str, name: str, power: list[int], replicates: int, dyad_days: i
     _warm()
     start, cpu = time.perf_counter(), _cpu()
     if task == "trial":
-        from lactobiome.trial import load_trial
-        from lactobiome.trial.results import effects_table
-        from lactobiome.trial.runner import run_trial
+        from lactobiome.trials import load_trial
+        from lactobiome.trials.results import effects_table
+        from lactobiome.trials.runner import run_trial
 
         run = run_trial(load_trial(name))
         effects_table(run)
         simulated = run.dyad_days
         extra = {"women": int(len(run.screening.dyads)), "screened": run.screening.screened}
     elif task == "power":
-        from lactobiome.trial import load_trial
-        from lactobiome.trial.power import power_curve
+        from lactobiome.trials import load_trial
+        from lactobiome.trials.power import power_curve
 
         curve = power_curve(load_trial(name), power, replicates)
         simulated = curve.dyad_days
@@ -94,7 +94,7 @@ def main() -> None:
         print(json.dumps(_child(task, name, [int(n) for n in power.split(",")], int(replicates),
                                 int(dyad_days), int(days))))
         return
-    from lactobiome.trial import load_trial
+    from lactobiome.trials import load_trial
 
     horizon = load_trial(args.trial).follow_up_days
     print(f"load average {os.getloadavg()[0]:.2f}; trial {args.trial}, power at n per arm {args.power} "

@@ -142,8 +142,8 @@ def _trial_figure(page, key: str) -> list[dict]:
 
 
 def test_trial_view_lists_designs_runs_and_redraws(browser, explorer):
-    from lactobiome.trial import builtin_names
-    from lactobiome.trial.output import DISCLAIMER as TRIAL_DISCLAIMER
+    from lactobiome.trials import builtin_names
+    from lactobiome.trials.output import DISCLAIMER as TRIAL_DISCLAIMER
 
     page = browser.new_page(viewport={"width": 1400, "height": 900})
     watch = Watch(page, lambda url: urlparse(url).netloc == urlparse(explorer).netloc)
@@ -192,14 +192,13 @@ def test_trial_view_lists_designs_runs_and_redraws(browser, explorer):
 
 
 def test_trial_report_renders_offline_with_the_power_curve(browser, tmp_path):
-    # lb.trial would be the subpackage here: importing lactobiome.trial rebinds the package's attribute
-    from lactobiome.api import trial as run_design
+    import lactobiome as lb
     from lactobiome.report import write_trial_report
-    from lactobiome.trial import load_trial
-    from lactobiome.trial.output import DISCLAIMER as TRIAL_DISCLAIMER
+    from lactobiome.trials import load_trial
+    from lactobiome.trials.output import DISCLAIMER as TRIAL_DISCLAIMER
 
     design = load_trial("hurtado2017").model_copy(update={"follow_up_days": 5})
-    run_design(design, n_per_arm=4, power=[4, 6], replicates=2, out=tmp_path / "trial")
+    lb.trial(design, n_per_arm=4, power=[4, 6], replicates=2, out=tmp_path / "trial")
     out = write_trial_report(tmp_path / "trial", tmp_path / "trial.html")
     context = browser.new_context(viewport={"width": 1280, "height": 800}, offline=True)
     page = context.new_page()

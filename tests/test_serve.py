@@ -128,7 +128,7 @@ def test_limits_paths_and_one_run_per_client(server):
 
 
 def test_trial_form_is_the_schema_and_errors_read_as_the_cli_words_them():
-    from lactobiome.trial import load_trial, parse_trial
+    from lactobiome.trials import load_trial, parse_trial
     from lactobiome.web.forms import trial_form_fields, trial_values, validate_trial_form
 
     assert [f.key for f in trial_form_fields()] == ["n_per_arm", "follow_up_days", "seed"]
@@ -164,8 +164,8 @@ def test_trial_view_api_limits_run_figures_outputs_and_report(server, tmp_path):
 
     import pandas as pd
 
-    from lactobiome.trial import builtin_names
-    from lactobiome.trial.output import DISCLAIMER as TRIAL_DISCLAIMER
+    from lactobiome.trials import builtin_names
+    from lactobiome.trials.output import DISCLAIMER as TRIAL_DISCLAIMER
 
     cookie = _request(server, "GET", "/")[0].getheader("Set-Cookie").split(";")[0]
     listing = json.loads(_request(server, "GET", "/api/trials")[1])
@@ -240,8 +240,8 @@ def test_trial_figures_draw_the_tables_with_the_null_of_each_measure():
     import pandas as pd
 
     from lactobiome.report.trial_figures import effects_section, paired_section
-    from lactobiome.trial import load_trial, parse_trial
-    from lactobiome.trial.results import design_summary
+    from lactobiome.trials import load_trial, parse_trial
+    from lactobiome.trials.results import design_summary
 
     data = load_trial("hurtado2017").model_dump(mode="json")
     data["arms"][1]["treatment"] = {"antibiotic": {"antibiotic_class": "flucloxacillin", "days": 10}}

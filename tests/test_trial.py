@@ -13,12 +13,12 @@ from lactobiome.errors import InputError
 from lactobiome.model.engine import PANEL_VARIABLES
 from lactobiome.model.taxa import load_taxa
 from lactobiome.simulation import prepare
-from lactobiome.trial import builtin_names, load_trial, parse_trial
-from lactobiome.trial.analysis import difference_in_means
-from lactobiome.trial.output import DISCLAIMER, write_outputs
-from lactobiome.trial.power import power_curve
-from lactobiome.trial.results import arms_table, effects_table, paired_table
-from lactobiome.trial.runner import arm_dataset, base_scenario, run_trial, screen
+from lactobiome.trials import builtin_names, load_trial, parse_trial
+from lactobiome.trials.analysis import difference_in_means
+from lactobiome.trials.output import DISCLAIMER, write_outputs
+from lactobiome.trials.power import power_curve
+from lactobiome.trials.results import arms_table, effects_table, paired_table
+from lactobiome.trials.runner import arm_dataset, base_scenario, run_trial, screen
 
 STRAIN = "limosilactobacillus_fermentum_cect5716"
 ENROLMENT_DAY = 6
@@ -233,3 +233,10 @@ def test_a_pregnancy_dosed_eczema_design_runs():
     eczema = tables["arms"][tables["arms"]["endpoint"] == "eczema_24mo"]
     assert ((eczema["truth"] >= 0) & (eczema["truth"] <= 1)).all()
     assert len(tables["effects"]) == 2
+
+
+def test_lb_trial_stays_the_function_after_the_trials_package_is_imported():
+    import lactobiome as lb
+    import lactobiome.trials  # noqa: F401 (a submodule import binds its name on the package)
+
+    assert callable(lb.trial) and lb.trial.__module__ == "lactobiome.api"

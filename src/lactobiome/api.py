@@ -22,9 +22,9 @@ if TYPE_CHECKING:
     from lactobiome.model.scenario import Scenario
     from lactobiome.observation.design import Design
     from lactobiome.observation.observe import Observation
-    from lactobiome.trial.definition import TrialDefinition
-    from lactobiome.trial.power import PowerCurve
-    from lactobiome.trial.runner import TrialRun
+    from lactobiome.trials.definition import TrialDefinition
+    from lactobiome.trials.power import PowerCurve
+    from lactobiome.trials.runner import TrialRun
 
 def _scenario(scenario: Scenario | str | Path, dyads: int | None, days: int | None,
               seed: int | None) -> Scenario:
@@ -222,7 +222,7 @@ def trial(
     ----------
     design
         A built-in design name (``lactobiome trial --list``), a trial YAML file or a
-        :class:`~lactobiome.trial.definition.TrialDefinition`.
+        :class:`~lactobiome.trials.definition.TrialDefinition`.
     n_per_arm
         Women in the smallest arm, in place of the design's.
     seed
@@ -251,12 +251,12 @@ def trial(
     >>> sorted(tables)  # doctest: +SKIP
     ['arms', 'effects', 'paired']
     """
-    from lactobiome.trial.definition import TrialDefinition as Definition
-    from lactobiome.trial.definition import load_trial
-    from lactobiome.trial.output import write_outputs
-    from lactobiome.trial.power import power_curve
-    from lactobiome.trial.results import arms_table, effects_table, paired_table
-    from lactobiome.trial.runner import run_trial
+    from lactobiome.trials.definition import TrialDefinition as Definition
+    from lactobiome.trials.definition import load_trial
+    from lactobiome.trials.output import write_outputs
+    from lactobiome.trials.power import power_curve
+    from lactobiome.trials.results import arms_table, effects_table, paired_table
+    from lactobiome.trials.runner import run_trial
 
     chosen = design if isinstance(design, Definition) else load_trial(str(design))
     table = _parameters(parameters)

@@ -49,7 +49,7 @@ def trial(name: str | None, list_only: bool, out: Path | None, n_per_arm: int | 
     beside it) and its effect with a 95% interval. Research and teaching output, not
     medical advice.
     """
-    from lactobiome.trial import builtin_names, load_trial
+    from lactobiome.trials import builtin_names, load_trial
 
     if list_only:
         for builtin in builtin_names():
@@ -66,9 +66,9 @@ def trial(name: str | None, list_only: bool, out: Path | None, n_per_arm: int | 
         raise InputError(f"--replicates: {replicates}: needs 1 replicate or more")
     if workers < 1:
         raise InputError(f"--workers: {workers}: needs 1 process or more")
-    from lactobiome.trial.output import summary, write_outputs
-    from lactobiome.trial.power import power_curve
-    from lactobiome.trial.runner import run_trial
+    from lactobiome.trials.output import summary, write_outputs
+    from lactobiome.trials.power import power_curve
+    from lactobiome.trials.runner import run_trial
 
     design = load_trial(name)
     run = run_trial(design, n_per_arm=n_per_arm, seed=seed, counterfactual=paired, progress=progress)

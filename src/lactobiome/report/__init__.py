@@ -221,7 +221,7 @@ def write_trial_report(folder: str | Path, out: str | Path) -> Path:
     """
     require_plotly()
     from lactobiome.report.trial_figures import read_trial_folder, trial_sections
-    from lactobiome.trial.output import DISCLAIMER as TRIAL_DISCLAIMER
+    from lactobiome.trials.output import DISCLAIMER as TRIAL_DISCLAIMER
 
     design, tables = read_trial_folder(folder)
     info = design.get("meta", {})

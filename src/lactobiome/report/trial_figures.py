@@ -182,7 +182,7 @@ def trial_sections(design: Mapping[str, Any], tables: Mapping[str, pd.DataFrame]
     Parameters
     ----------
     design
-        :func:`lactobiome.trial.results.design_summary` of the trial run.
+        :func:`lactobiome.trials.results.design_summary` of the trial run.
     tables
         ``arms``, ``effects``, ``paired`` (and optionally ``power``) as the trial writes them.
     """
@@ -201,8 +201,8 @@ def read_trial_folder(folder: str | Path) -> tuple[dict[str, Any], dict[str, pd.
     InputError
         The folder lacks ``trial.yaml`` or one of the tables, or they do not read.
     """
-    from lactobiome.trial.definition import parse_trial
-    from lactobiome.trial.results import design_summary
+    from lactobiome.trials.definition import parse_trial
+    from lactobiome.trials.results import design_summary
 
     folder = Path(folder)
     record_path = folder / "trial.yaml"

@@ -17,7 +17,7 @@ from pydantic import ValidationError
 
 from lactobiome.errors import describe_validation_errors
 from lactobiome.model.scenario import Scenario
-from lactobiome.trial.definition import TrialDefinition
+from lactobiome.trials.definition import TrialDefinition
 
 ORIGIN = "form"
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 import html
 
 from lactobiome.report import DISCLAIMER
-from lactobiome.trial.output import DISCLAIMER as TRIAL_DISCLAIMER
+from lactobiome.trials.output import DISCLAIMER as TRIAL_DISCLAIMER
 
 _STYLE = """
 body{font-family:system-ui,-apple-system,Segoe UI,Roboto,sans-serif;margin:0 auto;max-width:1250px;padding:0 1rem;color:#212121}

@@ -168,9 +168,14 @@ class Explorer:
 
     def _work_trial(self, job: TrialJob, trial: Any) -> None:
         from lactobiome.report.trial_figures import trial_sections
-        from lactobiome.trial.output import summary, write_outputs
-        from lactobiome.trial.results import arms_table, design_summary, effects_table, paired_table
-        from lactobiome.trial.runner import run_trial
+        from lactobiome.trials.output import summary, write_outputs
+        from lactobiome.trials.results import (
+            arms_table,
+            design_summary,
+            effects_table,
+            paired_table,
+        )
+        from lactobiome.trials.runner import run_trial
 
         def progress(phase: str, done: int, total: int) -> None:
             job.phase, job.done, job.total = phase, done, total
@@ -247,7 +252,7 @@ def _builtin(name: object) -> Any:
 
 def _builtin_trial(name: object) -> Any:
     """The built-in trial design ``name`` (a name only, never a path), or None."""
-    from lactobiome.trial import builtin_names, load_trial
+    from lactobiome.trials import builtin_names, load_trial
 
     if not isinstance(name, str) or name not in builtin_names():
         return None
@@ -260,9 +265,9 @@ def planned_dyad_days(trial: Any) -> int:
     At enrolment on diagnosis a woman's horizon counts from the last day of the window (the
     latest she can be enrolled), so the figure is an upper bound.
     """
-    from lactobiome.trial.definition import DayEnrolment, DiagnosisEnrolment
-    from lactobiome.trial.endpoints import horizon_days
-    from lactobiome.trial.runner import pregnancy_days_needed
+    from lactobiome.trials.definition import DayEnrolment, DiagnosisEnrolment
+    from lactobiome.trials.endpoints import horizon_days
+    from lactobiome.trials.runner import pregnancy_days_needed
 
     enrolment = trial.enrolment
     day = (enrolment.window[1] if isinstance(enrolment, DiagnosisEnrolment)
@@ -358,12 +363,12 @@ class Handler(BaseHTTPRequestHandler):
 
     def _trial_get(self, path: str) -> None:
         """The trial view's GET routes."""
-        from lactobiome.trial.output import DISCLAIMER
+        from lactobiome.trials.output import DISCLAIMER
 
         explorer = self.server.explorer
         if path == "/api/trials":
-            from lactobiome.trial import builtin_names
-            from lactobiome.trial.results import design_summary
+            from lactobiome.trials import builtin_names
+            from lactobiome.trials.results import design_summary
             from lactobiome.web.forms import trial_form_fields, trial_values
 
             designs = {name: _builtin_trial(name) for name in builtin_names()}

@@ -41,7 +41,7 @@ from lactobiome.errors import InputError
 from lactobiome.model.context import stream_id
 from lactobiome.model.random import RandomStreams
 from lactobiome.model.spectrum import INFLAMED, episodes
-from lactobiome.trial.definition import (
+from lactobiome.trials.definition import (
     CultureEndpoint,
     DiagnosisEnrolment,
     EczemaEndpoint,

@@ -47,7 +47,7 @@ from lactobiome.model.parameters import ParameterTable
 from lactobiome.model.random import RandomStreams
 from lactobiome.model.scenario import Cohort, Scenario
 from lactobiome.model.taxa import TaxaCatalogue
-from lactobiome.trial.definition import (
+from lactobiome.trials.definition import (
     Arm,
     ArmProbiotic,
     BirthEnrolment,
@@ -55,7 +55,7 @@ from lactobiome.trial.definition import (
     DiagnosisEnrolment,
     TrialDefinition,
 )
-from lactobiome.trial.endpoints import horizon_days, measure_endpoints, recorded_days
+from lactobiome.trials.endpoints import horizon_days, measure_endpoints, recorded_days
 
 ALLOCATION_STREAM = stream_id("trial.allocation")
 """Random stream of the allocation draw (one uniform per woman, keyed by her id)."""

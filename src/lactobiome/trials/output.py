@@ -9,9 +9,9 @@ import yaml
 
 from lactobiome import __version__
 from lactobiome.io.atomic import write_text_atomic
-from lactobiome.trial.power import PowerCurve
-from lactobiome.trial.results import arms_table, effects_table, paired_table, unit
-from lactobiome.trial.runner import TrialRun
+from lactobiome.trials.power import PowerCurve
+from lactobiome.trials.results import arms_table, effects_table, paired_table, unit
+from lactobiome.trials.runner import TrialRun
 
 DISCLAIMER = "(research and teaching model; an in-silico trial is not evidence for care and not medical advice)"
 """The line every trial summary ends with."""

@@ -18,8 +18,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from lactobiome.trial import analysis as a
-from lactobiome.trial.definition import (
+from lactobiome.trials import analysis as a
+from lactobiome.trials.definition import (
     Arm,
     ArmIntervention,
     ArmProbiotic,
@@ -30,8 +30,8 @@ from lactobiome.trial.definition import (
     RecoveryEndpoint,
     TrialDefinition,
 )
-from lactobiome.trial.endpoints import PER_WOMAN_WEEKS
-from lactobiome.trial.runner import TrialRun
+from lactobiome.trials.endpoints import PER_WOMAN_WEEKS
+from lactobiome.trials.runner import TrialRun
 
 
 def value_kind(endpoint: Endpoint) -> str:

@@ -1,7 +1,7 @@
 """Power over n per arm: the share of independent replicate trials whose primary effect has p < 0.05.
 
 Replicate ``r`` is a cohort of its own: its women are screened from dyad id
-``r * ID_BLOCK`` on (:data:`lactobiome.trial.runner.ID_BLOCK`), so no two replicates share a
+``r * ID_BLOCK`` on (:data:`lactobiome.trials.runner.ID_BLOCK`), so no two replicates share a
 woman, and each woman is simulated only under the arm she is allocated to (what a real trial
 observes). Within a replicate the largest n is simulated once and the smaller trials take its
 first women of each arm in enrolment (dyad-id) order (nested designs); the points of one replicate are
@@ -19,8 +19,8 @@ import numpy as np
 import pandas as pd
 
 from lactobiome.model.parameters import ParameterTable
-from lactobiome.trial.definition import TrialDefinition
-from lactobiome.trial.runner import ID_BLOCK, run_trial
+from lactobiome.trials.definition import TrialDefinition
+from lactobiome.trials.runner import ID_BLOCK, run_trial
 
 ALPHA = 0.05
 """Significance level a replicate must reach."""
@@ -113,7 +113,7 @@ def power_curve(trial: TrialDefinition, n_values: list[int], replicates: int = 5
     from statsmodels.stats.proportion import proportion_confint
     from tqdm import tqdm
 
-    from lactobiome.trial.results import effect
+    from lactobiome.trials.results import effect
 
     started, cpu_started = time.perf_counter(), time.process_time()
     endpoint = next(e for e in trial.endpoints if e.name == trial.primary)
