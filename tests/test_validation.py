@@ -65,6 +65,11 @@ def tiny() -> xr.Dataset:
     states[1, 99:101] = "inflammatory_mastitis"
     states[2, 19:22] = "bacterial_mastitis"  # one episode, onset day 20
     states[3, 40:45] = "ductal_narrowing"  # not an episode
+    # inflammation on episode days: dyad 0 rising to day 3 (not improving), dyad 2 level on day 3
+    inflammation = np.full((n, DAYS), 0.2)
+    inflammation[0, 9:14] = [1.2, 1.25, 1.3, 1.1, 1.0]
+    inflammation[1, 59:61] = inflammation[1, 99:101] = [1.1, 1.0]
+    inflammation[2, 19:22] = [1.1, 1.2, 1.1]
     bacteria = np.full((n, DAYS), 1e4)
     staphylococci = np.full((n, DAYS), 1e3)
     # at diagnosis: dyad 0 staphylococcal (6e3 of 1e4), dyad 2 not (2e4 of 1e5); later days differ
@@ -96,6 +101,7 @@ def tiny() -> xr.Dataset:
             "hmo_g_per_l": (panel, np.tile(np.where(day <= 5, 20.0, 10.0), (n, 1))),
             "mastitis_state": (panel, states),
             "fever": (panel, np.zeros((n, DAYS), dtype=bool)),
+            "inflammation": (panel, inflammation),
             "treatment": (panel, np.zeros((n, DAYS), dtype=np.int8)),
         },
         coords={"dyad": np.arange(n), "day": day, "sample_day": SAMPLE_DAYS, "site": SITES,
@@ -457,17 +463,23 @@ def test_validation_does_not_import_the_command_line() -> None:
     assert done.stdout.strip() == "[]"
 
 
-def test_provider_diagnosed_counts_febrile_or_persisting_episodes_only() -> None:
+def test_provider_diagnosed_counts_febrile_or_not_improving_episodes_only() -> None:
     from lactobiome.validation.measures.risk import CONSULT_AFTER_DAYS, consulted
     from lactobiome.validation.pipelines import run_pipeline
 
     assert CONSULT_AFTER_DAYS == 3  # the rule the tiny cohort's episodes are laid out for
     ds = tiny()
-    # dyad 0: 5 inflamed days, dyad 2: 3 days -> taken to a provider; dyad 1: two 2-day episodes, no fever
+    # dyad 0: 5 inflamed days, dyad 2: 3 days, neither less inflamed on day 3 than at onset -> taken
+    # to a provider; dyad 1: two 2-day episodes, no fever
     affected, diagnosed = consulted(ds, 182)
     assert affected.tolist() == [True, True, True, False]
     assert diagnosed.tolist() == [True, False, True, False]
     assert measure(ds, "mastitis_consulted_share_26wk", n_boot=0).value == pytest.approx(2 / 3)
+    # an episode still inflamed on day 3 but subsiding (below its onset level) is managed at home
+    inflammation = ds["inflammation"].values.copy()
+    inflammation[2, 21] = 1.05
+    subsiding = ds.assign(inflammation=(("dyad", "day"), inflammation))
+    assert consulted(subsiding, 182)[1].tolist() == [True, False, False, False]
     fever = ds["fever"].values.copy()
     fever[1, 100] = True  # fever on the second day of dyad 1's second episode (onset day 100)
     febrile = ds.assign(fever=(("dyad", "day"), fever))

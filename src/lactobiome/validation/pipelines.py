@@ -31,9 +31,10 @@ Enterobacteriaceae counts (the log of the ratio of the groups' geometric-mean co
 ``foxman2002/provider_diagnosed`` (D19): Foxman et al. (Am J Epidemiol 2002;155:103-114)
 counted mastitis a provider diagnosed (64% of diagnoses by telephone), so an episode a woman
 managed herself is not in its 9.5%. The pipeline counts a dyad when one of its episodes began
-in the window and was taken to a provider: the woman had fever on one of its days, or it was
-still inflamed after a day of self-care (:func:`lactobiome.validation.measures.risk.consulted`,
-the consultation rule of the clinical guidance). The truth (every inflamed episode) is beside it.
+in the window and was taken to a provider: the woman had fever on one of its days, or it had
+not begun to improve after a day of self-care (still inflamed on its third day, no less than at
+onset: :func:`lactobiome.validation.measures.risk.consulted`, the consultation rule of the
+clinical guidance). The truth (every inflamed episode) is beside it.
 """
 
 from __future__ import annotations

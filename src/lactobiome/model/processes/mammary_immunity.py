@@ -20,7 +20,17 @@ Milk cells per mL: epithelial cells (lactocytes, myoepithelial cells) shed from 
 alveoli, more in colostrum; stem cells as a per-dyad share of epithelial cells (present
 throughout lactation); leucocytes = a per-dyad mature baseline + a colostral excess that
 fades over the first week + recruited leucocytes + an extra influx while the infant is ill
-(scenario ``infant_illness`` events). Fever when ``I`` exceeds a threshold.
+(scenario ``infant_illness`` events).
+
+Fever is the systemic answer to the inflamed gland: the pyrogenic cytokines (IL-1b, IL-6,
+TNF) the gland releases reach the blood in proportion to how much tissue is inflamed and how
+strongly, which is what ``I`` carries, and the mother is febrile on a day her inflammation is
+at or above ``fever_inflammation_threshold`` (:func:`febrile`). Fever has no organism term of
+its own: the pathogen acts through the inflammation it causes, and the cohort that cultured
+milk told infectious from non-infectious inflammation by milk leucocyte counts and culture,
+not by symptoms (Thomsen et al. Am J Obstet Gynecol 1984;149:492-495). Subacute mastitis, whose dysbiosis does not reach clinical inflammation, is afebrile,
+as it is defined (Mediano et al. 2014). Fever feeds back on nothing in the model: it is an
+output that case definitions and consultation read.
 """
 
 from __future__ import annotations
@@ -55,6 +65,15 @@ def infant_ill(state: DyadState, ctx: SimulationContext) -> np.ndarray:
             continue
         ill |= state.attributes[intervention_attribute(number)]
     return ill
+
+
+def febrile(inflammation: np.ndarray, ctx: SimulationContext) -> np.ndarray:
+    """Whether each mother has fever today, from her inflammation (dimensionless), (dyad,) bool.
+
+    The threshold is an assumption fitted to the share of women with mastitis who have fever
+    (target D33; see ``fever_inflammation_threshold`` in the parameter table).
+    """
+    return inflammation >= ctx.p("fever_inflammation_threshold", "1")
 
 
 def step(state: DyadState, ctx: SimulationContext) -> DyadState:
@@ -110,7 +129,7 @@ def step(state: DyadState, ctx: SimulationContext) -> DyadState:
     host["leucocyte_fraction"] = leucocytes / total
     host["epithelial_fraction"] = epithelial / total
     host["stem_cell_fraction"] = stem / total
-    host["fever"] = inflammation >= ctx.p("fever_inflammation_threshold", "1")
+    host["fever"] = febrile(inflammation, ctx)
     return state
 
 

@@ -12,10 +12,11 @@ The model's ratios are crude (no adjustment for the other factors); the publishe
 adjusted, which the acceptance ranges (the published 95% intervals) leave as they are.
 
 Studies that counted only *provider-diagnosed* mastitis (Foxman 2002) saw the episodes a
-woman took to a doctor or midwife. :func:`consulted` says which episodes those are: a woman
-consults when she is acutely ill (fever on a day of the episode) or when the episode outlasts
-a day of self-care (:data:`CONSULT_AFTER_DAYS`), the rule the clinical guidance gives her. She
-is febrile *at the visit* (Kvist et al. 2007, D35, took the temperature at the first visit to a
+woman took to a doctor or midwife. :func:`consulted` says which episodes those are, by the rule
+the clinical guidance gives her: she consults when she is acutely ill (fever on a day of the
+episode) or when her symptoms have not begun to improve after a day of self-care (inflammation
+on the episode's :data:`CONSULT_AFTER_DAYS`-th day no lower than on its first). She is febrile
+*at the visit* (Kvist et al. 2007, D35, took the temperature at the first visit to a
 breastfeeding clinic) when fever came by the day she consulted.
 """
 
@@ -41,11 +42,13 @@ SUBCLINICAL_SCC_PER_ML = 2.5e5
 mastitis (the dairy threshold Angelopoulou A et al. Microbiol Spectr 2024;12:e04051-23 applied)."""
 
 CONSULT_AFTER_DAYS = 3
-"""Day of an episode on which a woman still inflamed seeks a provider. Guidance tells her to
-seek care when symptoms do not improve after 12-24 h of self-care (frequent milk removal) or
-when she feels acutely ill (Amir LH, ABM clinical protocol #4, Breastfeed Med 2014;9:239-243;
-NHS 'Mastitis'). Days are whole: onset falls during day 1, so an episode still inflamed on its
-third day has outlasted a full day of self-care; fever makes her consult on any day."""
+"""Day of an episode on which a woman whose symptoms are not improving seeks a provider. Guidance
+tells her to seek care when symptoms do not improve after 12-24 h of self-care (frequent milk
+removal) or when she feels acutely ill (Amir LH, ABM clinical protocol #4, Breastfeed Med
+2014;9:239-243; NHS 'Mastitis': symptoms that do not start to get better within 24 hours). Days
+are whole: onset falls during day 1, so the third day has outlasted a full day of self-care; an
+episode not improving is one whose inflammation that day is no lower than on its first day (one
+subsiding but not yet over is improving). Fever makes her consult on any day."""
 
 
 def affected_by(ds: xr.Dataset, last: int) -> np.ndarray:
@@ -192,8 +195,9 @@ def _visits(ds: xr.Dataset, last: int) -> tuple[dict[str, np.ndarray], np.ndarra
     """Each episode with onset on days 1..``last``: whether it was taken to a provider, and with fever.
 
     A woman consults on the first day of an episode with fever, or on its
-    :data:`CONSULT_AFTER_DAYS`-th day if she is still inflamed then; she is febrile *at the visit*
-    when fever came on one of the episode's days up to that one.
+    :data:`CONSULT_AFTER_DAYS`-th day if it is still inflamed then and not improving (its
+    inflammation no lower than on its first day); she is febrile *at the visit* when fever came
+    on one of the episode's days up to that one.
 
     Returns
     -------
@@ -212,7 +216,13 @@ def _visits(ds: xr.Dataset, last: int) -> tuple[dict[str, np.ndarray], np.ndarra
     febrile = fever[rows, start + ep["duration_days"]] > fever[rows, start]
     by_visit = fever[rows, start + np.minimum(ep["duration_days"], CONSULT_AFTER_DAYS)] > fever[rows, start]
     in_window = ep["onset_day"] <= last
-    taken = in_window & (febrile | (ep["duration_days"] >= CONSULT_AFTER_DAYS))
+    # not improving after a day of self-care: still inflamed on the consultation day and no
+    # less inflamed than at onset (an episode that is subsiding is managed at home)
+    inflammation = c.panel(ds, "inflammation")
+    lasting = ep["duration_days"] >= CONSULT_AFTER_DAYS
+    check_day = np.minimum(start + CONSULT_AFTER_DAYS - 1, codes.shape[1] - 1)
+    not_improving = lasting & (inflammation[rows, check_day] >= inflammation[rows, start])
+    taken = in_window & (febrile | not_improving)
     return ep, in_window, taken, taken & by_visit
 
 
@@ -220,7 +230,8 @@ def consulted(ds: xr.Dataset, last: int) -> tuple[np.ndarray, np.ndarray]:
     """Which dyads had an onset on days 1..``last``, and which took one of those episodes to a provider.
 
     An episode is taken to a provider when the woman has fever on one of its days or it is still
-    inflamed on its :data:`CONSULT_AFTER_DAYS`-th day (episodes of :func:`lactobiome.model.spectrum.episodes`).
+    inflamed and not improving on its :data:`CONSULT_AFTER_DAYS`-th day (inflammation no lower
+    than on its first day; episodes of :func:`lactobiome.model.spectrum.episodes`).
 
     Returns
     -------
@@ -239,7 +250,7 @@ def consulted(ds: xr.Dataset, last: int) -> tuple[np.ndarray, np.ndarray]:
 @register("mastitis_febrile_at_visit_26wk",
           f"share of mastitis episodes (onsets on days 1-182) taken to a provider in which the woman had fever by "
           f"the day she consulted (the first fever day, or day {CONSULT_AFTER_DAYS} of the episode); per dyad: "
-          f"febrile visits, visits", needs=(*_NEEDS, "fever"))
+          f"febrile visits, visits", needs=(*_NEEDS, "fever", "inflammation"))
 def _febrile_at_visit(ds: xr.Dataset) -> Sample:
     ep, _, taken, febrile = _visits(ds, 182)
     n = c.mastitis_codes(ds).shape[0]
@@ -253,7 +264,8 @@ def _febrile_at_visit(ds: xr.Dataset) -> Sample:
 
 @register("mastitis_consulted_share_26wk",
           f"share of breastfed dyads with a mastitis onset on days 1-182 who took an episode to a provider "
-          f"(fever, or still inflamed on its day {CONSULT_AFTER_DAYS})", needs=(*_NEEDS, "fever"))
+          f"(fever, or on its day {CONSULT_AFTER_DAYS} still inflamed and no less than at onset)",
+          needs=(*_NEEDS, "fever", "inflammation"))
 def _consulted_share(ds: xr.Dataset) -> Sample:
     affected, diagnosed = consulted(ds, 182)
     bf = c.breastfed(ds)
