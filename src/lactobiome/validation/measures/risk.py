@@ -45,7 +45,7 @@ CONSULT_AFTER_DAYS = 3
 """Day of an episode on which a woman whose symptoms are not improving seeks a provider. Guidance
 tells her to seek care when symptoms do not improve after 12-24 h of self-care (frequent milk
 removal) or when she feels acutely ill (Amir LH, ABM clinical protocol #4, Breastfeed Med
-2014;9:239-243; NHS 'Mastitis': symptoms that do not start to get better within 24 hours). Days
+2014;9:239-243; NHS 'Mastitis'). Days
 are whole: onset falls during day 1, so the third day has outlasted a full day of self-care; an
 episode not improving is one whose inflammation that day is no lower than on its first day (one
 subsiding but not yet over is improving). Fever makes her consult on any day."""
