@@ -26,9 +26,11 @@ Fever is the systemic answer to the inflamed gland: the pyrogenic cytokines (IL-
 TNF) the gland releases reach the blood in proportion to how much tissue is inflamed and how
 strongly, which is what ``I`` carries, and the mother is febrile on a day her inflammation is
 at or above ``fever_inflammation_threshold`` (:func:`febrile`). Fever has no organism term of
-its own: the pathogen acts through the inflammation it causes, and the cohort that cultured
-milk told infectious from non-infectious inflammation by milk leucocyte counts and culture,
-not by symptoms (Thomsen et al. Am J Obstet Gynecol 1984;149:492-495). Subacute mastitis, whose dysbiosis does not reach clinical inflammation, is afebrile,
+its own: the pathogen acts through the inflammation it causes, and in the studies that
+cultured milk the symptoms did not follow the bacteria (Kvist et al. Int Breastfeed J
+2008;3:6: no correlation between milk bacterial counts and symptom scores; Thomsen et al. Am
+J Obstet Gynecol 1984;149:492-495 told infectious from non-infectious inflammation only by
+milk leucocyte counts and culture). Subacute mastitis, whose dysbiosis does not reach clinical inflammation, is afebrile,
 as it is defined (Mediano et al. 2014). Fever feeds back on nothing in the model: it is an
 output that case definitions and consultation read.
 """
