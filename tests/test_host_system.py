@@ -47,6 +47,23 @@ def test_fever_is_inflammation_above_its_threshold(base):
     np.testing.assert_array_equal(fever, base.panel["inflammation"] >= threshold)
 
 
+def test_fever_comes_only_with_clinical_inflammation_and_never_in_subacute_mastitis(base):
+    # fever is the systemic answer to an inflamed gland: every febrile day is a day of an
+    # inflamed state, so a mother in subacute mastitis (no clinical inflammation) or without an
+    # episode is afebrile, and most episodes in the cohort bring fever on one of their days
+    fever = base.panel["fever"].astype(bool)
+    codes = base.panel["mastitis_state"].astype(np.int64)
+    inflamed = np.isin(codes, [STATE_CODE[s] for s in ("inflammatory_mastitis", "bacterial_mastitis",
+                                                        "phlegmon", "abscess")])
+    assert fever.any() and not (fever & ~inflamed).any()
+    assert not (fever & (codes == STATE_CODE["subacute_mastitis"])).any()
+    ep = episodes(codes)
+    cumulative = np.concatenate([np.zeros((fever.shape[0], 1)), fever.cumsum(axis=1)], axis=1)
+    start = ep["onset_day"] - 1
+    febrile = cumulative[ep["dyad_index"], start + ep["duration_days"]] > cumulative[ep["dyad_index"], start]
+    assert 0.5 < febrile.mean() < 1.0
+
+
 def test_milk_staphylococci_are_part_of_milk_bacteria(base):
     staph, bacteria = base.panel["milk_staphylococci_per_ml"], base.panel["milk_bacteria_per_ml"]
     assert (staph <= bacteria * (1 + 1e-9)).all()
