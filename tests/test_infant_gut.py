@@ -49,7 +49,10 @@ def _share(ds, day: int, by: str, name: str) -> np.ndarray:
 def test_hmo_utilisation_makes_bifidobacteria_dominate_breastfed_infants():
     on, off = _run(), _run(hmo_off=True)
     assert np.median(_share(on, 10, "genus", "Bifidobacterium")) > 0.4
-    assert np.median(_share(off, 10, "genus", "Bifidobacterium")) < 0.2
+    # without HMOs bifidobacteria hold under a third of what they hold with them (the lactoferrin
+    # check on Enterobacteriaceae leaves them some room either way)
+    assert np.median(_share(off, 10, "genus", "Bifidobacterium")) < np.median(
+        _share(on, 10, "genus", "Bifidobacterium")) / 3.0
     # by day 30 the catalogue niches dominate; HMOs still leave bifidobacteria ahead
     assert np.median(_share(on, 30, "genus", "Bifidobacterium")) > np.median(
         _share(off, 30, "genus", "Bifidobacterium"))
