@@ -38,11 +38,20 @@ LEVERS: dict[str, dict[str, float]] = {
     "strongest acidity (acid_death 1.5/day, onset pH 6.5)": {
         "acid_death_per_day": 1.5, "acid_inhibition_onset_ph": 6.5},
     "weakest HMO dependence (hmo_growth_share 0.5)": {"hmo_growth_share": 0.5},
+    "no milk lactoferrin check (inhibition 0, kill 0)": {
+        "lactoferrin_growth_inhibition_max": 0.0, "lactoferrin_kill_per_day": 0.0},
+    "strongest lactoferrin check (inhibition 0.7, kill 1/day, intact share 0.05)": {
+        "lactoferrin_growth_inhibition_max": 0.7, "lactoferrin_kill_per_day": 1.0,
+        "lactoferrin_intact_colon_share": 0.05},
+    "most formula-fed acquisition (maternal contact 1e-12/day, environment 1e7 cells/day)": {
+        "maternal_gut_to_infant_gut_per_day": 1e-12, "environment_to_infant_gut_cells_per_day": 1e7},
+    "bound, outside the prior: no carbohydrate limit on bifidobacteria (hmo_growth_share 0)": {
+        "hmo_growth_share": 0.0},
     "anoxic at birth, largest inoculum and strongest acidity together": {
         "infant_gut_oxygen_birth": 0.0, "birth_inoculum_vaginal_cells": 1e7,
         "acid_death_per_day": 1.5, "acid_inhibition_onset_ph": 6.5},
 }
-"""Each lever's overrides (the prior ends of ``data/parameters.csv``)."""
+"""Each lever's overrides (the prior ends of ``data/parameters.csv``; one bound outside its prior, so labelled)."""
 
 
 def _log_cells(ds: xr.Dataset, day: int, family: str) -> np.ndarray:

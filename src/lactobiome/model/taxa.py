@@ -34,7 +34,8 @@ KINDS: tuple[str, ...] = ("commensal", "pathobiont", "probiotic", "contaminant")
 _TEXT = ("taxon", "name", "genus", "family", "phylum", "kind", "oxygen")
 _BOOL = ("culturable", "contaminant")
 _UNIT_INTERVAL = (
-    ("hmo_utilisation", "solids_dependence", "acid_production", "acid_sensitivity", "immunogenicity", "pathogenic_potential", "ductal_biofilm",
+    ("hmo_utilisation", "solids_dependence", "acid_production", "acid_sensitivity", "lactoferrin_sensitivity",
+     "immunogenicity", "pathogenic_potential", "ductal_biofilm",
      "entero_mammary")
     + tuple(f"k_{s}" for s in SITES)
     + tuple(f"prevalence_{s}" for s in MATERNAL_SITES)
@@ -45,7 +46,7 @@ _POSITIVE = ("growth_rate_per_day", "copies_16s")
 COLUMNS: tuple[str, ...] = (
     _TEXT[:6]
     + ("growth_rate_per_day", "oxygen", "hmo_utilisation", "solids_dependence", "acid_production",
-       "acid_sensitivity", "immunogenicity",
+       "acid_sensitivity", "lactoferrin_sensitivity", "immunogenicity",
        "pathogenic_potential", "ductal_biofilm", "entero_mammary", "culturable", "contaminant", "copies_16s")
     + tuple(f"k_{s}" for s in SITES)
     + tuple(f"prevalence_{s}" for s in MATERNAL_SITES)

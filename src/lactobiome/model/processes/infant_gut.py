@@ -1,4 +1,4 @@
-"""The infant gut as a habitat: oxygen, HMOs, sIgA, solids, stool washout, intrapartum drugs.
+"""The infant gut as a habitat: oxygen, HMOs, sIgA, lactoferrin, solids, stool washout, intrapartum drugs.
 
 Runs after the day's arrivals and before ``growth``; it acts by multiplying
 ``state.growth_modifier`` for the infant gut and by removing cells (washout, antibiotic).
@@ -42,6 +42,16 @@ Runs after the day's arrivals and before ``growth``; it acts by multiplying
   pH. This is the route by which an HMO-fed bifidobacterial bloom pushes Enterobacteriaceae
   down in breastfed infants, while formula-fed infants, with fewer bifidobacteria, keep a
   high-pH, Enterobacteriaceae-rich stool (Bullen 1976; Henrick 2018).
+* **Milk lactoferrin.** Swallowed breast milk carries lactoferrin (colostral excess over the
+  mature level decaying exponentially, :func:`milk_lactoferrin_g_per_l`); a share
+  ``lactoferrin_intact_colon_share`` of it reaches the colon intact and still iron-free,
+  diluted in ``infant_colon_content_ml``. With ``e = L / (L + h)`` at that luminal
+  concentration ``L``, taxa by their ``lactoferrin_sensitivity`` (catalogue: the iron-dependent
+  Enterobacteriaceae) lose ``lactoferrin_growth_inhibition_max × e`` of their growth (iron
+  sequestration: Bullen 1972; Brock 1983) and die at ``lactoferrin_kill_per_day × e``
+  (bactericidal apo-lactoferrin with lysozyme: Arnold 1977; Ellison 1991). Formula carries
+  none, so formula-fed infants' Enterobacteriaceae meet no such check. The dose follows the
+  volume of breast milk, so a partly breastfed infant gets a partial check.
 * **Maternal contact.** After birth the infant keeps receiving cells of its mother's gut by
   household faecal–oral contact (``maternal_gut_to_infant_gut_per_day`` per cell, tagged
   ``maternal_gut``): the slow route by which caesarean-born infants, who get no maternal
@@ -100,6 +110,7 @@ def prepare(ctx: SimulationContext, attributes: Mapping[str, np.ndarray]) -> dic
         "fucose": np.clip((utilisation - threshold) / (1.0 - threshold), 0.0, 1.0),
         "acid_production": ctx.taxa["acid_production"].astype(np.float64),
         "acid_sensitivity": ctx.taxa["acid_sensitivity"].astype(np.float64),
+        "lactoferrin_sensitivity": ctx.taxa["lactoferrin_sensitivity"].astype(np.float64),
     }
 
 
@@ -134,6 +145,31 @@ def _oxygen(state: DyadState, ctx: SimulationContext, cells: np.ndarray, consume
     total = supply + uptake
     equilibrium = supply / total
     return equilibrium + (previous - equilibrium) * np.exp(-total)
+
+
+def milk_lactoferrin_g_per_l(day: int, ctx: SimulationContext) -> float:
+    """Lactoferrin concentration of breast milk (g/L) on day ``day`` of lactation.
+
+    The colostral excess over the mature level decays with an e-folding time of
+    ``milk_lactoferrin_decline_time_days`` from day 1 (Zhou 2025; Rai 2014).
+    """
+    mature = ctx.p("milk_lactoferrin_mature_g_per_l", "g/L")
+    colostrum = ctx.p("milk_lactoferrin_colostrum_g_per_l", "g/L")
+    tau = ctx.p("milk_lactoferrin_decline_time_days", "day")
+    return mature + (colostrum - mature) * float(np.exp(-(max(day, 1) - 1) / tau))
+
+
+def lactoferrin_effect(milk_volume_ml: np.ndarray, day: int, ctx: SimulationContext) -> np.ndarray:
+    """Saturation of the lactoferrin check in the infant colon today, per dyad in [0, 1).
+
+    ``milk_volume_ml`` is today's breast-milk intake (mL/day); formula carries no lactoferrin.
+    The luminal concentration is the intact share of the day's swallowed lactoferrin diluted in
+    the colonic content; the effect is ``L / (L + lactoferrin_half_effect_g_per_l)``.
+    """
+    dose = milk_volume_ml / _ML_PER_L * milk_lactoferrin_g_per_l(day, ctx)  # g/day
+    content_l = ctx.p("infant_colon_content_ml", "mL") / _ML_PER_L
+    luminal = dose * ctx.p("lactoferrin_intact_colon_share", "fraction") / content_l  # g/L
+    return luminal / (luminal + ctx.p("lactoferrin_half_effect_g_per_l", "g/L"))
 
 
 def acid_inhibition(cells: np.ndarray, production: np.ndarray, ctx: SimulationContext) -> np.ndarray:
@@ -213,6 +249,13 @@ def step(state: DyadState, ctx: SimulationContext) -> DyadState:
     # solids feed adult-type anaerobes: the solids-dependent part of growth needs solids
     need = traits["solids"][None, :]
     modifier *= (1.0 - need) + need * ctx.p("solids_growth_boost_max", "1") * solids
+
+    # milk lactoferrin that reaches the colon iron-free holds back and kills iron-dependent Gram-negatives
+    lf_sensitivity = traits["lactoferrin_sensitivity"][None, :]
+    lf_effect = lactoferrin_effect(state.host["milk_volume_ml"], state.day, ctx)[:, None]
+    modifier *= 1.0 - ctx.p("lactoferrin_growth_inhibition_max", "fraction") * lf_sensitivity * lf_effect
+    lf_survival = np.exp(-ctx.p("lactoferrin_kill_per_day", "1/day") * lf_sensitivity * lf_effect)
+    state.abundance[:, _GUT] *= lf_survival.astype(np.float32)[:, :, None]
 
     # fermentation acids of saccharolytic taxa hold back and kill acid-sensitive taxa
     sensitivity = traits["acid_sensitivity"][None, :]
