@@ -4,7 +4,11 @@ from __future__ import annotations
 
 from typing import NamedTuple
 
-__all__ = ["FitOptions"]
+__all__ = ["SINGLETON_MAX", "FitOptions"]
+
+SINGLETON_MAX = 1.0
+"""Largest count of a taxon in a source sample that counts as a singleton for Good-Turing's
+unseen-mass estimate (counts may be fractional after relative abundances are scaled)."""
 
 
 class FitOptions(NamedTuple):
