@@ -31,6 +31,9 @@ the third is within the replicates' Monte Carlo error at 100 replicates)."""
 BIAS_CORRECTIONS = ("bootstrap", "analytic")
 """Ways ``track`` removes the free unknown's take of chance excess from its point estimate:
 the iterated parametric bootstrap (default) or :func:`chance_corrected_unknown`."""
+MARGINALS = ("none", "sources", "unknown", "both")
+"""Communities the fit integrates out rather than fits (``track(marginal=...)``; the index is
+the kernel's bit set, see :class:`lactobiome.tracking.options.FitOptions`)."""
 SOURCE_REDRAWS = ("fitted", "posterior")
 """What a bootstrap replicate's source sample is redrawn around: the fitted seeding community
 (default: the world the fit describes, in which the sample is one draw away from what seeded
@@ -422,6 +425,7 @@ def _solve(
     kappa: float,
     options: FitOptions,
     lost0: list[np.ndarray] | None = None,
+    priors: list[np.ndarray] | None = None,
 ) -> tuple[list[np.ndarray], list[np.ndarray], np.ndarray, np.ndarray, list[np.ndarray], list[np.ndarray]]:
     """Pack a list of fits into flat arrays, run the compiled EM, unpack.
 
@@ -469,6 +473,7 @@ def _solve(
         options,
         iters,
         conv,
+        np.concatenate(priors if priors is not None else [np.full(len(x), 1.0 / len(x)) for x in xs]),
     )
     a_out = [a_flat[a_off[f] : a_off[f + 1]].copy() for f in range(F)]
     gu_out = [gu_flat[t_off[f] : t_off[f + 1]].copy() for f in range(F)]
@@ -518,6 +523,7 @@ def track(
     method_options: Mapping[str, Any] | None = None,
     bias_correction: str = "bootstrap",
     source_redraw: str = "fitted",
+    marginal: str = "none",
 ) -> pd.DataFrame:
     """Estimate, for every sink, the share contributed by each source and by an unknown source.
 
@@ -622,6 +628,13 @@ def track(
         one draw from what seeded its sink, as the data's was; or ``"posterior"``, the
         sample's own posterior mean (round 2's engine: one draw more than the data had). See
         docs/tracking.md, "Round 3".
+    marginal
+        Communities integrated out under their Dirichlet priors instead of fitted
+        (``MARGINALS``): ``"none"`` (default), ``"sources"`` (the seeding communities, about
+        their samples' posteriors), ``"unknown"`` (the unknown community, about the pooled
+        profile with ``prior_strength`` pseudo-reads) or ``"both"``. A read is then given to a
+        community by its predictive probability with that read left out (docs/tracking.md,
+        "Round 4").
 
     Returns
     -------
@@ -646,6 +659,8 @@ def track(
         raise InputError(f"iterations must be >= 1, got {iterations}")
     if source_redraw not in SOURCE_REDRAWS:
         raise InputError(f"source_redraw must be one of {', '.join(SOURCE_REDRAWS)}, got {source_redraw!r}")
+    if marginal not in MARGINALS:
+        raise InputError(f"marginal must be one of {', '.join(MARGINALS)}, got {marginal!r}")
     if bias_correction not in BIAS_CORRECTIONS:
         raise InputError(f"bias_correction must be one of {', '.join(BIAS_CORRECTIONS)}, got {bias_correction!r}")
     from lactobiome.tracking.methods import METHODS, run_method
@@ -725,6 +740,8 @@ def track(
         lost_below=float(lost_below),
         adapt_lost=True,
         lost_min_gain=float(lost_min_gain),
+        marginal=MARGINALS.index(marginal),
+        unknown_strength=float(prior_strength),
     )
     a_hat, gu_hat, iters, conv, lost_hat, g_hat = _solve(
         [p.x for p in problems],
@@ -735,6 +752,7 @@ def track(
         [s[1] for s in starts],
         unknown_cost,
         options,
+        priors=[p.prior for p in problems],
     )
     if progress is not None:
         progress(len(problems))

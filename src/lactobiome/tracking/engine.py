@@ -69,6 +69,28 @@ SQUAREM_FLOOR = 0.01
 """Smallest share of its plain EM value an extrapolated component may fall to."""
 
 
+@njit(cache=True, inline="always")
+def _left_out(a: np.ndarray, G: np.ndarray, gu: np.ndarray, weight: np.ndarray, n: float, q: float,
+              j: int, t: int, K: int, marginal: int, prior: np.ndarray, unknown_strength: float) -> float:
+    """Predictive probability of taxon ``t`` under community ``j`` (``K``: the unknown) with
+    one read of it left out, where ``marginal`` integrates that community out (else its
+    fitted profile). See :func:`_em_step`."""
+    if j < K:
+        g = G[j, t]
+        if marginal & 1:
+            d = weight[j] + n * a[j]
+            share = a[j] * g / q
+            if d - share > 0.0:
+                return max(g * d - share, 0.0) / (d - share)
+        return g
+    g = gu[t]
+    if marginal & 2:
+        d = n * a[K]
+        share = a[K] * g / q
+        return (max(g * d - share, 0.0) + unknown_strength * prior[t]) / (d - share + unknown_strength)
+    return g
+
+
 @njit(cache=True, nogil=True)
 def _em_step(
     x: np.ndarray,
@@ -81,6 +103,9 @@ def _em_step(
     update_sources: bool,
     loss: float,
     lost: np.ndarray,
+    marginal: int,
+    prior: np.ndarray,
+    unknown_strength: float,
     theta: np.ndarray,
     out: np.ndarray,
     Z: np.ndarray,
@@ -92,6 +117,13 @@ def _em_step(
     (K x T, row-major) and the unknown profile ``g_u`` (T). ``B`` (K x T) holds each source's
     prior pseudo-counts and ``bsum`` their totals. Taxa marked in ``lost`` are thinned out of
     their source's profile (see :func:`_drop_lost`).
+
+    ``marginal`` (bits: 1 the seeding communities, 2 the unknown community) integrates that
+    community out instead of fitting it: a read is given to a source by the source's
+    predictive probability with the read itself left out (the collapsed, zero-order
+    variational E-step; Asuncion et al. 2009, UAI), so no community explains a read by the
+    profile that read has bent towards itself. The unknown's predictive then has a
+    Dirichlet prior of ``unknown_strength`` pseudo-reads spread as ``prior``.
     """
     K, T = Y.shape
     a = theta[: K + 1]
@@ -101,6 +133,10 @@ def _em_step(
     G_out = out[K + 1 : K + 1 + K * T].reshape((K, T))
     gu_out = out[K + 1 + K * T :]
     R[:] = 0.0
+    n = 0.0
+    if marginal > 0:
+        for t in range(T):
+            n += x[t]
     for t in range(T):
         if x[t] <= 0.0:
             for j in range(K + 1):
@@ -113,6 +149,20 @@ def _em_step(
             for j in range(K + 1):
                 Z[j, t] = 0.0
             continue
+        if marginal > 0:
+            # leave-one-out predictive of each community: its profile's reads (weight plus
+            # the sink reads it holds, about n a_j) less this read's expected share
+            qq = 0.0
+            for j in range(K + 1):
+                Z[j, t] = _left_out(a, G, gu, weight, n, q, j, t, K, marginal, prior, unknown_strength)
+                qq += a[j] * Z[j, t]
+            if qq > 0.0:
+                w = x[t] / qq
+                for j in range(K + 1):
+                    z = a[j] * Z[j, t] * w
+                    Z[j, t] = z
+                    R[j] += z
+                continue
         w = x[t] / q
         for j in range(K):
             z = a[j] * G[j, t] * w
@@ -282,6 +332,7 @@ def _fit_one(
     lost: np.ndarray,
     g_out: np.ndarray,
     options: FitOptions,
+    prior: np.ndarray,
 ) -> tuple[int, bool]:
     """EM for one sink; ``a`` (K+1, unknown last), ``gu`` and ``lost`` are updated in place.
 
@@ -338,8 +389,9 @@ def _fit_one(
     Z = np.zeros((K + 1, T))
     R = np.empty(K + 1)
     c = lam * n
-    off = (x, Y, B, depth, bsum, weight, c, update_sources, 0.0, lost)
-    on = (x, Y, B, depth, bsum, weight, c, update_sources, loss, lost)
+    marginal, strength = options.marginal, options.unknown_strength
+    off = (x, Y, B, depth, bsum, weight, c, update_sources, 0.0, lost, marginal, prior, strength)
+    on = (x, Y, B, depth, bsum, weight, c, update_sources, loss, lost, marginal, prior, strength)
     if loss <= 0.0 or not (adapt_lost or lost.any()):
         # no loss, or a bootstrap replicate of a fit that chose the model without it
         lost[:] = False
@@ -445,6 +497,7 @@ def fit_batch(
     options: FitOptions,
     iters: np.ndarray,
     conv: np.ndarray,
+    prior_flat: np.ndarray,
 ) -> None:
     """Solve a ragged batch of fits in parallel; ``a_flat`` and ``gu_flat`` are updated in place.
 
@@ -454,7 +507,8 @@ def fit_batch(
     proportions ``a_flat[a_off[f]:a_off[f+1]]`` (known sources then the unknown).
     ``lost_flat`` (laid out as ``y_flat``) holds each fit's lost taxa, in and out, and
     ``g_flat`` (laid out the same) receives the fitted source profiles;
-    ``lam`` is each fit's unknown-read cost and ``options`` the settings they share.
+    ``lam`` is each fit's unknown-read cost, ``options`` the settings they share and
+    ``prior_flat`` (laid out as ``x_flat``) each fit's pooled profile.
     """
     F = k_arr.shape[0]
     for f in prange(F):
@@ -474,6 +528,7 @@ def fit_batch(
             lost_flat[y_off[f] : y_off[f] + K * T].reshape((K, T)),
             g_flat[y_off[f] : y_off[f] + K * T].reshape((K, T)),
             options,
+            prior_flat[t0:t1],
         )
         iters[f] = it
         conv[f] = ok
@@ -877,7 +932,7 @@ def _replicate(
     # the unknown-read cost of the replicate, from its own reads (core._sink_noise_cost)
     lam = kappa * root * np.sqrt(1.0 / n + 1.0 / mean_depth)
     g_out = np.empty((K, T))
-    _fit_one(x, Y, B, tau_b, a, gu, lam, lost, g_out, options)
+    _fit_one(x, Y, B, tau_b, a, gu, lam, lost, g_out, options, prior)
 
 
 @njit(parallel=True, cache=True)

@@ -32,6 +32,11 @@ class FitOptions(NamedTuple):
         Find the lost set (point estimates) rather than start from a given one (bootstrap).
     lost_min_gain
         Keep the lost taxa only if they lower the unknown share by this much.
+    marginal
+        Communities integrated out rather than fitted, as bits: 1 the seeding communities,
+        2 the unknown (0: all fitted; see ``engine._em_step``).
+    unknown_strength
+        Pseudo-reads of the unknown community's Dirichlet prior when it is integrated out.
     """
 
     max_iter: int
@@ -41,3 +46,5 @@ class FitOptions(NamedTuple):
     lost_below: float
     adapt_lost: bool
     lost_min_gain: float
+    marginal: int = 0
+    unknown_strength: float = 1.0
