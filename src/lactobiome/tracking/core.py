@@ -1061,7 +1061,7 @@ def _bootstrap(
         unknown_out = np.empty(int(t_off[-1]) * count)
         replicate_batch(np.uint64(stream), np.int64(first + done), np.int64(count), *common,
                         rows_out, a_out, unknown_out)
-        for i, p in enumerate(problems):
+        for i in range(len(problems)):
             K, T, L = int(k_len[i]), int(t_len[i]), len(orders[i])
             rows = rows_out[k_off[i] * count : k_off[i + 1] * count].reshape(count, K)
             a = a_out[a_off[i] * count : a_off[i + 1] * count].reshape(count, K + 1)

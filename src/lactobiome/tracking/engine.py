@@ -915,13 +915,13 @@ def _replicate(
         # the replicate's seeding-draw size is estimated from its own reads, as the data's is
         tau_b[s] = m + b if fidelity < 0.0 else fidelity
         lost[s] = lost_hat[r]
-    norm = 0.0
+    total = 0.0
     for s in range(K):
         a[s] = max(a_hat[rows[s]], START_FLOOR)
-        norm += a[s]
+        total += a[s]
     a[K] = max(a_hat[K], START_FLOOR)
-    norm += a[K]
-    a /= norm
+    total += float(a[K])
+    a /= total
     root = 0.0
     norm = 0.0
     for t in range(T):
