@@ -434,7 +434,9 @@ def _solve(
 
     ``lost0`` (one K x T boolean array per fit) starts each fit from a known set of lost
     taxa instead of finding it (``options.adapt_lost`` must then be false); the sets found
-    are returned fifth and the fitted source profiles (K x T each) last.
+    are returned fifth and the fitted source profiles (K x T each) last. ``priors`` (one
+    profile over each fit's taxa; uniform if not given) spread the unknown's prior when
+    ``options.marginal`` integrates the unknown out.
     """
     from lactobiome.tracking.engine import fit_batch
 

@@ -8,7 +8,10 @@ __all__ = ["SINGLETON_MAX", "FitOptions"]
 
 SINGLETON_MAX = 1.0
 """Largest count of a taxon in a source sample that counts as a singleton for Good-Turing's
-unseen-mass estimate (counts may be fractional after relative abundances are scaled)."""
+unseen-mass estimate (counts may be fractional after relative abundances are scaled). Shared
+by ``core.source_pseudocounts`` and the compiled replicates (``engine.pseudocounts_row``),
+which freeze it when compiled: a change here needs ``lactobiome compile`` after clearing the
+tracker's cache (Numba checks only ``engine.py`` itself)."""
 
 
 class FitOptions(NamedTuple):
