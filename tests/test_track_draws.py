@@ -191,3 +191,8 @@ def test_results_do_not_depend_on_chunking_or_threads(monkeypatch: pytest.Monkey
         numba.set_num_threads(threads)
     other = track(counts, meta, bootstrap=14, seed=4)
     assert not np.allclose(other["ci_low"], whole["ci_low"])
+
+
+def test_draws_of_undefined_laws_return_zero_rather_than_spin() -> None:
+    assert (_binomials(3, 50.0, float("nan"), 1) == 0).all()
+    assert (_gammas(3, float("nan"), 1) == 0).all()

@@ -641,8 +641,9 @@ def _normal(state: np.ndarray) -> float:
 @njit(cache=True)
 def gamma_draw(state: np.ndarray, shape: float) -> float:
     """Gamma(shape, 1): Marsaglia & Tsang (2000, ACM TOMS 26:363) rejection for shape >= 1;
-    below 1, ``Gamma(shape + 1) U^(1/shape)`` (their boost). 0 for shape <= 0."""
-    if shape <= 0.0:
+    below 1, ``Gamma(shape + 1) U^(1/shape)`` (their boost). 0 for shape <= 0 (or not a
+    number)."""
+    if not shape > 0.0:
         return 0.0
     boost = 1.0
     if shape < 1.0:
@@ -712,8 +713,9 @@ def _binomial_btrs(state: np.ndarray, n: float, p: float) -> float:
 
 @njit(cache=True)
 def binomial_draw(state: np.ndarray, n: float, p: float) -> float:
-    """Binomial(n, p) for a whole number ``n`` >= 0 (as a float), exact."""
-    if n <= 0.0 or p <= 0.0:
+    """Binomial(n, p) for a whole number ``n`` >= 0 (as a float), exact (0 for a p that is
+    not a number, so no rejection loop can spin on one)."""
+    if not (n > 0.0 and p > 0.0):
         return 0.0
     if p >= 1.0:
         return n
