@@ -108,6 +108,8 @@ def main() -> int:
     parser.add_argument("--source-redraws", nargs="+", default=["fitted"], choices=["fitted", "posterior"],
                         help="what the default engine's bootstrap redraws source samples around, each run on "
                              "the same mixtures")
+    parser.add_argument("--marginals", nargs="+", default=["none"], choices=["none", "sources", "unknown", "both"],
+                        help="communities the default engine integrates out, each run on the same mixtures")
     args = parser.parse_args()
     if not DATA.exists():
         print(f"skipped: {DATA} not found (the shared data sets)")
@@ -127,20 +129,24 @@ def main() -> int:
             if truth.empty:
                 print(f"{depth:>7} {'related' if related else 'unrelated':>9}     0  (no source sample that deep)")
                 continue
-            runs = [(m, c, r) for m in args.methods
+            runs = [(m, c, r, g) for m in args.methods
                     for c in (args.bias_corrections if m == "lactobiome" else ["bootstrap"])
-                    for r in (args.source_redraws if m == "lactobiome" else ["fitted"])]
-            for method, correction, redraw in runs:
+                    for r in (args.source_redraws if m == "lactobiome" else ["fitted"])
+                    for g in (args.marginals if m == "lactobiome" else ["none"])]
+            for method, correction, redraw, marginal in runs:
                 start = time.perf_counter()
                 with warnings.catch_warnings():
                     warnings.simplefilter("ignore")
                     result = track(counts, metadata, bootstrap=args.bootstrap, seed=args.seed, method=method,
-                                   bias_correction=correction, source_redraw=redraw)
+                                   bias_correction=correction, source_redraw=redraw,
+                                   **({"marginal": marginal} if method == "lactobiome" else {}))
                 seconds = time.perf_counter() - start
                 if correction != "bootstrap":
                     method = f"{method}/{correction}"
                 if redraw != "fitted":
                     method = f"{method}/{redraw}"
+                if marginal != "none":
+                    method = f"{method}/m-{marginal}"
                 s = score(result, truth)
                 cover = "     -" if result["ci_low"].isna().all() else f"{s['coverage']:>6.2f}"
                 print(f"{depth:>7} {'related' if related else 'unrelated':>9} {method:>19} "

@@ -35,8 +35,10 @@ def test_positive_control_is_recovered_by_every_method() -> None:
     sc = load_scenario("default", {"cohort": {"dyads": 24, "days": 31, "seed": 1}, "sampling": {"days": [30]}})
     ds = simulate_in_memory(sc)
     label = LOOPS[0][0]
-    # our engine is told the observation model's 16S overdispersion (the default)
-    table = closed_loop(ds, ("lactobiome", "feast", "sourcetracker"), seed=0, loops=(label,), bootstrap=10)
+    # our engine is told the observation model's 16S overdispersion (the default); with its
+    # default 100 replicates (10 left the bias correction's three rounds 3-4 replicates each,
+    # and milk's r moved between 0.85 and 0.92 with the random stream alone)
+    table = closed_loop(ds, ("lactobiome", "feast", "sourcetracker"), seed=0, loops=(label,), bootstrap=100)
     known = table[table["source"] != "Unknown"]
     assert set(known["source"]) == {"milk", "areolar_skin", "maternal_stool"}
     assert (known["r"] >= 0.9).all(), known

@@ -281,3 +281,34 @@ def test_binding_slopes_follow_the_rounds() -> None:
     flat = [[np.full(3, 1 / 3) for _ in r] for r in worlds]
     assert binding_slopes(worlds, flat) == (SLOPE_FLOOR, SLOPE_FLOOR)
     assert binding_slopes(worlds[:1], means[:1]) == (1.0, 1.0)
+
+
+def test_integrated_unknown_takes_less_chance_excess_and_keeps_a_real_unknown() -> None:
+    """With the unknown community integrated out (each read judged with itself left out), a
+    free profile no longer explains a read by having bent towards it: on exact sources the
+    take of chance excess shrinks, while an unknown far above the noise is kept."""
+    counts, meta = _exact_source_nulls(8, 5_000)
+    common = dict(bootstrap=0, max_loss=0.0, update_sources=False, seed=0)
+    unknown = lambda t: t.loc[t["source"] == "Unknown", "proportion"].to_numpy()  # noqa: E731
+    fitted = unknown(track(counts, meta, **common))
+    integrated = unknown(track(counts, meta, marginal="unknown", **common))
+    assert fitted.mean() > 0.05
+    assert integrated.mean() < 0.7 * fitted.mean()  # 0.099 -> 0.055 when written
+    rng = np.random.default_rng(9)
+    k, u = rng.dirichlet(np.full(300, 0.1), size=2)
+    cols = {"src": np.round(k * 1e8)}
+    rows = [("src", "gut", "Source", "")]
+    for i in range(6):
+        cols[f"sink{i}"] = rng.multinomial(20_000, 0.6 * k + 0.4 * u).astype(np.float64)
+        rows.append((f"sink{i}", "sink", "Sink", ""))
+    counts = pd.DataFrame(cols, index=[f"t{t}" for t in range(300)])
+    meta = pd.DataFrame(rows, columns=["SampleID", "Env", "SourceSink", "id"]).set_index("SampleID")
+    for marginal in ("none", "unknown", "both"):
+        got = unknown(track(counts, meta, marginal=marginal, **common))
+        assert np.abs(got - 0.4).max() < 0.03, marginal
+
+
+def test_marginal_is_checked() -> None:
+    counts, md, _ = _halves_set(np.random.default_rng(5), 1, 500, unknown=True)
+    with pytest.raises(InputError, match="marginal must be one of none, sources, unknown, both, got 'all'"):
+        track(counts, md, bootstrap=0, marginal="all")

@@ -204,7 +204,7 @@ def _say_if_compiling(method: str) -> None:
     else:
         from lactobiome.tracking import engine
 
-        kernels = [engine.fit_batch]
+        kernels = [engine.fit_batch, engine.replicate_batch]
     if sys.stderr.isatty() and uncached_kernels(kernels):
         click.echo(f"compiling the {method} tracker's kernels (first run after an install or an update; cached "
                    "for later runs; `lactobiome compile` does it ahead)...", err=True)

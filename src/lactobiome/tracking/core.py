@@ -11,7 +11,7 @@ import numpy as np
 from lactobiome.errors import InputError, LactobiomeWarning
 from lactobiome.tracking import COLUMNS, UNKNOWN
 from lactobiome.tracking.inputs import ROLE_ALIASES, check_counts
-from lactobiome.tracking.options import FitOptions
+from lactobiome.tracking.options import SINGLETON_MAX, FitOptions
 
 if TYPE_CHECKING:
     from collections.abc import Callable, Mapping
@@ -20,8 +20,9 @@ if TYPE_CHECKING:
     import pandas as pd
 
 BOOTSTRAP_CHUNK_VALUES = 1_000_000
-"""Count values (sink plus source reads over taxa) of bootstrap replicates solved at once;
-bounds memory (about 40 bytes per value in flight), not a statistical setting."""
+"""Output values (each sink's unknown reads per taxon, proportions and drawn rows) of the
+bootstrap replicates solved at once; bounds memory (8 bytes per value), not a statistical
+setting (the replicates' streams do not depend on it)."""
 BIAS_ROUNDS = 3
 """Rounds of the iterated bootstrap bias correction; the replicates are shared out among them
 (a statistical procedure, not a fitted value: each round is one fixed-point step
@@ -30,6 +31,9 @@ the third is within the replicates' Monte Carlo error at 100 replicates)."""
 BIAS_CORRECTIONS = ("bootstrap", "analytic")
 """Ways ``track`` removes the free unknown's take of chance excess from its point estimate:
 the iterated parametric bootstrap (default) or :func:`chance_corrected_unknown`."""
+MARGINALS = ("none", "sources", "unknown", "both")
+"""Communities the fit integrates out rather than fits (``track(marginal=...)``; the index is
+the kernel's bit set, see :class:`lactobiome.tracking.options.FitOptions`)."""
 SOURCE_REDRAWS = ("fitted", "posterior")
 """What a bootstrap replicate's source sample is redrawn around: the fitted seeding community
 (default: the world the fit describes, in which the sample is one draw away from what seeded
@@ -50,11 +54,6 @@ class _Problem:
     groups: dict[str, list[int]] = field(default_factory=dict)  # Env -> rows, for resampling
     pseudo: np.ndarray = field(default_factory=lambda: np.zeros((0, 0)))  # prior pseudo-counts, as Y
     tau: np.ndarray = field(default_factory=lambda: np.zeros(0))  # seeding draw size per row, reads
-
-
-SINGLETON_MAX = 1.0
-"""Largest count of a taxon in a source sample that counts as a singleton for Good-Turing's
-unseen-mass estimate (counts may be fractional after relative abundances are scaled)."""
 
 
 def unseen_mass(y: np.ndarray) -> float:
@@ -426,6 +425,7 @@ def _solve(
     kappa: float,
     options: FitOptions,
     lost0: list[np.ndarray] | None = None,
+    priors: list[np.ndarray] | None = None,
 ) -> tuple[list[np.ndarray], list[np.ndarray], np.ndarray, np.ndarray, list[np.ndarray], list[np.ndarray]]:
     """Pack a list of fits into flat arrays, run the compiled EM, unpack.
 
@@ -434,7 +434,9 @@ def _solve(
 
     ``lost0`` (one K x T boolean array per fit) starts each fit from a known set of lost
     taxa instead of finding it (``options.adapt_lost`` must then be false); the sets found
-    are returned fifth and the fitted source profiles (K x T each) last.
+    are returned fifth and the fitted source profiles (K x T each) last. ``priors`` (one
+    profile over each fit's taxa; uniform if not given) spread the unknown's prior when
+    ``options.marginal`` integrates the unknown out.
     """
     from lactobiome.tracking.engine import fit_batch
 
@@ -473,6 +475,7 @@ def _solve(
         options,
         iters,
         conv,
+        np.concatenate(priors if priors is not None else [np.full(len(x), 1.0 / len(x)) for x in xs]),
     )
     a_out = [a_flat[a_off[f] : a_off[f + 1]].copy() for f in range(F)]
     gu_out = [gu_flat[t_off[f] : t_off[f + 1]].copy() for f in range(F)]
@@ -522,6 +525,7 @@ def track(
     method_options: Mapping[str, Any] | None = None,
     bias_correction: str = "bootstrap",
     source_redraw: str = "fitted",
+    marginal: str = "none",
 ) -> pd.DataFrame:
     """Estimate, for every sink, the share contributed by each source and by an unknown source.
 
@@ -626,6 +630,13 @@ def track(
         one draw from what seeded its sink, as the data's was; or ``"posterior"``, the
         sample's own posterior mean (round 2's engine: one draw more than the data had). See
         docs/tracking.md, "Round 3".
+    marginal
+        Communities integrated out under their Dirichlet priors instead of fitted
+        (``MARGINALS``): ``"none"`` (default), ``"sources"`` (the seeding communities, about
+        their samples' posteriors), ``"unknown"`` (the unknown community, about the pooled
+        profile with ``prior_strength`` pseudo-reads) or ``"both"``. A read is then given to a
+        community by its predictive probability with that read left out (docs/tracking.md,
+        "Round 4").
 
     Returns
     -------
@@ -650,6 +661,8 @@ def track(
         raise InputError(f"iterations must be >= 1, got {iterations}")
     if source_redraw not in SOURCE_REDRAWS:
         raise InputError(f"source_redraw must be one of {', '.join(SOURCE_REDRAWS)}, got {source_redraw!r}")
+    if marginal not in MARGINALS:
+        raise InputError(f"marginal must be one of {', '.join(MARGINALS)}, got {marginal!r}")
     if bias_correction not in BIAS_CORRECTIONS:
         raise InputError(f"bias_correction must be one of {', '.join(BIAS_CORRECTIONS)}, got {bias_correction!r}")
     from lactobiome.tracking.methods import METHODS, run_method
@@ -729,6 +742,8 @@ def track(
         lost_below=float(lost_below),
         adapt_lost=True,
         lost_min_gain=float(lost_min_gain),
+        marginal=MARGINALS.index(marginal),
+        unknown_strength=float(prior_strength),
     )
     a_hat, gu_hat, iters, conv, lost_hat, g_hat = _solve(
         [p.x for p in problems],
@@ -739,6 +754,7 @@ def track(
         [s[1] for s in starts],
         unknown_cost,
         options,
+        priors=[p.prior for p in problems],
     )
     if progress is not None:
         progress(len(problems))
@@ -772,6 +788,10 @@ def track(
         world_gu = [g.copy() for g in gu_hat]
         worlds_c: list[list[np.ndarray]] = []
         means_c: list[list[np.ndarray]] = []
+        # every replicate draws from its own stream, keyed by this and its number (rounds
+        # number their replicates on from the last one's)
+        stream = int(rng.integers(2**63))
+        first = 0
         for n_round, world in rounds:
             worlds_c.append([e.copy() for e in estimate])
             means_c.append([])
@@ -779,10 +799,11 @@ def track(
                 world = [_rows_at(a, p.labels, o, e, v)
                          for a, p, o, e, v in zip(a_hat, problems, orders, estimate, target, strict=True)]
             reps, unknown_reps = _bootstrap(
-                problems, a_hat, world_gu, g_hat, lost_hat, orders, rng, n_round, unknown_cost,
+                problems, a_hat, world_gu, g_hat, lost_hat, orders, stream, first, n_round, unknown_cost,
                 replicate_options, by_sample, progress, prior_strength, source_fidelity, world,
                 source_redraw,
             )
+            first += n_round
             if bias_correction == "bootstrap":
                 # the unknown's profile is corrected as its share is: the fitted one holds the
                 # sink's chance excess, and a world whose unknown keeps it shows too small a
@@ -801,10 +822,10 @@ def track(
                 e = np.clip(estimate[i] + shift, 0.0, 1.0)
                 estimate[i] = e / e.sum() if e.sum() > 0 else estimate[i]
                 spread[i].append(r - centre)
-        from scipy.stats import norm
+        from statistics import NormalDist
 
         q = (1.0 - level) / 2.0
-        z = float(norm.ppf(1.0 - q))
+        z = NormalDist().inv_cdf(1.0 - q)
         # the corrected estimate solves "mean of replicates at theta = the fit", so its spread
         # is the replicates' divided by how fast that mean follows theta (the delta method)
         slope_known, slope_unknown = binding_slopes(worlds_c, means_c)
@@ -942,7 +963,8 @@ def _bootstrap(
     g_hat: list[np.ndarray],
     lost_hat: list[np.ndarray],
     orders: list[list[str]],
-    rng: np.random.Generator,
+    stream: int,
+    first: int,
     n_boot: int,
     kappa: float,
     options: FitOptions,
@@ -953,8 +975,9 @@ def _bootstrap(
     world: list[np.ndarray],
     source_redraw: str = "fitted",
 ) -> tuple[list[np.ndarray], list[np.ndarray]]:
-    """Bootstrap replicates of every sink's proportions (replicates x labels+1), and the
-    replicates' mean unknown reads per taxon (one array per sink, over its active taxa).
+    """Bootstrap replicates ``first .. first + n_boot - 1`` of every sink's proportions
+    (replicates x labels+1), and the replicates' mean unknown reads per taxon (one array per
+    sink, over its active taxa).
 
     Each replicate redraws the sink's reads and every source sample's reads (multinomial at
     the observed depth), and, where an Env has several source samples and they are pooled,
@@ -970,83 +993,90 @@ def _bootstrap(
     ``world_gu`` at the shares ``world`` (per source sample, unknown last). Fits start
     near the point estimate (its proportions, the world's unknown profile mixed with the
     replicate sink's own) and from its lost taxa.
+
+    The draws and fits run in one compiled kernel
+    (:func:`lactobiome.tracking.engine.replicate_batch`); replicate ``b`` of sink ``i``
+    draws from its own stream keyed by ``(stream, i, b)``, so results do not depend on how
+    the replicates are chunked or on the number of threads.
     """
+    from lactobiome.tracking.engine import replicate_batch
+
+    t_len = np.array([len(p.x) for p in problems], dtype=np.int64)
+    k_len = np.array([p.Y.shape[0] for p in problems], dtype=np.int64)
+    t_off = np.concatenate([[0], np.cumsum(t_len)]).astype(np.int64)
+    k_off = np.concatenate([[0], np.cumsum(k_len)]).astype(np.int64)
+    y_off = np.concatenate([[0], np.cumsum(t_len * k_len)]).astype(np.int64)
+    a_off = np.concatenate([[0], np.cumsum(k_len + 1)]).astype(np.int64)
+    mixes, centres, seeded, starts, sizes, members, labels = [], [], [], [], [], [], []
+    for i, p in enumerate(problems):
+        # the sink is redrawn from the fitted mixture (a parametric bootstrap), so the
+        # replicates also show how much of their own noise the free unknown profile takes
+        mixes.append(np.maximum(world[i][:-1] @ g_hat[i] + world[i][-1] * world_gu[i], 0.0))
+        with_draw = bool((p.tau > 0).all())
+        seeded.append(with_draw)
+        if with_draw:
+            centre = (p.Y + p.pseudo) / (p.Y + p.pseudo).sum(axis=1, keepdims=True)
+            if source_redraw == "fitted":
+                # the world's seeding community; the sample is one draw of tau away from it
+                fitted_g = g_hat[i] / g_hat[i].sum(axis=1, keepdims=True)
+                thinned = np.asarray(np.any(lost_hat[i], axis=1), dtype=bool)
+                centre = np.where(thinned[:, None], centre, fitted_g)
+        else:
+            centre = p.Y / p.Y.sum(axis=1, keepdims=True)
+        centres.append(centre.ravel())
+        # source samples are resampled within their Env (none with by_sample): slots run
+        # group by group, each drawing a row of its own group
+        groups = [[r] for r in range(len(p.Y))] if by_sample else list(p.groups.values())
+        offset = 0
+        for g in groups:
+            starts.extend([offset] * len(g))
+            sizes.extend([len(g)] * len(g))
+            members.extend(g)
+            offset += len(g)
+        pos = {lab: j for j, lab in enumerate(orders[i])}
+        labels.append(np.array([pos[lab] for lab in p.labels], dtype=np.int64))
+    fidelity = -1.0 if source_fidelity is None else float(source_fidelity)
+    common = (
+        t_off, k_off, np.array([round(float(p.x.sum())) for p in problems], dtype=np.float64),
+        np.concatenate(mixes), np.concatenate(centres), y_off,
+        np.concatenate([p.tau for p in problems]).astype(np.float64),
+        np.concatenate([np.round(p.Y.sum(axis=1)) for p in problems]).astype(np.float64),
+        np.concatenate([(p.Y > 0).any(axis=0) for p in problems]),
+        np.array(seeded, dtype=np.bool_),
+        np.array(starts, dtype=np.int64), np.array(sizes, dtype=np.int64), np.array(members, dtype=np.int64),
+        np.concatenate([p.prior for p in problems]).astype(np.float64),
+        np.concatenate(a_hat).astype(np.float64), a_off,
+        np.concatenate(world_gu).astype(np.float64),
+        np.concatenate([m.ravel() for m in lost_hat]).astype(np.bool_),
+        float(prior_strength), fidelity, float(kappa), options,
+    )
     out = [np.empty((n_boot, len(o) + 1)) for o in orders]
     unknown_reads = [np.zeros(len(p.x)) for p in problems]
-    # replicates are solved in chunks so memory stays bounded on large analyses
-    per_rep = sum(p.Y.size + p.x.size for p in problems)
+    # replicates are solved in chunks so that their outputs stay bounded on large analyses
+    per_rep = int(t_off[-1] + a_off[-1] + k_off[-1])
     chunk = max(1, min(n_boot, int(BOOTSTRAP_CHUNK_VALUES // max(per_rep, 1))))
     done = 0
     while done < n_boot:
-        b_count = min(chunk, n_boot - done)
-        xs, Ys, Bs, taus, a0, gu0, labels, owner, lost0 = [], [], [], [], [], [], [], [], []
-        for i, p in enumerate(problems):
-            # all of this chunk's replicates of one sink are drawn at once
-            n = int(round(p.x.sum()))
-            # the sink is redrawn from the fitted mixture (a parametric bootstrap), so the
-            # replicates also show how much of their own noise the free unknown profile takes
-            fitted = world[i][:-1] @ g_hat[i] + world[i][-1] * world_gu[i]
-            fitted = np.maximum(fitted, 0.0)
-            x_b = rng.multinomial(n, fitted / fitted.sum(), size=b_count).astype(np.float64)
-            if by_sample:
-                rows_b = np.tile(np.arange(p.Y.shape[0]), (b_count, 1))
-            else:
-                rows_b = np.concatenate(
-                    [rng.choice(g, size=(b_count, len(g))) for g in p.groups.values()], axis=1
-                )
-            depth = np.round(p.Y.sum(axis=1)).astype(np.int64)
-            if (p.tau > 0).all():
-                post = (p.Y + p.pseudo) / (p.Y + p.pseudo).sum(axis=1, keepdims=True)
-                if source_redraw == "fitted":
-                    # the world's seeding community; the sample is one draw of tau away from it
-                    fitted_g = g_hat[i] / g_hat[i].sum(axis=1, keepdims=True)
-                    thinned = np.asarray(np.any(lost_hat[i], axis=1), dtype=bool)
-                    post = np.where(thinned[:, None], post, fitted_g)
-                # taxa no source sample shows form one Dirichlet component (their draw is
-                # spread as the posterior mean): the same law for every seen taxon and the
-                # unseen total, with a gamma draw per seen taxon only
-                seen = (p.Y > 0).any(axis=0)
-                rest = post[:, ~seen]
-                rest_total = rest.sum(axis=1)
-                parts = np.concatenate([post[:, seen], rest_total[:, None]], axis=1)
-                drawn = rng.standard_gamma(p.tau[rows_b][..., None] * parts[rows_b])
-                drawn /= np.maximum(drawn.sum(axis=-1, keepdims=True), np.finfo(float).tiny)
-                profile_b = np.empty((*rows_b.shape, p.Y.shape[1]))
-                profile_b[..., seen] = drawn[..., :-1]
-                share = rest / np.where(rest_total > 0, rest_total, 1.0)[:, None]
-                profile_b[..., ~seen] = drawn[..., -1:] * share[rows_b]
-                Y_b = rng.multinomial(depth[rows_b], profile_b).astype(np.float64)
-            else:
-                profile = p.Y / p.Y.sum(axis=1, keepdims=True)
-                Y_b = rng.multinomial(depth[rows_b], profile[rows_b]).astype(np.float64)
-            B_all = source_pseudocounts(Y_b, p.prior, prior_strength)
-            tau_all = seeding_draw_size(Y_b, B_all, source_fidelity)
-            # replicates start near the point estimate: the data's tolerance (not the start)
-            # is what makes them the data's estimator, and a near start costs fewer steps
-            a_b0 = np.maximum(
-                np.concatenate([a_hat[i][rows_b], np.full((b_count, 1), a_hat[i][-1])], axis=1),
-                1e-3,
-            )
-            a_b0 /= a_b0.sum(axis=1, keepdims=True)
-            gu_b = 0.9 * world_gu[i] + 0.1 * x_b / x_b.sum(axis=1, keepdims=True)
-            gu_b /= gu_b.sum(axis=1, keepdims=True)
-            for b in range(b_count):
-                rows = rows_b[b]
-                xs.append(x_b[b])
-                Ys.append(Y_b[b])
-                Bs.append(B_all[b])
-                taus.append(tau_all[b])
-                a0.append(a_b0[b])
-                gu0.append(gu_b[b])
-                labels.append([p.labels[r] for r in rows])
-                lost0.append(lost_hat[i][rows])
-                owner.append((i, b))
-        a_b, gu_b_fit, _, _, _, _ = _solve(xs, Ys, Bs, taus, a0, gu0, kappa, options, lost0)
-        for f, a in enumerate(a_b):
-            i, b = owner[f]
-            out[i][done + b] = _collapse(a, labels[f], orders[i])
-            unknown_reads[i] += xs[f].sum() * a[-1] * gu_b_fit[f] / n_boot
-        done += b_count
+        count = min(chunk, n_boot - done)
+        rows_out = np.empty(int(k_off[-1]) * count, dtype=np.int64)
+        a_out = np.empty(int(a_off[-1]) * count)
+        unknown_out = np.empty(int(t_off[-1]) * count)
+        replicate_batch(np.uint64(stream), np.int64(first + done), np.int64(count), *common,
+                        rows_out, a_out, unknown_out)
+        for i in range(len(problems)):
+            K, T, L = int(k_len[i]), int(t_len[i]), len(orders[i])
+            rows = rows_out[k_off[i] * count : k_off[i + 1] * count].reshape(count, K)
+            a = a_out[a_off[i] * count : a_off[i + 1] * count].reshape(count, K + 1)
+            shares = np.zeros((count, L + 1))
+            # per-sample proportions summed into their labels (as _collapse), unknown last
+            np.add.at(shares, (np.arange(count)[:, None], labels[i][rows]), a[:, :K])
+            shares[:, L] = a[:, K]
+            out[i][done : done + count] = shares
+            # added replicate by replicate, so the sum (which moves the next round's world, and
+            # so its draws) is the same to the last bit however the replicates are chunked
+            for reads_b in unknown_out[t_off[i] * count : t_off[i + 1] * count].reshape(count, T):
+                unknown_reads[i] += reads_b / n_boot
+        done += count
         if progress is not None:
-            progress(b_count * len(problems))
+            progress(count * len(problems))
     return out, unknown_reads

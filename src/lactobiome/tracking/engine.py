@@ -48,12 +48,14 @@ J Stat 35:335); convergence is still judged on a plain EM step.
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 from numba import njit, prange
 
-from lactobiome.tracking.options import FitOptions
+from lactobiome.tracking.options import SINGLETON_MAX, FitOptions
 
-__all__ = ["FitOptions", "fit_batch"]
+__all__ = ["FitOptions", "fit_batch", "replicate_batch"]
 
 
 LOST_SET_STABLE_ITERATIONS = 20
@@ -65,6 +67,28 @@ LOST_SET_ROUNDS = 5
 """Times the lost set is judged again at a converged fit before the fit is accepted."""
 SQUAREM_FLOOR = 0.01
 """Smallest share of its plain EM value an extrapolated component may fall to."""
+
+
+@njit(cache=True, inline="always")
+def _left_out(a: np.ndarray, G: np.ndarray, gu: np.ndarray, weight: np.ndarray, n: float, q: float,
+              j: int, t: int, K: int, marginal: int, prior: np.ndarray, unknown_strength: float) -> float:
+    """Predictive probability of taxon ``t`` under community ``j`` (``K``: the unknown) with
+    one read of it left out, where ``marginal`` integrates that community out (else its
+    fitted profile). See :func:`_em_step`."""
+    if j < K:
+        g = G[j, t]
+        if marginal & 1:
+            d = weight[j] + n * a[j]
+            share = a[j] * g / q
+            if d - share > 0.0:
+                return max(g * d - share, 0.0) / (d - share)
+        return g
+    g = gu[t]
+    if marginal & 2:
+        d = n * a[K]
+        share = a[K] * g / q
+        return (max(g * d - share, 0.0) + unknown_strength * prior[t]) / (d - share + unknown_strength)
+    return g
 
 
 @njit(cache=True, nogil=True)
@@ -79,6 +103,9 @@ def _em_step(
     update_sources: bool,
     loss: float,
     lost: np.ndarray,
+    marginal: int,
+    prior: np.ndarray,
+    unknown_strength: float,
     theta: np.ndarray,
     out: np.ndarray,
     Z: np.ndarray,
@@ -90,6 +117,13 @@ def _em_step(
     (K x T, row-major) and the unknown profile ``g_u`` (T). ``B`` (K x T) holds each source's
     prior pseudo-counts and ``bsum`` their totals. Taxa marked in ``lost`` are thinned out of
     their source's profile (see :func:`_drop_lost`).
+
+    ``marginal`` (bits: 1 the seeding communities, 2 the unknown community) integrates that
+    community out instead of fitting it: a read is given to a source by the source's
+    predictive probability with the read itself left out (the collapsed, zero-order
+    variational E-step; Asuncion et al. 2009, UAI), so no community explains a read by the
+    profile that read has bent towards itself. The unknown's predictive then has a
+    Dirichlet prior of ``unknown_strength`` pseudo-reads spread as ``prior``.
     """
     K, T = Y.shape
     a = theta[: K + 1]
@@ -99,6 +133,10 @@ def _em_step(
     G_out = out[K + 1 : K + 1 + K * T].reshape((K, T))
     gu_out = out[K + 1 + K * T :]
     R[:] = 0.0
+    n = 0.0
+    if marginal > 0:
+        for t in range(T):
+            n += x[t]
     for t in range(T):
         if x[t] <= 0.0:
             for j in range(K + 1):
@@ -111,6 +149,20 @@ def _em_step(
             for j in range(K + 1):
                 Z[j, t] = 0.0
             continue
+        if marginal > 0:
+            # leave-one-out predictive of each community: its profile's reads (weight plus
+            # the sink reads it holds, about n a_j) less this read's expected share
+            qq = 0.0
+            for j in range(K + 1):
+                Z[j, t] = _left_out(a, G, gu, weight, n, q, j, t, K, marginal, prior, unknown_strength)
+                qq += a[j] * Z[j, t]
+            if qq > 0.0:
+                w = x[t] / qq
+                for j in range(K + 1):
+                    z = a[j] * Z[j, t] * w
+                    Z[j, t] = z
+                    R[j] += z
+                continue
         w = x[t] / q
         for j in range(K):
             z = a[j] * G[j, t] * w
@@ -139,10 +191,11 @@ def _em_step(
             diff = d
     for j in range(K):
         if update_sources:
-            s = weight[j] / (depth[j] + bsum[j])
-            den = weight[j] + R[j]
+            # one division per source, not per taxon (divisions dominate the step's cost)
+            inv = 1.0 / (weight[j] + R[j])
+            s = weight[j] / (depth[j] + bsum[j]) * inv
             for t in range(T):
-                G_out[j, t] = (s * (Y[j, t] + B[j, t]) + Z[j, t]) / den
+                G_out[j, t] = s * (Y[j, t] + B[j, t]) + Z[j, t] * inv
         else:
             for t in range(T):
                 G_out[j, t] = (Y[j, t] + B[j, t]) / (depth[j] + bsum[j])
@@ -255,16 +308,16 @@ def _squarem(
 def _renormalise(theta: np.ndarray, K: int, T: int) -> None:
     """Rescale the blocks of ``theta`` (proportions, each source profile, unknown) to sum 1."""
     s = theta[: K + 1].sum()
-    theta[: K + 1] /= s
+    theta[: K + 1] *= 1.0 / s
     for j in range(K):
         row = theta[K + 1 + j * T : K + 1 + (j + 1) * T]
         s = row.sum()
         if s > 0.0:
-            row /= s
+            row *= 1.0 / s
     tail = theta[K + 1 + K * T :]
     s = tail.sum()
     if s > 0.0:
-        tail /= s
+        tail *= 1.0 / s
 
 
 @njit(cache=True, nogil=True)
@@ -279,6 +332,7 @@ def _fit_one(
     lost: np.ndarray,
     g_out: np.ndarray,
     options: FitOptions,
+    prior: np.ndarray,
 ) -> tuple[int, bool]:
     """EM for one sink; ``a`` (K+1, unknown last), ``gu`` and ``lost`` are updated in place.
 
@@ -335,8 +389,9 @@ def _fit_one(
     Z = np.zeros((K + 1, T))
     R = np.empty(K + 1)
     c = lam * n
-    off = (x, Y, B, depth, bsum, weight, c, update_sources, 0.0, lost)
-    on = (x, Y, B, depth, bsum, weight, c, update_sources, loss, lost)
+    marginal, strength = options.marginal, options.unknown_strength
+    off = (x, Y, B, depth, bsum, weight, c, update_sources, 0.0, lost, marginal, prior, strength)
+    on = (x, Y, B, depth, bsum, weight, c, update_sources, loss, lost, marginal, prior, strength)
     if loss <= 0.0 or not (adapt_lost or lost.any()):
         # no loss, or a bootstrap replicate of a fit that chose the model without it
         lost[:] = False
@@ -442,6 +497,7 @@ def fit_batch(
     options: FitOptions,
     iters: np.ndarray,
     conv: np.ndarray,
+    prior_flat: np.ndarray,
 ) -> None:
     """Solve a ragged batch of fits in parallel; ``a_flat`` and ``gu_flat`` are updated in place.
 
@@ -451,7 +507,8 @@ def fit_batch(
     proportions ``a_flat[a_off[f]:a_off[f+1]]`` (known sources then the unknown).
     ``lost_flat`` (laid out as ``y_flat``) holds each fit's lost taxa, in and out, and
     ``g_flat`` (laid out the same) receives the fitted source profiles;
-    ``lam`` is each fit's unknown-read cost and ``options`` the settings they share.
+    ``lam`` is each fit's unknown-read cost, ``options`` the settings they share and
+    ``prior_flat`` (laid out as ``x_flat``) each fit's pooled profile.
     """
     F = k_arr.shape[0]
     for f in prange(F):
@@ -471,6 +528,509 @@ def fit_batch(
             lost_flat[y_off[f] : y_off[f] + K * T].reshape((K, T)),
             g_flat[y_off[f] : y_off[f] + K * T].reshape((K, T)),
             options,
+            prior_flat[t0:t1],
         )
         iters[f] = it
         conv[f] = ok
+
+
+# ---------------------------------------------------------------------------------------------
+# Bootstrap replicates: seeded random streams and exact draws, then the fit, in one kernel
+# ---------------------------------------------------------------------------------------------
+# Each replicate of a sink draws from its own stream, keyed by (run seed, sink, replicate
+# number): a replicate's draws, and so every result, are the same whatever the chunk size and
+# the number of threads. The stream is SplitMix64 (Steele, Lea & Flood 2014, OOPSLA: a 64-bit
+# counter advanced by the golden-ratio increment and put through a mixing function); the
+# constants are the published ones.
+
+_GOLDEN = np.uint64(0x9E3779B97F4A7C15)
+_MIX1 = np.uint64(0xBF58476D1CE4E5B9)
+_MIX2 = np.uint64(0x94D049BB133111EB)
+_UNIT = 2.0**-53  # spacing of the 53-bit uniforms
+
+BINOMIAL_INVERSION_MEAN = 10.0
+"""Below this mean (``n min(p, 1 - p)``) a binomial is drawn by inversion, above it by
+Hormann's BTRS rejection (valid from a mean of 10; Hormann 1993, J Stat Comput Simul
+46:101). Both are exact; the switch only chooses the faster one."""
+
+START_FLOOR = 1e-3
+"""Smallest proportion a replicate's fit starts from (EM's multiplicative updates cannot
+revive a zero; numerical, the fit converges to the data's tolerance from any start)."""
+
+START_SINK_WEIGHT = 0.1
+"""Weight of the replicate sink's own profile in its fit's starting unknown profile (the rest
+is the world's unknown profile; a start only, numerical)."""
+
+
+@njit(cache=True, inline="always")
+def _mix64(z: np.uint64) -> np.uint64:
+    """SplitMix64's finaliser: a bijective scramble of 64 bits."""
+    z = (z ^ (z >> np.uint64(30))) * _MIX1
+    z = (z ^ (z >> np.uint64(27))) * _MIX2
+    return z ^ (z >> np.uint64(31))
+
+
+@njit(cache=True)
+def replicate_key(seed: np.uint64, sink: np.int64, replicate: np.int64) -> np.uint64:
+    """The starting state of the stream of one replicate of one sink under a run's seed."""
+    k = _mix64(seed + _GOLDEN)
+    k = _mix64(k ^ (np.uint64(sink) * _MIX1 + _GOLDEN))
+    return _mix64(k ^ (np.uint64(replicate) * _MIX2 + _GOLDEN))
+
+
+@njit(cache=True, inline="always")
+def _uniform(state: np.ndarray) -> float:
+    """Next uniform on the open interval (0, 1) of the stream ``state`` (advanced in place)."""
+    state[0] += _GOLDEN
+    return (float(_mix64(state[0]) >> np.uint64(11)) + 0.5) * _UNIT
+
+
+ZIGGURAT_LAYERS = 128
+"""Layers of the ziggurat for normal draws (Marsaglia & Tsang 2000, J Stat Softw 5(8); the
+128-layer table of Doornik 2005, "An improved ziggurat method to generate normal random
+samples"). Any table gives exact normals; this one accepts ~99% of draws in a rectangle."""
+ZIGGURAT_EDGE = 3.442619855899
+"""Start of the tail of the 128-layer ziggurat (Doornik 2005), in standard deviations."""
+
+
+def _ziggurat_tables(layers: int, edge: float) -> tuple[np.ndarray, np.ndarray]:
+    """Layer edges ``x`` (``layers + 1``, decreasing to 0) and the share of each layer that
+    lies under the next one's edge (``x[i + 1] / x[i]``) for ``f(x) = exp(-x^2 / 2)``.
+
+    Every layer has the area of the base (the rectangle to ``edge`` plus the tail beyond);
+    the base's ``x[0]`` is that area over ``f(edge)`` (the width a rectangle of it would have).
+    """
+    f = math.exp(-0.5 * edge * edge)
+    area = edge * f + math.sqrt(math.pi / 2.0) * math.erfc(edge / math.sqrt(2.0))
+    x = np.zeros(layers + 1)
+    x[0] = area / f
+    x[1] = edge
+    for i in range(2, layers):
+        x[i] = math.sqrt(-2.0 * math.log(area / x[i - 1] + f))
+        f = math.exp(-0.5 * x[i] * x[i])
+    return x, x[1:] / x[:-1]
+
+
+_ZIG_X, _ZIG_RATIO = _ziggurat_tables(ZIGGURAT_LAYERS, ZIGGURAT_EDGE)
+
+
+@njit(cache=True)
+def _normal(state: np.ndarray) -> float:
+    """Standard normal by the ziggurat method (exact; see ``ZIGGURAT_LAYERS``)."""
+    while True:
+        state[0] += _GOLDEN
+        bits = _mix64(state[0])
+        layer = int(bits & np.uint64(ZIGGURAT_LAYERS - 1))  # the low bits pick the layer,
+        u = 2.0 * (float(bits >> np.uint64(11)) + 0.5) * _UNIT - 1.0  # the high ones the point
+        if abs(u) < _ZIG_RATIO[layer]:
+            return u * _ZIG_X[layer]
+        if layer == 0:
+            # the tail beyond the edge (Marsaglia 1964's method)
+            while True:
+                a = -np.log(_uniform(state)) / ZIGGURAT_EDGE
+                b = -np.log(_uniform(state))
+                if 2.0 * b > a * a:
+                    return ZIGGURAT_EDGE + a if u > 0.0 else -(ZIGGURAT_EDGE + a)
+        x = u * _ZIG_X[layer]
+        f_low = np.exp(-0.5 * (_ZIG_X[layer] ** 2 - x * x))  # f(x[layer]) / f(x)
+        f_high = np.exp(-0.5 * (_ZIG_X[layer + 1] ** 2 - x * x))  # f(x[layer + 1]) / f(x)
+        if f_low + _uniform(state) * (f_high - f_low) < 1.0:
+            return x
+
+
+@njit(cache=True)
+def gamma_draw(state: np.ndarray, shape: float) -> float:
+    """Gamma(shape, 1): Marsaglia & Tsang (2000, ACM TOMS 26:363) rejection for shape >= 1;
+    below 1, ``Gamma(shape + 1) U^(1/shape)`` (their boost). 0 for shape <= 0 (or not a
+    number)."""
+    if not shape > 0.0:
+        return 0.0
+    boost = 1.0
+    if shape < 1.0:
+        boost = np.exp(np.log(_uniform(state)) / shape)
+        shape += 1.0
+    d = shape - 1.0 / 3.0
+    c = 1.0 / np.sqrt(9.0 * d)
+    while True:
+        z = _normal(state)
+        v = 1.0 + c * z
+        if v <= 0.0:
+            continue
+        v = v * v * v
+        u = _uniform(state)
+        # the squeeze accepts most draws without a logarithm
+        if u < 1.0 - 0.0331 * z**4 or np.log(u) < 0.5 * z * z + d * (1.0 - v + np.log(v)):
+            return d * v * boost
+
+
+@njit(cache=True)
+def _binomial_inversion(state: np.ndarray, n: float, p: float) -> float:
+    """Binomial(n, p) by sequential search of the cumulative probabilities (small means)."""
+    q = 1.0 - p
+    s = p / q
+    a = (n + 1.0) * s
+    r = np.exp(n * np.log1p(-p))
+    u = _uniform(state)
+    k = 0.0
+    while u > r and k < n:
+        u -= r
+        k += 1.0
+        r *= a / k - s
+    return k
+
+
+@njit(cache=True)
+def _binomial_btrs(state: np.ndarray, n: float, p: float) -> float:
+    """Binomial(n, p), p <= 1/2 and mean >= 10: Hormann's (1993) transformed rejection with
+    squeeze (BTRS), accepting against the exact log-probabilities; the constants of that
+    test are computed only when a draw first needs it (most pass the squeeze)."""
+    q = 1.0 - p
+    spq = np.sqrt(n * p * q)
+    b = 1.15 + 2.53 * spq
+    a = -0.0873 + 0.0248 * b + 0.01 * p
+    c = n * p + 0.5
+    v_r = 0.92 - 4.2 / b
+    alpha = -1.0
+    lpq = m = h = 0.0
+    while True:
+        u = _uniform(state) - 0.5
+        v = _uniform(state)
+        us = 0.5 - abs(u)
+        k = np.floor((2.0 * a / us + b) * u + c)
+        if k < 0.0 or k > n:
+            continue
+        if us >= 0.07 and v <= v_r:
+            return k
+        if alpha < 0.0:
+            alpha = (2.83 + 5.1 / b) * spq
+            lpq = np.log(p / q)
+            m = np.floor((n + 1.0) * p)
+            h = math.lgamma(m + 1.0) + math.lgamma(n - m + 1.0)
+        v = np.log(v * alpha / (a / (us * us) + b))
+        if v <= h - math.lgamma(k + 1.0) - math.lgamma(n - k + 1.0) + (k - m) * lpq:
+            return k
+
+
+@njit(cache=True)
+def binomial_draw(state: np.ndarray, n: float, p: float) -> float:
+    """Binomial(n, p) for a whole number ``n`` >= 0 (as a float), exact (0 for a p that is
+    not a number, so no rejection loop can spin on one)."""
+    if not (n > 0.0 and p > 0.0):
+        return 0.0
+    if p >= 1.0:
+        return n
+    if p > 0.5:
+        return n - binomial_draw(state, n, 1.0 - p)
+    if n * p < BINOMIAL_INVERSION_MEAN:
+        return _binomial_inversion(state, n, p)
+    return _binomial_btrs(state, n, p)
+
+
+MULTINOMIAL_BINOMIAL_READS = 4.0
+"""Categories expected to get at least this many reads of a multinomial draw are drawn by
+conditional binomials, the rest read by read (a speed setting: both ways are exact, and a
+binomial costs about as much as a few reads' categorical draws)."""
+
+
+@njit(cache=True)
+def multinomial_draw(state: np.ndarray, n: float, weights: np.ndarray, out: np.ndarray) -> None:
+    """``out`` = Multinomial(n, weights / sum(weights)) for a whole ``n`` >= 0, exact.
+
+    Categories expected to hold ``MULTINOMIAL_BINOMIAL_READS`` or more reads get conditional
+    binomials in turn, the rest being one last category; the reads that fall to it are then
+    spread over its categories one by one (each a categorical draw by bisection of their
+    cumulative weights). Weights need not sum to 1; the counts sum to ``n`` exactly.
+    """
+    T = weights.shape[0]
+    out[:] = 0.0
+    total = 0.0
+    for t in range(T):
+        if weights[t] > 0.0:
+            total += weights[t]
+    if total <= 0.0 or n <= 0.0:
+        return
+    cut = MULTINOMIAL_BINOMIAL_READS * total / n
+    small = 0.0
+    last = -1
+    for t in range(T):
+        w = weights[t]
+        if w > 0.0 and w < cut:
+            small += w
+        elif w >= cut:
+            last = t
+    remaining = n
+    left = total
+    for t in range(last + 1):
+        w = weights[t]
+        if w < cut or w <= 0.0:
+            continue
+        if remaining <= 0.0:
+            break
+        if t == last and small <= 0.0:
+            out[t] = remaining  # the last category takes what is left
+            remaining = 0.0
+            break
+        k = binomial_draw(state, remaining, w / left) if w < left else remaining
+        out[t] = k
+        remaining -= k
+        left -= w
+    if remaining <= 0.0:
+        return
+    idx = np.empty(T, dtype=np.int64)
+    cum = np.empty(T)
+    m = 0
+    acc = 0.0
+    for t in range(T):
+        w = weights[t]
+        if w > 0.0 and w < cut:
+            acc += w
+            idx[m] = t
+            cum[m] = acc
+            m += 1
+    if m == 0:  # rounding left reads but no small category: the last one takes them
+        out[last] += remaining
+        return
+    for _ in range(int(remaining)):
+        target = _uniform(state) * acc
+        lo = 0
+        hi = m - 1
+        while lo < hi:
+            mid = (lo + hi) // 2
+            if cum[mid] < target:
+                lo = mid + 1
+            else:
+                hi = mid
+        out[idx[lo]] += 1.0
+
+
+@njit(cache=True)
+def pseudocounts_row(y: np.ndarray, prior: np.ndarray, strength: float, out: np.ndarray) -> None:
+    """:func:`lactobiome.tracking.core.source_pseudocounts` of one sample ``y``, into ``out``."""
+    T = y.shape[0]
+    m = 0.0
+    f1 = 0.0
+    pi_u = 0.0
+    for t in range(T):
+        m += y[t]
+        if y[t] > 0.0 and y[t] <= SINGLETON_MAX:
+            f1 += 1.0
+        if y[t] <= 0.0:
+            pi_u += prior[t]
+    u = min(f1 / m, 1.0) if m > 0.0 else 0.0
+    extra = 0.0
+    if pi_u > 0.0 and m > 0.0:
+        extra = (u * (m + strength) - strength * pi_u) / (1.0 - u) if u < 1.0 else m
+        extra = max(extra, 0.0)
+    for t in range(T):
+        out[t] = strength * prior[t]
+        if y[t] <= 0.0 and pi_u > 0.0:
+            out[t] += extra * prior[t] / pi_u
+
+
+@njit(cache=True)
+def _draw_source(state: np.ndarray, depth: float, centre: np.ndarray, tau: float, seen: np.ndarray,
+                 seeded: bool, profile: np.ndarray, out: np.ndarray) -> None:
+    """One replicate source sample into ``out``: ``depth`` reads from ``centre``, or, with a
+    seeding draw (``seeded``), from a profile drawn from ``Dirichlet(tau centre)``.
+
+    Taxa that no source sample of the sink shows (``seen`` false) form one Dirichlet
+    component, spread over them as ``centre`` is: the same law for every seen taxon and the
+    unseen total, with a gamma draw per seen taxon only.
+    """
+    T = centre.shape[0]
+    if not seeded:
+        multinomial_draw(state, depth, centre, out)
+        return
+    rest = 0.0
+    for t in range(T):
+        if not seen[t]:
+            rest += centre[t]
+    total = 0.0
+    for t in range(T):
+        if seen[t]:
+            profile[t] = gamma_draw(state, tau * centre[t])
+            total += profile[t]
+    unseen = gamma_draw(state, tau * rest)
+    total += unseen
+    if total <= 0.0:  # every shape so small that all draws underflowed: the centre itself
+        profile[:] = centre
+    else:
+        spread = unseen / rest if rest > 0.0 else 0.0
+        for t in range(T):
+            profile[t] = profile[t] / total if seen[t] else centre[t] * spread / total
+    multinomial_draw(state, depth, profile, out)
+
+
+@njit(cache=True)
+def _replicate(
+    state: np.ndarray,
+    n: float,
+    sink_mix: np.ndarray,
+    centre: np.ndarray,
+    tau: np.ndarray,
+    depth: np.ndarray,
+    seen: np.ndarray,
+    seeded: bool,
+    group_start: np.ndarray,
+    group_size: np.ndarray,
+    group_rows: np.ndarray,
+    prior: np.ndarray,
+    a_hat: np.ndarray,
+    world_gu: np.ndarray,
+    lost_hat: np.ndarray,
+    strength: float,
+    fidelity: float,
+    kappa: float,
+    options: FitOptions,
+    rows: np.ndarray,
+    a: np.ndarray,
+    gu: np.ndarray,
+) -> None:
+    """Draw one bootstrap replicate of a sink and fit it; ``rows``, ``a`` and ``gu`` receive
+    the source samples drawn (rows of the sink's sources), the fitted proportions (one per
+    drawn row, unknown last) and the fitted unknown profile. See :func:`replicate_batch`."""
+    K, T = centre.shape
+    x = np.empty(T)
+    multinomial_draw(state, n, sink_mix, x)
+    for s in range(K):
+        size = group_size[s]
+        pick = group_rows[s]
+        if size > 1:
+            pick = group_rows[group_start[s] + min(int(_uniform(state) * size), size - 1)]
+        rows[s] = pick
+    Y = np.empty((K, T))
+    B = np.empty((K, T))
+    tau_b = np.empty(K)
+    lost = np.empty((K, T), dtype=np.bool_)
+    profile = np.empty(T)
+    mean_depth = 0.0
+    for s in range(K):
+        r = rows[s]
+        _draw_source(state, depth[r], centre[r], tau[r], seen, seeded, profile, Y[s])
+        pseudocounts_row(Y[s], prior, strength, B[s])
+        m = 0.0
+        b = 0.0
+        for t in range(T):
+            m += Y[s, t]
+            b += B[s, t]
+        mean_depth += m / K
+        # the replicate's seeding-draw size is estimated from its own reads, as the data's is
+        tau_b[s] = m + b if fidelity < 0.0 else fidelity
+        lost[s] = lost_hat[r]
+    total = 0.0
+    for s in range(K):
+        a[s] = max(a_hat[rows[s]], START_FLOOR)
+        total += a[s]
+    a[K] = max(a_hat[K], START_FLOOR)
+    total += float(a[K])
+    a /= total
+    root = 0.0
+    norm = 0.0
+    for t in range(T):
+        root += np.sqrt(x[t] / n)
+        gu[t] = (1.0 - START_SINK_WEIGHT) * world_gu[t] + START_SINK_WEIGHT * x[t] / n
+        norm += gu[t]
+    gu /= norm
+    # the unknown-read cost of the replicate, from its own reads (core._sink_noise_cost)
+    lam = kappa * root * np.sqrt(1.0 / n + 1.0 / mean_depth)
+    g_out = np.empty((K, T))
+    _fit_one(x, Y, B, tau_b, a, gu, lam, lost, g_out, options, prior)
+
+
+@njit(parallel=True, cache=True)
+def replicate_batch(
+    seed: np.uint64,
+    first: np.int64,
+    count: np.int64,
+    t_off: np.ndarray,
+    k_off: np.ndarray,
+    reads: np.ndarray,
+    mix_flat: np.ndarray,
+    centre_flat: np.ndarray,
+    y_off: np.ndarray,
+    tau_flat: np.ndarray,
+    depth_flat: np.ndarray,
+    seen_flat: np.ndarray,
+    seeded: np.ndarray,
+    group_start: np.ndarray,
+    group_size: np.ndarray,
+    group_rows: np.ndarray,
+    prior_flat: np.ndarray,
+    a_hat_flat: np.ndarray,
+    a_off: np.ndarray,
+    gu_flat: np.ndarray,
+    lost_flat: np.ndarray,
+    strength: float,
+    fidelity: float,
+    kappa: float,
+    options: FitOptions,
+    rows_out: np.ndarray,
+    a_out: np.ndarray,
+    unknown_out: np.ndarray,
+) -> None:
+    """Draw and fit replicates ``first .. first + count - 1`` of every sink, in parallel.
+
+    Sink ``i`` has taxa ``t_off[i]:t_off[i+1]`` (its sink reads' world mixture ``mix_flat``,
+    unnormalised; which taxa any of its source samples shows, ``seen_flat``; its pooled
+    prior ``prior_flat``; the world's unknown profile ``gu_flat``), source rows
+    ``k_off[i]:k_off[i+1]`` (each row's seeding-draw size ``tau_flat`` and depth
+    ``depth_flat``, reads) and ``K x T`` blocks at ``y_off[i]`` of the centres its source
+    samples are redrawn around (``centre_flat``) and of its lost taxa (``lost_flat``);
+    ``a_hat_flat[a_off[i]:a_off[i+1]]`` are its point estimate's proportions (rows, unknown
+    last). ``seeded[i]``: redraw its source samples through a seeding draw. The sources are
+    resampled within their groups: slot ``s`` (a row index in ``k_off`` order) takes a row
+    of ``group_rows`` drawn uniformly from the ``group_size[s]`` entries from
+    ``group_start[s]`` (relative to the sink's first row), or ``group_rows[s]`` itself when
+    its group has one row.
+
+    Replicate ``first + b`` of sink ``i`` writes the rows it drew to
+    ``rows_out[k_off[i] count + b K ...]`` (``K`` entries), its proportions to
+    ``a_out[a_off[i] count + b (K + 1) ...]`` and its unknown reads per taxon (``n a_u g_u``)
+    to ``unknown_out[t_off[i] count + b T ...]``. Its random draws
+    come from the stream :func:`replicate_key` ``(seed, i, first + b)`` only.
+    """
+    S = reads.shape[0]
+    for f in prange(S * count):
+        # replicate-major order, so that the threads' equal shares of the loop hold every
+        # sink alike (sinks differ in cost)
+        b = f // S
+        i = f - b * S
+        t0, t1 = t_off[i], t_off[i + 1]
+        k0, k1 = k_off[i], k_off[i + 1]
+        T = t1 - t0
+        K = k1 - k0
+        state = np.empty(1, dtype=np.uint64)
+        state[0] = replicate_key(seed, np.int64(i), np.int64(first + b))
+        y0 = y_off[i]
+        a0 = a_off[i]
+        ro = k0 * count + b * K
+        ao = a0 * count + b * (K + 1)
+        uo = t0 * count + b * T
+        gu = np.empty(T)
+        _replicate(
+            state,
+            reads[i],
+            mix_flat[t0:t1],
+            centre_flat[y0 : y0 + K * T].reshape((K, T)),
+            tau_flat[k0:k1],
+            depth_flat[k0:k1],
+            seen_flat[t0:t1],
+            seeded[i],
+            group_start[k0:k1],
+            group_size[k0:k1],
+            group_rows[k0:k1],
+            prior_flat[t0:t1],
+            a_hat_flat[a0 : a0 + K + 1],
+            gu_flat[t0:t1],
+            lost_flat[y0 : y0 + K * T].reshape((K, T)),
+            strength,
+            fidelity,
+            kappa,
+            options,
+            rows_out[ro : ro + K],
+            a_out[ao : ao + K + 1],
+            gu,
+        )
+        share = a_out[ao + K] * reads[i]
+        for t in range(T):
+            unknown_out[uo + t] = share * gu[t]

@@ -4,7 +4,14 @@ from __future__ import annotations
 
 from typing import NamedTuple
 
-__all__ = ["FitOptions"]
+__all__ = ["SINGLETON_MAX", "FitOptions"]
+
+SINGLETON_MAX = 1.0
+"""Largest count of a taxon in a source sample that counts as a singleton for Good-Turing's
+unseen-mass estimate (counts may be fractional after relative abundances are scaled). Shared
+by ``core.source_pseudocounts`` and the compiled replicates (``engine.pseudocounts_row``),
+which freeze it when compiled: a change here needs ``lactobiome compile`` after clearing the
+tracker's cache (Numba checks only ``engine.py`` itself)."""
 
 
 class FitOptions(NamedTuple):
@@ -28,6 +35,11 @@ class FitOptions(NamedTuple):
         Find the lost set (point estimates) rather than start from a given one (bootstrap).
     lost_min_gain
         Keep the lost taxa only if they lower the unknown share by this much.
+    marginal
+        Communities integrated out rather than fitted, as bits: 1 the seeding communities,
+        2 the unknown (0: all fitted; see ``engine._em_step``).
+    unknown_strength
+        Pseudo-reads of the unknown community's Dirichlet prior when it is integrated out.
     """
 
     max_iter: int
@@ -37,3 +49,5 @@ class FitOptions(NamedTuple):
     lost_below: float
     adapt_lost: bool
     lost_min_gain: float
+    marginal: int = 0
+    unknown_strength: float = 1.0
