@@ -526,3 +526,46 @@ def test_a_mother_carries_the_same_resident_taxa_in_her_earlier_lactation():
     np.testing.assert_array_equal(present_kept, present_now)  # the same taxa at her own sites
     assert not np.allclose(cells_kept[present_now], cells_now[present_now])  # their sizes drawn afresh
     assert (present_fresh != present_now).mean() > 0.01  # without the lasting seed, carriage is a new draw
+
+
+def test_nipple_healing_day_follows_buck_2014():
+    """Healing days are the onset day plus an exponential time: none before onset, the mean as
+    tabled, and about an eighth of damaged nipples still open on day 56 (Buck 2014: 8% of 58%)."""
+    from lactobiome.model.parameters import load_parameters
+    from lactobiome.model.population import draw_population
+
+    scenario = load_scenario("default", {"cohort": {"dyads": 6000, "seed": 11}})
+    table = load_parameters()
+    days = draw_population(scenario, table, np.arange(6000))["nipple_healing_day"]
+    onset = table.value("nipple_damage_onset_day", "day")
+    mean = table.value("nipple_damage_healing_time_days", "day")
+    assert (days >= onset).all()
+    assert abs(np.mean(days - onset) / mean - 1.0) < 0.05
+    assert 0.09 < np.mean(days > 56) < 0.18
+    np.testing.assert_array_equal(draw_population(scenario, table, np.arange(20, 30))["nipple_healing_day"],
+                                  days[20:30])
+
+
+def test_fissures_close_on_each_mothers_healing_day():
+    """With every mother damaged, skin cells keep entering the stroma through fissures only
+    until her healing day: on the last recorded day, mothers still unhealed carry more stromal
+    cells of areolar-skin origin than mothers healed in the first three weeks."""
+    result, _ = _run(dyads=80, days=40, population={"nipple_damage_first_time": 1.0, "nipple_damage_multiparous": 1.0},
+                     parameters={"nipple_fissure_to_stroma_per_feed": 0.01})
+    healed = result.attributes["nipple_healing_day"]
+    last = result.record_days[-1]
+    open_late, closed_early = healed > last, healed < 21
+    assert open_late.sum() >= 5 and closed_early.sum() >= 5
+    skin = result.abundance[:, -1, SITE_INDEX["breast_stroma"], :, ORIGIN_INDEX["areolar_skin"]].sum(axis=1)
+    assert skin[open_late].mean() > 2.0 * skin[closed_early].mean()
+
+
+def test_junctions_close_in_a_fast_and_a_slow_phase():
+    """A slow share of the colostral opening keeps milk Na:K raised through week 2 and is gone by
+    week 4; with the share 0, Na:K on day 10 is the closed-junction value plus strain only."""
+    runs = {s: _run(dyads=60, days=30, parameters={"tight_junction_slow_share": s})[0] for s in (0.0, 0.15)}
+    nak = {s: r.panel["na_k_ratio"] for s, r in runs.items()}
+    lift = nak[0.15] - nak[0.0]
+    assert np.median(lift[:, 9]) > 0.05   # day 10: ~0.15 x exp(-9 / 6.4) x 2 of Na:K
+    assert np.median(lift[:, 29]) < 0.01  # day 30: the slow phase has closed
+    assert np.median(lift[:, 1]) > np.median(lift[:, 9]) > np.median(lift[:, 19])
