@@ -119,8 +119,11 @@ def test_non_secretors_have_about_forty_percent_less_hmo():
 
 @pytest.mark.parametrize("population", [{"tight_bra": 1.0}, {"oversupply": 1.0}])
 def test_risk_factors_raise_stasis_and_inflammation(population):
-    off, _ = _run(dyads=100, days=30, population={k: 0.0 for k in population})
-    on, _ = _run(dyads=100, days=30, population=population)
+    # without ductal scarring: an episode in one arm only would scar that arm's ducts from the
+    # next day and reverse the day-by-day order of stasis
+    unscarred = {"previous_mastitis_drainage_penalty": 0.0}
+    off, _ = _run(dyads=100, days=30, population={k: 0.0 for k in population}, parameters=unscarred)
+    on, _ = _run(dyads=100, days=30, population=population, parameters=unscarred)
     lactating = off.panel["milk_volume_ml"][:, -1] > 0
     assert (on.panel["stasis"][lactating] >= off.panel["stasis"][lactating] - 1e-12).all()
     assert on.panel["stasis"][lactating].mean() > 1.2 * off.panel["stasis"][lactating].mean()
@@ -308,9 +311,11 @@ def test_each_risk_factor_raises_the_share_with_mastitis(no_risk, factor):
 
 
 def test_mastitis_scars_the_ducts_for_the_rest_of_the_lactation():
-    """Scarring acts only after a first episode: first onsets are unchanged, recurrences rise."""
+    """Scarring acts only after a first episode: first onsets are unchanged, and the days inflamed
+    after it rise (a strong penalty keeps the breast inflamed, so episodes lengthen and merge
+    rather than only recur)."""
     population = {"previous_mastitis_multiparous": 0.0}
-    onsets = {}
+    onsets, after_first = {}, {}
     for penalty in (0.0, 0.2):
         result, _ = _run(dyads=300, days=120, population=population,
                          parameters={"previous_mastitis_drainage_penalty": penalty})
@@ -318,10 +323,13 @@ def test_mastitis_scars_the_ducts_for_the_rest_of_the_lactation():
             "inflammatory_mastitis", "bacterial_mastitis", "phlegmon", "abscess")])
         start = inflamed & ~np.concatenate([np.zeros((len(inflamed), 1), bool), inflamed[:, :-1]], axis=1)
         onsets[penalty] = start
+        first_day = np.where(start.any(1), np.argmax(start, axis=1), inflamed.shape[1])
+        later = np.arange(inflamed.shape[1])[None, :] > first_day[:, None]
+        after_first[penalty] = (inflamed & later).sum()
     first = {k: np.where(v.any(1), np.argmax(v, axis=1), -1) for k, v in onsets.items()}
     np.testing.assert_array_equal(first[0.0], first[0.2])
     assert (first[0.0] >= 0).sum() >= 20  # enough affected dyads for the comparison
-    assert onsets[0.2].sum() > onsets[0.0].sum()
+    assert after_first[0.2] > 1.5 * after_first[0.0]
 
 
 def test_night_sleep_leaves_more_milk_once_the_infant_sleeps_through():
@@ -443,7 +451,7 @@ def test_subacute_mastitis_occurs_when_biofilm_formers_overgrow(base):
     through the biofilm formers' load: with an unreachable load threshold it is gone."""
     codes = base.panel["mastitis_state"].astype(int)
     subacute = codes == STATE_CODE["subacute_mastitis"]
-    assert subacute.any(axis=1).sum() >= 3
+    assert subacute.any(axis=1).sum() >= 1  # D34: about 1% of dyads over a year
     assert (base.panel["inflammation"][subacute] < 1.0).all()
     # it needs its run of dysbiotic days: none before day subacute_min_days
     assert not subacute[:, :13].any()
