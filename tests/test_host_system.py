@@ -136,8 +136,11 @@ def test_non_secretors_have_about_forty_percent_less_hmo():
 
 @pytest.mark.parametrize("population", [{"tight_bra": 1.0}, {"oversupply": 1.0}])
 def test_risk_factors_raise_stasis_and_inflammation(population):
-    off, _ = _run(dyads=100, days=30, population={k: 0.0 for k in population})
-    on, _ = _run(dyads=100, days=30, population=population)
+    # without ductal scarring: an episode in one arm only would scar that arm's ducts from the
+    # next day and reverse the day-by-day order of stasis
+    unscarred = {"previous_mastitis_drainage_penalty": 0.0}
+    off, _ = _run(dyads=100, days=30, population={k: 0.0 for k in population}, parameters=unscarred)
+    on, _ = _run(dyads=100, days=30, population=population, parameters=unscarred)
     lactating = off.panel["milk_volume_ml"][:, -1] > 0
     assert (on.panel["stasis"][lactating] >= off.panel["stasis"][lactating] - 1e-12).all()
     assert on.panel["stasis"][lactating].mean() > 1.2 * off.panel["stasis"][lactating].mean()
@@ -325,9 +328,11 @@ def test_each_risk_factor_raises_the_share_with_mastitis(no_risk, factor):
 
 
 def test_mastitis_scars_the_ducts_for_the_rest_of_the_lactation():
-    """Scarring acts only after a first episode: first onsets are unchanged, recurrences rise."""
+    """Scarring acts only after a first episode: first onsets are unchanged, and the days inflamed
+    after it rise (a strong penalty keeps the breast inflamed, so episodes lengthen and merge
+    rather than only recur)."""
     population = {"previous_mastitis_multiparous": 0.0}
-    onsets = {}
+    onsets, after_first = {}, {}
     for penalty in (0.0, 0.2):
         result, _ = _run(dyads=300, days=120, population=population,
                          parameters={"previous_mastitis_drainage_penalty": penalty})
@@ -335,10 +340,13 @@ def test_mastitis_scars_the_ducts_for_the_rest_of_the_lactation():
             "inflammatory_mastitis", "bacterial_mastitis", "phlegmon", "abscess")])
         start = inflamed & ~np.concatenate([np.zeros((len(inflamed), 1), bool), inflamed[:, :-1]], axis=1)
         onsets[penalty] = start
+        first_day = np.where(start.any(1), np.argmax(start, axis=1), inflamed.shape[1])
+        later = np.arange(inflamed.shape[1])[None, :] > first_day[:, None]
+        after_first[penalty] = (inflamed & later).sum()
     first = {k: np.where(v.any(1), np.argmax(v, axis=1), -1) for k, v in onsets.items()}
     np.testing.assert_array_equal(first[0.0], first[0.2])
     assert (first[0.0] >= 0).sum() >= 20  # enough affected dyads for the comparison
-    assert onsets[0.2].sum() > onsets[0.0].sum()
+    assert after_first[0.2] > 1.5 * after_first[0.0]
 
 
 def test_night_sleep_leaves_more_milk_once_the_infant_sleeps_through():
@@ -460,7 +468,7 @@ def test_subacute_mastitis_occurs_when_biofilm_formers_overgrow(base):
     through the biofilm formers' load: with an unreachable load threshold it is gone."""
     codes = base.panel["mastitis_state"].astype(int)
     subacute = codes == STATE_CODE["subacute_mastitis"]
-    assert subacute.any(axis=1).sum() >= 3
+    assert subacute.any(axis=1).sum() >= 1  # D34: about 1% of dyads over a year
     assert (base.panel["inflammation"][subacute] < 1.0).all()
     # it needs its run of dysbiotic days: none before day subacute_min_days
     assert not subacute[:, :13].any()
@@ -543,3 +551,46 @@ def test_a_mother_carries_the_same_resident_taxa_in_her_earlier_lactation():
     np.testing.assert_array_equal(present_kept, present_now)  # the same taxa at her own sites
     assert not np.allclose(cells_kept[present_now], cells_now[present_now])  # their sizes drawn afresh
     assert (present_fresh != present_now).mean() > 0.01  # without the lasting seed, carriage is a new draw
+
+
+def test_nipple_healing_day_follows_buck_2014():
+    """Healing days are the onset day plus an exponential time: none before onset, the mean as
+    tabled, and about an eighth of damaged nipples still open on day 56 (Buck 2014: 8% of 58%)."""
+    from lactobiome.model.parameters import load_parameters
+    from lactobiome.model.population import draw_population
+
+    scenario = load_scenario("default", {"cohort": {"dyads": 6000, "seed": 11}})
+    table = load_parameters()
+    days = draw_population(scenario, table, np.arange(6000))["nipple_healing_day"]
+    onset = table.value("nipple_damage_onset_day", "day")
+    mean = table.value("nipple_damage_healing_time_days", "day")
+    assert (days >= onset).all()
+    assert abs(np.mean(days - onset) / mean - 1.0) < 0.05
+    assert 0.09 < np.mean(days > 56) < 0.18
+    np.testing.assert_array_equal(draw_population(scenario, table, np.arange(20, 30))["nipple_healing_day"],
+                                  days[20:30])
+
+
+def test_fissures_close_on_each_mothers_healing_day():
+    """With every mother damaged, skin cells keep entering the stroma through fissures only
+    until her healing day: on the last recorded day, mothers still unhealed carry more stromal
+    cells of areolar-skin origin than mothers healed in the first three weeks."""
+    result, _ = _run(dyads=80, days=40, population={"nipple_damage_first_time": 1.0, "nipple_damage_multiparous": 1.0},
+                     parameters={"nipple_fissure_to_stroma_per_feed": 0.01})
+    healed = result.attributes["nipple_healing_day"]
+    last = result.record_days[-1]
+    open_late, closed_early = healed > last, healed < 21
+    assert open_late.sum() >= 5 and closed_early.sum() >= 5
+    skin = result.abundance[:, -1, SITE_INDEX["breast_stroma"], :, ORIGIN_INDEX["areolar_skin"]].sum(axis=1)
+    assert skin[open_late].mean() > 2.0 * skin[closed_early].mean()
+
+
+def test_junctions_close_in_a_fast_and_a_slow_phase():
+    """A slow share of the colostral opening keeps milk Na:K raised through week 2 and is gone by
+    week 4; with the share 0, Na:K on day 10 is the closed-junction value plus strain only."""
+    runs = {s: _run(dyads=60, days=30, parameters={"tight_junction_slow_share": s})[0] for s in (0.0, 0.15)}
+    nak = {s: r.panel["na_k_ratio"] for s, r in runs.items()}
+    lift = nak[0.15] - nak[0.0]
+    assert np.median(lift[:, 9]) > 0.05   # day 10: ~0.15 x exp(-9 / 6.4) x 2 of Na:K
+    assert np.median(lift[:, 29]) < 0.01  # day 30: the slow phase has closed
+    assert np.median(lift[:, 1]) > np.median(lift[:, 9]) > np.median(lift[:, 19])

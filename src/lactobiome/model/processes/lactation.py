@@ -15,7 +15,8 @@ Each day, for every dyad:
   oversupply. A share ``e`` of the milk available (yesterday's residual + today's
   production) is removed; the rest stays as residual milk: ``R_t = (R_{t-1} + P_t)(1 - e)``.
   Removal efficiency falls with mechanisms, not odds ratios: an inexperienced latch
-  (first-time mothers) and painful damaged nipples (short feeds) in the first weeks, duct
+  (first-time mothers) in the first weeks and painful damaged nipples (short feeds) until
+  they heal (each mother's ``nipple_healing_day``), duct
   compression by a tight bra, ductal scarring after a mastitis (in an earlier lactation, or
   earlier in this one: the reason a quarter to a third of affected women have a recurrence),
   the long night-time interval once the infant sleeps through the night (from a per-dyad
@@ -32,7 +33,10 @@ Each day, for every dyad:
 * **Composition.** HMO (g/L) falls from colostral to late-lactation levels (Thum et al.
   2021, targets F06), ~40% lower in non-secretors; sIgA (g/L) has a fast colostral
   component and a slow one (targets F01–F03).
-* **Junctions.** Permeability is open at birth and closes over ~72 h (Neville et al. 1991);
+* **Junctions.** Permeability is open at birth and closes in two phases: most of it over
+  ~72 h (Neville et al. 1991), a small share more slowly over the next one to two weeks (milk
+  Na falls from a mean 21 mmol/L over days 1-5 to 15 at the end of week 1 and 12 on day 10:
+  Ansell et al. 1977);
   strain from stasis and from inflammation above the low grade of healthy milk re-opens it
   (subclinical mastitis: a paracellular leak). The Na:K ratio follows permeability
   (Morton 1994; Murase et al. 2014: median 0.62 on day 7). The strained part of the opening
@@ -73,9 +77,11 @@ def removal_efficiency(state: DyadState, ctx: SimulationContext) -> np.ndarray:
     early = day <= ctx.p("latch_learning_days", "day")
     direct = a["direct_breastfeeding_share"]
     efficiency = np.full(state.n_dyads, ctx.p("milk_removal_efficiency", "fraction"))
-    # an inexperienced latch and painful (damaged) nipples shorten feeds at the breast
+    # an inexperienced latch (the first weeks) and painful damaged nipples (until they heal)
+    # shorten feeds at the breast
     latch = ctx.p("first_time_latch_penalty", "fraction") * a["first_time_mother"] * early
-    pain = ctx.p("nipple_damage_feed_penalty", "fraction") * a["nipple_damage"] * early
+    sore = a["nipple_damage"] & (day <= a["nipple_healing_day"])
+    pain = ctx.p("nipple_damage_feed_penalty", "fraction") * sore
     efficiency *= 1.0 - direct * np.clip(latch + pain, 0.0, 1.0)
     efficiency *= 1.0 - ctx.p("tight_bra_drainage_penalty", "fraction") * a["tight_bra"]
     # ductal scarring from mastitis in an earlier lactation, or earlier in this one (recurrence)
@@ -150,7 +156,12 @@ def step(state: DyadState, ctx: SimulationContext) -> DyadState:
 
     # --- tight junctions: closing after birth, strained open by stasis and inflammation
     closed = ctx.p("tight_junction_permeability_closed", "fraction")
-    opening = closed + (1.0 - closed) * _decay(day, ctx.p("tight_junction_closure_time_days", "day"))
+    # two phases: most of the colostral opening closes within ~72 h, a small share over the
+    # next one to two weeks (milk Na keeps falling from the end of week 1 to day 10)
+    slow = ctx.p("tight_junction_slow_share", "fraction")
+    opening = closed + (1.0 - closed) * (
+        (1.0 - slow) * _decay(day, ctx.p("tight_junction_closure_time_days", "day"))
+        + slow * _decay(day, ctx.p("tight_junction_slow_closure_time_days", "day")))
     strain = (ctx.p("junction_strain_per_stasis", "1")
               * np.maximum(stasis - ctx.p("stasis_strain_threshold", "1"), 0.0)
               + ctx.p("junction_strain_per_inflammation", "1")
@@ -185,7 +196,7 @@ PROCESS = Process(
     writes={"milk_volume_ml", "milk_production_ml", "residual_milk_ml", "stasis", "feeds_per_day",
             "milk_pool_ml", "hmo_g_per_l", "siga_g_per_l", "tight_junction_permeability", "junction_strain_opening",
             "na_k_ratio"},
-    attributes={"direct_breastfeeding_share", "first_time_mother", "nipple_damage", "tight_bra",
+    attributes={"direct_breastfeeding_share", "first_time_mother", "nipple_damage", "nipple_healing_day", "tight_bra",
                 "previous_mastitis", "sleeps_through_day", "oversupply", "secretor", "milk_supply_factor",
                 "feeds_factor", "milk_hmo_factor", "milk_siga_factor", "na_k_factor"},
     modifies_growth=True,

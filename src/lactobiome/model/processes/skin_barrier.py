@@ -1,6 +1,8 @@
 """Nipple damage breaks the skin barrier: pathobionts on the areolar skin enter the breast.
 
-While a damaged nipple heals (the first weeks), each direct feed carries areolar-skin
+Until a damaged nipple has healed (its ``nipple_healing_day``: most within the first weeks,
+an eighth still open at 8 weeks; :func:`lactobiome.model.population.nipple_healing_day`),
+each direct feed carries areolar-skin
 cells through the fissures into the stroma and the ducts. Entry is weighted by each
 taxon's ``pathogenic_potential`` (adhesins and invasion factors: Staphylococcus aureus
 enters, Cutibacterium hardly), so nipple damage raises the pathobiont load of milk and
@@ -18,8 +20,7 @@ from lactobiome.model.transfer import Moves
 
 
 def step(state: DyadState, ctx: SimulationContext) -> DyadState:
-    healing = state.day <= ctx.p("nipple_damage_healing_days", "day")
-    damaged = state.attributes["nipple_damage"] & healing
+    damaged = state.attributes["nipple_damage"] & (state.day <= state.attributes["nipple_healing_day"])
     # fissures are part of the skin-to-milk route: switching that route off closes them too
     if not damaged.any() or not ctx.scenario.routes.areolar_skin_to_milk:
         return state
@@ -34,4 +35,4 @@ def step(state: DyadState, ctx: SimulationContext) -> DyadState:
     return state
 
 
-PROCESS = Process("skin_barrier", step, reads={"direct_feeds_per_day"}, attributes={"nipple_damage"})
+PROCESS = Process("skin_barrier", step, reads={"direct_feeds_per_day"}, attributes={"nipple_damage", "nipple_healing_day"})

@@ -120,11 +120,14 @@ def _cumulative_12_weeks(ds: xr.Dataset) -> Sample:
     return Sample(affected_by(ds, 84)[c.breastfed(ds)].astype(np.float64), nanmean)
 
 
-@register("mastitis_onsets_first_4_weeks",
-          "share of onsets of inflammatory or bacterial mastitis, phlegmon or abscess (days 1-182) that fall on "
-          "days 1-28", needs=("mastitis_state",))
-def _first_four_weeks(ds: xr.Dataset) -> Sample:
-    return c.onsets_by_day(ds, 28)
+@register("mastitis_onsets_first_4_weeks_first_time",
+          "share of the onsets (days 1-182) of breastfed first-time mothers that fall on days 1-28 (Amir 2007 "
+          "followed primiparous women only)", needs=(*_NEEDS, "first_time_mother"))
+def _first_four_weeks_first_time(ds: xr.Dataset) -> Sample:
+    mothers = np.flatnonzero(_first_time_breastfed(ds))
+    if mothers.size == 0:
+        raise Unmeasurable("the cohort has no breastfed first-time mother")
+    return c.onsets_by_day(ds.isel(dyad=mothers), 28)
 
 
 @register("subclinical_nak_first_month",
