@@ -463,13 +463,20 @@ def test_biofilm_taxon_outgrows_planktonic_one_in_inflamed_milk():
     assert (left_biofilm > 2.0 * left_plain).all()
 
 
-def test_subacute_mastitis_occurs_when_biofilm_formers_overgrow(base):
+def test_subacute_mastitis_occurs_when_biofilm_formers_overgrow():
     """Subacute mastitis (the spectrum's dysbiosis) occurs, never on an inflamed day, and only
-    through the biofilm formers' load: with an unreachable load threshold it is gone."""
-    codes = base.panel["mastitis_state"].astype(int)
+    through the biofilm formers' load: with an unreachable load threshold it is gone.
+
+    The load threshold is the lower bound of its prior (3e3 cells/mL): at the default 1e4 the
+    state is rare once the milk of mostly formula-feeding mothers no longer stands (issue 13,
+    round 4: all 30 subacute dyads of a 2,000-dyad year were such mothers), so this tests the
+    rule, and D34 (validate) measures how often it happens.
+    """
+    reachable = _run(parameters={"dysbiosis_load_per_ml": 3e3})[0]
+    codes = reachable.panel["mastitis_state"].astype(int)
     subacute = codes == STATE_CODE["subacute_mastitis"]
-    assert subacute.any(axis=1).sum() >= 1  # D34: about 1% of dyads over a year
-    assert (base.panel["inflammation"][subacute] < 1.0).all()
+    assert subacute.any(axis=1).sum() >= 1
+    assert (reachable.panel["inflammation"][subacute] < 1.0).all()
     # it needs its run of dysbiotic days: none before day subacute_min_days
     assert not subacute[:, :13].any()
     never = _run(parameters={"dysbiosis_load_per_ml": 1e12})[0]

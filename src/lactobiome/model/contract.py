@@ -68,6 +68,9 @@ HOST_VARIABLES: dict[str, HostVariable] = {
     "stasis": HostVariable("1", "residual milk over breast storage capacity"),
     "feeds_per_day": HostVariable("feeds/day", "feeds today (breast milk or not)"),
     "milk_pool_ml": HostVariable("mL", "volume of the well-mixed ductal milk pool"),
+    "secretory_tissue_share": HostVariable(
+        "fraction", "secreting alveolar tissue relative to a breast that gives the infant all its milk: sets the "
+                    "milk pool and the inflows into milk through the lactocytes (1 = full lactation)", initial=1.0),
     "hmo_g_per_l": HostVariable("g/L", "human milk oligosaccharides in today's milk"),
     "siga_g_per_l": HostVariable("g/L", "secretory IgA in today's milk"),
     "tight_junction_permeability": HostVariable("fraction", "paracellular permeability of the lactocyte junctions"),

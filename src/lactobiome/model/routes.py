@@ -39,7 +39,7 @@ if TYPE_CHECKING:
     from lactobiome.model.state import DyadState
 
 Exposure = Literal["direct_feeds", "milk_ejections", "day", "junction_permeability", "milk_back_flow",
-                   "entero_mammary_trait", "entero_mammary_late_pregnancy"]
+                   "entero_mammary_trait", "secretory_tissue", "entero_mammary_late_pregnancy"]
 _UNIT: dict[str, str] = {
     "direct_feeds": "1/feed",
     "milk_ejections": "1/ejection",
@@ -47,6 +47,7 @@ _UNIT: dict[str, str] = {
     "junction_permeability": "1/day",
     "milk_back_flow": "1/day",
     "entero_mammary_trait": "1/day",
+    "secretory_tissue": "1/day",
     "entero_mammary_late_pregnancy": "1/day",
 }
 
@@ -137,7 +138,7 @@ ROUTES: tuple[Route, ...] = (
     _contact("entero_mammary", "maternal_gut", "milk", "translocation", "entero_mammary",
              "entero_mammary_per_day", "entero_mammary_trait", "translocation.entero_mammary"),
     _contact("maternal_mouth_to_milk", "maternal_mouth", "milk", "translocation", "maternal_mouth_to_milk",
-             "oral_mammary_per_day", "day", "translocation.maternal_mouth_to_milk"),
+             "oral_mammary_per_day", "secretory_tissue", "translocation.maternal_mouth_to_milk"),
     # before birth there is no milk: in late pregnancy the same immune-cell route carries gut
     # bacteria to the gland itself (prenatal days only; its switch is the entero-mammary one)
     Route("entero_mammary_pregnancy", "move", "maternal_gut", "breast_stroma", "translocation_prenatal",
@@ -200,8 +201,11 @@ def _exposure(kind: Exposure, state: DyadState, ctx: SimulationContext) -> np.nd
     if kind == "milk_ejections":
         ejections = state.host["direct_feeds_per_day"] * ctx.p("milk_ejections_per_feed", "ejections/feed")
         return ejections[:, None]
+    # inflows into milk cross the secreting epithelium: a breast that keeps a share of its
+    # alveoli (secretory_tissue_share, lactation) has that share of the junctions and of the
+    # immune-cell traffic into its milk
     if kind == "junction_permeability":
-        return state.host["tight_junction_permeability"][:, None]
+        return (state.host["tight_junction_permeability"] * state.host["secretory_tissue_share"])[:, None]
     if kind == "milk_back_flow":
         # the strain-opened part always lets milk back; the rest of the opening (colostral,
         # residual leak) only for the share milk_back_flow_colostral_share (1: all of it)
@@ -210,7 +214,10 @@ def _exposure(kind: Exposure, state: DyadState, ctx: SimulationContext) -> np.nd
         share = ctx.p("milk_back_flow_colostral_share", "fraction")
         return (permeability - (1.0 - share) * unstrained)[:, None]
     if kind == "entero_mammary_trait":
-        return np.asarray(ctx.taxa["entero_mammary"], dtype=np.float64)[None, :]
+        return (np.asarray(ctx.taxa["entero_mammary"], dtype=np.float64)[None, :]
+                * state.host["secretory_tissue_share"][:, None])
+    if kind == "secretory_tissue":
+        return state.host["secretory_tissue_share"][:, None]
     if kind == "entero_mammary_late_pregnancy":
         # the route opens in late pregnancy: the last entero_mammary_pregnancy_days before birth
         late = state.day >= 1 - ctx.p("entero_mammary_pregnancy_days", "day")

@@ -44,9 +44,19 @@ Each day, for every dyad:
   tissue (lactose reaches maternal plasma with engorgement and at weaning); the colostral
   opening carries interstitial fluid the other way, into milk (see translocation).
 
-The ductal pool holds ``milk_pool_volume_ml`` times the day's breast-milk share (at least
-``milk_pool_min_share``) plus the residual milk, so milk turns over at the same rate in
-partial as in full breastfeeding.
+**Secretory tissue.** A breast from which the infant takes only a share of its milk keeps
+only that share of secreting alveoli: storage capacity, breast tissue volume and 24-h
+production fall together as the infant asks for less (Kent et al. 1999, Exp Physiol
+84:435-447), and the ducts themselves hold almost nothing (about nine main ducts of ~2 mm
+near the nipple that carry milk rather than store it: Ramsay et al. 2005, J Anat
+206:525-534). The secretory share ``s`` is the day's breast-milk share, at least
+``milk_pool_min_share`` (the ductal lumen of a breast that secretes next to nothing). The
+ductal pool holds ``milk_pool_volume_ml x s`` plus the residual milk, and the inflows into
+milk across the secreting epithelium (stroma through the lactocyte junctions, the maternal
+gut and mouth by immune cells) scale with ``s`` too (see routes). A breast giving a few tens
+of mL a day is thus a small gland with a small pool, turned over as fast as a fully
+lactating one, instead of a full-sized pool fed full-sized inflows and barely drained, in
+which bacteria stand and grow for months.
 
 Stasis also lengthens the time milk bacteria spend in the warm pool: it multiplies their
 growth in the ``milk`` site today. Yesterday's inflammation feeds invasive pathobionts in
@@ -138,10 +148,12 @@ def step(state: DyadState, ctx: SimulationContext) -> DyadState:
     host["stasis"] = stasis
     feeds = a["feeds_factor"]
     host["feeds_per_day"] = ctx.p("feeds_per_day", "feeds/day") * feeds
-    # a breast from which the infant takes a share of its milk holds that share of the pool
-    share = np.maximum(host["breast_milk_share_today"],
-                       ctx.p("milk_pool_min_share", "fraction"))
-    host["milk_pool_ml"] = ctx.p("milk_pool_volume_ml", "mL") * share + residual
+    # a breast from which the infant takes a share of its milk keeps that share of secreting
+    # alveoli (Kent 1999), down to the near-empty ducts: pool and inflows into milk follow it
+    secretory = np.maximum(host["breast_milk_share_today"],
+                           ctx.p("milk_pool_min_share", "fraction"))
+    host["secretory_tissue_share"] = secretory
+    host["milk_pool_ml"] = ctx.p("milk_pool_volume_ml", "mL") * secretory + residual
 
     # --- composition
     secretor = np.where(a["secretor"], 1.0, ctx.p("milk_hmo_nonsecretor_factor", "fraction"))
@@ -194,7 +206,7 @@ PROCESS = Process(
     # yesterday's: inflammation (mammary_immunity), scarring and courses (mastitis), own residual
     reads_previous={"inflammation", "mastitis_this_lactation", "treatment_emptying_until", "residual_milk_ml"},
     writes={"milk_volume_ml", "milk_production_ml", "residual_milk_ml", "stasis", "feeds_per_day",
-            "milk_pool_ml", "hmo_g_per_l", "siga_g_per_l", "tight_junction_permeability", "junction_strain_opening",
+            "milk_pool_ml", "secretory_tissue_share", "hmo_g_per_l", "siga_g_per_l", "tight_junction_permeability", "junction_strain_opening",
             "na_k_ratio"},
     attributes={"direct_breastfeeding_share", "first_time_mother", "nipple_damage", "nipple_healing_day", "tight_bra",
                 "previous_mastitis", "sleeps_through_day", "oversupply", "secretor", "milk_supply_factor",

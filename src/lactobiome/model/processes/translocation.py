@@ -12,6 +12,13 @@
   ``entero_mammary``).
 * Maternal mouth → milk: the same immune-cell transfer from the oral cavity, smaller.
 
+All three inflows cross the secreting epithelium, so they scale with the breast's
+``secretory_tissue_share`` (lactation): a breast that gives the infant a twentieth of its
+milk keeps about a twentieth of its alveoli, junctions and immune-cell traffic into milk
+(proportionality is an assumption; that secreting tissue follows production is Kent et al.
+1999). The back-flow from milk is per milk cell and needs no such factor: the pool shrinks
+with the tissue.
+
 Before birth (:data:`PRENATAL`, on the prenatal days of a run with ``cohort.pregnancy_days``)
 there is no milk: in late pregnancy the entero-mammary route carries maternal-gut bacteria to
 the gland itself (breast stroma), from which they reach the first milk after birth
@@ -33,7 +40,8 @@ def step(state: DyadState, ctx: SimulationContext) -> DyadState:
     return state
 
 
-PROCESS = Process("translocation", step, reads={"tight_junction_permeability", "junction_strain_opening"})
+PROCESS = Process("translocation", step, reads={"tight_junction_permeability", "junction_strain_opening",
+                                                "secretory_tissue_share"})
 
 
 def prenatal_step(state: DyadState, ctx: SimulationContext) -> DyadState:
