@@ -34,10 +34,6 @@ the iterated parametric bootstrap (default) or :func:`chance_corrected_unknown`.
 MARGINALS = ("none", "sources", "unknown", "both")
 """Communities the fit integrates out rather than fits (``track(marginal=...)``; the index is
 the kernel's bit set, see :class:`lactobiome.tracking.options.FitOptions`)."""
-UNKNOWN_PRIORS = ("flat", "good-turing")
-"""Prior of the integrated unknown community (``track(unknown_prior=...)``): ``prior_strength``
-pseudo-reads spread as the pooled profile, or that plus the unknown's Good-Turing unseen mass
-(docs/tracking.md, "Round 5")."""
 UNKNOWN_WORLDS = ("fit", "free")
 """Unknown community of the bias correction's world when the unknown is integrated out
 (``track(unknown_world=...)``): the integrated fit's, or a free-profile fit's of the same
@@ -535,7 +531,6 @@ def track(
     bias_correction: str = "bootstrap",
     source_redraw: str = "fitted",
     marginal: str = "none",
-    unknown_prior: str = "flat",
     unknown_world: str = "fit",
 ) -> pd.DataFrame:
     """Estimate, for every sink, the share contributed by each source and by an unknown source.
@@ -648,12 +643,6 @@ def track(
         profile with ``prior_strength`` pseudo-reads) or ``"both"``. A read is then given to a
         community by its predictive probability with that read left out (docs/tracking.md,
         "Round 4").
-    unknown_prior
-        Prior of the integrated unknown (``UNKNOWN_PRIORS``; used when ``marginal``
-        integrates the unknown out): ``"flat"`` (default), ``prior_strength`` pseudo-reads
-        spread as the pooled profile; ``"good-turing"``, that plus the unknown's Good-Turing
-        unseen mass on the taxa it holds about one read of, re-estimated every EM step
-        (docs/tracking.md, "Round 5").
     unknown_world
         Unknown community of the bias correction's world (``UNKNOWN_WORLDS``; used when
         ``marginal`` integrates the unknown out and ``bias_correction`` is ``"bootstrap"``):
@@ -686,8 +675,6 @@ def track(
         raise InputError(f"source_redraw must be one of {', '.join(SOURCE_REDRAWS)}, got {source_redraw!r}")
     if marginal not in MARGINALS:
         raise InputError(f"marginal must be one of {', '.join(MARGINALS)}, got {marginal!r}")
-    if unknown_prior not in UNKNOWN_PRIORS:
-        raise InputError(f"unknown_prior must be one of {', '.join(UNKNOWN_PRIORS)}, got {unknown_prior!r}")
     if unknown_world not in UNKNOWN_WORLDS:
         raise InputError(f"unknown_world must be one of {', '.join(UNKNOWN_WORLDS)}, got {unknown_world!r}")
     if bias_correction not in BIAS_CORRECTIONS:
@@ -771,7 +758,6 @@ def track(
         lost_min_gain=float(lost_min_gain),
         marginal=MARGINALS.index(marginal),
         unknown_strength=float(prior_strength),
-        unknown_unseen=unknown_prior == "good-turing",
     )
     a_hat, gu_hat, iters, conv, lost_hat, g_hat = _solve(
         [p.x for p in problems],
@@ -821,7 +807,7 @@ def track(
             _, gu_free, *_ = _solve(
                 [p.x for p in problems], [p.Y for p in problems], [p.pseudo for p in problems],
                 [p.tau for p in problems], [s[0] for s in starts], [s[1] for s in starts], unknown_cost,
-                options._replace(marginal=options.marginal & 1, unknown_unseen=False),
+                options._replace(marginal=options.marginal & 1),
                 priors=[p.prior for p in problems],
             )
             world_gu = [g.copy() for g in gu_free]

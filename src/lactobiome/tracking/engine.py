@@ -71,11 +71,10 @@ SQUAREM_FLOOR = 0.01
 
 @njit(cache=True, inline="always")
 def _left_out(a: np.ndarray, G: np.ndarray, gu: np.ndarray, weight: np.ndarray, n: float, q: float,
-              j: int, t: int, K: int, marginal: int, pseudo: float, pseudo_sum: float) -> float:
+              j: int, t: int, K: int, marginal: int, prior: np.ndarray, unknown_strength: float) -> float:
     """Predictive probability of taxon ``t`` under community ``j`` (``K``: the unknown) with
     one read of it left out, where ``marginal`` integrates that community out (else its
-    fitted profile). ``pseudo`` is the unknown's prior pseudo-count on ``t`` and
-    ``pseudo_sum`` its total. See :func:`_em_step`."""
+    fitted profile). See :func:`_em_step`."""
     if j < K:
         g = G[j, t]
         if marginal & 1:
@@ -88,49 +87,8 @@ def _left_out(a: np.ndarray, G: np.ndarray, gu: np.ndarray, weight: np.ndarray, 
     if marginal & 2:
         d = n * a[K]
         share = a[K] * g / q
-        return (max(g * d - share, 0.0) + pseudo) / (d - share + pseudo_sum)
+        return (max(g * d - share, 0.0) + unknown_strength * prior[t]) / (d - share + unknown_strength)
     return g
-
-
-@njit(cache=True, nogil=True)
-def _unknown_unseen(x: np.ndarray, a: np.ndarray, G: np.ndarray, gu: np.ndarray, prior: np.ndarray,
-                    strength: float, K: int) -> tuple[float, float]:
-    """Good-Turing size of the integrated unknown's prior: (extra pseudo-reads, prior mass of
-    the taxa they go to).
-
-    The unknown holds, in expectation, ``d = n a_u`` reads, of each sink taxon a share
-    ``gamma_t = a_u g_ut / q_t`` of its ``x_t`` reads. Its expected number of singletons is
-    ``f1 = sum_t x_t gamma_t (1 - gamma_t)^(x_t - 1)`` (each read given to it independently,
-    as the E step's soft allocation has it), and Turing's estimate ``f1 / d`` is the chance
-    that its next read is of a taxon it has not shown (Good 1953, Biometrika 40:237): the
-    leave-one-out chance that a read it holds once has no other read of its taxon. The extra
-    pseudo-reads go to the taxa it holds at most ``SINGLETON_MAX`` reads of, spread as the
-    pooled profile, sized so that the posterior mean mass there is ``f1 / d``: the formula of
-    :func:`pseudocounts_row`, with the unknown's expected reads for a sample's counts.
-    """
-    T = x.shape[0]
-    d = 0.0
-    for t in range(T):
-        d += x[t]
-    d *= a[K]
-    f1 = 0.0
-    pi_s = 0.0
-    for t in range(T):
-        q = a[K] * gu[t]
-        for j in range(K):
-            q += a[j] * G[j, t]
-        gamma = a[K] * gu[t] / q if q > 0.0 else 0.0
-        z = x[t] * gamma
-        if z <= SINGLETON_MAX:
-            pi_s += prior[t]
-        if z > 0.0:
-            # chance that exactly one of the taxon's reads is the unknown's
-            f1 += z * (1.0 - gamma) ** max(x[t] - 1.0, 0.0)
-    if d <= 0.0 or pi_s <= 0.0:
-        return 0.0, 1.0
-    u = min(f1 / d, 1.0)
-    extra = (u * (d + strength) - strength * pi_s) / (1.0 - u) if u < 1.0 else d
-    return max(extra, 0.0), pi_s
 
 
 @njit(cache=True, nogil=True)
@@ -148,7 +106,6 @@ def _em_step(
     marginal: int,
     prior: np.ndarray,
     unknown_strength: float,
-    unknown_unseen: bool,
     theta: np.ndarray,
     out: np.ndarray,
     Z: np.ndarray,
@@ -166,9 +123,7 @@ def _em_step(
     predictive probability with the read itself left out (the collapsed, zero-order
     variational E-step; Asuncion et al. 2009, UAI), so no community explains a read by the
     profile that read has bent towards itself. The unknown's predictive then has a
-    Dirichlet prior of ``unknown_strength`` pseudo-reads spread as ``prior``, plus, with
-    ``unknown_unseen``, its Good-Turing unseen mass on the taxa it holds about one read of
-    (:func:`_unknown_unseen`, from ``theta``: a fixed point between allocation and prior).
+    Dirichlet prior of ``unknown_strength`` pseudo-reads spread as ``prior``.
     """
     K, T = Y.shape
     a = theta[: K + 1]
@@ -182,11 +137,6 @@ def _em_step(
     if marginal > 0:
         for t in range(T):
             n += x[t]
-    extra = 0.0
-    pi_s = 1.0
-    if marginal & 2 and unknown_unseen:
-        extra, pi_s = _unknown_unseen(x, a, G, gu, prior, unknown_strength, K)
-    pseudo_sum = unknown_strength + extra
     for t in range(T):
         if x[t] <= 0.0:
             for j in range(K + 1):
@@ -203,11 +153,8 @@ def _em_step(
             # leave-one-out predictive of each community: its profile's reads (weight plus
             # the sink reads it holds, about n a_j) less this read's expected share
             qq = 0.0
-            pseudo = unknown_strength * prior[t]
-            if extra > 0.0 and x[t] * a[K] * gu[t] / q <= SINGLETON_MAX:
-                pseudo += extra * prior[t] / pi_s
             for j in range(K + 1):
-                Z[j, t] = _left_out(a, G, gu, weight, n, q, j, t, K, marginal, pseudo, pseudo_sum)
+                Z[j, t] = _left_out(a, G, gu, weight, n, q, j, t, K, marginal, prior, unknown_strength)
                 qq += a[j] * Z[j, t]
             if qq > 0.0:
                 w = x[t] / qq
@@ -442,9 +389,9 @@ def _fit_one(
     Z = np.zeros((K + 1, T))
     R = np.empty(K + 1)
     c = lam * n
-    marginal, strength, unseen = options.marginal, options.unknown_strength, options.unknown_unseen
-    off = (x, Y, B, depth, bsum, weight, c, update_sources, 0.0, lost, marginal, prior, strength, unseen)
-    on = (x, Y, B, depth, bsum, weight, c, update_sources, loss, lost, marginal, prior, strength, unseen)
+    marginal, strength = options.marginal, options.unknown_strength
+    off = (x, Y, B, depth, bsum, weight, c, update_sources, 0.0, lost, marginal, prior, strength)
+    on = (x, Y, B, depth, bsum, weight, c, update_sources, loss, lost, marginal, prior, strength)
     if loss <= 0.0 or not (adapt_lost or lost.any()):
         # no loss, or a bootstrap replicate of a fit that chose the model without it
         lost[:] = False

@@ -40,9 +40,6 @@ class FitOptions(NamedTuple):
         2 the unknown (0: all fitted; see ``engine._em_step``).
     unknown_strength
         Pseudo-reads of the unknown community's Dirichlet prior when it is integrated out.
-    unknown_unseen
-        Add to that prior the unknown's Good-Turing unseen mass, on the taxa it holds about
-        one read of (``engine._unknown_unseen``).
     """
 
     max_iter: int
@@ -54,4 +51,3 @@ class FitOptions(NamedTuple):
     lost_min_gain: float
     marginal: int = 0
     unknown_strength: float = 1.0
-    unknown_unseen: bool = False
