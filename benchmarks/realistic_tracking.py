@@ -17,7 +17,8 @@ EM and SourceTracker's Gibbs sampler (``track(method=...)``; FEAST gives no inte
 
     .venv/bin/python benchmarks/realistic_tracking.py [--mixtures 60] [--seed 1] [--depths 1000 5000 20000 50000]
         [--methods lactobiome feast sourcetracker] [--bias-corrections bootstrap analytic]
-        [--source-redraws fitted posterior]
+        [--source-redraws fitted posterior] [--marginals none unknown]
+        [--unknown-worlds fit free]
 """
 
 from __future__ import annotations
@@ -110,6 +111,8 @@ def main() -> int:
                              "the same mixtures")
     parser.add_argument("--marginals", nargs="+", default=["none"], choices=["none", "sources", "unknown", "both"],
                         help="communities the default engine integrates out, each run on the same mixtures")
+    parser.add_argument("--unknown-worlds", nargs="+", default=["fit"], choices=["fit", "free"],
+                        help="unknown community of the bias correction's world (with --marginals unknown/both)")
     args = parser.parse_args()
     if not DATA.exists():
         print(f"skipped: {DATA} not found (the shared data sets)")
@@ -129,17 +132,19 @@ def main() -> int:
             if truth.empty:
                 print(f"{depth:>7} {'related' if related else 'unrelated':>9}     0  (no source sample that deep)")
                 continue
-            runs = [(m, c, r, g) for m in args.methods
+            runs = [(m, c, r, g, uw) for m in args.methods
                     for c in (args.bias_corrections if m == "lactobiome" else ["bootstrap"])
                     for r in (args.source_redraws if m == "lactobiome" else ["fitted"])
-                    for g in (args.marginals if m == "lactobiome" else ["none"])]
-            for method, correction, redraw, marginal in runs:
+                    for g in (args.marginals if m == "lactobiome" else ["none"])
+                    for uw in (args.unknown_worlds if g in ("unknown", "both") else ["fit"])]
+            for method, correction, redraw, marginal, uworld in runs:
                 start = time.perf_counter()
                 with warnings.catch_warnings():
                     warnings.simplefilter("ignore")
                     result = track(counts, metadata, bootstrap=args.bootstrap, seed=args.seed, method=method,
                                    bias_correction=correction, source_redraw=redraw,
-                                   **({"marginal": marginal} if method == "lactobiome" else {}))
+                                   **({"marginal": marginal, "unknown_world": uworld}
+                                      if method == "lactobiome" else {}))
                 seconds = time.perf_counter() - start
                 if correction != "bootstrap":
                     method = f"{method}/{correction}"
@@ -147,6 +152,8 @@ def main() -> int:
                     method = f"{method}/{redraw}"
                 if marginal != "none":
                     method = f"{method}/m-{marginal}"
+                if uworld != "fit":
+                    method = f"{method}/free"
                 s = score(result, truth)
                 cover = "     -" if result["ci_low"].isna().all() else f"{s['coverage']:>6.2f}"
                 print(f"{depth:>7} {'related' if related else 'unrelated':>9} {method:>19} "

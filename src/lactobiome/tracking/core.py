@@ -34,6 +34,11 @@ the iterated parametric bootstrap (default) or :func:`chance_corrected_unknown`.
 MARGINALS = ("none", "sources", "unknown", "both")
 """Communities the fit integrates out rather than fits (``track(marginal=...)``; the index is
 the kernel's bit set, see :class:`lactobiome.tracking.options.FitOptions`)."""
+UNKNOWN_WORLDS = ("fit", "free")
+"""Unknown community of the bias correction's world when the unknown is integrated out
+(``track(unknown_world=...)``): the integrated fit's, or a free-profile fit's of the same
+sink, which keeps the rare reads the integrated fit gives to the known sources
+(docs/tracking.md, "Round 5")."""
 SOURCE_REDRAWS = ("fitted", "posterior")
 """What a bootstrap replicate's source sample is redrawn around: the fitted seeding community
 (default: the world the fit describes, in which the sample is one draw away from what seeded
@@ -526,6 +531,7 @@ def track(
     bias_correction: str = "bootstrap",
     source_redraw: str = "fitted",
     marginal: str = "none",
+    unknown_world: str = "fit",
 ) -> pd.DataFrame:
     """Estimate, for every sink, the share contributed by each source and by an unknown source.
 
@@ -637,6 +643,12 @@ def track(
         profile with ``prior_strength`` pseudo-reads) or ``"both"``. A read is then given to a
         community by its predictive probability with that read left out (docs/tracking.md,
         "Round 4").
+    unknown_world
+        Unknown community of the bias correction's world (``UNKNOWN_WORLDS``; used when
+        ``marginal`` integrates the unknown out and ``bias_correction`` is ``"bootstrap"``):
+        ``"fit"`` (default), the integrated fit's; ``"free"``, the unknown profile of a
+        free-profile fit of the same sink (one fit more per sink), so the world holds the
+        rare reads the integrated fit gives away and its replicates show that loss.
 
     Returns
     -------
@@ -663,6 +675,8 @@ def track(
         raise InputError(f"source_redraw must be one of {', '.join(SOURCE_REDRAWS)}, got {source_redraw!r}")
     if marginal not in MARGINALS:
         raise InputError(f"marginal must be one of {', '.join(MARGINALS)}, got {marginal!r}")
+    if unknown_world not in UNKNOWN_WORLDS:
+        raise InputError(f"unknown_world must be one of {', '.join(UNKNOWN_WORLDS)}, got {unknown_world!r}")
     if bias_correction not in BIAS_CORRECTIONS:
         raise InputError(f"bias_correction must be one of {', '.join(BIAS_CORRECTIONS)}, got {bias_correction!r}")
     from lactobiome.tracking.methods import METHODS, run_method
@@ -784,8 +798,20 @@ def track(
         estimate = [v.copy() for v in point]
         spread: list[list[np.ndarray]] = [[] for _ in point]
         unknown_hat = [float(p.x.sum()) * a[-1] * g for p, a, g in zip(problems, a_hat, gu_hat, strict=True)]
-        unknown_world = [u.copy() for u in unknown_hat]
         world_gu = [g.copy() for g in gu_hat]
+        if unknown_world == "free" and options.marginal & 2 and bias_correction == "bootstrap":
+            # the world's unknown community from a free-profile fit, which keeps the rare reads
+            # the integrated fit gives to the known sources, at the integrated fit's share:
+            # its replicates then lose those reads as the data's fit did, and the correction
+            # gives them back
+            _, gu_free, *_ = _solve(
+                [p.x for p in problems], [p.Y for p in problems], [p.pseudo for p in problems],
+                [p.tau for p in problems], [s[0] for s in starts], [s[1] for s in starts], unknown_cost,
+                options._replace(marginal=options.marginal & 1),
+                priors=[p.prior for p in problems],
+            )
+            world_gu = [g.copy() for g in gu_free]
+        world_reads = [float(p.x.sum()) * a[-1] * g for p, a, g in zip(problems, a_hat, world_gu, strict=True)]
         worlds_c: list[list[np.ndarray]] = []
         means_c: list[list[np.ndarray]] = []
         # every replicate draws from its own stream, keyed by this and its number (rounds
@@ -809,9 +835,9 @@ def track(
                 # sink's chance excess, and a world whose unknown keeps it shows too small a
                 # take; each taxon's unknown reads move by the replicates' overshoot on it
                 for i in range(len(problems)):
-                    h = corrected_unknown_reads(unknown_world[i], unknown_hat[i], unknown_reps[i])
+                    h = corrected_unknown_reads(world_reads[i], unknown_hat[i], unknown_reps[i])
                     if h.sum() > 0:
-                        unknown_world[i] = h
+                        world_reads[i] = h
                         world_gu[i] = h / h.sum()
             for i, r in enumerate(reps):
                 centre = r.mean(axis=0)
