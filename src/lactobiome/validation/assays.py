@@ -261,7 +261,10 @@ def _culture_at_diagnosis(staphylococci_only: bool) -> Reading:
     """Plate count of milk on the first day of each dyad's first bacterial mastitis (A06, A07)."""
     def reading(ds: xr.Dataset, seed: int) -> Sample:
         from lactobiome.observation.models import culture_cfu_per_ml
-        from lactobiome.validation.measures.milk_microbiome import STAPHYLOCOCCAL_MAJORITY, at_diagnosis
+        from lactobiome.validation.measures.milk_microbiome import (
+            STAPHYLOCOCCAL_MAJORITY,
+            at_diagnosis,
+        )
 
         dyads, day = at_diagnosis(ds)
         staph = c.panel(ds, "milk_staphylococci_per_ml")[dyads, day]
