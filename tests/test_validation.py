@@ -276,6 +276,25 @@ def test_mastitis_measurements_count_episodes_of_inflamed_days() -> None:
     assert measure(ds, "mastitis_milk_s_epidermidis").value == pytest.approx(1.0)
 
 
+def test_mastitis_loads_through_culture_count_colonies_of_the_live_cells_at_diagnosis() -> None:
+    from lactobiome.validation.pipelines import run_pipeline
+
+    ds = tiny()
+    recovery = load_parameters().value("obs_culture_recovery", "fraction")
+    staph_truth = measure(ds, "milk_staphylococci_mastitis", 0).value
+    staph = run_pipeline(ds, "culture/plate", "milk_staphylococci_mastitis", 0, seed=3)
+    # every staphylococcus is culturable: the plate count is the live count times the recovery
+    # (about 300 colonies on the plate, so Poisson noise is ~0.03 log10)
+    assert staph.value == pytest.approx(staph_truth + math.log10(recovery), abs=0.1) and staph.n == 1
+    total_truth = measure(ds, "milk_bacteria_mastitis", 0).value
+    total = run_pipeline(ds, "culture/plate", "milk_bacteria_mastitis", 0, seed=3)
+    # never more colonies than the recovered live cells; fewer where some taxa do not grow
+    assert total_truth + math.log10(recovery) - 0.1 < total.value < total_truth
+    assert run_pipeline(ds, "culture/plate", "milk_bacteria_mastitis", 0, seed=3).value == total.value
+    targets = {t.id: t for t in load_targets()}
+    assert targets["A06"].measured_by == targets["A07"].measured_by == "culture/plate"
+
+
 def test_ductal_narrowing_next_to_an_episode_does_not_change_the_counts() -> None:
     ds = tiny()
     before = {k: measure(ds, k, n_boot=0).value for k in ("mastitis_incidence", "mastitis_recurrence_share",

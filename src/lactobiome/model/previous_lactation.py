@@ -9,7 +9,10 @@ own persistent traits (:data:`PERSISTENT`: supply, rhythm, habits and the reside
 carries) as a first lactation (an inexperienced latch,
 nipple damage at the first-time rate), its per-lactation circumstances drawn afresh (birth,
 intrapartum antibiotics, nipple damage, the infant's sleep, the sizes of her resident communities), for its first
-:data:`PREVIOUS_LACTATION_DAYS` days; ``previous_mastitis`` is whether it had an episode
+:data:`PREVIOUS_LACTATION_DAYS` days. How she fed the earlier child is her own habit in part: with
+probability ``feeding_plan_repeat_share`` she repeats this lactation's feeding plan
+(:data:`FEEDING_PLAN`), else it is drawn afresh (Phillips et al. 2011: about 70% of multiparous
+women repeated the first child's breastfeeding category with the second); ``previous_mastitis`` is whether it had an episode
 (:mod:`lactobiome.model.spectrum`). A scenario that fixes ``previous_mastitis_multiparous``
 keeps the plain draw of :mod:`lactobiome.model.population`.
 """
@@ -20,8 +23,10 @@ from collections.abc import Callable
 
 import numpy as np
 
+from lactobiome.model.context import stream_id
 from lactobiome.model.parameters import ParameterTable
 from lactobiome.model.population import LOGNORMAL_FACTORS, draw_population
+from lactobiome.model.random import RandomStreams
 from lactobiome.model.scenario import Scenario
 from lactobiome.model.spectrum import INFLAMED
 
@@ -40,6 +45,12 @@ carriage is a lasting trait of a person (persistent nasal carriage of Staphyloco
 about a fifth of adults, holds for years: Wertheim HFL et al. Lancet Infect Dis 2005;5:751-762;
 skin strains persist over years: Oh J et al. Cell 2016;165:854-866; most gut strains are kept
 for years: Faith JJ et al. Science 2013;341:1237439). Their sizes are drawn afresh."""
+
+FEEDING_PLAN: tuple[str, ...] = ("feeding_group", "breast_milk_share", "direct_breastfeeding_share",
+                                  "solids_start_day")
+"""Attributes of how a mother feeds her infant, repeated in the earlier lactation by the mothers who
+keep their feeding habit (``feeding_plan_repeat_share``): a mother who breastfed her earlier child
+exclusively mostly does so again, and one who did not could have had no mastitis then."""
 
 SEED_OFFSET = 7_919_000_003
 """Added to the cohort seed for the earlier lactation: its days are other days than this one's."""
@@ -91,6 +102,10 @@ def previous_mastitis(
     drawn = draw_population(earlier, parameters, ids)
     for name in PERSISTENT:
         drawn[name] = np.asarray(attributes[name])[multiparous]
+    repeats = RandomStreams(earlier.cohort.seed, ids).uniform(0, stream_id("previous_lactation.feeding_plan")) < (
+        parameters.value("feeding_plan_repeat_share", "probability"))
+    for name in FEEDING_PLAN:
+        drawn[name] = np.where(repeats, np.asarray(attributes[name])[multiparous], np.asarray(drawn[name]))
     codes = simulate(earlier, ids, drawn)
     had[multiparous] = INFLAMED[codes.astype(np.int64)].any(axis=1)
     return had

@@ -39,6 +39,12 @@ on ``obs_culture_plated_ml`` are Poisson (the observation model's
 :func:`lactobiome.observation.models.culture_cfu_per_ml`). Which taxa a sample holds is
 known on the recorded days only, so the pipeline plates the recorded days in the window;
 a plate with no colony is read at its detection limit (one colony in the volume plated).
+The same assay reads the milk of infectious mastitis at diagnosis (A06, A07): Arroyo et al.
+2010 and Jimenez et al. 2008 plated the milk of enrolled women and reported CFU/mL (all
+bacteria; staphylococci). On the day of diagnosis the daily panel holds the live
+staphylococci (all culturable) and the live total; the culturable share of the other cells is
+that of the dyad's recorded milk sample nearest the diagnosis day (the only days whose taxa
+are known).
 
 The pipelines read their ``obs_*`` values from the scenario the result was simulated with
 (its ``parameters`` overrides, which ``calibrate`` sets) over the shipped table.
@@ -225,6 +231,62 @@ def culture_reading(ds: xr.Dataset, first: int, last: int, seed: int) -> np.ndar
     return out
 
 
+CULTURE_DIAGNOSIS_STREAM = 0x4D41
+"""Distinguishes the colony draws at diagnosis (A06, A07) from those of healthy-milk windows."""
+
+
+def _culturable_share_of_others(ds: xr.Dataset, dyads: np.ndarray, day_index: np.ndarray) -> np.ndarray:
+    """Culturable share of a dyad's non-staphylococcal milk cells on its recorded day nearest ``day_index``.
+
+    1 where that sample holds no non-staphylococcal cell (nothing to lose to the plates).
+    """
+    from lactobiome.model.taxa import load_taxa
+
+    cat = load_taxa()
+    rows = [cat.index(str(t)) for t in ds["taxon"].values]
+    culturable = np.asarray(cat["culturable"], dtype=bool)[rows]
+    others = np.asarray(cat["genus"]).astype(str)[rows] != "Staphylococcus"
+    days_of_life = np.asarray(ds["day"].values, dtype=int)[day_index]
+    recorded = np.asarray(ds["sample_day"].values, dtype=int)
+    nearest = np.abs(recorded[None, :] - days_of_life[:, None]).argmin(axis=1)
+    milk = ds["abundance"].sel(site="milk").sum("origin").transpose("dyad", "sample_day", "taxon").values
+    cells = milk[dyads, nearest].astype(np.float64)  # (dyad, taxon)
+    other = (cells * others).sum(axis=1)
+    grows = (cells * (others & culturable)).sum(axis=1)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return np.where(other > 0, grows / np.where(other > 0, other, 1.0), 1.0)
+
+
+def _culture_at_diagnosis(staphylococci_only: bool) -> Reading:
+    """Plate count of milk on the first day of each dyad's first bacterial mastitis (A06, A07)."""
+    def reading(ds: xr.Dataset, seed: int) -> Sample:
+        from lactobiome.observation.models import culture_cfu_per_ml
+        from lactobiome.validation.measures.milk_microbiome import (
+            STAPHYLOCOCCAL_MAJORITY,
+            at_diagnosis,
+        )
+
+        dyads, day = at_diagnosis(ds)
+        staph = c.panel(ds, "milk_staphylococci_per_ml")[dyads, day]
+        total = c.panel(ds, "milk_bacteria_per_ml")[dyads, day]
+        if staphylococci_only:
+            keep = staph > STAPHYLOCOCCAL_MAJORITY * total
+            if not keep.any():
+                raise Unmeasurable("no bacterial mastitis episode in this cohort has staphylococci as the majority")
+            live = staph[keep]
+        else:
+            share = _culturable_share_of_others(ds, dyads, day)
+            live = staph + np.maximum(total - staph, 0.0) * share
+        plated = assay_parameter(ds, "obs_culture_plated_ml", "mL")
+        rng = np.random.default_rng(np.random.SeedSequence([int(seed), int(staphylococci_only),
+                                                            CULTURE_DIAGNOSIS_STREAM]))
+        cfu = culture_cfu_per_ml(rng, np.nan_to_num(live), np.ones(live.shape, dtype=bool),
+                                 assay_parameter(ds, "obs_culture_recovery", "fraction"), plated)
+        return Sample(np.log10(np.maximum(cfu, 1.0 / plated)), nanmedian)
+
+    return reading
+
+
 def _culture(first: int, last: int) -> Reading:
     def reading(ds: xr.Dataset, seed: int) -> Sample:
         values = culture_reading(ds, first, last, seed)
@@ -250,11 +312,14 @@ ASSAYS: dict[str, Assay] = {
     ),
     "culture/plate": Assay(
         description="culture of milk on standard media, colonies counted (CFU/mL of the live cells of "
-                    "culturable taxa that form a colony), on the recorded days of the window",
+                    "culturable taxa that form a colony), on the recorded days of the window (healthy milk) "
+                    "or on the day of diagnosis (mastitis)",
         readings={
             "milk_bacteria_healthy_mature": _culture(30, 182),
             "milk_bacteria_healthy_3_6mo": _culture(90, 182),
             "milk_bacteria_healthy_early": _culture(3, 14),
+            "milk_bacteria_mastitis": _culture_at_diagnosis(staphylococci_only=False),
+            "milk_staphylococci_mastitis": _culture_at_diagnosis(staphylococci_only=True),
         },
     ),
     "schwab2019/qpcr": Assay(
