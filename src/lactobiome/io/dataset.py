@@ -41,6 +41,7 @@ _BOOL_ATTRIBUTES = (
     "secretor",
     "preterm",
     "maternal_atopy",
+    "biofilm_strain",
 )
 _DISCLAIMER = "Research and teaching model output; not medical advice."
 

@@ -64,6 +64,8 @@ ATTRIBUTES: dict[str, tuple[str, str]] = {
     "treatment_covered": ("1", "the dyad is covered by the scenario's treatment policy"),
     "resident_seed": ("1", "seed of the draws of the resident taxa the mother carries (kept by her earlier lactation)"),
     "maternal_atopy": ("1", "the mother has an allergic (atopic) disease"),
+    "biofilm_strain": ("1", "the mother's ductal flora carries a biofilm-forming (ica-positive) strain that attaches "
+                            "to the duct wall"),
     "nipple_healing_day": ("day", "day of life by which a damaged nipple has healed (read where nipple_damage)"),
     "probiotic_strain_cells_maternal_gut_at_birth": (
         "cells", "cells of the scenario's probiotic strains in the maternal gut at birth (runs with pregnancy days)"),

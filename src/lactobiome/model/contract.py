@@ -98,6 +98,8 @@ HOST_VARIABLES: dict[str, HostVariable] = {
     "mastitis_state": HostVariable("1", "mastitis-spectrum state code (lactobiome.model.spectrum)"),
     "mastitis_state_days": HostVariable("day", "days in the current mastitis state"),
     "dysbiosis_days": HostVariable("day", "consecutive days of dysbiotic milk"),
+    "ductal_biofilm_per_ml": HostVariable(
+        "cells/mL", "cells of the ductal biofilm attached to the duct wall, per mL of the milk pool"),
     "mastitis_this_lactation": HostVariable("1", "1 once an inflammatory episode has occurred (ductal scarring)"),
     "treatment_antibiotic_until": HostVariable("day", "last day of the policy's antibiotic course (0 = none)"),
     "treatment_probiotic_until": HostVariable("day", "last day of the policy's probiotic course (0 = none)"),

@@ -42,6 +42,7 @@ _COLUMN = {
     "sleeps_through_day": 15,
     "maternal_atopy": 16,
     "nipple_healing_day": 17,
+    "biofilm_strain": 18,
 }
 N_COLUMNS = 24  # room for more attributes: column j's draw depends only on j, so old columns keep theirs
 
@@ -115,7 +116,10 @@ def draw_population(scenario: Scenario, parameters: ParameterTable, dyad_ids: np
         ``prevalence_maternal_atopy`` unless the scenario sets it); ``nipple_healing_day``
         (float, day of life a damaged nipple has healed: the damage onset day plus an
         exponential healing time, :func:`nipple_healing_day`; drawn for every dyad, read only
-        where ``nipple_damage``).
+        where ``nipple_damage``); ``biofilm_strain`` (bool, the mother's ductal flora carries a
+        biofilm-forming, ica-positive strain whose cells attach to the duct wall: parameter
+        ``prevalence_biofilm_strain`` unless the scenario sets it; see
+        :func:`lactobiome.model.processes.milk_removal.attached_share`).
     """
     rng = RandomStreams(scenario.cohort.seed, dyad_ids)
     u = rng.uniform(0, _POPULATION_STREAM, (N_COLUMNS,))
@@ -205,5 +209,6 @@ def draw_population(scenario: Scenario, parameters: ParameterTable, dyad_ids: np
         "resident_seed": np.full(len(dyad_ids), scenario.cohort.seed, dtype=np.int64),
         "maternal_atopy": u[:, _COLUMN["maternal_atopy"]] < p("maternal_atopy"),
         "nipple_healing_day": healing_day,
+        "biofilm_strain": u[:, _COLUMN["biofilm_strain"]] < p("biofilm_strain"),
         **per_dyad,
     }

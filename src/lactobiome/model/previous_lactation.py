@@ -38,13 +38,14 @@ of them; six months is Kinlay's follow-up, and the feeding plans of the scenario
 infants by then. The cost is about 30% more dyad-days on a 365-day run with 60% multiparous."""
 
 PERSISTENT: tuple[str, ...] = ("oversupply", "tight_bra", "secretor", "resident_seed", "maternal_atopy",
-                                *LOGNORMAL_FACTORS)
+                                "biofilm_strain", *LOGNORMAL_FACTORS)
 """Attributes of the mother herself, the same in every lactation. ``resident_seed`` makes her
 carry the same resident taxa at her own sites (gut, mouth, breast stroma, areolar skin) in both:
 carriage is a lasting trait of a person (persistent nasal carriage of Staphylococcus aureus,
 about a fifth of adults, holds for years: Wertheim HFL et al. Lancet Infect Dis 2005;5:751-762;
 skin strains persist over years: Oh J et al. Cell 2016;165:854-866; most gut strains are kept
-for years: Faith JJ et al. Science 2013;341:1237439). Their sizes are drawn afresh."""
+for years: Faith JJ et al. Science 2013;341:1237439); ``biofilm_strain`` likewise keeps the
+biofilm-forming strain of her ductal flora. Their sizes are drawn afresh."""
 
 FEEDING_PLAN: tuple[str, ...] = ("feeding_group", "breast_milk_share", "direct_breastfeeding_share",
                                   "solids_start_day")

@@ -30,6 +30,7 @@ from typing import TYPE_CHECKING, Literal
 
 import numpy as np
 
+from lactobiome.model.biofilm import milk_borne_share
 from lactobiome.model.context import stream_id
 from lactobiome.model.transfer import Moves
 
@@ -234,8 +235,11 @@ def apply_contact_routes(state: DyadState, ctx: SimulationContext, process: str)
         if not route_on(route, ctx.scenario):
             continue
         rate = ctx.p(route.rate, _UNIT[route.exposure])
-        moves.add(route.donor, route.receiver, 1.0 - np.exp(-rate * _exposure(route.exposure, state, ctx)),
-                  stream_id(route.stream))
+        share = 1.0 - np.exp(-rate * _exposure(route.exposure, state, ctx))
+        if route.donor == "milk":
+            # what the milk carries leaves the duct wall's biofilm behind (lactobiome.model.biofilm)
+            share = share * milk_borne_share(state, ctx)
+        moves.add(route.donor, route.receiver, share, stream_id(route.stream))
     moves.apply()
 
 

@@ -96,6 +96,7 @@ class Population(_Strict):
     secretor: Probability | None = None
     preterm: Probability | None = None
     maternal_atopy: Probability | None = None
+    biofilm_strain: Probability | None = None
     feeding_groups: list[FeedingGroup] = Field(
         default_factory=lambda: [
             FeedingGroup(name="exclusive_breast", weight=1.0, breast_milk_share=(1.0, 1.0),

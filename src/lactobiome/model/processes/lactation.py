@@ -19,6 +19,7 @@ Each day, for every dyad:
   they heal (each mother's ``nipple_healing_day``), duct
   compression by a tight bra, ductal scarring after a mastitis (in an earlier lactation, or
   earlier in this one: the reason a quarter to a third of affected women have a recurrence),
+  a biofilm on the duct wall that narrows the lumen (subacute mastitis, see mastitis),
   the long night-time interval once the infant sleeps through the night (from a per-dyad
   age, median ~4 months: Henderson et al. 2010), and random days of missed or short feeds;
   frequent emptying (a treatment) raises it. The stasis index is residual milk over breast
@@ -62,13 +63,16 @@ Stasis also lengthens the time milk bacteria spend in the warm pool: it multipli
 growth in the ``milk`` site today. Yesterday's inflammation feeds invasive pathobionts in
 milk and stroma (serum through strained junctions, lysed cells) and the biofilm formers of
 narrowed, inflamed ducts: growth times
-``1 + inflammation × (g_p × pathogenic_potential + g_b × ductal_biofilm)``.
+``1 + inflammation × (g_p × pathogenic_potential + g_b × ductal_biofilm)``. The share of a
+taxon's milk cells attached in a ductal biofilm (:mod:`lactobiome.model.biofilm`) grows at
+``biofilm_growth_share`` of the milk-borne rate: growth times ``1 - f (1 - biofilm_growth_share)``.
 """
 
 from __future__ import annotations
 
 import numpy as np
 
+from lactobiome.model.biofilm import NEEDS_ATTRIBUTES, attached_share
 from lactobiome.model.context import SimulationContext, stream_id
 from lactobiome.model.contract import Process
 from lactobiome.model.sites import SITE_INDEX
@@ -97,6 +101,10 @@ def removal_efficiency(state: DyadState, ctx: SimulationContext) -> np.ndarray:
     # ductal scarring from mastitis in an earlier lactation, or earlier in this one (recurrence)
     scarred = np.maximum(a["previous_mastitis"], state.host["mastitis_this_lactation"])
     efficiency *= 1.0 - ctx.p("previous_mastitis_drainage_penalty", "fraction") * scarred
+    # a biofilm on the duct wall narrows the lumen (yesterday's; half the effect at the dysbiosis load)
+    wall = state.host["ductal_biofilm_per_ml"]
+    narrowing = wall / (wall + ctx.p("dysbiosis_load_per_ml", "cells/mL"))
+    efficiency *= 1.0 - ctx.p("biofilm_narrowing_drainage_penalty", "fraction") * narrowing
     # once the infant sleeps through the night, one long interval a day goes unemptied
     night = day >= a["sleeps_through_day"]
     efficiency *= 1.0 - ctx.p("night_sleep_drainage_penalty", "fraction") * night
@@ -197,6 +205,9 @@ def step(state: DyadState, ctx: SimulationContext) -> DyadState:
                                   + ctx.p("inflammation_biofilm_growth_gain", "1") * ctx.taxa["ductal_biofilm"])[None, :]
     for site in ("milk", "breast_stroma"):
         state.growth_modifier[:, SITE_INDEX[site], :] *= boost
+    # cells attached in a ductal biofilm escape the washout but grow slowly in their matrix
+    attached = attached_share(state, ctx)
+    state.growth_modifier[:, SITE_INDEX["milk"], :] *= 1.0 - attached * (1.0 - ctx.p("biofilm_growth_share", "fraction"))
     return state
 
 
@@ -204,12 +215,13 @@ PROCESS = Process(
     "lactation", step,
     reads={"breast_milk_share_today", "solids_fraction"},
     # yesterday's: inflammation (mammary_immunity), scarring and courses (mastitis), own residual
-    reads_previous={"inflammation", "mastitis_this_lactation", "treatment_emptying_until", "residual_milk_ml"},
+    reads_previous={"inflammation", "mastitis_this_lactation", "treatment_emptying_until", "residual_milk_ml",
+                    "ductal_biofilm_per_ml"},
     writes={"milk_volume_ml", "milk_production_ml", "residual_milk_ml", "stasis", "feeds_per_day",
             "milk_pool_ml", "secretory_tissue_share", "hmo_g_per_l", "siga_g_per_l", "tight_junction_permeability", "junction_strain_opening",
             "na_k_ratio"},
     attributes={"direct_breastfeeding_share", "first_time_mother", "nipple_damage", "nipple_healing_day", "tight_bra",
                 "previous_mastitis", "sleeps_through_day", "oversupply", "secretor", "milk_supply_factor",
-                "feeds_factor", "milk_hmo_factor", "milk_siga_factor", "na_k_factor"},
+                "feeds_factor", "milk_hmo_factor", "milk_siga_factor", "na_k_factor", *NEEDS_ATTRIBUTES},
     modifies_growth=True,
 )

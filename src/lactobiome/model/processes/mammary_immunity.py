@@ -15,6 +15,10 @@ bacteria), here in closed form over one day. Taxa that form biofilm on the ducta
 partly escape (slime, ica polysaccharide: Delgado et al. 2009 for S. epidermidis from
 mastitis milk): the clearance weight is ``immunogenicity × (1 - e × ductal_biofilm)``, so
 planktonic streptococci are cleared first and coagulase-negative staphylococci last.
+The cells of a ductal biofilm on the duct wall (mothers with a biofilm-forming strain:
+:func:`lactobiome.model.biofilm.attached_share`) do not enter the stimulus:
+in their matrix they are hidden from the milk's immune sensing, the reason biofilm infections
+by S. epidermidis are indolent rather than acute (Delgado et al. 2009 for mastitis strains).
 
 Milk cells per mL: epithelial cells (lactocytes, myoepithelial cells) shed from renewing
 alveoli, more in colostrum; stem cells as a per-dyad share of epithelial cells (present
@@ -39,6 +43,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from lactobiome.model.biofilm import attached_share
 from lactobiome.model.context import SimulationContext
 from lactobiome.model.contract import Process
 from lactobiome.model.population import intervention_attribute
@@ -51,10 +56,19 @@ _MILK = SITE_INDEX["milk"]
 _STROMA = SITE_INDEX["breast_stroma"]
 
 
-def pathobiont_load(state: DyadState, ctx: SimulationContext) -> tuple[np.ndarray, np.ndarray]:
-    """Pathogenic-potential-weighted cells: milk (per mL) and stroma (total), each (dyad,)."""
+def pathobiont_load(state: DyadState, ctx: SimulationContext,
+                    planktonic: bool = False) -> tuple[np.ndarray, np.ndarray]:
+    """Pathogenic-potential-weighted cells: milk (per mL) and stroma (total), each (dyad,).
+
+    With ``planktonic`` the milk load leaves out the cells attached to the duct wall
+    (:func:`lactobiome.model.biofilm.attached_share`): the load the milk's
+    immune sensing meets. Without it, every cell of the milk site (what a culture counts).
+    """
     pp = ctx.taxa["pathogenic_potential"].astype(np.float64)
-    milk = (state.cells_in(_MILK) * pp).sum(axis=1)
+    cells = state.cells_in(_MILK)
+    if planktonic:
+        cells = cells * (1.0 - attached_share(state, ctx))
+    milk = (cells * pp).sum(axis=1)
     stroma = (state.cells_in(_STROMA) * pp).sum(axis=1)
     return milk / state.host["milk_pool_ml"], stroma
 
@@ -82,11 +96,12 @@ def step(state: DyadState, ctx: SimulationContext) -> DyadState:
     host = state.host
     day = state.day
 
-    # --- inflammation from stasis and pathobiont load
-    milk_load, stroma_load = pathobiont_load(state, ctx)
+    # --- inflammation from stasis and pathobiont load; cells of a ductal biofilm sit in their
+    # matrix on the duct wall and do not stimulate: only the milk-borne ones count
+    sensed_load, stroma_load = pathobiont_load(state, ctx, planktonic=True)
     stimulus = (ctx.p("stasis_inflammation_gain", "1")
                 * np.maximum(host["stasis"] - ctx.p("stasis_inflammation_threshold", "1"), 0.0)
-                + milk_load / ctx.p("milk_pathobiont_inflammation_ref", "cells/mL")
+                + sensed_load / ctx.p("milk_pathobiont_inflammation_ref", "cells/mL")
                 + stroma_load / ctx.p("stroma_pathobiont_inflammation_ref", "cells"))
     # a mother who does not lactate (no breast milk given) has no lactational mastitis
     stimulus = np.where(host["milk_production_ml"] > 0.0, stimulus, 0.0)
@@ -109,7 +124,8 @@ def step(state: DyadState, ctx: SimulationContext) -> DyadState:
             survival = np.ones((state.n_dyads, immunogenicity.shape[1]), dtype=np.float32)  # x 1 changes nothing
             survival[active] = np.exp(-rate * immunogenicity * pressure[active, None])
             state.scale_site(site, survival)
-        milk_load, _ = pathobiont_load(state, ctx)
+    # what a culture of the milk counts: every cell, attached or milk-borne
+    milk_load, _ = pathobiont_load(state, ctx)
 
     # --- milk cells
     epithelial = (ctx.p("milk_epithelial_mature_per_ml", "cells/mL")
@@ -141,10 +157,10 @@ def _ill(scenario: Scenario) -> set[str]:
 
 PROCESS = Process(
     "mammary_immunity", step,
-    reads={"stasis", "milk_production_ml", "milk_pool_ml"},
+    reads={"stasis", "milk_production_ml", "milk_pool_ml", "milk_volume_ml"},
     reads_previous={"inflammation"},
     writes={"inflammation", "pathobiont_per_ml", "somatic_cells_per_ml", "leucocyte_fraction",
             "epithelial_fraction", "stem_cell_fraction", "fever"},
-    attributes={"milk_epithelial_factor", "milk_stem_cell_factor", "milk_leucocyte_factor"},
+    attributes={"milk_epithelial_factor", "milk_stem_cell_factor", "milk_leucocyte_factor", "biofilm_strain"},
     scenario_attributes=_ill,
 )

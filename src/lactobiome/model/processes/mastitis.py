@@ -22,8 +22,12 @@ table). Rules, from the most severe down; the first that holds wins:
     overgrown, their load in milk (cells per mL weighted by each taxon's ``ductal_biofilm``)
     at or above ``dysbiosis_load_per_ml``. This is the spectrum's dysbiosis: a biofilm that
     narrows the ducts without the acute inflammation of a mastitis episode (Mitchell et al.
-    2022; Fernández et al. 2014 on coagulase-negative staphylococci and viridans
-    streptococci in subacute mastitis).
+    2022; Jiménez et al. PLoS One 2017;12:e0181071 on coagulase-negative staphylococci and
+    mitis/salivarius streptococci in subacute mastitis). It arises where the mother carries a
+    biofilm-forming strain: its cells on the duct wall escape the milk's washout and, in their
+    matrix, the immune stimulus (:func:`lactobiome.model.biofilm.attached_share`),
+    so they grow past the load the inflows alone keep; the wall biofilm
+    (``ductal_biofilm_per_ml``) narrows the ducts and lowers milk removal (lactation).
 ``ductal_narrowing``
     none of the above, and the stasis index at or above ``ductal_narrowing_stasis``.
 ``none``
@@ -38,6 +42,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from lactobiome.model.biofilm import attached_share
 from lactobiome.model.context import SimulationContext, stream_id
 from lactobiome.model.contract import Process
 from lactobiome.model.scenario import Scenario
@@ -62,7 +67,10 @@ def classify(state: DyadState, ctx: SimulationContext) -> np.ndarray:
     days = host["mastitis_state_days"]
     inflammation = host["inflammation"]
     load = host["pathobiont_per_ml"]
-    biofilm = (state.cells_in(SITE_INDEX["milk"]) * ctx.taxa["ductal_biofilm"]).sum(axis=1) / host["milk_pool_ml"]
+    milk_cells = state.cells_in(SITE_INDEX["milk"])
+    biofilm = (milk_cells * ctx.taxa["ductal_biofilm"]).sum(axis=1) / host["milk_pool_ml"]
+    # the biofilm on the duct wall (cells per mL of pool): it narrows the ducts from tomorrow
+    host["ductal_biofilm_per_ml"] = (milk_cells * attached_share(state, ctx)).sum(axis=1) / host["milk_pool_ml"]
 
     inflamed = (inflammation >= ctx.p("mastitis_inflammation_threshold", "1")) | (
         _INFLAMED[previous] & (inflammation >= ctx.p("mastitis_resolution_threshold", "1")))
@@ -153,11 +161,12 @@ _TREATMENT_UNTIL = {"treatment_antibiotic_until", "treatment_probiotic_until", "
 
 PROCESS = Process(
     "mastitis", step,
-    reads={"inflammation", "milk_pool_ml", "milk_production_ml", "pathobiont_per_ml", "stasis"},
+    reads={"inflammation", "milk_pool_ml", "milk_production_ml", "milk_volume_ml", "pathobiont_per_ml", "stasis"},
     reads_previous={"mastitis_state", "mastitis_state_days", "dysbiosis_days", "mastitis_this_lactation",
                     *_TREATMENT_UNTIL},
     writes={"mastitis_state", "mastitis_state_days", "dysbiosis_days", "mastitis_this_lactation", "treatment",
-            *_TREATMENT_UNTIL},
+            "ductal_biofilm_per_ml", *_TREATMENT_UNTIL},
+    attributes={"biofilm_strain"},
     scenario_attributes=_treatment,
 )
 TREATMENT_PROBIOTIC = Process("treatment_probiotic", dose_probiotic, reads_previous={"treatment_probiotic_until"})

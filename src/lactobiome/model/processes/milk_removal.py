@@ -9,12 +9,16 @@ day's inputs, with the share ``g`` chosen so that ``(1 - g)(1 - f) = exp(-k)``, 
 after them, with ``f = 1 - (1 - exp(-k)) / k``. All removed milk reaches the infant: a
 small share of its cells settles in the infant mouth, the rest is swallowed into the
 infant gut tagged ``milk``.
+
+Cells attached to the duct wall (mothers with a biofilm-forming strain) stay: a taxon
+drains at ``k (1 - f)`` per day, ``f`` its attached share (:mod:`lactobiome.model.biofilm`).
 """
 
 from __future__ import annotations
 
 import numpy as np
 
+from lactobiome.model.biofilm import NEEDS_ATTRIBUTES, milk_borne_share, turnover
 from lactobiome.model.context import SimulationContext, stream_id
 from lactobiome.model.contract import Process
 from lactobiome.model.routes import apply_contact_routes
@@ -22,8 +26,9 @@ from lactobiome.model.state import DyadState
 from lactobiome.model.transfer import Moves
 
 
-def _rates(state: DyadState) -> tuple[np.ndarray, np.ndarray]:
-    k = state.host["milk_volume_ml"] / state.host["milk_pool_ml"]
+def _rates(state: DyadState, ctx: SimulationContext) -> tuple[np.ndarray, np.ndarray]:
+    # the wall-attached share of a taxon does not leave with the milk: it drains at k (1 - f)
+    k = turnover(state)[:, None] * milk_borne_share(state, ctx)
     # (1 - exp(-k)) / k -> 1 as k -> 0; expm1 keeps precision for small k
     with np.errstate(invalid="ignore", divide="ignore"):
         stay_new = np.where(k > 1e-9, -np.expm1(-k) / k, 1.0)
@@ -35,16 +40,16 @@ def _rates(state: DyadState) -> tuple[np.ndarray, np.ndarray]:
 def _drain(moves: Moves, ctx: SimulationContext, removed: np.ndarray, label: str) -> None:
     settle = ctx.p("milk_settling_in_infant_mouth", "fraction")
     to_mouth = removed * settle
-    moves.add("milk", "infant_mouth", to_mouth[:, None], stream_id(f"milk_removal.{label}.mouth"))
+    moves.add("milk", "infant_mouth", to_mouth, stream_id(f"milk_removal.{label}.mouth"))
     to_gut = removed * (1.0 - settle) / np.maximum(1.0 - to_mouth, 1e-12)
-    moves.add("milk", "infant_gut", to_gut[:, None], stream_id(f"milk_removal.{label}.gut"))
+    moves.add("milk", "infant_gut", to_gut, stream_id(f"milk_removal.{label}.gut"))
 
 
 def carryover(state: DyadState, ctx: SimulationContext) -> DyadState:
     """Drain the cells that were in the pool at the start of the day (before inputs)."""
     if ctx.scenario.routes.milk_to_infant:
         moves = Moves(state, ctx.rng)
-        _drain(moves, ctx, _rates(state)[0], "carryover")
+        _drain(moves, ctx, _rates(state, ctx)[0], "carryover")
         moves.apply()
     return state
 
@@ -53,12 +58,14 @@ def today(state: DyadState, ctx: SimulationContext) -> DyadState:
     """Drain the cells that arrived today (after all inputs), and leave the milk film on the skin."""
     if ctx.scenario.routes.milk_to_infant:
         moves = Moves(state, ctx.rng)
-        _drain(moves, ctx, _rates(state)[1], "today")
+        _drain(moves, ctx, _rates(state, ctx)[1], "today")
         moves.apply()
     # the film: a contact route of the route table carried by "milk_today"
     apply_contact_routes(state, ctx, "milk_today")
     return state
 
 
-CARRYOVER = Process("milk_carryover", carryover, reads={"milk_volume_ml", "milk_pool_ml"})
-TODAY = Process("milk_today", today, reads={"milk_volume_ml", "milk_pool_ml", "direct_feeds_per_day"})
+CARRYOVER = Process("milk_carryover", carryover, reads={"milk_volume_ml", "milk_pool_ml"},
+                    attributes=NEEDS_ATTRIBUTES)
+TODAY = Process("milk_today", today, reads={"milk_volume_ml", "milk_pool_ml", "direct_feeds_per_day"},
+                attributes=NEEDS_ATTRIBUTES)

@@ -28,6 +28,7 @@ mammary gland rises in late pregnancy in mice: Perez et al. 2007, Pediatrics 119
 
 from __future__ import annotations
 
+from lactobiome.model.biofilm import NEEDS_ATTRIBUTES, NEEDS_HOST
 from lactobiome.model.context import SimulationContext
 from lactobiome.model.contract import Process
 from lactobiome.model.routes import apply_contact_routes
@@ -41,7 +42,8 @@ def step(state: DyadState, ctx: SimulationContext) -> DyadState:
 
 
 PROCESS = Process("translocation", step, reads={"tight_junction_permeability", "junction_strain_opening",
-                                                "secretory_tissue_share"})
+                                                "secretory_tissue_share", *NEEDS_HOST},
+                  attributes=NEEDS_ATTRIBUTES)
 
 
 def prenatal_step(state: DyadState, ctx: SimulationContext) -> DyadState:
