@@ -26,9 +26,11 @@ _DYADS = 120
 _DAYS = 45
 
 
-def _scenario(carriers: float, dyads: int = _DYADS, days: int = _DAYS):
-    return load_scenario("default", {"cohort": {"dyads": dyads, "days": days, "seed": 3},
-                                     "population": {"biofilm_strain": carriers}})
+def _scenario(carriers: float | None, dyads: int = _DYADS, days: int = _DAYS):
+    """The default scenario; ``carriers`` sets the share of mothers with a biofilm-forming strain
+    (None: the parameter table's prevalence)."""
+    population = {} if carriers is None else {"population": {"biofilm_strain": carriers}}
+    return load_scenario("default", {"cohort": {"dyads": dyads, "days": days, "seed": 3}, **population})
 
 
 @pytest.fixture(scope="module")
@@ -129,3 +131,16 @@ def test_milk_removal_leaves_the_wall_biofilm_behind():
     assert (kept[True][:, epidermidis] > kept[False][:, epidermidis]).all()
     # a taxon without the trait drains alike in both mothers
     np.testing.assert_allclose(kept[True][:, gasseri], kept[False][:, gasseri], rtol=0.05)
+
+
+def test_biofilm_strain_is_drawn_from_its_own_column():
+    """The attribute leaves every older draw as it was; its prevalence follows the table or the scenario."""
+    base, everyone = _scenario(None, dyads=4000, days=5), _scenario(1.0, dyads=4000, days=5)
+    parameters, _ = prepare(base)
+    ids = np.arange(4000)
+    drawn, carriers = draw_population(base, parameters, ids), draw_population(everyone, parameters, ids)
+    assert carriers["biofilm_strain"].all()
+    share = drawn["biofilm_strain"].mean()
+    assert abs(share - parameters.value("prevalence_biofilm_strain", "probability")) < 0.02
+    for name in ("delivery_mode", "first_time_mother", "nipple_damage", "maternal_atopy", "nipple_healing_day"):
+        assert np.array_equal(drawn[name], carriers[name]), name

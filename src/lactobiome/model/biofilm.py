@@ -14,7 +14,8 @@ milk-borne share: the infant's drain (:mod:`lactobiome.model.processes.milk_remo
 milk film on the skin and the back-flow into the tissue
 (:func:`lactobiome.model.routes.apply_contact_routes`). In their matrix the attached cells do
 not stimulate the gland's inflammation (:mod:`lactobiome.model.processes.mammary_immunity`),
-and the wall biofilm narrows the ducts (:mod:`lactobiome.model.processes.lactation`).
+and the wall biofilm narrows the ducts (:mod:`lactobiome.model.processes.lactation`; half of the
+largest narrowing at ``biofilm_narrowing_half_per_ml`` cells on the wall per mL of pool).
 """
 
 from __future__ import annotations
@@ -32,8 +33,10 @@ NEEDS_ATTRIBUTES: frozenset[str] = frozenset({"biofilm_strain"})
 
 
 def turnover(state: DyadState) -> np.ndarray:
-    """Today's milk turnover: milk taken over milk held (1/day), shape (dyad,)."""
-    return state.host["milk_volume_ml"] / state.host["milk_pool_ml"]
+    """Today's milk turnover: milk taken over milk held (1/day), shape (dyad,); 0 with no pool."""
+    pool = state.host["milk_pool_ml"]
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.where(pool > 0.0, state.host["milk_volume_ml"] / pool, 0.0)
 
 
 def attached_share(state: DyadState, ctx: SimulationContext) -> np.ndarray:

@@ -101,9 +101,9 @@ def removal_efficiency(state: DyadState, ctx: SimulationContext) -> np.ndarray:
     # ductal scarring from mastitis in an earlier lactation, or earlier in this one (recurrence)
     scarred = np.maximum(a["previous_mastitis"], state.host["mastitis_this_lactation"])
     efficiency *= 1.0 - ctx.p("previous_mastitis_drainage_penalty", "fraction") * scarred
-    # a biofilm on the duct wall narrows the lumen (yesterday's; half the effect at the dysbiosis load)
+    # a biofilm on the duct wall narrows the lumen (yesterday's wall cells per mL of pool)
     wall = state.host["ductal_biofilm_per_ml"]
-    narrowing = wall / (wall + ctx.p("dysbiosis_load_per_ml", "cells/mL"))
+    narrowing = wall / (wall + ctx.p("biofilm_narrowing_half_per_ml", "cells/mL"))
     efficiency *= 1.0 - ctx.p("biofilm_narrowing_drainage_penalty", "fraction") * narrowing
     # once the infant sleeps through the night, one long interval a day goes unemptied
     night = day >= a["sleeps_through_day"]
