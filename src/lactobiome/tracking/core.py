@@ -34,12 +34,14 @@ the iterated parametric bootstrap (default) or :func:`chance_corrected_unknown`.
 MARGINALS = ("none", "sources", "unknown", "both")
 """Communities the fit integrates out rather than fits (``track(marginal=...)``; the index is
 the kernel's bit set, see :class:`lactobiome.tracking.options.FitOptions`)."""
-UNKNOWN_WORLDS = ("fit", "free", "corrected")
+UNKNOWN_WORLDS = ("fit", "free", "corrected", "stiff")
 """Unknown community of the bias correction's world when the unknown is integrated out
 (``track(unknown_world=...)``): the integrated fit's; a free-profile fit's of the same
 sink, which keeps the rare reads the integrated fit gives to the known sources
 (docs/tracking.md, "Round 5"); or that free fit's with its take of the sink's chance excess
-removed per taxon (:func:`chance_corrected_reads`; "Round 6")."""
+removed per taxon (:func:`chance_corrected_reads`; "Round 6"); or a free-profile fit's
+whose sources are their samples' own (no seeding draw), so the unknown also keeps the reads
+that the flexible sources bend towards ("Round 6")."""
 SOURCE_REDRAWS = ("fitted", "posterior")
 """What a bootstrap replicate's source sample is redrawn around: the fitted seeding community
 (default: the world the fit describes, in which the sample is one draw away from what seeded
@@ -852,7 +854,8 @@ def track(
             # gives them back
             a_free, gu_free, _, _, _, g_free = _solve(
                 [p.x for p in problems], [p.Y for p in problems], [p.pseudo for p in problems],
-                [p.tau for p in problems], [s[0] for s in starts], [s[1] for s in starts], unknown_cost,
+                [np.zeros_like(p.tau) if unknown_world == "stiff" else p.tau for p in problems],
+                [s[0] for s in starts], [s[1] for s in starts], unknown_cost,
                 options._replace(marginal=options.marginal & 1),
                 priors=[p.prior for p in problems],
             )
