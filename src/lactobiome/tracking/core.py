@@ -693,7 +693,10 @@ def track(
         rare reads the integrated fit gives away and its replicates show that loss;
         ``"corrected"``, that free fit's unknown with its take of the sink's chance excess
         removed per taxon (:func:`chance_corrected_reads`), so the world keeps the rare reads
-        without the noise the integrated fit never took (docs/tracking.md, "Round 6").
+        without the noise the integrated fit never took; ``"stiff"``, the unknown of a
+        free-profile fit whose sources are their samples' own (no seeding draw,
+        ``source_fidelity=0``), so the world also keeps the unknown's reads that flexible
+        source profiles bend towards (docs/tracking.md, "Round 6").
 
     Returns
     -------
