@@ -350,7 +350,11 @@ def test_chance_corrected_reads_are_the_share_correction_per_taxon() -> None:
     """The per-taxon shrinkage gives up exactly the share the share correction reports, only
     ever lowers a taxon's unknown reads, clears a pure-noise unknown and brings a real one
     closer to the truth than the free fit's (L1 0.196 -> 0.154 of the sink when written)."""
-    from lactobiome.tracking.core import chance_corrected_reads, chance_corrected_unknown, free_unknown_take
+    from lactobiome.tracking.core import (
+        chance_corrected_reads,
+        chance_corrected_unknown,
+        free_unknown_take,
+    )
 
     rng = np.random.default_rng(7)
     k, u = rng.dirichlet(np.full(300, 0.1), size=2)

@@ -151,12 +151,12 @@ def _em_step(
             continue
         if marginal == 2:
             # the unknown alone integrated out: its left-out predictive
-            # (max(g d - a_u g / q, 0) + s pi) / (d - a_u g / q + s), with numerator and
+            # (max(g d - a_u g / q, 0) + s pi) / (d - a_u g / q + s) (d = n a_u), with numerator and
             # denominator multiplied by q, so the step costs one division per taxon (the
             # general path below takes three; divisions dominate the step's cost)
-            d = n * a[K]
-            num = max(gu[t] * (d * q - a[K]), 0.0) + unknown_strength * prior[t] * q
-            den = (d + unknown_strength) * q - a[K] * gu[t]
+            held = n * a[K]  # sink reads the unknown holds
+            num = max(gu[t] * (held * q - a[K]), 0.0) + unknown_strength * prior[t] * q
+            den = (held + unknown_strength) * q - a[K] * gu[t]
             known = 0.0  # summed, not q - a_u g_u, which cancels where the unknown dominates
             for j in range(K):
                 known += a[j] * G[j, t]
