@@ -18,7 +18,7 @@ EM and SourceTracker's Gibbs sampler (``track(method=...)``; FEAST gives no inte
     .venv/bin/python benchmarks/realistic_tracking.py [--mixtures 60] [--seed 1] [--depths 1000 5000 20000 50000]
         [--methods lactobiome feast sourcetracker] [--bias-corrections bootstrap analytic]
         [--source-redraws fitted posterior] [--marginals none unknown]
-        [--unknown-worlds fit free]
+        [--unknown-worlds fit free corrected stiff]
 """
 
 from __future__ import annotations
@@ -111,7 +111,7 @@ def main() -> int:
                              "the same mixtures")
     parser.add_argument("--marginals", nargs="+", default=["none"], choices=["none", "sources", "unknown", "both"],
                         help="communities the default engine integrates out, each run on the same mixtures")
-    parser.add_argument("--unknown-worlds", nargs="+", default=["fit"], choices=["fit", "free"],
+    parser.add_argument("--unknown-worlds", nargs="+", default=["fit"], choices=["fit", "free", "corrected", "stiff"],
                         help="unknown community of the bias correction's world (with --marginals unknown/both)")
     args = parser.parse_args()
     if not DATA.exists():
@@ -153,7 +153,7 @@ def main() -> int:
                 if marginal != "none":
                     method = f"{method}/m-{marginal}"
                 if uworld != "fit":
-                    method = f"{method}/free"
+                    method = f"{method}/{uworld}"
                 s = score(result, truth)
                 cover = "     -" if result["ci_low"].isna().all() else f"{s['coverage']:>6.2f}"
                 print(f"{depth:>7} {'related' if related else 'unrelated':>9} {method:>19} "

@@ -34,11 +34,14 @@ the iterated parametric bootstrap (default) or :func:`chance_corrected_unknown`.
 MARGINALS = ("none", "sources", "unknown", "both")
 """Communities the fit integrates out rather than fits (``track(marginal=...)``; the index is
 the kernel's bit set, see :class:`lactobiome.tracking.options.FitOptions`)."""
-UNKNOWN_WORLDS = ("fit", "free")
+UNKNOWN_WORLDS = ("fit", "free", "corrected", "stiff")
 """Unknown community of the bias correction's world when the unknown is integrated out
-(``track(unknown_world=...)``): the integrated fit's, or a free-profile fit's of the same
+(``track(unknown_world=...)``): the integrated fit's; a free-profile fit's of the same
 sink, which keeps the rare reads the integrated fit gives to the known sources
-(docs/tracking.md, "Round 5")."""
+(docs/tracking.md, "Round 5"); or that free fit's with its take of the sink's chance excess
+removed per taxon (:func:`chance_corrected_reads`; "Round 6"); or a free-profile fit's
+whose sources are their samples' own (no seeding draw), so the unknown also keeps the reads
+that the flexible sources bend towards ("Round 6")."""
 SOURCE_REDRAWS = ("fitted", "posterior")
 """What a bootstrap replicate's source sample is redrawn around: the fitted seeding community
 (default: the world the fit describes, in which the sample is one draw away from what seeded
@@ -186,6 +189,47 @@ def free_unknown_take(x: np.ndarray, known: np.ndarray, lam: float) -> np.ndarra
     return 1.0 - c[..., 0]
 
 
+def _chance_shrinkage(x: np.ndarray, known: np.ndarray, unknown: np.ndarray, lam: float,
+                      rng: np.random.Generator) -> tuple[float, np.ndarray]:
+    """The sink's own free-unknown take, and the fitted unknown reads shrunk until they show it.
+
+    The engine of :func:`chance_corrected_unknown` and :func:`chance_corrected_reads` (see
+    there): returns the take the real sink shows (a share) and the shrunk unknown reads per
+    taxon ``v(s)`` at the bisection's last ``s`` (all zero where chance alone takes as much
+    as the sink shows).
+    """
+    n = float(x.sum())
+    k = known / known.sum() if known.sum() > 0 else known
+    if unknown.sum() <= 0 or known.sum() <= 0:
+        return 0.0, np.asarray(unknown, dtype=np.float64).copy()
+    observed = float(free_unknown_take(x[None, :], k, lam)[0])
+    sd = np.sqrt(np.maximum(known + unknown, np.finfo(float).tiny))
+    stream = int(rng.integers(2**63))
+
+    def mean_take(s: float) -> tuple[float, np.ndarray]:
+        v = np.maximum(unknown - s * sd, 0.0)
+        u = float(v.sum()) / n
+        mean = (1.0 - u) * n * k + v
+        # the same stream for every s (common random numbers), so the bisection sees a
+        # smooth function of s rather than fresh Monte Carlo noise at each step
+        draws = np.random.default_rng(stream).poisson(mean, size=(CHANCE_DRAWS, len(x)))
+        return float(free_unknown_take(draws.astype(np.float64), k, lam).mean()), v
+
+    hi = float(np.max(unknown / sd))
+    take, v = mean_take(hi)
+    if take >= observed:  # chance alone takes as much as the sink shows: no unknown
+        return observed, np.zeros_like(v)
+    lo = 0.0
+    for _ in range(CHANCE_BISECTIONS):
+        mid = 0.5 * (lo + hi)
+        take, v = mean_take(mid)
+        if take > observed:
+            lo = mid
+        else:
+            hi = mid
+    return observed, v
+
+
 def chance_corrected_unknown(x: np.ndarray, known: np.ndarray, unknown: np.ndarray, lam: float,
                              rng: np.random.Generator) -> float:
     """Unknown share of a fit with the free unknown's take of the sink's chance excess removed.
@@ -217,36 +261,34 @@ def chance_corrected_unknown(x: np.ndarray, known: np.ndarray, unknown: np.ndarr
     float
         The correction: the fitted unknown share minus the corrected one (>= 0).
     """
-    n = float(x.sum())
-    k = known / known.sum() if known.sum() > 0 else known
     if unknown.sum() <= 0 or known.sum() <= 0:
         return 0.0
-    observed = float(free_unknown_take(x[None, :], k, lam)[0])
-    sd = np.sqrt(np.maximum(known + unknown, np.finfo(float).tiny))
-    stream = int(rng.integers(2**63))
+    observed, v = _chance_shrinkage(x, known, unknown, lam, rng)
+    return max(observed - float(v.sum()) / float(x.sum()), 0.0)
 
-    def mean_take(s: float) -> tuple[float, float]:
-        v = np.maximum(unknown - s * sd, 0.0)
-        u = float(v.sum()) / n
-        mean = (1.0 - u) * n * k + v
-        # the same stream for every s (common random numbers), so the bisection sees a
-        # smooth function of s rather than fresh Monte Carlo noise at each step
-        draws = np.random.default_rng(stream).poisson(mean, size=(CHANCE_DRAWS, len(x)))
-        return float(free_unknown_take(draws.astype(np.float64), k, lam).mean()), u
 
-    hi = float(np.max(unknown / sd))
-    take, u = mean_take(hi)
-    if take >= observed:  # chance alone takes as much as the sink shows: no unknown
-        return observed
-    lo = 0.0
-    for _ in range(CHANCE_BISECTIONS):
-        mid = 0.5 * (lo + hi)
-        take, u = mean_take(mid)
-        if take > observed:
-            lo = mid
-        else:
-            hi = mid
-    return max(observed - u, 0.0)
+def chance_corrected_reads(x: np.ndarray, known: np.ndarray, unknown: np.ndarray, lam: float,
+                           rng: np.random.Generator) -> np.ndarray:
+    """A free unknown's fitted reads per taxon with its take of the sink's chance excess removed.
+
+    The per-taxon form of :func:`chance_corrected_unknown` (same shrinkage and the same
+    indirect-inference choice of ``s``): the reads ``v_t(s)`` themselves rather than the
+    share they give up. Taxa whose fitted unknown reads are within the sink's noise lose
+    them; a true unknown far above the noise keeps its shape. Used for the bias correction's
+    world (``track(unknown_world="corrected")``; docs/tracking.md, "Round 6").
+
+    Parameters
+    ----------
+    x, known, unknown, lam, rng
+        As :func:`chance_corrected_unknown`.
+
+    Returns
+    -------
+    numpy.ndarray
+        Corrected unknown reads per taxon (>= 0; all zero where chance alone explains the
+        fitted unknown; ``unknown`` itself where there is nothing to correct).
+    """
+    return _chance_shrinkage(x, known, unknown, lam, rng)[1]
 
 
 def _sink_noise_cost(x: np.ndarray, Y: np.ndarray, kappa: float) -> float:
@@ -648,7 +690,13 @@ def track(
         ``marginal`` integrates the unknown out and ``bias_correction`` is ``"bootstrap"``):
         ``"fit"`` (default), the integrated fit's; ``"free"``, the unknown profile of a
         free-profile fit of the same sink (one fit more per sink), so the world holds the
-        rare reads the integrated fit gives away and its replicates show that loss.
+        rare reads the integrated fit gives away and its replicates show that loss;
+        ``"corrected"``, that free fit's unknown with its take of the sink's chance excess
+        removed per taxon (:func:`chance_corrected_reads`), so the world keeps the rare reads
+        without the noise the integrated fit never took; ``"stiff"``, the unknown of a
+        free-profile fit whose sources are their samples' own (no seeding draw,
+        ``source_fidelity=0``), so the world also keeps the unknown's reads that flexible
+        source profiles bend towards (docs/tracking.md, "Round 6").
 
     Returns
     -------
@@ -799,24 +847,37 @@ def track(
         spread: list[list[np.ndarray]] = [[] for _ in point]
         unknown_hat = [float(p.x.sum()) * a[-1] * g for p, a, g in zip(problems, a_hat, gu_hat, strict=True)]
         world_gu = [g.copy() for g in gu_hat]
-        if unknown_world == "free" and options.marginal & 2 and bias_correction == "bootstrap":
+        # every replicate draws from its own stream, keyed by this and its number (rounds
+        # number their replicates on from the last one's)
+        stream = int(rng.integers(2**63))
+        if unknown_world != "fit" and options.marginal & 2 and bias_correction == "bootstrap":
             # the world's unknown community from a free-profile fit, which keeps the rare reads
             # the integrated fit gives to the known sources, at the integrated fit's share:
             # its replicates then lose those reads as the data's fit did, and the correction
             # gives them back
-            _, gu_free, *_ = _solve(
+            a_free, gu_free, _, _, _, g_free = _solve(
                 [p.x for p in problems], [p.Y for p in problems], [p.pseudo for p in problems],
-                [p.tau for p in problems], [s[0] for s in starts], [s[1] for s in starts], unknown_cost,
+                [np.zeros_like(p.tau) if unknown_world == "stiff" else p.tau for p in problems],
+                [s[0] for s in starts], [s[1] for s in starts], unknown_cost,
                 options._replace(marginal=options.marginal & 1),
                 priors=[p.prior for p in problems],
             )
             world_gu = [g.copy() for g in gu_free]
+            if unknown_world == "corrected":
+                # the free profile also holds the sink's chance excess, which the integrated
+                # fit never took; a world that keeps it shows a loss the data did not have, so
+                # that excess is shrunk away per taxon first (each sink's Monte Carlo draws
+                # from its own stream, so a sink's world does not depend on the batch)
+                for i, p in enumerate(problems):
+                    n_i = float(p.x.sum())
+                    known = n_i * (a_free[i][:-1] @ g_free[i])
+                    h = chance_corrected_reads(p.x, known, n_i * a_free[i][-1] * gu_free[i],
+                                               _sink_noise_cost(p.x, p.Y, unknown_cost),
+                                               np.random.default_rng([stream, i]))
+                    world_gu[i] = h / h.sum() if h.sum() > 0 else gu_hat[i].copy()
         world_reads = [float(p.x.sum()) * a[-1] * g for p, a, g in zip(problems, a_hat, world_gu, strict=True)]
         worlds_c: list[list[np.ndarray]] = []
         means_c: list[list[np.ndarray]] = []
-        # every replicate draws from its own stream, keyed by this and its number (rounds
-        # number their replicates on from the last one's)
-        stream = int(rng.integers(2**63))
         first = 0
         for n_round, world in rounds:
             worlds_c.append([e.copy() for e in estimate])

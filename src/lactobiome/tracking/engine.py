@@ -149,6 +149,29 @@ def _em_step(
             for j in range(K + 1):
                 Z[j, t] = 0.0
             continue
+        if marginal == 2:
+            # the unknown alone integrated out: its left-out predictive
+            # (max(g d - a_u g / q, 0) + s pi) / (d - a_u g / q + s) (d = n a_u), with numerator and
+            # denominator multiplied by q, so the step costs one division per taxon (the
+            # general path below takes three; divisions dominate the step's cost)
+            held = n * a[K]  # sink reads the unknown holds
+            num = max(gu[t] * (held * q - a[K]), 0.0) + unknown_strength * prior[t] * q
+            den = (held + unknown_strength) * q - a[K] * gu[t]
+            known = 0.0  # summed, not q - a_u g_u, which cancels where the unknown dominates
+            for j in range(K):
+                known += a[j] * G[j, t]
+            mix = known * den + a[K] * num
+            if mix > 0.0 and den > 0.0:
+                w = x[t] / mix
+                wd = w * den
+                for j in range(K):
+                    z = a[j] * G[j, t] * wd
+                    Z[j, t] = z
+                    R[j] += z
+                z = a[K] * num * w
+                Z[K, t] = z
+                R[K] += z
+                continue
         if marginal > 0:
             # leave-one-out predictive of each community: its profile's reads (weight plus
             # the sink reads it holds, about n a_j) less this read's expected share
