@@ -372,3 +372,68 @@ def test_lactoferrin_holds_back_enterobacteria_of_breastfed_infants_only():
     # formula carries no lactoferrin: the formula-fed run is unchanged to the bit
     f_on, f_off = _run("formula", days=10), _run("formula", days=10, params=LACTOFERRIN_OFF)
     np.testing.assert_array_equal(f_on["abundance"].values, f_off["abundance"].values)
+
+
+def test_colonic_lactose_follows_both_milks_and_is_shared_by_the_whole_community():
+    from lactobiome.model.parameters import load_parameters
+    from lactobiome.model.processes.infant_gut import colonic_lactose_g_per_day, glycan_saturation
+
+    table = load_parameters()
+
+    class _Ctx:
+        def p(self, name: str, unit: str) -> float:
+            return table.value(name, unit)
+
+    ctx = _Ctx()
+    share = table.value("lactose_colon_escape_share", "fraction")
+    milk = np.array([0.0, 500.0, 0.0, 250.0])  # mL/day
+    formula = np.array([0.0, 0.0, 500.0, 250.0])
+    got = colonic_lactose_g_per_day(milk, formula, ctx)  # type: ignore[arg-type]
+    assert got[0] == 0.0
+    assert got[1] == pytest.approx(0.5 * table.value("milk_lactose_g_per_l", "g/L") * share)
+    assert got[2] == pytest.approx(0.5 * table.value("formula_lactose_g_per_l", "g/L") * share)
+    assert got[3] == pytest.approx(0.5 * (got[1] + got[2]))
+
+    half = table.value("hmo_half_saturation_g_per_day", "g/day") / table.value("hmo_reference_cells", "cells")
+    hmo = np.array([[2.0], [2.0], [0.0], [0.0], [0.0]])  # g/day open to the one taxon
+    utilisers = np.array([1e11, 1e11, 1e11, 0.0, 0.0])
+    lactose = np.array([0.0, 1.0, 1.0, 1.0, 0.0])
+    community = np.array([1e11, 4e11, 4e11, 0.0, 0.0])
+    sat = glycan_saturation(hmo, utilisers, lactose, community, ctx)[:, 0]  # type: ignore[arg-type]
+    # without lactose it is the HMO form A / (A + h U / U_ref)
+    assert sat[0] == pytest.approx(2.0 / (2.0 + half * 1e11))
+    # lactose adds its supply per cell of the whole community, not per utiliser cell
+    per_cell = 2.0 / 1e11 + 1.0 / 4e11
+    assert sat[1] == pytest.approx(per_cell / (per_cell + half))
+    assert sat[2] == pytest.approx((1.0 / 4e11) / (1.0 / 4e11 + half))
+    # a supply with no cells to share it saturates; no supply, no saturation
+    assert sat[3] == 1.0 and sat[4] == 0.0
+    # more non-utilising fermenters leave each cell less of the same lactose
+    crowded = glycan_saturation(np.zeros((1, 1)), np.array([1e11]), np.array([1.0]), np.array([1e12]), ctx)
+    assert crowded[0, 0] < sat[2]
+
+
+LACTOSE_OFF = (("lactose_colon_escape_share", 0.0),)
+
+
+def test_formula_lactose_feeds_bifidobacteria_only_when_formula_is_fed():
+    # exclusively breastfed: formula lactose does not enter, so its concentration changes nothing
+    bf, bf_no_formula_lactose = _run(days=10), _run(days=10, params=(("formula_lactose_g_per_l", 0.0),))
+    np.testing.assert_array_equal(bf["abundance"].values, bf_no_formula_lactose["abundance"].values)
+    # formula only: breast-milk lactose does not enter, formula lactose brings bifidobacteria forward
+    ff, ff_no_milk_lactose = _run("formula", days=10), _run("formula", days=10, params=(("milk_lactose_g_per_l", 0.0),))
+    np.testing.assert_array_equal(ff["abundance"].values, ff_no_milk_lactose["abundance"].values)
+    ff_off = _run("formula", days=10, params=LACTOSE_OFF)
+    assert (ff["abundance"].values >= 0.0).all()
+
+    def log_bif(ds, day: int) -> np.ndarray:
+        cells = ds["abundance"].sel(site="infant_gut", sample_day=day).sum("origin")
+        return np.log10(cells.groupby("family").sum().sel(family="Bifidobacteriaceae").values + 1.0)
+
+    for day in (4, 6):
+        assert np.median(log_bif(ff, day)) > np.median(log_bif(ff_off, day)) + 1.0
+    # breastfed infants' bifidobacteria are already fed by HMOs in week 1: lactose moves them far less
+    bf_off = _run(days=10, params=LACTOSE_OFF)
+    assert abs(np.median(log_bif(bf, 6)) - np.median(log_bif(bf_off, 6))) < 0.5
+    # with formula lactose, formula-fed bifidobacteria still trail breastfed ones in week 1
+    assert np.median(log_bif(ff, 6)) < np.median(log_bif(bf, 6))

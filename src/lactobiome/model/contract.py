@@ -63,6 +63,8 @@ HOST_VARIABLES: dict[str, HostVariable] = {
     "solids_fraction": HostVariable("fraction", "complementary foods as a share of a full solid diet (0-1)"),
     # lactation
     "milk_volume_ml": HostVariable("mL/day", "breast milk the infant takes today"),
+    "formula_volume_ml": HostVariable(
+        "mL/day", "formula the infant takes today: the part of its milk demand not met by breast milk"),
     "milk_production_ml": HostVariable("mL/day", "milk synthesised today"),
     "residual_milk_ml": HostVariable("mL", "milk left in the breast at the end of the day"),
     "stasis": HostVariable("1", "residual milk over breast storage capacity"),

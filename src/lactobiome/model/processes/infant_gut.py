@@ -19,6 +19,15 @@ Runs after the day's arrivals and before ``growth``; it acts by multiplying
   milk carries α1-2 fucosylated HMOs (2'-FL) that only fucose users can take; non-secretor
   milk has none (and less HMO in total), so all of it is open to every utiliser. Fucose use
   is proxied by how far ``hmo_utilisation`` exceeds a threshold (B. infantis, B. bifidum).
+  **Colonic lactose.** The newborn's small intestine does not absorb all the lactose of its
+  milk (functional lactase insufficiency: breath hydrogen in most term neonates by day 5,
+  comparable in breastfed and formula-fed infants at the end of week 1); a share
+  ``lactose_colon_escape_share`` of the lactose of breast milk and formula alike reaches the
+  colon and feeds the milk-glycan-dependent growth of every utiliser (no fucose restriction),
+  shared by the whole community rather than by utilisers alone (Enterobacteriaceae,
+  enterococci, streptococci and lactobacilli ferment lactose too): the utilisers' supply per
+  cell is HMOs over utiliser biomass plus lactose over all infant-gut cells. It is the milk
+  sugar that formula-fed infants' bifidobacteria live on in the first week.
   Utilisers also starve where their HMO need goes unmet: the HMO-dependent part ``d`` of a
   taxon dies at ``hmo_starvation_death_per_day × d × (1 - S / (S + h U / U_ref))``. With
   washout slow, growth modifiers alone set how fast a community forms but hardly where it
@@ -172,6 +181,40 @@ def lactoferrin_effect(milk_volume_ml: np.ndarray, day: int, ctx: SimulationCont
     return luminal / (luminal + ctx.p("lactoferrin_half_effect_g_per_l", "g/L"))
 
 
+def colonic_lactose_g_per_day(milk_volume_ml: np.ndarray, formula_volume_ml: np.ndarray,
+                              ctx: SimulationContext) -> np.ndarray:
+    """Lactose reaching the infant colon today (g/day), per dyad.
+
+    ``milk_volume_ml`` and ``formula_volume_ml`` are today's intakes (mL/day). A share
+    ``lactose_colon_escape_share`` of the lactose they carry escapes small-intestinal digestion
+    (the newborn's functional lactase insufficiency), whatever the milk.
+    """
+    lactose = (milk_volume_ml * ctx.p("milk_lactose_g_per_l", "g/L")
+               + formula_volume_ml * ctx.p("formula_lactose_g_per_l", "g/L")) / _ML_PER_L  # g/day
+    return lactose * ctx.p("lactose_colon_escape_share", "fraction")
+
+
+def glycan_saturation(hmo_accessible: np.ndarray, utiliser_cells: np.ndarray, lactose: np.ndarray,
+                      community_cells: np.ndarray, ctx: SimulationContext) -> np.ndarray:
+    """Saturation of the milk-glycan-dependent growth of each taxon today, (dyad, taxon) in [0, 1].
+
+    ``hmo_accessible`` (dyad, taxon) is the HMO intake open to each taxon (g/day), shared by the
+    utiliser biomass ``utiliser_cells`` (cells weighted by ``hmo_utilisation``); ``lactose`` is
+    the colonic lactose (g/day), shared by the whole community ``community_cells`` (nearly every
+    infant-gut taxon ferments lactose). With ``s`` the supply per cell, the saturation is
+    ``s / (s + h / U_ref)`` (``hmo_half_saturation_g_per_day`` over ``hmo_reference_cells``);
+    without lactose this is the HMO form ``A / (A + h U / U_ref)``. A supply with no cells to
+    share it saturates.
+    """
+    half = ctx.p("hmo_half_saturation_g_per_day", "g/day") / ctx.p("hmo_reference_cells", "cells")
+    with np.errstate(invalid="ignore", divide="ignore"):
+        hmo = np.where(utiliser_cells[:, None] > 0.0, hmo_accessible / utiliser_cells[:, None],
+                       np.where(hmo_accessible > 0.0, np.inf, 0.0))
+        sugar = np.where(community_cells > 0.0, lactose / community_cells, np.where(lactose > 0.0, np.inf, 0.0))
+        supply = hmo + sugar[:, None]
+        return np.where(np.isinf(supply), 1.0, supply / (supply + half))
+
+
 def acid_inhibition(cells: np.ndarray, production: np.ndarray, ctx: SimulationContext) -> np.ndarray:
     """Acid inhibition of sensitive taxa today, per dyad in [0, 1].
 
@@ -225,11 +268,9 @@ def step(state: DyadState, ctx: SimulationContext) -> DyadState:
     fucosylated = np.where(state.attributes["secretor"], ctx.p("hmo_fucosylated_share", "fraction"), 0.0)
     accessible = intake[:, None] * (1.0 - fucosylated[:, None] * (1.0 - traits["fucose"][None, :]))
     utilisation = ctx.taxa["hmo_utilisation"].astype(np.float64)
-    demand = ctx.p("hmo_half_saturation_g_per_day", "g/day") * (cells * utilisation[None, :]).sum(axis=1) / ctx.p(
-        "hmo_reference_cells", "cells"
-    )
-    with np.errstate(invalid="ignore", divide="ignore"):
-        saturation = np.where(accessible > 0.0, accessible / (accessible + demand[:, None]), 0.0)
+    lactose = colonic_lactose_g_per_day(state.host["milk_volume_ml"], state.host["formula_volume_ml"], ctx)
+    saturation = glycan_saturation(accessible, (cells * utilisation[None, :]).sum(axis=1), lactose,
+                                   cells.sum(axis=1), ctx)
     solids = state.host["solids_fraction"][:, None]
     dependence = ctx.p("hmo_growth_share", "fraction") * utilisation[None, :]
     hmo_gain = ctx.p("hmo_growth_boost_max", "1") * saturation * (
@@ -275,7 +316,7 @@ def step(state: DyadState, ctx: SimulationContext) -> DyadState:
 
 PROCESS = Process(
     "infant_gut", step,
-    reads={"milk_volume_ml", "hmo_g_per_l", "siga_g_per_l", "solids_fraction"},
+    reads={"milk_volume_ml", "formula_volume_ml", "hmo_g_per_l", "siga_g_per_l", "solids_fraction"},
     reads_previous={"siga_specificity", "infant_gut_oxygen"},
     writes={"infant_gut_oxygen"},
     attributes={"gestational_age_weeks", "intrapartum_antibiotics", "secretor"},

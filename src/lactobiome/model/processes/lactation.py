@@ -9,7 +9,8 @@ Each day, for every dyad:
   scaled by a per-dyad log-normal supply factor. ``milk_volume_ml`` is the infant's breast
   milk intake (demand × supply × breast-milk share), less the share complementary foods
   displace once solids start (``solids_milk_displacement`` at full solids; intake falls
-  from ~730-900 mL/day at 6 months to ~450-600 at 12 months).
+  from ~730-900 mL/day at 6 months to ~450-600 at 12 months). ``formula_volume_ml`` is the
+  rest of the demand (demand × (1 - share), less the same displacement), taken as formula.
 * **Production vs removal.** The breast produces the infant's intake plus an early
   overshoot that fades as supply calibrates to demand over the first weeks, and more with
   oversupply. A share ``e`` of the milk available (yesterday's residual + today's
@@ -135,8 +136,10 @@ def step(state: DyadState, ctx: SimulationContext) -> DyadState:
     # a feeding plan may change the share over time (feeding_plan); else the month-1 share
     intake = demand * supply * host["breast_milk_share_today"]
     # complementary foods displace part of the milk the infant asks for
-    intake = intake * (1.0 - ctx.p("solids_milk_displacement", "fraction")
-                       * host["solids_fraction"])
+    displaced = 1.0 - ctx.p("solids_milk_displacement", "fraction") * host["solids_fraction"]
+    intake = intake * displaced
+    # formula makes up the rest of the demand (given to the infant's demand, not the mother's supply)
+    host["formula_volume_ml"] = demand * (1.0 - host["breast_milk_share_today"]) * displaced
     overshoot = 1.0 + ctx.p("early_supply_overshoot", "1") * _decay(
         day, ctx.p("supply_calibration_time_days", "day"))
     production = intake * overshoot * (1.0 + ctx.p("oversupply_excess", "1") * a["oversupply"])
@@ -217,7 +220,7 @@ PROCESS = Process(
     # yesterday's: inflammation (mammary_immunity), scarring and courses (mastitis), own residual
     reads_previous={"inflammation", "mastitis_this_lactation", "treatment_emptying_until", "residual_milk_ml",
                     "ductal_biofilm_per_ml"},
-    writes={"milk_volume_ml", "milk_production_ml", "residual_milk_ml", "stasis", "feeds_per_day",
+    writes={"milk_volume_ml", "formula_volume_ml", "milk_production_ml", "residual_milk_ml", "stasis", "feeds_per_day",
             "milk_pool_ml", "secretory_tissue_share", "hmo_g_per_l", "siga_g_per_l", "tight_junction_permeability", "junction_strain_opening",
             "na_k_ratio"},
     attributes={"direct_breastfeeding_share", "first_time_mother", "nipple_damage", "nipple_healing_day", "tight_bra",
