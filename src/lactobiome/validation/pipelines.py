@@ -35,6 +35,14 @@ in the window and was taken to a provider: the woman had fever on one of its day
 not begun to improve after a day of self-care (still inflamed on its third day, no less than at
 onset: :func:`lactobiome.validation.measures.risk.consulted`, the consultation rule of the
 clinical guidance). The truth (every inflamed episode) is beside it.
+
+``kvist2007/first_visit_temperature`` (D35): Kvist et al. (Int Breastfeed J 2007;2:2) saw at a
+midwife-led breastfeeding clinic every woman who contacted it with symptoms of breast inflammation
+(two of erythema, tension, resistance, pain or pyrexia) and recorded her temperature at the first
+visit. The pipeline takes every episode that began on days 1-182 as a clinic episode and reads
+fever on the visit day, the episode's first
+(:data:`lactobiome.validation.measures.risk.CLINIC_VISIT_EPISODE_DAY`); the truth beside it is the
+share of those episodes with fever on any of their days.
 """
 
 from __future__ import annotations
@@ -92,8 +100,15 @@ def _provider_diagnosed(ds: xr.Dataset) -> Sample:
     return provider_diagnosed_12_weeks(ds)
 
 
+def _clinic_first_visit(ds: xr.Dataset) -> Sample:
+    from lactobiome.validation.measures.risk import febrile_at_clinic_visit_26wk
+
+    return febrile_at_clinic_visit_26wk(ds)
+
+
 CASE_DEFINITIONS: dict[str, dict[str, CaseCount]] = {
     "foxman2002/provider_diagnosed": {"mastitis_cumulative_12_weeks": _provider_diagnosed},
+    "kvist2007/first_visit_temperature": {"mastitis_febrile_episodes_26wk": _clinic_first_visit},
 }
 """Pipelines that count cases as a study defined them: key -> target measurement -> its count."""
 

@@ -265,6 +265,64 @@ def _febrile_at_visit(ds: xr.Dataset) -> Sample:
     return Sample(np.column_stack([hot[bf], visits[bf]]), ratio_of_sums)
 
 
+CLINIC_VISIT_EPISODE_DAY = 1
+"""Day of an episode on which a woman with breast inflammation is first seen at an open-access
+breastfeeding clinic, where her temperature is taken (Kvist et al. Int Breastfeed J 2007;2:2, D35).
+Kvist's midwife-led clinic took every breastfeeding woman who contacted it with two of erythema,
+tension, resistance, pain or pyrexia, mild or severe, and recorded the temperature at the first visit;
+it was the first line of care, not a referral after a day of failed self-care, so the visit is read
+on the episode's first day (she calls when the symptoms begin and is seen; an assumption: the paper
+gives no delay from onset to the first contact)."""
+
+
+def _episode_fever(ds: xr.Dataset, last: int) -> tuple[dict[str, np.ndarray], np.ndarray, np.ndarray, np.ndarray]:
+    """Episodes with onset on days 1..``last``, whether each had fever on any of its days, and on its
+    :data:`CLINIC_VISIT_EPISODE_DAY`-th day.
+
+    Returns
+    -------
+    tuple
+        ``(episodes, in_window, febrile, febrile_at_visit)``: the episodes of
+        :func:`lactobiome.model.spectrum.episodes` and three booleans of shape (episode,).
+    """
+    codes = c.mastitis_codes(ds)
+    c.window(ds, 1, last)  # unmeasurable past the horizon
+    ep = episodes(codes)
+    fever = np.zeros((codes.shape[0], codes.shape[1] + 1))
+    fever[:, 1:] = np.cumsum(c.panel(ds, "fever") > 0, axis=1)
+    start = ep["onset_day"] - 1
+    rows = ep["dyad_index"]
+    febrile = fever[rows, start + ep["duration_days"]] > fever[rows, start]
+    visit = start + np.minimum(ep["duration_days"], CLINIC_VISIT_EPISODE_DAY)
+    at_visit = fever[rows, visit] > fever[rows, visit - 1]
+    return ep, ep["onset_day"] <= last, febrile, at_visit
+
+
+def _episode_shares(ds: xr.Dataset, last: int, at_visit: bool) -> Sample:
+    """Per breastfed dyad with an episode in the window: (febrile episodes, episodes)."""
+    ep, in_window, febrile, visit = _episode_fever(ds, last)
+    n = c.mastitis_codes(ds).shape[0]
+    counted = np.bincount(ep["dyad_index"][in_window], minlength=n).astype(np.float64)
+    hot = np.bincount(ep["dyad_index"][in_window & (visit if at_visit else febrile)], minlength=n).astype(np.float64)
+    bf = c.breastfed(ds) & (counted > 0)
+    if not bf.any():
+        raise Unmeasurable(f"no mastitis episode on days 1-{last} in this cohort")
+    return Sample(np.column_stack([hot[bf], counted[bf]]), ratio_of_sums)
+
+
+@register("mastitis_febrile_episodes_26wk",
+          "share of mastitis episodes (onsets on days 1-182, breastfed dyads) with fever on one of their days; "
+          "per dyad: febrile episodes, episodes", needs=(*_NEEDS, "fever"))
+def _febrile_episodes(ds: xr.Dataset) -> Sample:
+    return _episode_shares(ds, 182, at_visit=False)
+
+
+def febrile_at_clinic_visit_26wk(ds: xr.Dataset) -> Sample:
+    """Kvist 2007's reading (D35): every episode with onset on days 1-182 is seen at the clinic, febrile
+    when she has fever on its :data:`CLINIC_VISIT_EPISODE_DAY`-th day; per dyad: (febrile visits, visits)."""
+    return _episode_shares(ds, 182, at_visit=True)
+
+
 @register("mastitis_consulted_share_26wk",
           f"share of breastfed dyads with a mastitis onset on days 1-182 who took an episode to a provider "
           f"(fever, or on its day {CONSULT_AFTER_DAYS} still inflamed and no less than at onset)",
