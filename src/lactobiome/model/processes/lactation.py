@@ -16,13 +16,19 @@ Each day, for every dyad:
   production) is removed; the rest stays as residual milk: ``R_t = (R_{t-1} + P_t)(1 - e)``.
   Removal efficiency falls with mechanisms, not odds ratios: an inexperienced latch
   (first-time mothers) in the first weeks and painful damaged nipples (short feeds) until
-  they heal (each mother's ``nipple_healing_day``), duct
+  they heal (each mother's ``nipple_healing_day``), recovery from a caesarean (below), duct
   compression by a tight bra, ductal scarring after a mastitis (in an earlier lactation, or
   earlier in this one: the reason a quarter to a third of affected women have a recurrence),
   the long night-time interval once the infant sleeps through the night (from a per-dyad
   age, median ~4 months: Henderson et al. 2010), and random days of missed or short feeds;
   frequent emptying (a treatment) raises it. The stasis index is residual milk over breast
   storage capacity.
+* **Caesarean birth.** Secretory activation (lactogenesis II) comes later after a caesarean
+  (``caesarean_lactogenesis_delay_days``: onset 44 h against 34 h, Jeerasap et al.), so the
+  early rise of intake, the supply overshoot and the maturation of autocrine control run on a
+  clock started that much later (the lag in milk transferred on days 2-5, Evans et al. 2003);
+  while she recovers from the operation (``caesarean_recovery_days``) wound pain shortens feeds
+  at the breast (``caesarean_feed_penalty``).
 * **Autocrine control.** A breast left full slows its own synthesis (Daly et al. 1993;
   feedback inhibitor of lactation, Peaker & Wilde 1996): production is divided by
   ``1 + g m F``, ``F`` the fullness the day would leave (residual over storage capacity
