@@ -36,6 +36,13 @@ not begun to improve after a day of self-care (still inflamed on its third day, 
 onset: :func:`lactobiome.validation.measures.risk.consulted`, the consultation rule of the
 clinical guidance). The truth (every inflamed episode) is beside it.
 
+``amir2007/fever_or_flu_like`` (D20, D23, D27): Amir et al. (BMC Public Health 2007;7:62) defined
+mastitis as at least two breast symptoms (pain, redness or lump) and at least one of fever or flu-like
+symptoms, asked at a six-month telephone interview of first-time mothers. The pipeline counts the
+episodes with fever on one of their days (the model's systemic sign; its threshold is fitted to
+self-reported fever, D33): :func:`lactobiome.validation.measures.risk.febrile_onsets`. The truth beside
+it counts every inflamed episode.
+
 ``kvist2007/first_visit_temperature`` (D35): Kvist et al. (Int Breastfeed J 2007;2:2) saw at a
 midwife-led breastfeeding clinic every woman who contacted it with symptoms of breast inflammation
 (two of erythema, tension, resistance, pain or pyrexia) and recorded her temperature at the first
@@ -106,7 +113,22 @@ def _clinic_first_visit(ds: xr.Dataset) -> Sample:
     return febrile_at_clinic_visit_26wk(ds)
 
 
+def _amir(name: str) -> CaseCount:
+    def count(ds: xr.Dataset) -> Sample:
+        from lactobiome.validation.measures import risk
+
+        reader: CaseCount = getattr(risk, name)
+        return reader(ds)
+
+    return count
+
+
 CASE_DEFINITIONS: dict[str, dict[str, CaseCount]] = {
+    "amir2007/fever_or_flu_like": {
+        "mastitis_cumulative_26_weeks_first_time": _amir("amir_cumulative_26_weeks_first_time"),
+        "mastitis_or_nipple_damage_first_time_26wk": _amir("amir_or_nipple_damage_first_time_26wk"),
+        "mastitis_onsets_first_4_weeks_first_time": _amir("amir_onsets_first_4_weeks_first_time"),
+    },
     "foxman2002/provider_diagnosed": {"mastitis_cumulative_12_weeks": _provider_diagnosed},
     "kvist2007/first_visit_temperature": {"mastitis_febrile_episodes_26wk": _clinic_first_visit},
 }

@@ -56,6 +56,26 @@ def affected_by(ds: xr.Dataset, last: int) -> np.ndarray:
     return (episode_onsets(c.mastitis_codes(ds)) & c.window(ds, 1, last)).any(axis=1)
 
 
+def febrile_onsets(ds: xr.Dataset) -> np.ndarray:
+    """Onsets (dyad, day) of the episodes with fever on one of their days: the mastitis of Amir et al.
+    2007 (D20, D23, D27), who counted two breast symptoms *and* fever or flu-like symptoms."""
+    codes = c.mastitis_codes(ds)
+    ep = episodes(codes)
+    fever = np.zeros((codes.shape[0], codes.shape[1] + 1))
+    fever[:, 1:] = np.cumsum(c.panel(ds, "fever") > 0, axis=1)
+    start = ep["onset_day"] - 1
+    rows = ep["dyad_index"]
+    febrile = fever[rows, start + ep["duration_days"]] > fever[rows, start]
+    onsets = np.zeros(codes.shape, dtype=bool)
+    onsets[rows[febrile], start[febrile]] = True
+    return onsets
+
+
+def _febrile_affected_by(ds: xr.Dataset, last: int) -> np.ndarray:
+    """Whether each dyad has the onset of a febrile episode on days 1..``last``."""
+    return (febrile_onsets(ds) & c.window(ds, 1, last)).any(axis=1)
+
+
 def _odds_ratio(x: np.ndarray) -> float:
     """Odds ratio of rows (case, exposed): (a d) / (b c)."""
     case, exposed = x[:, 0] > 0, x[:, 1] > 0
@@ -76,13 +96,14 @@ def _risk_ratio(x: np.ndarray) -> float:
 
 
 def _ratio(attribute: str, last: int, statistic: Callable[[np.ndarray], float],
-           among_first_time: bool = False) -> Callable[[xr.Dataset], Sample]:
+           among_first_time: bool = False,
+           cases: Callable[[xr.Dataset, int], np.ndarray] = affected_by) -> Callable[[xr.Dataset], Sample]:
     def function(ds: xr.Dataset) -> Sample:
         dyads = c.breastfed(ds)
         if among_first_time:
             dyads &= np.asarray(ds["first_time_mother"].values, dtype=bool)
         exposed = np.asarray(ds[attribute].values, dtype=bool)[dyads]
-        case = affected_by(ds, last)[dyads]
+        case = cases(ds, last)[dyads]
         if not exposed.any() or exposed.all():
             raise Unmeasurable(f"the cohort has no breastfed dyad {'with' if not exposed.any() else 'without'} "
                                f"{attribute.replace('_', ' ')}")
@@ -150,6 +171,32 @@ def _subclinical_first_month(ds: xr.Dataset) -> Sample:
 
 def _first_time_breastfed(ds: xr.Dataset) -> np.ndarray:
     return c.breastfed(ds) & np.asarray(ds["first_time_mother"].values, dtype=bool)
+
+
+def amir_cumulative_26_weeks_first_time(ds: xr.Dataset) -> Sample:
+    """Amir 2007's count (D27): share of breastfed first-time mothers with the onset of a febrile episode
+    on days 1-182."""
+    dyads = _first_time_breastfed(ds)
+    if not dyads.any():
+        raise Unmeasurable("the cohort has no breastfed first-time mother")
+    return Sample(_febrile_affected_by(ds, 182)[dyads].astype(np.float64), nanmean)
+
+
+amir_or_nipple_damage_first_time_26wk = _ratio("nipple_damage", 182, _odds_ratio, among_first_time=True,
+                                               cases=_febrile_affected_by)
+"""Amir 2007's count (D23): odds ratio of a febrile episode's onset on days 1-182, breastfed first-time
+mothers with vs without nipple damage (crude)."""
+
+
+def amir_onsets_first_4_weeks_first_time(ds: xr.Dataset) -> Sample:
+    """Amir 2007's count (D20): share of the febrile episodes' onsets (days 1-182) of breastfed first-time
+    mothers that fall on days 1-28 (per dyad: early, all)."""
+    mothers = _first_time_breastfed(ds)
+    if not mothers.any():
+        raise Unmeasurable("the cohort has no breastfed first-time mother")
+    onsets = (febrile_onsets(ds) & c.window(ds, 1, 182))[mothers]
+    early = onsets & (c.days(ds) <= 28)
+    return Sample(np.column_stack([early.sum(axis=1), onsets.sum(axis=1)]).astype(np.float64), ratio_of_sums)
 
 
 def _cumulative(last: int, first_time: bool) -> Callable[[xr.Dataset], Sample]:
