@@ -15,9 +15,10 @@ Studies that counted only *provider-diagnosed* mastitis (Foxman 2002) saw the ep
 woman took to a doctor or midwife. :func:`consulted` says which episodes those are, by the rule
 the clinical guidance gives her: she consults when she is acutely ill (fever on a day of the
 episode) or when her symptoms have not begun to improve after a day of self-care (inflammation
-on the episode's :data:`CONSULT_AFTER_DAYS`-th day no lower than on its first). She is febrile
-*at the visit* (Kvist et al. 2007, D35, took the temperature at the first visit to a
-breastfeeding clinic) when fever came by the day she consulted.
+on the episode's :data:`CONSULT_AFTER_DAYS`-th day no lower than on its first). A breastfeeding
+clinic open to every woman with symptoms (Kvist et al. 2007, D35) sees every episode, and takes her
+temperature on its first day (:data:`CLINIC_VISIT_EPISODE_DAY`); Amir et al. 2007 (D20, D23, D27)
+counted only episodes with fever or flu-like symptoms (:func:`febrile_onsets`).
 """
 
 from __future__ import annotations
@@ -295,21 +296,6 @@ def consulted(ds: xr.Dataset, last: int) -> tuple[np.ndarray, np.ndarray]:
     diagnosed = np.zeros(n, dtype=bool)
     diagnosed[ep["dyad_index"][taken]] = True
     return affected, diagnosed
-
-
-@register("mastitis_febrile_at_visit_26wk",
-          f"share of mastitis episodes (onsets on days 1-182) taken to a provider in which the woman had fever by "
-          f"the day she consulted (the first fever day, or day {CONSULT_AFTER_DAYS} of the episode); per dyad: "
-          f"febrile visits, visits", needs=(*_NEEDS, "fever", "inflammation"))
-def _febrile_at_visit(ds: xr.Dataset) -> Sample:
-    ep, _, taken, febrile = _visits(ds, 182)
-    n = c.mastitis_codes(ds).shape[0]
-    visits = np.bincount(ep["dyad_index"][taken], minlength=n).astype(np.float64)
-    hot = np.bincount(ep["dyad_index"][febrile], minlength=n).astype(np.float64)
-    bf = c.breastfed(ds) & (visits > 0)
-    if not bf.any():
-        raise Unmeasurable("no mastitis episode on days 1-182 was taken to a provider in this cohort")
-    return Sample(np.column_stack([hot[bf], visits[bf]]), ratio_of_sums)
 
 
 CLINIC_VISIT_EPISODE_DAY = 1
