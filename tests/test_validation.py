@@ -522,6 +522,23 @@ def test_first_onset_and_first_time_mother_measures() -> None:
     assert measure(ds, "subclinical_scc_healthy_days", n_boot=0).value == pytest.approx(0.0)
 
 
+def test_foxman_odds_ratio_counts_provider_diagnosed_cases_only() -> None:
+    from lactobiome.validation.pipelines import run_pipeline
+
+    # previous mastitis for dyads 0 and 1; dyad 3 breastfed without an episode
+    ds = tiny().assign(previous_mastitis=("dyad", np.array([True, True, False, False])),
+                       breast_milk_share=("dyad", np.array([1.0, 1.0, 0.8, 1.0])))
+    # dyad 1's episode (day 60) is never taken to a provider: exposed 1 case of 2, unexposed 1 of 2
+    seen = run_pipeline(ds, "foxman2002/provider_diagnosed", "mastitis_or_previous_mastitis_12wk", n_boot=0)
+    assert seen.value == pytest.approx(1.0)
+    # counted as a case (fever on its first day), the exposed have no non-case left: no odds ratio
+    fever = ds["fever"].values.copy()
+    fever[1, 59] = True
+    febrile = ds.assign(fever=(("dyad", "day"), fever))
+    assert math.isnan(run_pipeline(febrile, "foxman2002/provider_diagnosed", "mastitis_or_previous_mastitis_12wk",
+                                   n_boot=0).value)
+
+
 def test_kvist_clinic_reads_fever_on_the_first_day_of_every_episode() -> None:
     from lactobiome.validation.pipelines import run_pipeline
 

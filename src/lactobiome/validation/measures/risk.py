@@ -368,6 +368,16 @@ def _consulted_share(ds: xr.Dataset) -> Sample:
     return Sample(diagnosed[affected & bf].astype(np.float64), nanmean)
 
 
+def _diagnosed_by(ds: xr.Dataset, last: int) -> np.ndarray:
+    """Whether each dyad took an episode with onset on days 1..``last`` to a provider (:func:`consulted`)."""
+    return consulted(ds, last)[1]
+
+
+provider_diagnosed_or_previous_mastitis_12wk = _ratio("previous_mastitis", 84, _odds_ratio, cases=_diagnosed_by)
+"""Foxman 2002's count (D21): odds ratio of a provider-diagnosed mastitis with onset on days 1-84, breastfed
+dyads with vs without a mastitis in an earlier lactation (crude)."""
+
+
 def provider_diagnosed_12_weeks(ds: xr.Dataset) -> Sample:
     """Share of breastfed dyads with a provider-diagnosed mastitis onset on days 1-84 (Foxman 2002's count)."""
     _, diagnosed = consulted(ds, 84)
