@@ -99,7 +99,8 @@ def test_lactation_course(base):
     bm = base.attributes["breast_milk_share"] == 1.0
     volume = base.panel["milk_volume_ml"][bm]
     assert 20 < np.median(volume[:, 0]) < 80
-    assert np.median(volume[:, 4]) > 500
+    # day 5 within Saint's range (452-876 g), caesarean-born infants' intake still lagging (Evans 2003)
+    assert np.median(volume[:, 4]) > 452
     assert 650 <= np.median(volume[:, 29]) <= 900
     siga = base.panel["siga_g_per_l"]
     assert np.median(siga[:, :3].mean(1) / siga[:, 27:31].mean(1)) >= 3.0
@@ -119,6 +120,41 @@ def test_lactation_course(base):
     assert healthy[:, 0].sum() > 50
     assert np.median(base.panel["leucocyte_fraction"][bm, 29:][healthy]) <= 0.03
     assert np.median(base.panel["epithelial_fraction"][bm, 29:][healthy]) >= 0.9
+
+
+def test_caesarean_delays_the_rise_of_intake_by_the_sourced_delay():
+    """Same dyads born vaginally and by caesarean: milk transferred lags on days 2-5 and no longer
+    differs by day 6 (Evans et al. 2003); the rise of intake comes later by the delay of secretory
+    activation (Jeerasap et al.: 44.2 h against 34.1 h); recovery from the operation leaves more milk
+    in the breast in its first days."""
+    table = prepare(load_scenario("default"))[0]
+    delay = table.value("caesarean_lactogenesis_delay_days", "day")
+    assert 0.3 < delay < 0.5  # 10.1 h
+    vaginal, _ = _run(dyads=80, days=12, population={"caesarean": 0.0})
+    caesarean, _ = _run(dyads=80, days=12, population={"caesarean": 1.0})
+    assert (caesarean.attributes["delivery_mode"] == "caesarean").all()
+    fed = vaginal.attributes["breast_milk_share"] > 0
+    v, c = vaginal.panel["milk_volume_ml"][fed], caesarean.panel["milk_volume_ml"][fed]
+    np.testing.assert_allclose(c[:, 0], v[:, 0])  # day 1: colostrum either way
+    assert (c[:, 1:5] < v[:, 1:5]).all()
+    assert (np.abs(c[:, 5:] / v[:, 5:] - 1.0) < 0.05).all()
+    # the time the median intake reaches half its day-7 level comes later by about the delay
+    day = np.arange(1, 13)
+
+    def half_time(volume: np.ndarray) -> float:
+        median = np.median(volume, axis=0)
+        return float(np.interp(0.5 * median[6], median[:7], day[:7]))
+
+    assert half_time(c) - half_time(v) == pytest.approx(delay, abs=0.15)  # daily steps, interpolated
+    # while she recovers, wound pain shortens feeds at the breast: more milk left in it on those
+    # days than with the same caesarean and painless feeds, and no change for a pumping mother
+    recovery = int(table.value("caesarean_recovery_days", "day"))
+    painless, _ = _run(dyads=80, days=12, population={"caesarean": 1.0},
+                       parameters={"caesarean_feed_penalty": 0.0})
+    direct = caesarean.attributes["direct_breastfeeding_share"] > 0
+    sore, calm = caesarean.panel["stasis"], painless.panel["stasis"]
+    assert (sore[direct, :recovery] > calm[direct, :recovery]).all()
+    np.testing.assert_array_equal(sore[fed & ~direct, :recovery], calm[fed & ~direct, :recovery])
 
 
 def test_non_secretors_have_about_forty_percent_less_hmo():

@@ -40,12 +40,19 @@ def test_shipped_targets_say_how_they_were_measured() -> None:
     for tid, key in assays.items():
         assert targets[tid].measured_by == key
     assert targets["E10a"].measured_by == targets["E10b"].measured_by == YOSHIOKA_CULTURE
-    others = [t.measured_by for k, t in targets.items() if k not in ("E01", "E02", "E10a", "E10b", "D19", *assays)]
+    # the studies' case definitions (session 8): Foxman's provider-diagnosed count, Amir's febrile
+    # mastitis, Kvist's clinic temperature
+    cases = {"D19": "foxman2002/provider_diagnosed", "D21": "foxman2002/provider_diagnosed",
+             "D20": "amir2007/fever_or_flu_like", "D23": "amir2007/fever_or_flu_like",
+             "D27": "amir2007/fever_or_flu_like", "D35": "kvist2007/first_visit_temperature"}
+    for tid, key in cases.items():
+        assert targets[tid].measured_by == key
+    others = [t.measured_by for k, t in targets.items() if k not in ("E01", "E02", "E10a", "E10b", *cases, *assays)]
     assert set(others) == {TRUTH}
     assert set(PIPELINES) >= {targets["E01"].measured_by}
     assert set(READINGS) >= {targets["E10a"].measured_by}
     assert targets["D19"].measured_by == "foxman2002/provider_diagnosed"
-    assert set(CASE_DEFINITIONS) >= {targets["D19"].measured_by}
+    assert set(CASE_DEFINITIONS) >= set(cases.values())
 
 
 def test_unknown_pipeline_is_a_one_line_error(tmp_path: Path) -> None:

@@ -522,18 +522,63 @@ def test_first_onset_and_first_time_mother_measures() -> None:
     assert measure(ds, "subclinical_scc_healthy_days", n_boot=0).value == pytest.approx(0.0)
 
 
-def test_fever_at_the_visit_counts_only_fever_by_the_day_she_consults() -> None:
+def test_foxman_odds_ratio_counts_provider_diagnosed_cases_only() -> None:
+    from lactobiome.validation.pipelines import run_pipeline
+
+    # previous mastitis for dyads 0 and 1; dyad 3 breastfed without an episode
+    ds = tiny().assign(previous_mastitis=("dyad", np.array([True, True, False, False])),
+                       breast_milk_share=("dyad", np.array([1.0, 1.0, 0.8, 1.0])))
+    # dyad 1's episode (day 60) is never taken to a provider: exposed 1 case of 2, unexposed 1 of 2
+    seen = run_pipeline(ds, "foxman2002/provider_diagnosed", "mastitis_or_previous_mastitis_12wk", n_boot=0)
+    assert seen.value == pytest.approx(1.0)
+    # counted as a case (fever on its first day), the exposed have no non-case left: no odds ratio
+    fever = ds["fever"].values.copy()
+    fever[1, 59] = True
+    febrile = ds.assign(fever=(("dyad", "day"), fever))
+    assert math.isnan(run_pipeline(febrile, "foxman2002/provider_diagnosed", "mastitis_or_previous_mastitis_12wk",
+                                   n_boot=0).value)
+
+
+def test_kvist_clinic_reads_fever_on_the_first_day_of_every_episode() -> None:
+    from lactobiome.validation.pipelines import run_pipeline
+
     ds = tiny()
     fever = ds["fever"].values.copy()
-    fever[0, 12] = True  # day 13, the 4th day of dyad 0's episode: after her visit on its 3rd day
-    fever[2, 20] = True  # day 21, the 2nd day of dyad 2's 3-day episode: febrile when she consults
-    fever[1, 100] = True  # day 101: makes dyad 1's 2-day second episode a visit, with fever
+    fever[0, 9] = True  # day 10, the first day of dyad 0's episode: febrile when first seen
+    fever[2, 20] = True  # day 21, the second day of dyad 2's episode: afebrile at the first visit
     ds = ds.assign(fever=(("dyad", "day"), fever))
-    assert measure(ds, "mastitis_febrile_at_visit_26wk", n_boot=0).value == pytest.approx(2 / 3)
-    # every visit febrile once dyad 0's fever comes on the day she would have consulted anyway
-    fever[0, 11] = True
-    assert measure(ds.assign(fever=(("dyad", "day"), fever)), "mastitis_febrile_at_visit_26wk",
-                   n_boot=0).value == pytest.approx(1.0)
+    # four episodes of the three breastfed dyads (dyad 1 has two, both afebrile): all are clinic
+    # episodes, whatever the consultation rule would have sent to a provider
+    truth = measure(ds, "mastitis_febrile_episodes_26wk", n_boot=0).value
+    seen = run_pipeline(ds, "kvist2007/first_visit_temperature", "mastitis_febrile_episodes_26wk", n_boot=0)
+    assert truth == pytest.approx(2 / 4) and seen.value == pytest.approx(1 / 4)
+    other = run_pipeline(ds, "kvist2007/first_visit_temperature", "mastitis_cumulative_12_weeks", n_boot=0)
+    assert math.isnan(other.value) and "no reading" in other.reason
+
+
+def test_amir_case_definition_counts_febrile_episodes_only() -> None:
+    from lactobiome.validation.pipelines import run_pipeline
+
+    key = "amir2007/fever_or_flu_like"
+    ds = tiny()  # first-time breastfed mothers: dyads 1 (onsets days 60, 100; nipple damage) and 2 (day 20)
+    fever = ds["fever"].values.copy()
+    fever[2, 21] = True  # the third day of dyad 2's episode
+    febrile = ds.assign(fever=(("dyad", "day"), fever))
+    # every episode counts in the truth; only dyad 2's febrile one meets Amir's definition
+    assert measure(febrile, "mastitis_cumulative_26_weeks_first_time", n_boot=0).value == pytest.approx(1.0)
+    assert run_pipeline(febrile, key, "mastitis_cumulative_26_weeks_first_time",
+                        n_boot=0).value == pytest.approx(0.5)
+    assert run_pipeline(febrile, key, "mastitis_onsets_first_4_weeks_first_time",
+                        n_boot=0).value == pytest.approx(1.0)
+    # the damaged mother (dyad 1) has no febrile episode: no case among the exposed, odds ratio 0
+    assert run_pipeline(febrile, key, "mastitis_or_nipple_damage_first_time_26wk",
+                        n_boot=0).value == pytest.approx(0.0)
+    # with fever on dyad 1's second episode (day 101) her late onset is the only one outside weeks 1-4
+    fever[1, 100] = True
+    both = ds.assign(fever=(("dyad", "day"), fever))
+    assert run_pipeline(both, key, "mastitis_onsets_first_4_weeks_first_time",
+                        n_boot=0).value == pytest.approx(0.5)
+    assert run_pipeline(both, key, "mastitis_cumulative_26_weeks_first_time", n_boot=0).value == pytest.approx(1.0)
 
 
 def test_nipple_aureus_risk_ratio_reads_detected_carriage_of_first_time_mothers() -> None:

@@ -28,13 +28,30 @@ table, per gram of colonic content, a count below the plates' detection limit re
 limit; the figure is the group mean of log10 Bifidobacteriaceae minus log10
 Enterobacteriaceae counts (the log of the ratio of the groups' geometric-mean counts).
 
-``foxman2002/provider_diagnosed`` (D19): Foxman et al. (Am J Epidemiol 2002;155:103-114)
+``foxman2002/provider_diagnosed`` (D19, D21): Foxman et al. (Am J Epidemiol 2002;155:103-114)
 counted mastitis a provider diagnosed (64% of diagnoses by telephone), so an episode a woman
 managed herself is not in its 9.5%. The pipeline counts a dyad when one of its episodes began
 in the window and was taken to a provider: the woman had fever on one of its days, or it had
 not begun to improve after a day of self-care (still inflamed on its third day, no less than at
 onset: :func:`lactobiome.validation.measures.risk.consulted`, the consultation rule of the
-clinical guidance). The truth (every inflamed episode) is beside it.
+clinical guidance). The truth (every inflamed episode) is beside it. Foxman's odds ratio of a
+mastitis with a previous child (D21) came from a logistic model of the same provider-diagnosed
+mastitis over the same 12 weeks, so it is read through the same count.
+
+``amir2007/fever_or_flu_like`` (D20, D23, D27): Amir et al. (BMC Public Health 2007;7:62) defined
+mastitis as at least two breast symptoms (pain, redness or lump) and at least one of fever or flu-like
+symptoms, asked at a six-month telephone interview of first-time mothers. The pipeline counts the
+episodes with fever on one of their days (the model's systemic sign; its threshold is fitted to
+self-reported fever, D33): :func:`lactobiome.validation.measures.risk.febrile_onsets`. The truth beside
+it counts every inflamed episode.
+
+``kvist2007/first_visit_temperature`` (D35): Kvist et al. (Int Breastfeed J 2007;2:2) saw at a
+midwife-led breastfeeding clinic every woman who contacted it with symptoms of breast inflammation
+(two of erythema, tension, resistance, pain or pyrexia) and recorded her temperature at the first
+visit. The pipeline takes every episode that began on days 1-182 as a clinic episode and reads
+fever on the visit day, the episode's first
+(:data:`lactobiome.validation.measures.risk.CLINIC_VISIT_EPISODE_DAY`); the truth beside it is the
+share of those episodes with fever on any of their days.
 """
 
 from __future__ import annotations
@@ -92,8 +109,35 @@ def _provider_diagnosed(ds: xr.Dataset) -> Sample:
     return provider_diagnosed_12_weeks(ds)
 
 
+def _clinic_first_visit(ds: xr.Dataset) -> Sample:
+    from lactobiome.validation.measures.risk import febrile_at_clinic_visit_26wk
+
+    return febrile_at_clinic_visit_26wk(ds)
+
+
+def _reader(name: str) -> CaseCount:
+    """A case count of :mod:`lactobiome.validation.measures.risk` by name (imported when called)."""
+
+    def count(ds: xr.Dataset) -> Sample:
+        from lactobiome.validation.measures import risk
+
+        reader: CaseCount = getattr(risk, name)
+        return reader(ds)
+
+    return count
+
+
 CASE_DEFINITIONS: dict[str, dict[str, CaseCount]] = {
-    "foxman2002/provider_diagnosed": {"mastitis_cumulative_12_weeks": _provider_diagnosed},
+    "amir2007/fever_or_flu_like": {
+        "mastitis_cumulative_26_weeks_first_time": _reader("amir_cumulative_26_weeks_first_time"),
+        "mastitis_or_nipple_damage_first_time_26wk": _reader("amir_or_nipple_damage_first_time_26wk"),
+        "mastitis_onsets_first_4_weeks_first_time": _reader("amir_onsets_first_4_weeks_first_time"),
+    },
+    "foxman2002/provider_diagnosed": {
+        "mastitis_cumulative_12_weeks": _provider_diagnosed,
+        "mastitis_or_previous_mastitis_12wk": _reader("provider_diagnosed_or_previous_mastitis_12wk"),
+    },
+    "kvist2007/first_visit_temperature": {"mastitis_febrile_episodes_26wk": _clinic_first_visit},
 }
 """Pipelines that count cases as a study defined them: key -> target measurement -> its count."""
 

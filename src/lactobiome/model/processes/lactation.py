@@ -17,7 +17,7 @@ Each day, for every dyad:
   production) is removed; the rest stays as residual milk: ``R_t = (R_{t-1} + P_t)(1 - e)``.
   Removal efficiency falls with mechanisms, not odds ratios: an inexperienced latch
   (first-time mothers) in the first weeks and painful damaged nipples (short feeds) until
-  they heal (each mother's ``nipple_healing_day``), duct
+  they heal (each mother's ``nipple_healing_day``), recovery from a caesarean (below), duct
   compression by a tight bra, ductal scarring after a mastitis (in an earlier lactation, or
   earlier in this one: the reason a quarter to a third of affected women have a recurrence),
   a biofilm on the duct wall that narrows the lumen (subacute mastitis, see mastitis),
@@ -25,6 +25,12 @@ Each day, for every dyad:
   age, median ~4 months: Henderson et al. 2010), and random days of missed or short feeds;
   frequent emptying (a treatment) raises it. The stasis index is residual milk over breast
   storage capacity.
+* **Caesarean birth.** Secretory activation (lactogenesis II) comes later after a caesarean
+  (``caesarean_lactogenesis_delay_days``: onset 44 h against 34 h, Jeerasap et al.), so the
+  early rise of intake, the supply overshoot and the maturation of autocrine control run on a
+  clock started that much later (the lag in milk transferred on days 2-5, Evans et al. 2003);
+  while she recovers from the operation (``caesarean_recovery_days``) wound pain shortens feeds
+  at the breast (``caesarean_feed_penalty``).
 * **Autocrine control.** A breast left full slows its own synthesis (Daly et al. 1993;
   feedback inhibitor of lactation, Peaker & Wilde 1996): production is divided by
   ``1 + g m F``, ``F`` the fullness the day would leave (residual over storage capacity
@@ -85,6 +91,21 @@ def _decay(day: int, tau: float) -> float:
     return float(np.exp(-(day - 1) / tau))
 
 
+def secretory_activation_delay(state: DyadState, ctx: SimulationContext) -> np.ndarray:
+    """Days by which each dyad's secretory activation (lactogenesis II) follows the vaginal course, (dyad,).
+
+    A caesarean birth delays the onset of copious milk secretion (``caesarean_lactogenesis_delay_days``);
+    after a vaginal birth the delay is 0.
+    """
+    caesarean = np.asarray(state.attributes["delivery_mode"]) == "caesarean"
+    return np.where(caesarean, ctx.p("caesarean_lactogenesis_delay_days", "day"), 0.0)
+
+
+def _decay_since(day: int, delay: np.ndarray, tau: float) -> np.ndarray:
+    """exp(-(day - 1 - delay) / tau), held at 1 until the delayed clock starts, (dyad,)."""
+    return np.exp(-np.maximum(day - 1.0 - delay, 0.0) / tau)
+
+
 def removal_efficiency(state: DyadState, ctx: SimulationContext) -> np.ndarray:
     """Share of the available milk removed today, shape (dyad,)."""
     a = state.attributes
@@ -97,7 +118,11 @@ def removal_efficiency(state: DyadState, ctx: SimulationContext) -> np.ndarray:
     latch = ctx.p("first_time_latch_penalty", "fraction") * a["first_time_mother"] * early
     sore = a["nipple_damage"] & (day <= a["nipple_healing_day"])
     pain = ctx.p("nipple_damage_feed_penalty", "fraction") * sore
-    efficiency *= 1.0 - direct * np.clip(latch + pain, 0.0, 1.0)
+    # after a caesarean the wound's pain and the limited positions shorten feeds while she recovers
+    caesarean = np.asarray(a["delivery_mode"]) == "caesarean"
+    wound = ctx.p("caesarean_feed_penalty", "fraction") * (
+        caesarean & (day <= ctx.p("caesarean_recovery_days", "day")))
+    efficiency *= 1.0 - direct * np.clip(latch + pain + wound, 0.0, 1.0)
     efficiency *= 1.0 - ctx.p("tight_bra_drainage_penalty", "fraction") * a["tight_bra"]
     # ductal scarring from mastitis in an earlier lactation, or earlier in this one (recurrence)
     scarred = np.maximum(a["previous_mastitis"], state.host["mastitis_this_lactation"])
@@ -130,8 +155,10 @@ def step(state: DyadState, ctx: SimulationContext) -> DyadState:
     day1 = ctx.p("milk_intake_day1_ml_per_day", "mL/day")
     # lactogenesis brings intake up within days; it then keeps rising slowly over months 1-6
     deficit = ctx.p("milk_intake_early_deficit_ml_per_day", "mL/day")
+    # the early course runs on the clock of secretory activation, later after a caesarean
+    delay = secretory_activation_delay(state, ctx)
     demand = (mature - deficit * _decay(day, ctx.p("milk_intake_rise_time_days", "day"))
-              - (mature - deficit - day1) * _decay(day, ctx.p("lactogenesis_time_days", "day")))
+              - (mature - deficit - day1) * _decay_since(day, delay, ctx.p("lactogenesis_time_days", "day")))
     supply = a["milk_supply_factor"]
     # a feeding plan may change the share over time (feeding_plan); else the month-1 share
     intake = demand * supply * host["breast_milk_share_today"]
@@ -140,15 +167,15 @@ def step(state: DyadState, ctx: SimulationContext) -> DyadState:
     intake = intake * displaced
     # formula makes up the rest of the demand (given to the infant's demand, not the mother's supply)
     host["formula_volume_ml"] = demand * (1.0 - host["breast_milk_share_today"]) * displaced
-    overshoot = 1.0 + ctx.p("early_supply_overshoot", "1") * _decay(
-        day, ctx.p("supply_calibration_time_days", "day"))
+    overshoot = 1.0 + ctx.p("early_supply_overshoot", "1") * _decay_since(
+        day, delay, ctx.p("supply_calibration_time_days", "day"))
     production = intake * overshoot * (1.0 + ctx.p("oversupply_excess", "1") * a["oversupply"])
     efficiency = removal_efficiency(state, ctx)
     previous = host["residual_milk_ml"]
     capacity = ctx.p("breast_storage_capacity_ml", "mL")
     # autocrine control: a breast left full slows its own synthesis (feedback inhibitor of
     # lactation), a control that matures over the first weeks (endocrine at first)
-    maturity = 1.0 - _decay(day, ctx.p("autocrine_control_maturation_days", "day"))
+    maturity = 1.0 - _decay_since(day, delay, ctx.p("autocrine_control_maturation_days", "day"))
     fullness = (previous + production) * (1.0 - efficiency) / capacity
     production = production / (1.0 + ctx.p("autocrine_control_gain", "1") * maturity * fullness)
     residual = (previous + production) * (1.0 - efficiency)
@@ -223,7 +250,7 @@ PROCESS = Process(
     writes={"milk_volume_ml", "formula_volume_ml", "milk_production_ml", "residual_milk_ml", "stasis", "feeds_per_day",
             "milk_pool_ml", "secretory_tissue_share", "hmo_g_per_l", "siga_g_per_l", "tight_junction_permeability", "junction_strain_opening",
             "na_k_ratio"},
-    attributes={"direct_breastfeeding_share", "first_time_mother", "nipple_damage", "nipple_healing_day", "tight_bra",
+    attributes={"delivery_mode", "direct_breastfeeding_share", "first_time_mother", "nipple_damage", "nipple_healing_day", "tight_bra",
                 "previous_mastitis", "sleeps_through_day", "oversupply", "secretor", "milk_supply_factor",
                 "feeds_factor", "milk_hmo_factor", "milk_siga_factor", "na_k_factor", *NEEDS_ATTRIBUTES},
     modifies_growth=True,

@@ -15,9 +15,10 @@ Studies that counted only *provider-diagnosed* mastitis (Foxman 2002) saw the ep
 woman took to a doctor or midwife. :func:`consulted` says which episodes those are, by the rule
 the clinical guidance gives her: she consults when she is acutely ill (fever on a day of the
 episode) or when her symptoms have not begun to improve after a day of self-care (inflammation
-on the episode's :data:`CONSULT_AFTER_DAYS`-th day no lower than on its first). She is febrile
-*at the visit* (Kvist et al. 2007, D35, took the temperature at the first visit to a
-breastfeeding clinic) when fever came by the day she consulted.
+on the episode's :data:`CONSULT_AFTER_DAYS`-th day no lower than on its first). A breastfeeding
+clinic open to every woman with symptoms (Kvist et al. 2007, D35) sees every episode, and takes her
+temperature on its first day (:data:`CLINIC_VISIT_EPISODE_DAY`); Amir et al. 2007 (D20, D23, D27)
+counted only episodes with fever or flu-like symptoms (:func:`febrile_onsets`).
 """
 
 from __future__ import annotations
@@ -56,6 +57,26 @@ def affected_by(ds: xr.Dataset, last: int) -> np.ndarray:
     return (episode_onsets(c.mastitis_codes(ds)) & c.window(ds, 1, last)).any(axis=1)
 
 
+def febrile_onsets(ds: xr.Dataset) -> np.ndarray:
+    """Onsets (dyad, day) of the episodes with fever on one of their days: the mastitis of Amir et al.
+    2007 (D20, D23, D27), who counted two breast symptoms *and* fever or flu-like symptoms."""
+    codes = c.mastitis_codes(ds)
+    ep = episodes(codes)
+    fever = np.zeros((codes.shape[0], codes.shape[1] + 1))
+    fever[:, 1:] = np.cumsum(c.panel(ds, "fever") > 0, axis=1)
+    start = ep["onset_day"] - 1
+    rows = ep["dyad_index"]
+    febrile = fever[rows, start + ep["duration_days"]] > fever[rows, start]
+    onsets = np.zeros(codes.shape, dtype=bool)
+    onsets[rows[febrile], start[febrile]] = True
+    return onsets
+
+
+def _febrile_affected_by(ds: xr.Dataset, last: int) -> np.ndarray:
+    """Whether each dyad has the onset of a febrile episode on days 1..``last``."""
+    return (febrile_onsets(ds) & c.window(ds, 1, last)).any(axis=1)
+
+
 def _odds_ratio(x: np.ndarray) -> float:
     """Odds ratio of rows (case, exposed): (a d) / (b c)."""
     case, exposed = x[:, 0] > 0, x[:, 1] > 0
@@ -76,13 +97,14 @@ def _risk_ratio(x: np.ndarray) -> float:
 
 
 def _ratio(attribute: str, last: int, statistic: Callable[[np.ndarray], float],
-           among_first_time: bool = False) -> Callable[[xr.Dataset], Sample]:
+           among_first_time: bool = False,
+           cases: Callable[[xr.Dataset, int], np.ndarray] = affected_by) -> Callable[[xr.Dataset], Sample]:
     def function(ds: xr.Dataset) -> Sample:
         dyads = c.breastfed(ds)
         if among_first_time:
             dyads &= np.asarray(ds["first_time_mother"].values, dtype=bool)
         exposed = np.asarray(ds[attribute].values, dtype=bool)[dyads]
-        case = affected_by(ds, last)[dyads]
+        case = cases(ds, last)[dyads]
         if not exposed.any() or exposed.all():
             raise Unmeasurable(f"the cohort has no breastfed dyad {'with' if not exposed.any() else 'without'} "
                                f"{attribute.replace('_', ' ')}")
@@ -150,6 +172,32 @@ def _subclinical_first_month(ds: xr.Dataset) -> Sample:
 
 def _first_time_breastfed(ds: xr.Dataset) -> np.ndarray:
     return c.breastfed(ds) & np.asarray(ds["first_time_mother"].values, dtype=bool)
+
+
+def amir_cumulative_26_weeks_first_time(ds: xr.Dataset) -> Sample:
+    """Amir 2007's count (D27): share of breastfed first-time mothers with the onset of a febrile episode
+    on days 1-182."""
+    dyads = _first_time_breastfed(ds)
+    if not dyads.any():
+        raise Unmeasurable("the cohort has no breastfed first-time mother")
+    return Sample(_febrile_affected_by(ds, 182)[dyads].astype(np.float64), nanmean)
+
+
+amir_or_nipple_damage_first_time_26wk = _ratio("nipple_damage", 182, _odds_ratio, among_first_time=True,
+                                               cases=_febrile_affected_by)
+"""Amir 2007's count (D23): odds ratio of a febrile episode's onset on days 1-182, breastfed first-time
+mothers with vs without nipple damage (crude)."""
+
+
+def amir_onsets_first_4_weeks_first_time(ds: xr.Dataset) -> Sample:
+    """Amir 2007's count (D20): share of the febrile episodes' onsets (days 1-182) of breastfed first-time
+    mothers that fall on days 1-28 (per dyad: early, all)."""
+    mothers = _first_time_breastfed(ds)
+    if not mothers.any():
+        raise Unmeasurable("the cohort has no breastfed first-time mother")
+    onsets = (febrile_onsets(ds) & c.window(ds, 1, 182))[mothers]
+    early = onsets & (c.days(ds) <= 28)
+    return Sample(np.column_stack([early.sum(axis=1), onsets.sum(axis=1)]).astype(np.float64), ratio_of_sums)
 
 
 def _cumulative(last: int, first_time: bool) -> Callable[[xr.Dataset], Sample]:
@@ -250,19 +298,62 @@ def consulted(ds: xr.Dataset, last: int) -> tuple[np.ndarray, np.ndarray]:
     return affected, diagnosed
 
 
-@register("mastitis_febrile_at_visit_26wk",
-          f"share of mastitis episodes (onsets on days 1-182) taken to a provider in which the woman had fever by "
-          f"the day she consulted (the first fever day, or day {CONSULT_AFTER_DAYS} of the episode); per dyad: "
-          f"febrile visits, visits", needs=(*_NEEDS, "fever", "inflammation"))
-def _febrile_at_visit(ds: xr.Dataset) -> Sample:
-    ep, _, taken, febrile = _visits(ds, 182)
+CLINIC_VISIT_EPISODE_DAY = 1
+"""Day of an episode on which a woman with breast inflammation is first seen at an open-access
+breastfeeding clinic, where her temperature is taken (Kvist et al. Int Breastfeed J 2007;2:2, D35).
+Kvist's midwife-led clinic took every breastfeeding woman who contacted it with two of erythema,
+tension, resistance, pain or pyrexia, mild or severe, and recorded the temperature at the first visit;
+it was the first line of care, not a referral after a day of failed self-care, so the visit is read
+on the episode's first day (she calls when the symptoms begin and is seen; an assumption: the paper
+gives no delay from onset to the first contact)."""
+
+
+def _episode_fever(ds: xr.Dataset, last: int) -> tuple[dict[str, np.ndarray], np.ndarray, np.ndarray, np.ndarray]:
+    """Episodes with onset on days 1..``last``, whether each had fever on any of its days, and on its
+    :data:`CLINIC_VISIT_EPISODE_DAY`-th day.
+
+    Returns
+    -------
+    tuple
+        ``(episodes, in_window, febrile, febrile_at_visit)``: the episodes of
+        :func:`lactobiome.model.spectrum.episodes` and three booleans of shape (episode,).
+    """
+    codes = c.mastitis_codes(ds)
+    c.window(ds, 1, last)  # unmeasurable past the horizon
+    ep = episodes(codes)
+    fever = np.zeros((codes.shape[0], codes.shape[1] + 1))
+    fever[:, 1:] = np.cumsum(c.panel(ds, "fever") > 0, axis=1)
+    start = ep["onset_day"] - 1
+    rows = ep["dyad_index"]
+    febrile = fever[rows, start + ep["duration_days"]] > fever[rows, start]
+    visit = start + np.minimum(ep["duration_days"], CLINIC_VISIT_EPISODE_DAY)
+    at_visit = fever[rows, visit] > fever[rows, visit - 1]
+    return ep, ep["onset_day"] <= last, febrile, at_visit
+
+
+def _episode_shares(ds: xr.Dataset, last: int, at_visit: bool) -> Sample:
+    """Per breastfed dyad with an episode in the window: (febrile episodes, episodes)."""
+    ep, in_window, febrile, visit = _episode_fever(ds, last)
     n = c.mastitis_codes(ds).shape[0]
-    visits = np.bincount(ep["dyad_index"][taken], minlength=n).astype(np.float64)
-    hot = np.bincount(ep["dyad_index"][febrile], minlength=n).astype(np.float64)
-    bf = c.breastfed(ds) & (visits > 0)
+    counted = np.bincount(ep["dyad_index"][in_window], minlength=n).astype(np.float64)
+    hot = np.bincount(ep["dyad_index"][in_window & (visit if at_visit else febrile)], minlength=n).astype(np.float64)
+    bf = c.breastfed(ds) & (counted > 0)
     if not bf.any():
-        raise Unmeasurable("no mastitis episode on days 1-182 was taken to a provider in this cohort")
-    return Sample(np.column_stack([hot[bf], visits[bf]]), ratio_of_sums)
+        raise Unmeasurable(f"no mastitis episode on days 1-{last} in this cohort")
+    return Sample(np.column_stack([hot[bf], counted[bf]]), ratio_of_sums)
+
+
+@register("mastitis_febrile_episodes_26wk",
+          "share of mastitis episodes (onsets on days 1-182, breastfed dyads) with fever on one of their days; "
+          "per dyad: febrile episodes, episodes", needs=(*_NEEDS, "fever"))
+def _febrile_episodes(ds: xr.Dataset) -> Sample:
+    return _episode_shares(ds, 182, at_visit=False)
+
+
+def febrile_at_clinic_visit_26wk(ds: xr.Dataset) -> Sample:
+    """Kvist 2007's reading (D35): every episode with onset on days 1-182 is seen at the clinic, febrile
+    when she has fever on its :data:`CLINIC_VISIT_EPISODE_DAY`-th day; per dyad: (febrile visits, visits)."""
+    return _episode_shares(ds, 182, at_visit=True)
 
 
 @register("mastitis_consulted_share_26wk",
@@ -275,6 +366,16 @@ def _consulted_share(ds: xr.Dataset) -> Sample:
     if not (affected & bf).any():
         raise Unmeasurable("no mastitis episode on days 1-182 in this cohort")
     return Sample(diagnosed[affected & bf].astype(np.float64), nanmean)
+
+
+def _diagnosed_by(ds: xr.Dataset, last: int) -> np.ndarray:
+    """Whether each dyad took an episode with onset on days 1..``last`` to a provider (:func:`consulted`)."""
+    return consulted(ds, last)[1]
+
+
+provider_diagnosed_or_previous_mastitis_12wk = _ratio("previous_mastitis", 84, _odds_ratio, cases=_diagnosed_by)
+"""Foxman 2002's count (D21): odds ratio of a provider-diagnosed mastitis with onset on days 1-84, breastfed
+dyads with vs without a mastitis in an earlier lactation (crude)."""
 
 
 def provider_diagnosed_12_weeks(ds: xr.Dataset) -> Sample:
