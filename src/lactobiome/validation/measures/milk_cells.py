@@ -117,8 +117,6 @@ def _healthy_scc(how: str) -> Callable[[xr.Dataset], Sample]:
 
 
 _HEALTHY_SCC = ("somatic_cells_per_ml", *c.BREASTFED_NEEDS, *c.HEALTHY_NEEDS)
-register("scc_healthy_p95", "median over breastfed dyads of each dyad's 95th percentile log10 SCC on days "
-         "14-182 with no mastitis-spectrum state", needs=_HEALTHY_SCC)(_healthy_scc("p95"))
 register("scc_healthy_median", "median over breastfed dyads of each dyad's median log10 SCC on days 14-182 "
          "with no mastitis-spectrum state", needs=_HEALTHY_SCC)(_healthy_scc("median"))
 
