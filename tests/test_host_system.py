@@ -672,3 +672,34 @@ def test_junctions_close_in_a_fast_and_a_slow_phase():
     assert np.median(lift[:, 9]) > 0.05   # day 10: ~0.15 x exp(-9 / 6.4) x 2 of Na:K
     assert np.median(lift[:, 29]) < 0.01  # day 30: the slow phase has closed
     assert np.median(lift[:, 1]) > np.median(lift[:, 9]) > np.median(lift[:, 19])
+
+
+def test_the_junction_leak_of_inflammation_comes_with_the_leucocyte_influx():
+    from lactobiome.model.context import SimulationContext
+    from lactobiome.model.leucocytes import recruited_per_ml
+    from lactobiome.model.population import draw_population
+    from lactobiome.model.random import RandomStreams
+    from lactobiome.model.state import DyadState
+
+    scenario = load_scenario("default", {"cohort": {"dyads": 30, "days": 5}})
+    parameters, taxa = prepare(scenario)
+    ids = np.arange(30)
+    population = draw_population(scenario, parameters, ids)
+
+    def na_k(inflammation: float) -> np.ndarray:
+        state = DyadState.empty(ids, len(taxa), population)
+        state.day = 60
+        state.host.update({"breast_milk_share_today": np.ones(30), "solids_fraction": np.zeros(30),
+                           "residual_milk_ml": np.zeros(30), "mastitis_this_lactation": np.zeros(30),
+                           "treatment_emptying_until": np.zeros(30), "inflammation": np.full(30, inflammation)})
+        lactation.step(state, SimulationContext(scenario, parameters, taxa, RandomStreams(1, ids)))
+        return state.host["na_k_ratio"].copy()
+
+    ctx = SimulationContext(scenario, parameters, taxa, RandomStreams(1, ids))
+    calm, low, clinical = na_k(0.0), na_k(0.6), na_k(1.5)
+    # below clinical inflammation the gland recruits few leucocytes, and so leaks little
+    assert recruited_per_ml(np.array([0.6]), ctx)[0] < 0.01 * parameters.value("leucocyte_recruitment_max_per_ml",
+                                                                                 "cells/mL")
+    np.testing.assert_array_less(low - calm, 0.05)  # a strain linear in inflammation above 0.3 gave 0.17
+    # at the recruitment's half point the flood of neutrophils opens the junctions: Na:K well above 0.6
+    assert (clinical - calm > 0.5).all() and (clinical > 0.6).all()

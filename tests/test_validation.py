@@ -603,3 +603,18 @@ def test_caesarean_odds_ratio_reads_the_delivery_mode() -> None:
                        delivery_mode=("dyad", np.array(["caesarean", "vaginal", "vaginal", "caesarean"], dtype=object)))
     # cases by day 182: dyads 0-2; caesarean: 0 (case) and 3 (no case) -> a=1, b=1, c=2, d=0
     assert measure(ds, "mastitis_or_caesarean_26wk", n_boot=0).value == pytest.approx(0.0)
+
+
+def test_asymptomatic_sample_reads_one_calm_day_per_breastfed_dyad() -> None:
+    ds = tiny()
+    scc = ds["somatic_cells_per_ml"].values.copy()
+    # dyad 0: 1e6/mL on every episode day, 1e4 on its calm days: its one sample is a calm day
+    scc[0, :] = 1e4
+    scc[0, 9:14] = 1e6
+    scc[1, :] = 1e5
+    scc[2, :] = 1e3
+    scc[3, :] = 1e7  # formula-fed: never sampled
+    value = measure(ds.assign(somatic_cells_per_ml=(("dyad", "day"), scc)), "scc_asymptomatic_sample_p95",
+                    n_boot=0).value
+    # the three breastfed samples are 1e4, 1e5 and 1e3 whatever day is drawn
+    assert value == pytest.approx(float(np.percentile([4.0, 5.0, 3.0], 95)))

@@ -45,8 +45,11 @@ Each day, for every dyad:
   ~72 h (Neville et al. 1991), a small share more slowly over the next one to two weeks (milk
   Na falls from a mean 21 mmol/L over days 1-5 to 15 at the end of week 1 and 12 on day 10:
   Ansell et al. 1977);
-  strain from stasis and from inflammation above the low grade of healthy milk re-opens it
-  (subclinical mastitis: a paracellular leak). The Na:K ratio follows permeability
+  strain from stasis and from the leucocyte influx of an inflamed gland re-opens it
+  (neutrophils reach milk along the paracellular route, opening the junctions as they pass:
+  Huber et al. 2000; so the leak follows the recruitment curve of
+  :func:`lactobiome.model.leucocytes.recruited_per_ml`, steep in inflammation, and the
+  low-grade inflammation of healthy milk leaves the junctions closed). The Na:K ratio follows permeability
   (Morton 1994; Murase et al. 2014: median 0.62 on day 7). The strained part of the opening
   (``junction_strain_opening``) is the one a distended lumen pushes milk back through into the
   tissue (lactose reaches maternal plasma with engorgement and at weaning); the colostral
@@ -82,6 +85,7 @@ import numpy as np
 from lactobiome.model.biofilm import NEEDS_ATTRIBUTES, attached_share
 from lactobiome.model.context import SimulationContext, stream_id
 from lactobiome.model.contract import Process
+from lactobiome.model.leucocytes import recruited_per_ml
 from lactobiome.model.sites import SITE_INDEX
 from lactobiome.model.state import DyadState
 
@@ -214,8 +218,10 @@ def step(state: DyadState, ctx: SimulationContext) -> DyadState:
         + slow * _decay(day, ctx.p("tight_junction_slow_closure_time_days", "day")))
     strain = (ctx.p("junction_strain_per_stasis", "1")
               * np.maximum(stasis - ctx.p("stasis_strain_threshold", "1"), 0.0)
-              + ctx.p("junction_strain_per_inflammation", "1")
-              * np.maximum(host["inflammation"] - ctx.p("junction_strain_inflammation_threshold", "1"), 0.0))
+              # neutrophils crossing the epithelium open the paracellular path: the leak of an
+              # inflamed gland follows yesterday's leucocyte influx, not inflammation itself
+              + ctx.p("junction_strain_per_leucocyte_influx", "1")
+              * recruited_per_ml(host["inflammation"], ctx) / ctx.p("leucocyte_clearance_reference_per_ml", "cells/mL"))
     permeability = np.minimum(opening + (1.0 - opening) * (1.0 - np.exp(-strain)), 1.0)
     host["tight_junction_permeability"] = permeability
     # the strained part is pushed open by a distended lumen (milk back into the tissue); the

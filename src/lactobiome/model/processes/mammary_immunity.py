@@ -46,6 +46,7 @@ import numpy as np
 from lactobiome.model.biofilm import attached_share
 from lactobiome.model.context import SimulationContext
 from lactobiome.model.contract import Process
+from lactobiome.model.leucocytes import recruited_per_ml
 from lactobiome.model.population import intervention_attribute
 from lactobiome.model.processes.lactation import _decay
 from lactobiome.model.scenario import Scenario
@@ -109,9 +110,7 @@ def step(state: DyadState, ctx: SimulationContext) -> DyadState:
     inflammation = host["inflammation"] * keep + (1.0 - keep) * stimulus
 
     # --- leucocyte recruitment (steep in I) and clearance weighted by immunogenicity
-    hill = ctx.p("leucocyte_recruitment_hill", "1")
-    ratio = (inflammation / ctx.p("leucocyte_recruitment_half_inflammation", "1")) ** hill
-    recruited = ctx.p("leucocyte_recruitment_max_per_ml", "cells/mL") * ratio / (1.0 + ratio)
+    recruited = recruited_per_ml(inflammation, ctx)
     pressure = recruited / ctx.p("leucocyte_clearance_reference_per_ml", "cells/mL")
     active = pressure > 0.0
     if active.any():

@@ -117,10 +117,30 @@ def _healthy_scc(how: str) -> Callable[[xr.Dataset], Sample]:
 
 
 _HEALTHY_SCC = ("somatic_cells_per_ml", *c.BREASTFED_NEEDS, *c.HEALTHY_NEEDS)
-register("scc_healthy_p95", "median over breastfed dyads of each dyad's 95th percentile log10 SCC on days "
-         "14-182 with no mastitis-spectrum state", needs=_HEALTHY_SCC)(_healthy_scc("p95"))
 register("scc_healthy_median", "median over breastfed dyads of each dyad's median log10 SCC on days 14-182 "
          "with no mastitis-spectrum state", needs=_HEALTHY_SCC)(_healthy_scc("median"))
+
+
+ASYMPTOMATIC_SAMPLE_SEED = 13
+"""Seed of the draw of each dyad's one sampling day in :func:`_asymptomatic_sample_p95` (fixed, so the
+measurement is reproducible)."""
+
+
+@register("scc_asymptomatic_sample_p95",
+          "95th percentile over breastfed dyads of the log10 SCC of one milk sample per dyad, taken on a day "
+          "drawn from the dyad's days 14-182 in no inflamed state (Angelopoulou 2024: one sample per woman "
+          "without symptoms, stage not given)", needs=("somatic_cells_per_ml", "mastitis_state", *c.BREASTFED_NEEDS))
+def _asymptomatic_sample_p95(ds: xr.Dataset) -> Sample:
+    window = c.window(ds, 14, 182)
+    scc = c.panel(ds, "somatic_cells_per_ml")[:, window]
+    calm = ~INFLAMED[c.mastitis_codes(ds)][:, window]
+    rng = np.random.default_rng(ASYMPTOMATIC_SAMPLE_SEED)
+    # a uniform key per dyad-day; the calm day with the largest key is the dyad's sampling day
+    key = np.where(calm, rng.random(scc.shape), -1.0)
+    day = np.argmax(key, axis=1)
+    sampled = calm.any(axis=1) & c.breastfed(ds)
+    values = c.log10(scc[np.arange(scc.shape[0]), day])[sampled]
+    return Sample(values[np.isfinite(values)], percentile_95)
 
 
 @register("scc_mastitis", "median over dyads of each dyad's median log10 SCC on days in inflammatory or "
