@@ -242,6 +242,23 @@ def _first_onset_four_weeks(ds: xr.Dataset) -> Sample:
     return c.first_onsets_by_day(ds, 28)
 
 
+def _episodes_with_fever(
+        ds: xr.Dataset, last: int) -> tuple[np.ndarray, dict[str, np.ndarray], np.ndarray, np.ndarray]:
+    """The state codes, the episodes, the running count of fever days and which episodes had fever.
+
+    ``fever[d, k]`` is the number of fever days of dyad ``d`` before day index ``k`` (a running
+    sum, read at both ends of an episode's run); ``last`` only checks the horizon.
+    """
+    codes = c.mastitis_codes(ds)
+    c.window(ds, 1, last)  # unmeasurable past the horizon
+    ep = episodes(codes)
+    fever = np.zeros((codes.shape[0], codes.shape[1] + 1))
+    fever[:, 1:] = np.cumsum(c.panel(ds, "fever") > 0, axis=1)
+    start = ep["onset_day"] - 1
+    febrile = fever[ep["dyad_index"], start + ep["duration_days"]] > fever[ep["dyad_index"], start]
+    return codes, ep, fever, febrile
+
+
 def _visits(ds: xr.Dataset, last: int) -> tuple[dict[str, np.ndarray], np.ndarray, np.ndarray, np.ndarray]:
     """Each episode with onset on days 1..``last``: whether it was taken to a provider, and with fever.
 
@@ -256,15 +273,9 @@ def _visits(ds: xr.Dataset, last: int) -> tuple[dict[str, np.ndarray], np.ndarra
         ``(episodes, in_window, taken, febrile_at_visit)``: the episodes of
         :func:`lactobiome.model.spectrum.episodes` and three booleans of shape (episode,).
     """
-    codes = c.mastitis_codes(ds)
-    c.window(ds, 1, last)  # unmeasurable past the horizon
-    ep = episodes(codes)
-    # fever days summed over each episode's days (a running sum, read at both ends of the run)
-    fever = np.zeros((codes.shape[0], codes.shape[1] + 1))
-    fever[:, 1:] = np.cumsum(c.panel(ds, "fever") > 0, axis=1)
+    codes, ep, fever, febrile = _episodes_with_fever(ds, last)
     start = ep["onset_day"] - 1
     rows = ep["dyad_index"]
-    febrile = fever[rows, start + ep["duration_days"]] > fever[rows, start]
     by_visit = fever[rows, start + np.minimum(ep["duration_days"], CONSULT_AFTER_DAYS)] > fever[rows, start]
     in_window = ep["onset_day"] <= last
     # not improving after a day of self-care: still inflamed on the consultation day and no
@@ -318,14 +329,9 @@ def _episode_fever(ds: xr.Dataset, last: int) -> tuple[dict[str, np.ndarray], np
         ``(episodes, in_window, febrile, febrile_at_visit)``: the episodes of
         :func:`lactobiome.model.spectrum.episodes` and three booleans of shape (episode,).
     """
-    codes = c.mastitis_codes(ds)
-    c.window(ds, 1, last)  # unmeasurable past the horizon
-    ep = episodes(codes)
-    fever = np.zeros((codes.shape[0], codes.shape[1] + 1))
-    fever[:, 1:] = np.cumsum(c.panel(ds, "fever") > 0, axis=1)
+    _, ep, fever, febrile = _episodes_with_fever(ds, last)
     start = ep["onset_day"] - 1
     rows = ep["dyad_index"]
-    febrile = fever[rows, start + ep["duration_days"]] > fever[rows, start]
     visit = start + np.minimum(ep["duration_days"], CLINIC_VISIT_EPISODE_DAY)
     at_visit = fever[rows, visit] > fever[rows, visit - 1]
     return ep, ep["onset_day"] <= last, febrile, at_visit
