@@ -146,6 +146,8 @@ def test_an_unknown_strain_names_the_arm_and_its_intervention():
     (["trial", "no_such_trial"], "lactobiome: error: no_such_trial: neither a built-in trial"),
     (["trial", "hurtado2017", "--power", "20,fifty"], "lactobiome: error: --power: '20,fifty': expected whole"),
     (["trial", "hurtado2017", "--n-per-arm", "0"], "lactobiome: error: --n-per-arm: 0:"),
+    (["trial", "hurtado2017", "--parameters", "/nonexistent/p.csv"],
+     "lactobiome: error: /nonexistent/p.csv: no such parameter file"),
 ])
 def test_bad_command_lines_are_one_line_and_exit_2(args, message, capsys):
     assert main(args) == 2
@@ -240,3 +242,26 @@ def test_lb_trial_stays_the_function_after_the_trials_package_is_imported():
     import lactobiome.trials  # noqa: F401 (a submodule import binds its name on the package)
 
     assert callable(lb.trial) and lb.trial.__module__ == "lactobiome.api"
+
+
+def test_the_cli_runs_a_trial_with_a_given_parameter_table(tmp_path):
+    """``--parameters`` reaches the simulation: another table gives another culture result and digest."""
+    from importlib import resources
+
+    shipped_text = resources.files("lactobiome.data").joinpath("parameters.csv").read_text("utf-8")
+    lines = shipped_text.splitlines(keepends=True)
+    # fewer of the milk bacteria recovered as colonies (the prior's lower bound): the same
+    # women, lower day-8 counts
+    changed = [line.replace("obs_culture_recovery,0.5,", "obs_culture_recovery,0.2,", 1) for line in lines]
+    assert changed != lines
+    table = tmp_path / "parameters.csv"
+    table.write_text("".join(changed))
+    path = tmp_path / "small.yaml"
+    path.write_text(yaml.safe_dump(_design(n_per_arm=2)))
+    assert main(["trial", str(path), "--out", str(tmp_path / "shipped")]) == 0
+    assert main(["trial", str(path), "--parameters", str(table), "--out", str(tmp_path / "given")]) == 0
+    shipped, given = (yaml.safe_load((tmp_path / d / "trial.yaml").read_text()) for d in ("shipped", "given"))
+    assert shipped["parameter_table_sha256"] != given["parameter_table_sha256"]
+    arms = {d: pd.read_csv(tmp_path / d / "arms.tsv", sep="\t") for d in ("shipped", "given")}
+    culture = {d: a.loc[a["endpoint"] == "milk_bacteria_day8", "value"].to_numpy() for d, a in arms.items()}
+    assert (culture["given"] < culture["shipped"]).all()

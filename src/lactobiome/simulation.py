@@ -39,6 +39,10 @@ def prepare(scenario: Scenario, parameters: ParameterTable | None = None,
     return parameters, taxa
 
 
+ASSAY_PARAMETER_PREFIX = "obs_"
+"""Parameters of the observation models (sampling, culture, sequencing) are named with this prefix."""
+
+
 def run_attributes(scenario: Scenario, parameters: ParameterTable) -> dict[str, str]:
     """Attributes that say how a result was made."""
     return {
@@ -47,6 +51,11 @@ def run_attributes(scenario: Scenario, parameters: ParameterTable) -> dict[str, 
         "seed": str(scenario.cohort.seed),
         "lactobiome_version": __version__,
         "parameter_table_sha256": parameters.digest(),
+        # the observation models' values, so that an assay read later (observe, validate,
+        # trial endpoints) uses the table the result was made with, not the shipped one
+        "assay_parameters_yaml": yaml.safe_dump(
+            {name: float(parameters[name].value) for name in sorted(parameters)
+             if name.startswith(ASSAY_PARAMETER_PREFIX)}, sort_keys=True),
     }
 
 

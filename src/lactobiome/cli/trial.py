@@ -40,9 +40,13 @@ def _sizes(value: str | None) -> list[int] | None:
               help="Processes running the --power replicates in parallel (the curve is the same).")
 @click.option("--paired/--no-paired", default=True, show_default=True,
               help="Simulate every woman under every arm for the within-woman contrast (else only her own arm).")
+@click.option("--parameters", "parameters_path", type=click.Path(path_type=Path), default=None,
+              help="Parameter table to run the trial with (e.g. one written by `lactobiome calibrate`; "
+                   "default: shipped); the design's population overrides go on top.")
 @click.option("--progress/--no-progress", default=None, help="Progress bar (default: on a terminal only).")
 def trial(name: str | None, list_only: bool, out: Path | None, n_per_arm: int | None, seed: int | None,
-          power_sizes: str | None, replicates: int, workers: int, paired: bool, progress: bool | None) -> None:
+          power_sizes: str | None, replicates: int, workers: int, paired: bool, parameters_path: Path | None,
+          progress: bool | None) -> None:
     """Run the in-silico trial NAME (a built-in design or a trial YAML file).
 
     Prints the primary endpoint per arm (measured as the trial measured it, the model's truth
@@ -66,13 +70,17 @@ def trial(name: str | None, list_only: bool, out: Path | None, n_per_arm: int | 
         raise InputError(f"--replicates: {replicates}: needs 1 replicate or more")
     if workers < 1:
         raise InputError(f"--workers: {workers}: needs 1 process or more")
+    from lactobiome.model.parameters import load_parameters
     from lactobiome.trials.output import summary, write_outputs
     from lactobiome.trials.power import power_curve
     from lactobiome.trials.runner import run_trial
 
     design = load_trial(name)
-    run = run_trial(design, n_per_arm=n_per_arm, seed=seed, counterfactual=paired, progress=progress)
-    curve = (power_curve(design, sizes, replicates, seed=seed, progress=progress, workers=workers)
+    table = load_parameters(parameters_path) if parameters_path else None
+    run = run_trial(design, n_per_arm=n_per_arm, seed=seed, parameters=table, counterfactual=paired,
+                    progress=progress)
+    curve = (power_curve(design, sizes, replicates, seed=seed, parameters=table, progress=progress,
+                         workers=workers)
              if sizes else None)
     click.echo(summary(run, curve))
     if out is not None:

@@ -81,16 +81,23 @@ class Assay:
 
 
 def assay_parameter(ds: xr.Dataset, name: str, unit: str) -> float:
-    """A parameter of the assay: the result's scenario override if it has one, else the shipped value.
+    """A parameter of the assay: the result's scenario override if it has one, else the value of
+    the parameter table the result was made with (``assay_parameters_yaml``), else the shipped value.
 
     ``calibrate`` passes the values it tries as scenario overrides, which the result keeps in
-    its ``scenario_yaml`` attribute, so a fitted measurement parameter reaches the pipeline.
+    its ``scenario_yaml`` attribute, so a fitted measurement parameter reaches the pipeline;
+    ``simulate --parameters`` and ``trial --parameters`` record their table's assay values.
     """
     import yaml
 
     from lactobiome.model.parameters import load_parameters
 
     value = load_parameters().value(name, unit)
+    recorded = ds.attrs.get("assay_parameters_yaml")
+    if recorded:
+        table = yaml.safe_load(str(recorded)) or {}
+        if name in table:
+            value = float(table[name])
     text = ds.attrs.get("scenario_yaml")
     if text:
         overrides = (yaml.safe_load(str(text)) or {}).get("parameters") or {}
