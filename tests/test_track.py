@@ -294,7 +294,7 @@ def test_shallow_fresh_draw_keeps_its_source_with_lost_taxa_on() -> None:
     """Chance deficits at shallow depth must not be read as losses that cost the source share.
 
     Each sink is a fresh 5,000-read draw of one source community; the default fit (lost taxa
-    allowed, kept only when they beat the null test) must give that source the
+    allowed, kept only when they lower Unknown by ``lost_min_gain``) must give that source the
     sink, as the fit without lost taxa does.
     """
     rng = np.random.default_rng(21)
@@ -314,8 +314,9 @@ def test_lost_taxa_test_keeps_a_real_loss_and_not_chance_deficits() -> None:
 
     Sink 0 is source 0 with three abundant taxa gone (30,000 reads); sinks 1-6 are fresh
     5,000-read draws of one source each, with nothing lost, whose chance deficits still mark
-    taxa (the fit that keeps any drop, ``lost_test=False``, moves some of them). With the
-    test the lossy sink keeps its source and the others come out as the fit without lost taxa.
+    taxa (the fit that keeps any drop, ``lost_min_gain=0`` without the test, moves some of
+    them). With the test the lossy sink keeps its source and the others come out as the fit
+    without lost taxa.
     """
     rng = np.random.default_rng(5)
     prof = _communities(rng, 3)
@@ -330,8 +331,8 @@ def test_lost_taxa_test_keeps_a_real_loss_and_not_chance_deficits() -> None:
     sinks += [rng.multinomial(5000, prof[j]).astype(float) for j in (0, 1, 2, 0, 1, 2)]
     sources += [src] * 6
     counts, md = _frames(sinks, sources)
-    tested = to_wide(track(counts, md, bootstrap=0))
-    untested = to_wide(track(counts, md, bootstrap=0, lost_test=False))
+    tested = to_wide(track(counts, md, bootstrap=0, lost_test=True, lost_min_gain=0.0))
+    untested = to_wide(track(counts, md, bootstrap=0, lost_min_gain=0.0))
     off = to_wide(track(counts, md, bootstrap=0, max_loss=0.0))
     assert tested.loc["sink0", "Env0"] > 0.9
     assert tested.loc["sink0", "Unknown"] < off.loc["sink0", "Unknown"] - 0.05

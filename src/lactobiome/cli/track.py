@@ -81,9 +81,8 @@ def _setting(flag: str, default: float, help: str) -> Callable[[F], F]:
     "(taxa the sink lacks; 0: off).",
 )
 @_setting(
-    "--lost-min-gain", 0.0,
-    "Lost taxa are kept only if they lower the sink's Unknown share by at least this "
-    "and by more than in 19 sinks drawn from the fit with nothing lost.",
+    "--lost-min-gain", 0.25,
+    "Lost taxa are kept only if they lower the sink's Unknown share by at least this.",
 )
 @_setting(
     "--lost-below", 1.0,
