@@ -995,9 +995,9 @@ def _lost_taxa_test(
     pseudo-counts with the fit's weight of them, so the null has the source samples' noise
     as well as the sink's) and the fit without lost taxa's unknown profile (which keeps the
     reads it shares with the sources; the lost-taxa fit's unknown holds only what the
-    thinned sources leave and gave too narrow a null). The lost set stands only when the sink's drop exceeds every one of
-    ``LOST_NULL_DRAWS`` null drops; otherwise the sink's fit without lost taxa replaces it,
-    in place (``a_hat``, ``gu_hat``, ``g_hat``, ``lost_hat``; ``iters`` gains the test's
+    thinned sources leave and gave too narrow a null). The lost set stands only when the
+    sink's drop exceeds every one of ``LOST_NULL_DRAWS`` null drops; otherwise the sink's
+    fit without lost taxa replaces it, in place (``a_hat``, ``gu_hat``, ``g_hat``, ``lost_hat``; ``iters`` gains the test's
     fits on the data, ``conv`` becomes the kept fit's).
     """
     tested = [i for i, m in enumerate(lost_hat) if m.any()]
