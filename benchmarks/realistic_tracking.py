@@ -102,6 +102,8 @@ def main() -> int:
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--depths", type=int, nargs="+", default=[1000, 5000, 20000, 50000])
     parser.add_argument("--bootstrap", type=int, default=100)
+    parser.add_argument("--lost-test", action="store_true",
+                        help="lost taxa judged by track(lost_test=True, lost_min_gain=0) (round 7)")
     parser.add_argument("--methods", nargs="+", default=["lactobiome", "feast", "sourcetracker"],
                         choices=["lactobiome", "feast", "sourcetracker"])
     parser.add_argument("--bias-corrections", nargs="+", default=["bootstrap"], choices=["bootstrap", "analytic"],
@@ -143,6 +145,8 @@ def main() -> int:
                     warnings.simplefilter("ignore")
                     result = track(counts, metadata, bootstrap=args.bootstrap, seed=args.seed, method=method,
                                    bias_correction=correction, source_redraw=redraw,
+                                   **({"lost_test": True, "lost_min_gain": 0.0}
+                                      if args.lost_test and method == "lactobiome" else {}),
                                    **({"marginal": marginal, "unknown_world": uworld}
                                       if method == "lactobiome" else {}))
                 seconds = time.perf_counter() - start

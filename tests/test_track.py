@@ -309,6 +309,38 @@ def test_shallow_fresh_draw_keeps_its_source_with_lost_taxa_on() -> None:
         assert on.loc[f"sink{i}", f"Env{j}"] == pytest.approx(off.loc[f"sink{i}", f"Env{j}"], abs=1e-3)
 
 
+def test_lost_taxa_test_keeps_a_real_loss_and_not_chance_deficits() -> None:
+    """The null test keeps a lost set that a sink really has and drops one chance made.
+
+    Sink 0 is source 0 with three abundant taxa gone (30,000 reads); sinks 1-6 are fresh
+    5,000-read draws of one source each, with nothing lost, whose chance deficits still mark
+    taxa (the fit that keeps any drop, ``lost_min_gain=0`` without the test, moves some of
+    them). With the test the lossy sink keeps its source and the others come out as the fit
+    without lost taxa.
+    """
+    rng = np.random.default_rng(5)
+    prof = _communities(rng, 3)
+    thinned = prof[0].copy()
+    thinned[np.argsort(-thinned)[[1, 3, 4]]] = 0.0
+    thinned /= thinned.sum()
+    sinks = [rng.multinomial(30000, thinned).astype(float)]
+    sources = [np.array([rng.multinomial(30000, p) for p in prof], float)]
+    rng = np.random.default_rng(21)
+    prof = _communities(rng, 3)
+    src = np.array([rng.multinomial(5000, p) for p in prof], float)
+    sinks += [rng.multinomial(5000, prof[j]).astype(float) for j in (0, 1, 2, 0, 1, 2)]
+    sources += [src] * 6
+    counts, md = _frames(sinks, sources)
+    tested = to_wide(track(counts, md, bootstrap=0, lost_test=True, lost_min_gain=0.0))
+    untested = to_wide(track(counts, md, bootstrap=0, lost_min_gain=0.0))
+    off = to_wide(track(counts, md, bootstrap=0, max_loss=0.0))
+    assert tested.loc["sink0", "Env0"] > 0.9
+    assert tested.loc["sink0", "Unknown"] < off.loc["sink0", "Unknown"] - 0.05
+    chance = [f"sink{i}" for i in range(1, 7)]
+    assert np.abs(untested.loc[chance] - off.loc[chance]).to_numpy().max() > 1e-4
+    np.testing.assert_allclose(tested.loc[chance].to_numpy(), off.loc[chance].to_numpy(), atol=1e-9)
+
+
 def test_bad_lost_taxa_options_are_refused() -> None:
     rng = np.random.default_rng(2)
     prof = _communities(rng, 2)
