@@ -89,6 +89,21 @@ def _setting(flag: str, default: float, help: str) -> Callable[[F], F]:
     "A source taxon counts as lost when the sink holds fewer reads of it than this "
     "fraction of the source's expected contribution.",
 )
+@click.option(
+    "--marginal", default="unknown", show_default=True,
+    type=click.Choice(["unknown", "none"]),
+    help="unknown: integrate the unknown community out under its Dirichlet prior (default "
+    "since round 8 of docs/tracking.md); none: fit every community's profile (the default "
+    "before round 8).",
+)
+@click.option(
+    "--unknown-world", default="stiff", show_default=True,
+    type=click.Choice(["stiff", "fit", "free", "corrected"]),
+    help="Unknown community of the bias correction's bootstrap world with --marginal unknown: "
+    "stiff (default), a free-profile fit's with the sources at their samples; fit, the "
+    "integrated fit's; free, a free-profile fit's; corrected, that with its chance excess "
+    "removed (docs/tracking.md, rounds 5-6). Ignored with --marginal none.",
+)
 def track(
     table: Path,
     metadata: Path | None,
@@ -112,6 +127,8 @@ def track(
     max_loss: float,
     lost_below: float,
     lost_min_gain: float,
+    marginal: str,
+    unknown_world: str,
 ) -> None:
     """Estimate what share of each sink came from each source (and from an unknown source).
 
@@ -156,6 +173,8 @@ def track(
             max_loss=max_loss,
             lost_below=lost_below,
             lost_min_gain=lost_min_gain,
+            marginal=marginal,
+            unknown_world=unknown_world,
             progress=bar.update,
             counts_name=str(table),
             metadata_name=str(meta_path),

@@ -582,8 +582,8 @@ def track(
     method_options: Mapping[str, Any] | None = None,
     bias_correction: str = "bootstrap",
     source_redraw: str = "fitted",
-    marginal: str = "none",
-    unknown_world: str = "fit",
+    marginal: str = "unknown",
+    unknown_world: str = "stiff",
 ) -> pd.DataFrame:
     """Estimate, for every sink, the share contributed by each source and by an unknown source.
 
@@ -697,15 +697,16 @@ def track(
         docs/tracking.md, "Round 3".
     marginal
         Communities integrated out under their Dirichlet priors instead of fitted
-        (``MARGINALS``): ``"none"`` (default), ``"sources"`` (the seeding communities, about
-        their samples' posteriors), ``"unknown"`` (the unknown community, about the pooled
-        profile with ``prior_strength`` pseudo-reads) or ``"both"``. A read is then given to a
+        (``MARGINALS``): ``"unknown"`` (default since round 8: the unknown community, about
+        the pooled profile with ``prior_strength`` pseudo-reads), ``"none"`` (every community
+        fitted: the default before round 8), ``"sources"`` (the seeding communities, about
+        their samples' posteriors) or ``"both"``. A read is then given to an integrated
         community by its predictive probability with that read left out (docs/tracking.md,
-        "Round 4").
+        "Round 4" and "Round 8").
     unknown_world
         Unknown community of the bias correction's world (``UNKNOWN_WORLDS``; used when
         ``marginal`` integrates the unknown out and ``bias_correction`` is ``"bootstrap"``):
-        ``"fit"`` (default), the integrated fit's; ``"free"``, the unknown profile of a
+        ``"fit"``, the integrated fit's; ``"free"``, the unknown profile of a
         free-profile fit of the same sink (one fit more per sink), so the world holds the
         rare reads the integrated fit gives away and its replicates show that loss;
         ``"corrected"``, that free fit's unknown with its take of the sink's chance excess
@@ -713,7 +714,8 @@ def track(
         without the noise the integrated fit never took; ``"stiff"``, the unknown of a
         free-profile fit whose sources are their samples' own (no seeding draw,
         ``source_fidelity=0``), so the world also keeps the unknown's reads that flexible
-        source profiles bend towards (docs/tracking.md, "Round 6").
+        source profiles bend towards (default; docs/tracking.md, "Round 6" and "Round 8").
+        Ignored with ``marginal="none"``.
 
     Returns
     -------
