@@ -178,6 +178,29 @@ def test_cli_writes_long_and_wide(small_files: tuple[Path, Path], tmp_path: Path
         "milk", "skin", "Unknown"]
 
 
+def test_cli_marginal_options_reach_the_api(small_files: tuple[Path, Path], tmp_path: Path) -> None:
+    """The CLI's default is the API's (integrated unknown, world stiff) and ``--marginal none``
+    is the fitted unknown, the default before round 8; the two settings give different shares."""
+    from lactobiome.io.tables import read_counts, read_metadata
+
+    counts, meta = small_files
+    table, md = read_counts(counts, "auto"), read_metadata(meta)
+    got = {}
+    for name, extra in (("default", []), ("none", ["--marginal", "none"]),
+                        ("fit", ["--unknown-world", "fit"])):
+        out = tmp_path / f"{name}.tsv"
+        code, text = _run([str(counts), str(meta), "--out", str(out), "--bootstrap", "12", *extra])
+        assert code == 0, text
+        got[name] = pd.read_csv(out, sep="\t")
+    api = {"default": {}, "none": {"marginal": "none"}, "fit": {"unknown_world": "fit"}}
+    for name, options in api.items():
+        want = track(table, md, bootstrap=12, **options)
+        np.testing.assert_allclose(got[name]["proportion"], want["proportion"], atol=1e-5)
+    assert np.abs(got["default"]["proportion"] - got["none"]["proportion"]).max() > 1e-4
+    code, _ = _run([str(counts), str(meta), "--out", str(tmp_path / "x.tsv"), "--marginal", "both"])
+    assert code != 0
+
+
 BAD_INPUTS = {
     "negative": ("taxon\tsink\tsa\tsb\nt0\t5\t-1\t3\nt1\t2\t2\t2\n", None, "negative"),
     "nan": ("taxon\tsink\tsa\tsb\nt0\t5\t\t3\nt1\t2\t2\t2\n", None, "line 2"),
