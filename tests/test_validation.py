@@ -618,3 +618,15 @@ def test_asymptomatic_sample_reads_one_calm_day_per_breastfed_dyad() -> None:
                     n_boot=0).value
     # the three breastfed samples are 1e4, 1e5 and 1e3 whatever day is drawn
     assert value == pytest.approx(float(np.percentile([4.0, 5.0, 3.0], 95)))
+
+
+def test_saint_reading_weighs_each_exclusively_breastfed_mother_once_on_day_14_or_28() -> None:
+    ds = tiny()
+    # intake rising 10 mL/day in dyads 0 and 1 (the exclusively breastfed), flat elsewhere
+    volume = ds["milk_volume_ml"].values.copy()
+    volume[:2] = 500.0 + 10.0 * np.arange(1, DAYS + 1)
+    ds["milk_volume_ml"] = (("dyad", "day"), volume)
+    # dyad 0 weighed on day 14 (640 mL), dyad 1 on day 28 (780 mL); the mean of the two readings
+    assert measure(ds, "milk_volume_days14_28").value == pytest.approx((640.0 + 780.0) / 2)
+    # dyad 2 (breast-milk share 0.8) is not exclusively breastfed and is not weighed
+    assert measure(ds, "milk_volume_days14_28").n == 2
