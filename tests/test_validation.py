@@ -14,6 +14,7 @@ import xarray as xr
 from lactobiome.cli import main
 from lactobiome.errors import InputError
 from lactobiome.model.parameters import load_parameters
+from lactobiome.validation.measures.milk_cells import one_sample_per_dyad
 from lactobiome.validation import (
     BEYOND_HORIZON,
     MEASURES,
@@ -630,3 +631,27 @@ def test_saint_reading_weighs_each_exclusively_breastfed_mother_once_on_day_14_o
     assert measure(ds, "milk_volume_days14_28").value == pytest.approx((640.0 + 780.0) / 2)
     # dyad 2 (breast-milk share 0.8) is not exclusively breastfed and is not weighed
     assert measure(ds, "milk_volume_days14_28").n == 2
+
+
+def test_hassiotou_readings_take_one_sample_per_dyad_on_an_eligible_day() -> None:
+    ds = tiny()
+    leuco = ds["leucocyte_fraction"].values.copy()
+    # healthy mature milk: 0.005, 0.01 and 0.03 in the breastfed dyads 0-2; dyad 1's inflamed days carry 0.5
+    for d, value in enumerate([0.005, 0.01, 0.03]):
+        leuco[d, 29:] = value
+    leuco[1, 59:61] = leuco[1, 99:101] = 0.5
+    # clinical mastitis days: 0.9 in dyad 0 (bacterial), 0.8 in dyad 1 (inflammatory), 0.7 in dyad 2
+    leuco[0, 9:14], leuco[2, 19:22] = 0.9, 0.7
+    leuco[1, 59:61] = leuco[1, 99:101] = 0.8
+    ds["leucocyte_fraction"] = (("dyad", "day"), leuco)
+    healthy = measure(ds, "leucocyte_fraction_mature_sample")
+    # an inflamed day is never sampled as healthy milk; dyad 3 (no breast milk) is not sampled
+    assert healthy.value == pytest.approx(0.01) and healthy.n == 3
+    sick = measure(ds, "leucocyte_fraction_mastitis_sample")
+    # inflammatory as well as bacterial episodes count; dyad 3's ductal narrowing is not an episode
+    assert sick.value == pytest.approx(0.8) and sick.n == 3
+    # a dyad's sample is one of its own eligible days
+    values = np.arange(12, dtype=np.float64).reshape(2, 6)
+    eligible = np.array([[False, True, False, True, False, False], [False] * 6])
+    got, sampled = one_sample_per_dyad(values, eligible, seed=3)
+    assert got[0] in (1.0, 3.0) and math.isnan(got[1]) and sampled.tolist() == [True, False]

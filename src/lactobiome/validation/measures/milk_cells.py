@@ -49,6 +49,60 @@ def _leucocyte_peak(ds: xr.Dataset) -> Sample:
     return Sample(per[np.isfinite(per)], nanmedian)
 
 
+HASSIOTOU_SAMPLE_SEED = 17
+"""Seed of the draw of each dyad's one sampling day in the Hassiotou 2013 readings (C01b, C01c; fixed,
+so the measurement is reproducible)."""
+
+
+def one_sample_per_dyad(values: np.ndarray, eligible: np.ndarray, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """One value per dyad, on a day drawn uniformly from its ``eligible`` days.
+
+    Parameters
+    ----------
+    values, eligible
+        (dyad, day) panel and the boolean mask of the days a sample may be taken on.
+    seed
+        Seed of the draw.
+
+    Returns
+    -------
+    tuple of numpy.ndarray
+        The sampled value of each dyad (NaN where it has no eligible day) and whether it was sampled.
+    """
+    rng = np.random.default_rng(seed)
+    # a uniform key per dyad-day; the eligible day with the largest key is the dyad's sampling day
+    key = np.where(eligible, rng.random(values.shape), -1.0)
+    day = np.argmax(key, axis=1)
+    sampled = eligible.any(axis=1)
+    return np.where(sampled, values[np.arange(values.shape[0]), day], np.nan), sampled
+
+
+@register("leucocyte_fraction_mature_sample",
+          "median over breastfed dyads of the leucocyte share of one milk sample per dyad, taken on a day drawn "
+          "from its days 30-182 with no mastitis-spectrum state (Hassiotou 2013: single samples of healthy "
+          "dyads' mature milk, CD45+ cells of all cells by flow cytometry)",
+          needs=("leucocyte_fraction", *c.BREASTFED_NEEDS, *c.HEALTHY_NEEDS))
+def _leucocyte_mature_sample(ds: xr.Dataset) -> Sample:
+    window = c.window(ds, 30, 182)
+    eligible = c.healthy(ds)[:, window]
+    values, sampled = one_sample_per_dyad(c.panel(ds, "leucocyte_fraction")[:, window], eligible,
+                                          HASSIOTOU_SAMPLE_SEED)
+    per = values[sampled & c.breastfed(ds)]
+    return Sample(per[np.isfinite(per)], nanmedian)
+
+
+@register("leucocyte_fraction_mastitis_sample",
+          "median over dyads with a mastitis episode of the leucocyte share of one milk sample per dyad, taken on "
+          "a day drawn from its days in inflammatory or bacterial mastitis, phlegmon or abscess (Hassiotou 2013: "
+          "one sample while the mother had clinical mastitis, not the episode's peak)",
+          needs=("leucocyte_fraction", "mastitis_state"))
+def _leucocyte_mastitis_sample(ds: xr.Dataset) -> Sample:
+    values, sampled = one_sample_per_dyad(c.panel(ds, "leucocyte_fraction"), INFLAMED[c.mastitis_codes(ds)],
+                                          HASSIOTOU_SAMPLE_SEED)
+    per = values[sampled]
+    return Sample(per[np.isfinite(per)], nanmedian)
+
+
 def _leucocytes_per_ml(first: int, last: int, only_healthy: bool) -> Callable[[xr.Dataset], Sample]:
     def function(ds: xr.Dataset) -> Sample:
         values = c.log10(c.panel(ds, "somatic_cells_per_ml") * c.panel(ds, "leucocyte_fraction"))
