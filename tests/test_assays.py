@@ -12,6 +12,7 @@ from lactobiome.model.parameters import load_parameters
 from lactobiome.validation import load_targets, run_cohort, to_markdown, validate_dataset
 from lactobiome.validation.assays import (
     ASSAYS,
+    amplicon_read_shares,
     culture_reading,
     microscopy_cells_per_ml,
     qpcr_cells_per_ml,
@@ -106,9 +107,10 @@ def test_assay_without_a_reading_or_beyond_the_horizon_says_so(cohort: xr.Datase
 
 
 def test_validate_reports_assay_values_beside_the_truth(cohort: xr.Dataset) -> None:
-    ids = ("A03", "A04", "C03", "C04", "C05")
+    ids = ("A03", "A04", "C03", "C04", "C05", "A13a")
     targets = [t for t in load_targets() if t.id in ids]
-    assert {t.measured_by for t in targets} == {"schwab2019/qpcr", "microscopy/morphology", "culture/plate"}
+    assert {t.measured_by for t in targets} == {"schwab2019/qpcr", "microscopy/morphology", "culture/plate",
+                                                "biagi2017/16s"}
     table = validate_dataset(cohort, targets, n_boot=20, seed=1)
     rows = table.set_index("id")
     for tid in ("C03", "C04", "C05"):
@@ -119,6 +121,8 @@ def test_validate_reports_assay_values_beside_the_truth(cohort: xr.Dataset) -> N
     # the same milk: qPCR (live, dead and kit DNA) above the culture count (the live culturable cells)
     assert rows.loc["A03", "model"] > rows.loc["A04", "model"]
     assert rows.loc["A03", "truth_value"] == rows.loc["A04", "truth_value"]
+    # 16S reads of the same milk: the kit's reads dilute the streptococci below their true share
+    assert rows.loc["A13a", "model"] < rows.loc["A13a", "truth_value"]
     md = to_markdown(table)
     section = md[md.index("## Measured as the study measured it"):]
     assert "Assay pipelines count what the study's laboratory counted" in section
@@ -144,3 +148,28 @@ def test_early_healthy_milk_culture_sits_inside_the_published_range_of_healthy_m
     assert low < piped.value < high
     # the culture counts colonies of live culturable cells only: never above the live load
     assert piped.value < measure(cohort, "milk_bacteria_healthy_early", 0).value
+
+
+def test_amplicon_reads_weigh_genomes_by_16s_copies_and_dilute_low_biomass_milk_with_kit_dna() -> None:
+    # taxa: a streptococcus (5 copies), a bifidobacterium (3 copies), a kit contaminant (2 copies)
+    live = np.array([[600.0, 400.0, 0.0], [6.0, 4.0, 0.0]])
+    copies, kit = np.array([5.0, 3.0, 2.0]), np.array([False, False, True])
+    clean = amplicon_read_shares(live, copies, kit, dead_per_live=0.0, kit_cells=0.0, sample_ml=1.0)
+    # 600 x 5 against 400 x 3 genomes' reads, in both dyads alike
+    assert clean[:, 0] == pytest.approx([3000.0 / 4200.0] * 2)
+    shares = amplicon_read_shares(live, copies, kit, dead_per_live=0.0, kit_cells=100.0, sample_ml=1.0)
+    assert shares.sum(axis=1) == pytest.approx([1.0, 1.0])
+    # the same kit background is a larger share of the poorer extract
+    assert shares[1, 2] > shares[0, 2] > 0.0
+    # the dead cells' DNA raises the biomass and so shrinks the kit's share
+    dead = amplicon_read_shares(live, copies, kit, dead_per_live=35.0, kit_cells=100.0, sample_ml=1.0)
+    assert dead[0, 2] < shares[0, 2] and dead[1, 2] < shares[1, 2]
+    # an extract with no DNA has no shares
+    assert np.isnan(amplicon_read_shares(np.zeros((1, 3)), copies, kit, 0.0, 0.0, 1.0)).all()
+
+
+def test_biagi_reading_sits_below_the_truth_by_the_kit_reads_and_copy_numbers(cohort: xr.Dataset) -> None:
+    truth = measure(cohort, "milk_streptococcaceae_d30").value
+    read = run_assay(cohort, "biagi2017/16s", "milk_streptococcaceae_d30").value
+    # kit DNA takes reads from every milk taxon; the reading stays a share
+    assert 0.0 < read < truth

@@ -46,6 +46,16 @@ staphylococci (all culturable) and the live total; the culturable share of the o
 that of the dyad's recorded milk sample nearest the diagnosis day (the only days whose taxa
 are known).
 
+``biagi2017/16s`` (A13a, A13b, A13c): family shares of milk 16S amplicon reads, as Biagi et al.
+(Front Microbiol 2017;8:1214) sequenced the milk of 36 mothers. The reads come from the DNA
+extracted from ``obs_milk_sample_ml`` of milk: the live cells' and that of the dead cells still in
+milk (``obs_milk_dead_per_live_cell``, the same DNA the qPCR pipeline counts), and the kit's own
+background (``obs_kit_contaminant_cells``, an even mix of the catalogue's kit contaminants, the
+mean of the observation model's per-extraction profile); each genome gives reads in proportion to
+its 16S copy number (the catalogue's ``copies_16s``). The expected read shares are read (no
+sequencing noise: a mean over dyads does not move with it), aggregated as the truth is: the mean
+over breastfed dyads on the recorded day nearest day 30.
+
 The pipelines read their ``obs_*`` values from the scenario the result was simulated with
 (its ``parameters`` overrides, which ``calibrate`` sets) over the shipped table.
 """
@@ -61,9 +71,12 @@ import xarray as xr
 
 from lactobiome.validation.measures import _common as c
 from lactobiome.validation.measures.registry import Unmeasurable
-from lactobiome.validation.statistics import Measurement, Sample, bootstrap, nanmedian
+from lactobiome.validation.statistics import Measurement, Sample, bootstrap, nanmean, nanmedian
 
-__all__ = ["ASSAYS", "Assay", "assay_parameter", "culture_reading", "microscopy_cells_per_ml", "qpcr_cells_per_ml", "run_assay"]
+__all__ = [
+    "ASSAYS", "Assay", "amplicon_read_shares", "assay_parameter", "culture_reading", "microscopy_cells_per_ml",
+    "qpcr_cells_per_ml", "run_assay",
+]
 
 Reading = Callable[[xr.Dataset, int], Sample]
 """An assay's reading of one measurement: (result, seed) -> per-dyad sample."""
@@ -157,6 +170,76 @@ def qpcr_cells_per_ml(
     extracted = live * (1.0 + dead_per_live) * sample_ml + kit_cells
     noise = 10.0 ** (sd_log10 * rng.standard_normal(live.shape))
     return extracted / sample_ml * noise
+
+
+def amplicon_read_shares(
+    live_per_ml: np.ndarray,
+    copies_16s: np.ndarray,
+    contaminant: np.ndarray,
+    dead_per_live: float,
+    kit_cells: float,
+    sample_ml: float,
+) -> np.ndarray:
+    """Expected share of 16S amplicon reads of each taxon in one milk extract per dyad.
+
+    Parameters
+    ----------
+    live_per_ml
+        Live cells per mL of each taxon, shape (dyad, taxon).
+    copies_16s
+        16S rRNA gene copies per genome of each taxon, shape (taxon,).
+    contaminant
+        Boolean mask over taxa of the kit contaminants (the background is an even mix of them).
+    dead_per_live
+        Dead cells whose DNA is still in the milk, per live cell (every taxon alike).
+    kit_cells
+        Bacterial DNA of the extraction reagents, cell equivalents per extraction.
+    sample_ml
+        Milk extracted, mL.
+
+    Returns
+    -------
+    numpy.ndarray
+        Read shares, shape (dyad, taxon), each row summing to 1 (NaN for an extract with no DNA).
+    """
+    live = np.asarray(live_per_ml, dtype=np.float64)
+    mask = np.asarray(contaminant, dtype=bool)
+    kit = np.where(mask, kit_cells / max(int(mask.sum()), 1), 0.0)
+    genomes = live * (1.0 + dead_per_live) * sample_ml + kit[None, :]
+    reads = genomes * np.asarray(copies_16s, dtype=np.float64)[None, :]
+    total = reads.sum(axis=1, keepdims=True)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.where(total > 0.0, reads / total, np.nan)
+
+
+def _amplicon_family(family: str, day: int) -> Reading:
+    def reading(ds: xr.Dataset, seed: int) -> Sample:
+        from lactobiome.model.taxa import load_taxa
+
+        taxa = load_taxa()
+        names = [str(t) for t in ds["taxon"].values]
+        rows = [taxa.index(t) for t in names]
+        recorded = c.recorded_day(ds, day)
+        cells = np.asarray(c.cells(ds, "milk", recorded).values, dtype=np.float64)
+        total = cells.sum(axis=1, keepdims=True)
+        # the day's live load per mL shared out by the recorded composition of the ductal pool
+        index = int(np.flatnonzero(c.days(ds) == recorded)[0])
+        load = c.panel(ds, "milk_bacteria_per_ml")[:, index][:, None]
+        with np.errstate(invalid="ignore", divide="ignore"):
+            live = np.where(total > 0.0, cells / total, 0.0) * load
+        shares = amplicon_read_shares(
+            live,
+            np.asarray(taxa["copies_16s"], dtype=np.float64)[rows],
+            np.asarray(taxa["contaminant"], dtype=bool)[rows],
+            assay_parameter(ds, "obs_milk_dead_per_live_cell", "1"),
+            assay_parameter(ds, "obs_kit_contaminant_cells", "cells"),
+            assay_parameter(ds, "obs_milk_sample_ml", "mL"),
+        )
+        in_family = np.asarray(ds["family"].values).astype(str) == family
+        per = np.where(total[:, 0] > 0.0, shares[:, in_family].sum(axis=1), np.nan)[c.breastfed(ds)]
+        return Sample(per[np.isfinite(per)], nanmean)
+
+    return reading
 
 
 def _microscopy(first: int, last: int, only_healthy: bool) -> Reading:
@@ -327,6 +410,15 @@ ASSAYS: dict[str, Assay] = {
             "milk_bacteria_healthy_early": _culture(3, 14),
             "milk_bacteria_mastitis": _culture_at_diagnosis(staphylococci_only=False),
             "milk_staphylococci_mastitis": _culture_at_diagnosis(staphylococci_only=True),
+        },
+    ),
+    "biagi2017/16s": Assay(
+        description="16S amplicon reads of milk DNA (live and dead cells, kit background, 16S copy numbers), "
+                    "family share of reads",
+        readings={
+            "milk_streptococcaceae_d30": _amplicon_family("Streptococcaceae", 30),
+            "milk_bifidobacteriaceae_d30": _amplicon_family("Bifidobacteriaceae", 30),
+            "milk_staphylococcaceae_d30": _amplicon_family("Staphylococcaceae", 30),
         },
     ),
     "schwab2019/qpcr": Assay(
