@@ -107,10 +107,10 @@ def test_assay_without_a_reading_or_beyond_the_horizon_says_so(cohort: xr.Datase
 
 
 def test_validate_reports_assay_values_beside_the_truth(cohort: xr.Dataset) -> None:
-    ids = ("A03", "A04", "C03", "C04", "C05", "A13a")
+    ids = ("A03", "A04", "C03", "C04", "C05", "A13a", "A11")
     targets = [t for t in load_targets() if t.id in ids]
     assert {t.measured_by for t in targets} == {"schwab2019/qpcr", "microscopy/morphology", "culture/plate",
-                                                "biagi2017/16s"}
+                                                "biagi2017/16s", "williams2019/16s"}
     table = validate_dataset(cohort, targets, n_boot=20, seed=1)
     rows = table.set_index("id")
     for tid in ("C03", "C04", "C05"):
@@ -123,6 +123,7 @@ def test_validate_reports_assay_values_beside_the_truth(cohort: xr.Dataset) -> N
     assert rows.loc["A03", "truth_value"] == rows.loc["A04", "truth_value"]
     # 16S reads of the same milk: the kit's reads dilute the streptococci below their true share
     assert rows.loc["A13a", "model"] < rows.loc["A13a", "truth_value"]
+    assert 0.0 < rows.loc["A11", "model"] < rows.loc["A11", "truth_value"]
     md = to_markdown(table)
     section = md[md.index("## Measured as the study measured it"):]
     assert "Assay pipelines count what the study's laboratory counted" in section

@@ -46,15 +46,18 @@ staphylococci (all culturable) and the live total; the culturable share of the o
 that of the dyad's recorded milk sample nearest the diagnosis day (the only days whose taxa
 are known).
 
-``biagi2017/16s`` (A13a, A13b, A13c): family shares of milk 16S amplicon reads, as Biagi et al.
-(Front Microbiol 2017;8:1214) sequenced the milk of 36 mothers. The reads come from the DNA
+``biagi2017/16s`` (A13a, A13b, A13c) and ``williams2019/16s`` (A11): taxon shares of milk 16S
+amplicon reads, as Biagi et al. (Front Microbiol 2017;8:1214) sequenced the milk of 36 mothers and
+Williams et al. (J Nutr 2019) that of 21. The reads come from the DNA
 extracted from ``obs_milk_sample_ml`` of milk: the live cells' and that of the dead cells still in
 milk (``obs_milk_dead_per_live_cell``, the same DNA the qPCR pipeline counts), and the kit's own
 background (``obs_kit_contaminant_cells``, an even mix of the catalogue's kit contaminants, the
 mean of the observation model's per-extraction profile); each genome gives reads in proportion to
 its 16S copy number (the catalogue's ``copies_16s``). The expected read shares are read (no
-sequencing noise: a mean over dyads does not move with it), aggregated as the truth is: the mean
-over breastfed dyads on the recorded day nearest day 30.
+sequencing noise: a mean over dyads does not move with it), aggregated as the truth is: for Biagi
+the family's share, mean over breastfed dyads on the recorded day nearest day 30; for Williams
+(nine visits from day 2 to 6 months) the Streptococcus share of each
+visit weighted by the milk samples sequenced at it.
 
 The pipelines read their ``obs_*`` values from the scenario the result was simulated with
 (its ``parameters`` overrides, which ``calibrate`` sets) over the shipped table.
@@ -212,34 +215,60 @@ def amplicon_read_shares(
         return np.where(total > 0.0, reads / total, np.nan)
 
 
+def _milk_read_shares(ds: xr.Dataset, day: int) -> tuple[np.ndarray, np.ndarray]:
+    """Expected 16S read shares of each taxon in each dyad's milk on recorded ``day``.
+
+    Returns the (dyad, taxon) shares and whether the dyad's milk held any cell that day.
+    """
+    from lactobiome.model.taxa import load_taxa
+
+    taxa = load_taxa()
+    rows = [taxa.index(str(t)) for t in ds["taxon"].values]
+    cells = np.asarray(c.cells(ds, "milk", day).values, dtype=np.float64)
+    total = cells.sum(axis=1, keepdims=True)
+    # the day's live load per mL shared out by the recorded composition of the ductal pool
+    index = int(np.flatnonzero(c.days(ds) == day)[0])
+    load = c.panel(ds, "milk_bacteria_per_ml")[:, index][:, None]
+    with np.errstate(invalid="ignore", divide="ignore"):
+        live = np.where(total > 0.0, cells / total, 0.0) * load
+    shares = amplicon_read_shares(
+        live,
+        np.asarray(taxa["copies_16s"], dtype=np.float64)[rows],
+        np.asarray(taxa["contaminant"], dtype=bool)[rows],
+        assay_parameter(ds, "obs_milk_dead_per_live_cell", "1"),
+        assay_parameter(ds, "obs_kit_contaminant_cells", "cells"),
+        assay_parameter(ds, "obs_milk_sample_ml", "mL"),
+    )
+    return shares, total[:, 0] > 0.0
+
+
 def _amplicon_family(family: str, day: int) -> Reading:
     def reading(ds: xr.Dataset, seed: int) -> Sample:
-        from lactobiome.model.taxa import load_taxa
-
-        taxa = load_taxa()
-        names = [str(t) for t in ds["taxon"].values]
-        rows = [taxa.index(t) for t in names]
-        recorded = c.recorded_day(ds, day)
-        cells = np.asarray(c.cells(ds, "milk", recorded).values, dtype=np.float64)
-        total = cells.sum(axis=1, keepdims=True)
-        # the day's live load per mL shared out by the recorded composition of the ductal pool
-        index = int(np.flatnonzero(c.days(ds) == recorded)[0])
-        load = c.panel(ds, "milk_bacteria_per_ml")[:, index][:, None]
-        with np.errstate(invalid="ignore", divide="ignore"):
-            live = np.where(total > 0.0, cells / total, 0.0) * load
-        shares = amplicon_read_shares(
-            live,
-            np.asarray(taxa["copies_16s"], dtype=np.float64)[rows],
-            np.asarray(taxa["contaminant"], dtype=bool)[rows],
-            assay_parameter(ds, "obs_milk_dead_per_live_cell", "1"),
-            assay_parameter(ds, "obs_kit_contaminant_cells", "cells"),
-            assay_parameter(ds, "obs_milk_sample_ml", "mL"),
-        )
+        shares, present = _milk_read_shares(ds, c.recorded_day(ds, day))
         in_family = np.asarray(ds["family"].values).astype(str) == family
-        per = np.where(total[:, 0] > 0.0, shares[:, in_family].sum(axis=1), np.nan)[c.breastfed(ds)]
+        per = np.where(present, shares[:, in_family].sum(axis=1), np.nan)[c.breastfed(ds)]
         return Sample(per[np.isfinite(per)], nanmean)
 
     return reading
+
+
+def _amplicon_streptococcus_williams(ds: xr.Dataset, seed: int) -> Sample:
+    """Williams 2019's Streptococcus share of milk reads over its nine visits (A11), as the truth's measure."""
+    from lactobiome.validation.measures.milk_microbiome import WILLIAMS_2019_MILK_SAMPLES
+
+    recorded = {int(d) for d in ds["sample_day"].values}
+    missing = sorted(set(WILLIAMS_2019_MILK_SAMPLES) - recorded)
+    if missing:
+        raise Unmeasurable(f"days {', '.join(map(str, missing))} are not recorded")
+    streptococcus = np.asarray(ds["genus"].values).astype(str) == "Streptococcus"
+    columns = []
+    for day in WILLIAMS_2019_MILK_SAMPLES:
+        shares, present = _milk_read_shares(ds, day)
+        columns.append(np.where(present, shares[:, streptococcus].sum(axis=1), np.nan))
+    weights = np.array(list(WILLIAMS_2019_MILK_SAMPLES.values()), dtype=np.float64)
+    per = (np.column_stack(columns) * weights).sum(axis=1) / weights.sum()
+    per = per[c.breastfed(ds)]
+    return Sample(per[np.isfinite(per)], nanmean)
 
 
 def _microscopy(first: int, last: int, only_healthy: bool) -> Reading:
@@ -420,6 +449,11 @@ ASSAYS: dict[str, Assay] = {
             "milk_bifidobacteriaceae_d30": _amplicon_family("Bifidobacteriaceae", 30),
             "milk_staphylococcaceae_d30": _amplicon_family("Staphylococcaceae", 30),
         },
+    ),
+    "williams2019/16s": Assay(
+        description="16S amplicon reads of milk DNA (live and dead cells, kit background, 16S copy numbers), "
+                    "Streptococcus share of reads over Williams 2019's nine visits",
+        readings={"milk_streptococcus_share": _amplicon_streptococcus_williams},
     ),
     "schwab2019/qpcr": Assay(
         description="16S qPCR of 1 mL of milk reported as cells/mL (DNA of live and dead cells and of the "
