@@ -14,7 +14,6 @@ import xarray as xr
 from lactobiome.cli import main
 from lactobiome.errors import InputError
 from lactobiome.model.parameters import load_parameters
-from lactobiome.validation.measures.milk_cells import one_sample_per_dyad
 from lactobiome.validation import (
     BEYOND_HORIZON,
     MEASURES,
@@ -33,6 +32,7 @@ from lactobiome.validation import (
     verdict,
     write_parameter_table,
 )
+from lactobiome.validation.measures.milk_cells import one_sample_per_dyad
 
 SITES = ["maternal_gut", "maternal_mouth", "breast_stroma", "milk", "areolar_skin", "infant_mouth", "infant_gut"]
 ORIGINS = SITES + ["resident", "birth", "environment", "probiotic"]

@@ -74,7 +74,7 @@ def one_sample_per_dyad(values: np.ndarray, eligible: np.ndarray, seed: int) -> 
     key = np.where(eligible, rng.random(values.shape), -1.0)
     day = np.argmax(key, axis=1)
     sampled = eligible.any(axis=1)
-    return np.where(sampled, values[np.arange(values.shape[0]), day], np.nan), sampled
+    return np.where(sampled, values[np.arange(values.shape[0]), day], np.nan), np.asarray(sampled, dtype=bool)
 
 
 @register("leucocyte_fraction_mature_sample",
