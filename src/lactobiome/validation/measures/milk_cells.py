@@ -11,7 +11,7 @@ from collections.abc import Callable
 import numpy as np
 import xarray as xr
 
-from lactobiome.model.spectrum import BACTERIAL, INFLAMED, episode_onsets
+from lactobiome.model.spectrum import INFLAMED, episode_onsets
 from lactobiome.validation.measures import _common as c
 from lactobiome.validation.measures.registry import Registrar, Unmeasurable
 from lactobiome.validation.statistics import Sample, nanmedian, odds_ratio, percentile_95
@@ -31,7 +31,6 @@ def _share_window(name: str, first: int, last: int, only_healthy: bool) -> Calla
 
 for _key, _name, _what, _first, _last, _healthy in (
         ("leucocyte_fraction_colostrum", "leucocyte_fraction", "leucocyte", 1, 3, False),
-        ("leucocyte_fraction_mature", "leucocyte_fraction", "leucocyte", 30, 182, True),
         ("epithelial_fraction_colostrum", "epithelial_fraction", "epithelial", 1, 3, False),
         ("epithelial_fraction_mature", "epithelial_fraction", "epithelial", 30, 182, True)):
     _when = (f" on days {_first}-{_last} with no mastitis-spectrum state" if _healthy
@@ -39,14 +38,6 @@ for _key, _name, _what, _first, _last, _healthy in (
     register(_key, f"median over breastfed dyads of the mean {_what} share of milk cells{_when}",
              needs=(_name, *c.BREASTFED_NEEDS, *(c.HEALTHY_NEEDS if _healthy else ())))(
         _share_window(_name, _first, _last, _healthy))
-
-
-@register("leucocyte_fraction_mastitis_peak",
-          "median over dyads with bacterial mastitis of the dyad's peak leucocyte share on days in bacterial "
-          "mastitis, phlegmon or abscess", needs=("leucocyte_fraction", "mastitis_state"))
-def _leucocyte_peak(ds: xr.Dataset) -> Sample:
-    per = c.per_dyad(c.panel(ds, "leucocyte_fraction"), BACTERIAL[c.mastitis_codes(ds)], "max")
-    return Sample(per[np.isfinite(per)], nanmedian)
 
 
 HASSIOTOU_SAMPLE_SEED = 17
