@@ -113,7 +113,7 @@ def main() -> int:
                              "the same mixtures")
     parser.add_argument("--marginals", nargs="+", default=["none"], choices=["none", "sources", "unknown", "both"],
                         help="communities the default engine integrates out, each run on the same mixtures")
-    parser.add_argument("--unknown-worlds", nargs="+", default=["fit"], choices=["fit", "free", "corrected", "stiff"],
+    parser.add_argument("--unknown-worlds", nargs="+", default=["fit"], choices=["fit", "free", "corrected", "stiff", "community"],
                         help="unknown community of the bias correction's world (with --marginals unknown/both)")
     args = parser.parse_args()
     if not DATA.exists():

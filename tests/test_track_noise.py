@@ -409,7 +409,7 @@ def test_integrated_unknown_step_is_the_left_out_e_step() -> None:
     out, Z, R = np.empty_like(theta), np.zeros((K + 1, T)), np.zeros(K + 1)
     strength = 1.0
     _em_step(x, Y, B, depth, bsum, weight, 5.0, True, 0.0, np.zeros((K, T), dtype=np.bool_), 2, prior,
-             strength, theta, out, Z, R)
+             strength, 0.0, theta, out, Z, R)
     n = x.sum()
     q = a[:K] @ G + a[K] * gu
     share = a[K] * gu / q
