@@ -78,6 +78,9 @@ class _Problem:
     groups: dict[str, list[int]] = field(default_factory=dict)  # Env -> rows, for resampling
     pseudo: np.ndarray = field(default_factory=lambda: np.zeros((0, 0)))  # prior pseudo-counts, as Y
     tau: np.ndarray = field(default_factory=lambda: np.zeros(0))  # seeding draw size per row, reads
+    # pooled profile of the analysis' other samples (not this sink nor its sources), over active
+    # taxa: the population an unseen community of this sink is drawn from (world "community")
+    others: np.ndarray = field(default_factory=lambda: np.zeros(0))
 
 
 def unseen_mass(y: np.ndarray) -> float:
@@ -453,6 +456,7 @@ def _build_problems(
     with np.errstate(invalid="ignore", divide="ignore"):
         rel = np.where(depth > 0, X / np.where(depth > 0, depth, 1.0), 0.0)
     pool = rel.mean(axis=1)
+    pool_sum = rel.sum(axis=1)
     sinks = meta.index[meta["SourceSink"] == "Sink"]
     sources = meta[meta["SourceSink"] == "Source"]
     # a source sample with no reads (a failed low-biomass library) cannot describe its source:
@@ -482,6 +486,10 @@ def _build_problems(
         active = (x_full > 0) | (Y_full > 0).any(axis=0)
         prior = pool[active]
         prior = prior / prior.sum()
+        rest = X.shape[1] - len(srcs) - 1
+        others = (pool_sum - rel[:, [col[k] for k in [*srcs, s]]].sum(axis=1))[active] if rest > 0 else prior
+        others = np.maximum(others, 0.0)
+        others = others / others.sum() if others.sum() > 0 else prior
         envs = [str(sources.loc[k, "Env"]) for k in srcs]
         labels = list(srcs) if by_sample else envs
         groups: dict[str, list[int]] = {}
@@ -496,6 +504,7 @@ def _build_problems(
                 labels=labels,
                 prior=prior,
                 groups=groups,
+                others=others,
             )
         )
     return problems
@@ -943,7 +952,9 @@ def track(
                 options._replace(marginal=options.marginal & 1, adapt_lost=not tested_lost,
                                  unknown_pseudo=pseudo_u),
                 lost0=[m.copy() for m in lost_hat] if tested_lost else None,
-                priors=[p.prior for p in problems],
+                # the community prior is centred on the study's other communities: the unknown
+                # is by definition none of this sink's own sources
+                priors=[p.others if unknown_world == "community" else p.prior for p in problems],
             )
             world_gu = [g.copy() for g in gu_free]
             if unknown_world == "corrected":
