@@ -773,7 +773,12 @@ def track(
         without the noise the integrated fit never took; ``"stiff"``, the unknown of a
         free-profile fit whose sources are their samples' own (no seeding draw,
         ``source_fidelity=0``), so the world also keeps the unknown's reads that flexible
-        source profiles bend towards (default; docs/tracking.md, "Round 6" and "Round 8").
+        source profiles bend towards (default; docs/tracking.md, "Round 6" and "Round 8");
+        ``"community"``, that stiff fit's with the unknown profile under a Dirichlet prior of
+        the study's own communities (:func:`community_precision` pseudo-reads about the
+        pooled profile of the analysis' other samples), so the world's unknown keeps reads on
+        the taxa it shares with the sources as a real community does (opt-in: it removes the
+        deep sinks' mean bias but adds per-sink error; "Round 9").
         Ignored with ``marginal="none"``.
 
     Returns
