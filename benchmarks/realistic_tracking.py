@@ -113,8 +113,10 @@ def main() -> int:
                              "the same mixtures")
     parser.add_argument("--marginals", nargs="+", default=["none"], choices=["none", "sources", "unknown", "both"],
                         help="communities the default engine integrates out, each run on the same mixtures")
-    parser.add_argument("--unknown-worlds", nargs="+", default=["fit"], choices=["fit", "free", "corrected", "stiff"],
+    parser.add_argument("--unknown-worlds", nargs="+", default=["fit"], choices=["fit", "free", "corrected", "stiff", "community"],
                         help="unknown community of the bias correction's world (with --marginals unknown/both)")
+    parser.add_argument("--model-error", type=float, default=None,
+                        help="track(model_error=...) for the default engine (default: the API's)")
     args = parser.parse_args()
     if not DATA.exists():
         print(f"skipped: {DATA} not found (the shared data sets)")
@@ -148,7 +150,9 @@ def main() -> int:
                                    **({"lost_test": True, "lost_min_gain": 0.0}
                                       if args.lost_test and method == "lactobiome" else {}),
                                    **({"marginal": marginal, "unknown_world": uworld}
-                                      if method == "lactobiome" else {}))
+                                      if method == "lactobiome" else {}),
+                                   **({"model_error": args.model_error}
+                                      if method == "lactobiome" and args.model_error is not None else {}))
                 seconds = time.perf_counter() - start
                 if correction != "bootstrap":
                     method = f"{method}/{correction}"

@@ -187,12 +187,14 @@ def test_cli_marginal_options_reach_the_api(small_files: tuple[Path, Path], tmp_
     table, md = read_counts(counts, "auto"), read_metadata(meta)
     got = {}
     for name, extra in (("default", []), ("none", ["--marginal", "none"]),
-                        ("fit", ["--unknown-world", "fit"])):
+                        ("fit", ["--unknown-world", "fit"]),
+                        ("community", ["--unknown-world", "community"])):
         out = tmp_path / f"{name}.tsv"
         code, text = _run([str(counts), str(meta), "--out", str(out), "--bootstrap", "12", *extra])
         assert code == 0, text
         got[name] = pd.read_csv(out, sep="\t")
-    api = {"default": {}, "none": {"marginal": "none"}, "fit": {"unknown_world": "fit"}}
+    api = {"default": {}, "none": {"marginal": "none"}, "fit": {"unknown_world": "fit"},
+           "community": {"unknown_world": "community"}}
     for name, options in api.items():
         want = track(table, md, bootstrap=12, **options)
         np.testing.assert_allclose(got[name]["proportion"], want["proportion"], atol=1e-5)

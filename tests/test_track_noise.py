@@ -339,16 +339,16 @@ def test_free_world_raises_the_integrated_unknown() -> None:
     # without the integrated unknown there is no loss to show: the options change nothing
     plain = dict(bootstrap=12, seed=4, marginal="none")
     base = track(counts, md, **plain)
-    for world in ("fit", "free", "corrected", "stiff"):
+    for world in ("fit", "free", "corrected", "stiff", "community"):
         pd.testing.assert_frame_equal(base, track(counts, md, unknown_world=world, **plain))
 
 
 def test_other_free_worlds_run_and_stay_seeded() -> None:
-    """The chance-corrected and stiff-source worlds (docs/tracking.md, "Round 6") give
-    estimates inside their intervals and the same table for the same seed."""
+    """The chance-corrected, stiff-source and community worlds (docs/tracking.md, "Round 6"
+    and "Round 9") give estimates inside their intervals and the same table for the same seed."""
     counts, md, _ = _halves_set(np.random.default_rng(21), 6, 5_000, unknown=True)
     common = dict(bootstrap=12, seed=4, marginal="unknown")
-    for world in ("corrected", "stiff"):
+    for world in ("corrected", "stiff", "community"):
         got = track(counts, md, unknown_world=world, **common)
         assert ((got["ci_low"] <= got["proportion"]) & (got["proportion"] <= got["ci_high"])).all()
         pd.testing.assert_frame_equal(got, track(counts, md, unknown_world=world, **common))
@@ -409,7 +409,7 @@ def test_integrated_unknown_step_is_the_left_out_e_step() -> None:
     out, Z, R = np.empty_like(theta), np.zeros((K + 1, T)), np.zeros(K + 1)
     strength = 1.0
     _em_step(x, Y, B, depth, bsum, weight, 5.0, True, 0.0, np.zeros((K, T), dtype=np.bool_), 2, prior,
-             strength, theta, out, Z, R)
+             strength, 0.0, theta, out, Z, R)
     n = x.sum()
     q = a[:K] @ G + a[K] * gu
     share = a[K] * gu / q
@@ -423,5 +423,55 @@ def test_integrated_unknown_step_is_the_left_out_e_step() -> None:
 
 def test_unknown_world_is_checked() -> None:
     counts, md, _ = _halves_set(np.random.default_rng(5), 1, 500, unknown=True)
-    with pytest.raises(InputError, match="unknown_world must be one of fit, free, corrected, stiff, got 'sink'"):
+    with pytest.raises(InputError, match="unknown_world must be one of fit, free, corrected, stiff, community, got 'sink'"):
         track(counts, md, bootstrap=0, unknown_world="sink")
+
+
+def test_community_precision_is_the_dirichlet_multinomial_maximum() -> None:
+    """``community_precision`` recovers the precision of Dirichlet-multinomial samples about
+    their pooled profile, and calls multinomial draws of one profile (no community variation)
+    far more precise than any of them."""
+    from lactobiome.tracking.core import PRECISION_LOG_BOUNDS, community_precision
+
+    rng = np.random.default_rng(11)
+    pi = rng.dirichlet(np.full(60, 2.0))
+    for alpha in (20.0, 300.0):
+        comms = rng.dirichlet(alpha * pi, size=400)
+        counts = np.stack([rng.multinomial(3_000, c) for c in comms], axis=1).astype(np.float64)
+        assert community_precision(counts) == pytest.approx(alpha, rel=0.2)
+    same = np.stack([rng.multinomial(3_000, pi) for _ in range(400)], axis=1).astype(np.float64)
+    got = community_precision(same)
+    assert got > 1e4
+    assert got <= np.exp(PRECISION_LOG_BOUNDS[1]) * (1 + 1e-9)
+
+
+def test_community_prior_enters_only_a_fitted_unknown_profile() -> None:
+    """With ``unknown_pseudo`` the fitted unknown's M step is the Dirichlet posterior mean
+    ``(z + psi pi) / (R + psi)``, so its profile keeps mass on every taxon of the prior (those
+    the sources explain included); the integrated unknown (``marginal`` 2) ignores it."""
+    from lactobiome.tracking.engine import _em_step
+
+    rng = np.random.default_rng(4)
+    K, T = 2, 30
+    x = rng.poisson(rng.dirichlet(np.full(T, 0.3)) * 3_000).astype(np.float64)
+    Y = rng.poisson(rng.dirichlet(np.full(T, 0.3), size=K) * 800).astype(np.float64)
+    B = np.full((K, T), 1.0 / T)
+    depth, bsum = Y.sum(axis=1), B.sum(axis=1)
+    prior = rng.dirichlet(np.ones(T))
+    gu = rng.dirichlet(np.full(T, 0.2))
+    gu[:5] = 0.0  # taxa the free unknown gave up: the prior brings them back
+    gu /= gu.sum()
+    theta = np.concatenate([rng.dirichlet(np.ones(K + 1)), rng.dirichlet(np.ones(T), size=K).ravel(), gu])
+    lost = np.zeros((K, T), dtype=np.bool_)
+    outs = {}
+    for marginal, psi in ((0, 0.0), (0, 50.0), (2, 0.0), (2, 50.0)):
+        out, Z, R = np.empty_like(theta), np.zeros((K + 1, T)), np.zeros(K + 1)
+        _em_step(x, Y, B, depth, bsum, depth + bsum, 5.0, True, 0.0, lost, marginal, prior, 1.0, psi,
+                 theta, out, Z, R)
+        outs[marginal, psi] = out
+        if marginal == 0:
+            want = (Z[K] + psi * prior) / (R[K] + psi)
+            np.testing.assert_allclose(out[K + 1 + K * T :], want, rtol=1e-12)
+    assert (outs[0, 50.0][K + 1 + K * T :][:5] > 0).all()
+    assert (outs[0, 0.0][K + 1 + K * T :][:5] == 0).all()
+    np.testing.assert_array_equal(outs[2, 0.0], outs[2, 50.0])

@@ -98,11 +98,12 @@ def _setting(flag: str, default: float, help: str) -> Callable[[F], F]:
 )
 @click.option(
     "--unknown-world", default="stiff", show_default=True,
-    type=click.Choice(["stiff", "fit", "free", "corrected"]),
+    type=click.Choice(["stiff", "fit", "free", "corrected", "community"]),
     help="Unknown community of the bias correction's bootstrap world with --marginal unknown: "
     "stiff (default), a free-profile fit's with the sources at their samples; fit, the "
     "integrated fit's; free, a free-profile fit's; corrected, that with its chance excess "
-    "removed (docs/tracking.md, rounds 5-6). Ignored with --marginal none.",
+    "removed; community, stiff's with the unknown drawn from the study's own population of "
+    "communities (docs/tracking.md, rounds 5-6 and 9). Ignored with --marginal none.",
 )
 def track(
     table: Path,

@@ -43,14 +43,21 @@ the sink's number (so the test leaves the run's other draws, and so its bootstra
 MARGINALS = ("none", "sources", "unknown", "both")
 """Communities the fit integrates out rather than fits (``track(marginal=...)``; the index is
 the kernel's bit set, see :class:`lactobiome.tracking.options.FitOptions`)."""
-UNKNOWN_WORLDS = ("fit", "free", "corrected", "stiff")
+UNKNOWN_WORLDS = ("fit", "free", "corrected", "stiff", "community")
 """Unknown community of the bias correction's world when the unknown is integrated out
 (``track(unknown_world=...)``): the integrated fit's; a free-profile fit's of the same
 sink, which keeps the rare reads the integrated fit gives to the known sources
 (docs/tracking.md, "Round 5"); or that free fit's with its take of the sink's chance excess
 removed per taxon (:func:`chance_corrected_reads`; "Round 6"); or a free-profile fit's
 whose sources are their samples' own (no seeding draw), so the unknown also keeps the reads
-that the flexible sources bend towards ("Round 6")."""
+that the flexible sources bend towards ("Round 6"); or that stiff fit's with the unknown
+profile drawn, as a community, from the analysis' own population of communities
+(:func:`community_precision`; "Round 9")."""
+PRECISION_LOG_BOUNDS = (-6.0, 16.0)
+"""Natural-log bounds of the Dirichlet-multinomial precision searched by
+:func:`community_precision` (0.0025 to 9e6 pseudo-reads: from communities with almost nothing
+in common to communities that are multinomial draws of one profile). A search range, not a
+fitted value."""
 SOURCE_REDRAWS = ("fitted", "posterior")
 """What a bootstrap replicate's source sample is redrawn around: the fitted seeding community
 (default: the world the fit describes, in which the sample is one draw away from what seeded
@@ -71,6 +78,9 @@ class _Problem:
     groups: dict[str, list[int]] = field(default_factory=dict)  # Env -> rows, for resampling
     pseudo: np.ndarray = field(default_factory=lambda: np.zeros((0, 0)))  # prior pseudo-counts, as Y
     tau: np.ndarray = field(default_factory=lambda: np.zeros(0))  # seeding draw size per row, reads
+    # pooled profile of the analysis' other samples (not this sink nor its sources), over active
+    # taxa: the population an unseen community of this sink is drawn from (world "community")
+    others: np.ndarray = field(default_factory=lambda: np.zeros(0))
 
 
 def unseen_mass(y: np.ndarray) -> float:
@@ -131,6 +141,49 @@ def source_pseudocounts(Y: np.ndarray, prior: np.ndarray, strength: float) -> np
     extra = np.where((pi_u > 0) & (m > 0), np.maximum(extra, 0.0), 0.0)
     spread = np.where(missed, prior, 0.0) / np.where(pi_u > 0, pi_u, 1.0)[..., None]
     return strength * prior + extra[..., None] * spread
+
+
+def community_precision(counts: np.ndarray) -> float:
+    """Maximum-likelihood precision of the analysis' samples as Dirichlet-multinomial draws
+    about their pooled profile.
+
+    Each sample (a column of ``counts``) is taken as a multinomial draw from a community
+    that is itself a draw from ``Dirichlet(alpha pi)``, ``pi`` the mean of the samples'
+    relative abundances (the pooled profile of :func:`_build_problems`); ``alpha`` maximises
+    ``sum_s [lnG(alpha) - lnG(n_s + alpha) + sum_t (lnG(x_st + alpha pi_t) - lnG(alpha pi_t))]``
+    (Mosimann 1962, Biometrika 49:65; Minka 2000, "Estimating a Dirichlet distribution").
+    It says how far one community of the study may be from the pooled profile: the prior of
+    the bias-correction world ``community`` for an unseen community of the same study.
+
+    Parameters
+    ----------
+    counts
+        Taxa x samples reads (or scaled relative abundances).
+
+    Returns
+    -------
+    float
+        ``alpha``, pseudo-reads (within ``exp(PRECISION_LOG_BOUNDS)``).
+    """
+    from scipy.optimize import minimize_scalar
+    from scipy.special import gammaln
+
+    X = np.asarray(counts, dtype=np.float64)
+    n = X.sum(axis=0)
+    X = X[:, n > 0]
+    n = n[n > 0]
+    pi = (X / n).mean(axis=1)
+    keep = pi > 0
+    X, pi = X[keep], pi[keep]
+
+    def minus_ll(log_alpha: float) -> float:
+        alpha = float(np.exp(log_alpha))
+        ap = alpha * pi[:, None]
+        ll = (gammaln(alpha) - gammaln(n + alpha)).sum() + (gammaln(X + ap) - gammaln(ap)).sum()
+        return float(-ll)
+
+    best = minimize_scalar(minus_ll, bounds=PRECISION_LOG_BOUNDS, method="bounded")
+    return float(np.exp(best.x))
 
 
 def seeding_draw_size(Y: np.ndarray, B: np.ndarray, fidelity: float | None) -> np.ndarray:
@@ -403,6 +456,7 @@ def _build_problems(
     with np.errstate(invalid="ignore", divide="ignore"):
         rel = np.where(depth > 0, X / np.where(depth > 0, depth, 1.0), 0.0)
     pool = rel.mean(axis=1)
+    pool_sum = rel.sum(axis=1)
     sinks = meta.index[meta["SourceSink"] == "Sink"]
     sources = meta[meta["SourceSink"] == "Source"]
     # a source sample with no reads (a failed low-biomass library) cannot describe its source:
@@ -432,6 +486,10 @@ def _build_problems(
         active = (x_full > 0) | (Y_full > 0).any(axis=0)
         prior = pool[active]
         prior = prior / prior.sum()
+        rest = X.shape[1] - len(srcs) - 1
+        others = (pool_sum - rel[:, [col[k] for k in [*srcs, s]]].sum(axis=1))[active] if rest > 0 else prior
+        others = np.maximum(others, 0.0)
+        others = others / others.sum() if others.sum() > 0 else prior
         envs = [str(sources.loc[k, "Env"]) for k in srcs]
         labels = list(srcs) if by_sample else envs
         groups: dict[str, list[int]] = {}
@@ -446,6 +504,7 @@ def _build_problems(
                 labels=labels,
                 prior=prior,
                 groups=groups,
+                others=others,
             )
         )
     return problems
@@ -714,7 +773,12 @@ def track(
         without the noise the integrated fit never took; ``"stiff"``, the unknown of a
         free-profile fit whose sources are their samples' own (no seeding draw,
         ``source_fidelity=0``), so the world also keeps the unknown's reads that flexible
-        source profiles bend towards (default; docs/tracking.md, "Round 6" and "Round 8").
+        source profiles bend towards (default; docs/tracking.md, "Round 6" and "Round 8");
+        ``"community"``, that stiff fit's with the unknown profile under a Dirichlet prior of
+        the study's own communities (:func:`community_precision` pseudo-reads about the
+        pooled profile of the analysis' other samples), so the world's unknown keeps reads on
+        the taxa it shares with the sources as a real community does (opt-in: it removes the
+        deep sinks' mean bias but adds per-sink error; "Round 9").
         Ignored with ``marginal="none"``.
 
     Returns
@@ -878,15 +942,24 @@ def track(
             # the integrated fit gives to the known sources, at the integrated fit's share:
             # its replicates then lose those reads as the data's fit did, and the correction
             # gives them back
+            # world community: the unknown is a community of the study, not a residual: its
+            # profile is the posterior mean under the study's own population of communities
+            # (Dirichlet(alpha pi), alpha from every sample of the analysis), so it keeps reads
+            # on the taxa it shares with the sources, as a real unknown does
+            pseudo_u = community_precision(sub.to_numpy()) if unknown_world == "community" else 0.0
             a_free, gu_free, _, _, _, g_free = _solve(
                 [p.x for p in problems], [p.Y for p in problems], [p.pseudo for p in problems],
-                [np.zeros_like(p.tau) if unknown_world == "stiff" else p.tau for p in problems],
+                [np.zeros_like(p.tau) if unknown_world in ("stiff", "community") else p.tau
+                 for p in problems],
                 [s[0] for s in starts], [s[1] for s in starts], unknown_cost,
                 # with the lost-taxa test, the point fit's lost taxa (judged again at
                 # convergence): the world keeps the tested choice rather than making its own
-                options._replace(marginal=options.marginal & 1, adapt_lost=not tested_lost),
+                options._replace(marginal=options.marginal & 1, adapt_lost=not tested_lost,
+                                 unknown_pseudo=pseudo_u),
                 lost0=[m.copy() for m in lost_hat] if tested_lost else None,
-                priors=[p.prior for p in problems],
+                # the community prior is centred on the study's other communities: the unknown
+                # is by definition none of this sink's own sources
+                priors=[p.others if unknown_world == "community" else p.prior for p in problems],
             )
             world_gu = [g.copy() for g in gu_free]
             if unknown_world == "corrected":

@@ -106,6 +106,7 @@ def _em_step(
     marginal: int,
     prior: np.ndarray,
     unknown_strength: float,
+    unknown_pseudo: float,
     theta: np.ndarray,
     out: np.ndarray,
     Z: np.ndarray,
@@ -123,7 +124,9 @@ def _em_step(
     predictive probability with the read itself left out (the collapsed, zero-order
     variational E-step; Asuncion et al. 2009, UAI), so no community explains a read by the
     profile that read has bent towards itself. The unknown's predictive then has a
-    Dirichlet prior of ``unknown_strength`` pseudo-reads spread as ``prior``.
+    Dirichlet prior of ``unknown_strength`` pseudo-reads spread as ``prior``. A fitted
+    (not integrated) unknown profile gets ``unknown_pseudo`` pseudo-reads spread as ``prior``
+    in its M step (a community prior; 0 for every fit but world ``community``'s).
     """
     K, T = Y.shape
     a = theta[: K + 1]
@@ -224,7 +227,12 @@ def _em_step(
                 G_out[j, t] = (Y[j, t] + B[j, t]) / (depth[j] + bsum[j])
         if loss > 0.0:
             _drop_lost(G_out[j], lost[j], loss)
-    if R[K] > 0.0:
+    if unknown_pseudo > 0.0 and not marginal & 2:
+        # the posterior mean of a community drawn from Dirichlet(unknown_pseudo * prior)
+        inv_u = 1.0 / (R[K] + unknown_pseudo)
+        for t in range(T):
+            gu_out[t] = (Z[K, t] + unknown_pseudo * prior[t]) * inv_u
+    elif R[K] > 0.0:
         for t in range(T):
             gu_out[t] = Z[K, t] / R[K]
     else:
@@ -412,9 +420,9 @@ def _fit_one(
     Z = np.zeros((K + 1, T))
     R = np.empty(K + 1)
     c = lam * n
-    marginal, strength = options.marginal, options.unknown_strength
-    off = (x, Y, B, depth, bsum, weight, c, update_sources, 0.0, lost, marginal, prior, strength)
-    on = (x, Y, B, depth, bsum, weight, c, update_sources, loss, lost, marginal, prior, strength)
+    marginal, strength, pseudo_u = options.marginal, options.unknown_strength, options.unknown_pseudo
+    off = (x, Y, B, depth, bsum, weight, c, update_sources, 0.0, lost, marginal, prior, strength, pseudo_u)
+    on = (x, Y, B, depth, bsum, weight, c, update_sources, loss, lost, marginal, prior, strength, pseudo_u)
     if loss <= 0.0 or not (adapt_lost or lost.any()):
         # no loss, or a bootstrap replicate of a fit that chose the model without it
         lost[:] = False

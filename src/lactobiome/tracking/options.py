@@ -40,6 +40,10 @@ class FitOptions(NamedTuple):
         2 the unknown (0: all fitted; see ``engine._em_step``).
     unknown_strength
         Pseudo-reads of the unknown community's Dirichlet prior when it is integrated out.
+    unknown_pseudo
+        Pseudo-reads of a community prior (spread as the pooled profile) added to a fitted
+        unknown profile's M step; 0 (the default) for a free profile. Only the bias
+        correction's world ``community`` sets it.
     """
 
     max_iter: int
@@ -51,3 +55,4 @@ class FitOptions(NamedTuple):
     lost_min_gain: float
     marginal: int = 0
     unknown_strength: float = 1.0
+    unknown_pseudo: float = 0.0
