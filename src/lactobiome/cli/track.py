@@ -51,7 +51,8 @@ def _setting(flag: str, default: float, help: str) -> Callable[[F], F]:
 )
 @_setting("--iterations", 1000, "Maximum EM iterations.")
 @_setting("--tolerance", 1e-6, "EM convergence tolerance.")
-@_setting("--seed", 0, "Random seed (bootstrap, rarefying).")
+@click.option("--seed", type=click.IntRange(min=0), default=0, show_default=True,
+              help="Random seed (bootstrap, rarefying); a non-negative integer.")
 @_setting("--bootstrap", 100, "Bootstrap replicates.")
 @_setting("--level", 0.9, "Interval coverage.")
 @click.option(

@@ -10,7 +10,7 @@ import numpy as np
 
 from lactobiome.errors import InputError, LactobiomeWarning
 from lactobiome.tracking import COLUMNS, UNKNOWN
-from lactobiome.tracking.inputs import ROLE_ALIASES, check_counts
+from lactobiome.tracking.inputs import ROLE_ALIASES, check_counts, stream_seed
 from lactobiome.tracking.options import SINGLETON_MAX, FitOptions
 
 if TYPE_CHECKING:
@@ -605,7 +605,8 @@ def track(
         EM stops when no proportion changes by more than ``tolerance`` in one iteration, or
         after ``iterations`` iterations.
     seed
-        Seed for rarefaction and the bootstrap.
+        Seed for rarefaction, the bootstrap and the lost-taxa test (any integer; a negative
+        one is taken modulo 2**64, see :func:`lactobiome.tracking.inputs.stream_seed`).
     bootstrap
         Number of bootstrap replicates for the intervals (0: no intervals, ``ci_low`` and
         ``ci_high`` are NaN).
@@ -738,6 +739,7 @@ def track(
         raise InputError(f"lost_min_gain must be >= 0, got {lost_min_gain}")
     if iterations < 1:
         raise InputError(f"iterations must be >= 1, got {iterations}")
+    seed = stream_seed(seed)  # a negative seed is a valid stream too (NumPy refuses negative entropy)
     if source_redraw not in SOURCE_REDRAWS:
         raise InputError(f"source_redraw must be one of {', '.join(SOURCE_REDRAWS)}, got {source_redraw!r}")
     if marginal not in MARGINALS:
