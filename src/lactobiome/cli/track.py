@@ -9,6 +9,7 @@ from typing import TypeVar
 import click
 
 from lactobiome.errors import InputError
+from lactobiome.io import TABLE_FLOAT_FORMAT
 from lactobiome.io.atomic import write_text_atomic
 
 F = TypeVar("F", bound=Callable[..., object])
@@ -182,9 +183,9 @@ def track(
             method=method,
         )
     if wide:
-        text = to_wide(result).to_csv(sep="\t", float_format="%.6g", na_rep="NA")
+        text = to_wide(result).to_csv(sep="\t", float_format=TABLE_FLOAT_FORMAT, na_rep="NA")
     else:
-        text = result.to_csv(sep="\t", index=False, float_format="%.6g", na_rep="NA")
+        text = result.to_csv(sep="\t", index=False, float_format=TABLE_FLOAT_FORMAT, na_rep="NA")
     write_text_atomic(text, out)
 
     diag = result.attrs["diagnostics"]
