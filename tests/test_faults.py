@@ -166,3 +166,46 @@ def test_a_full_disk_leaves_no_partial_result(tmp_path, monkeypatch):
     assert not [p for p in tmp_path.iterdir() if p.name.startswith(".full.nc.tmp-")]
     # the finished chunks are kept for the rerun
     assert len(list((tmp_path / "full.nc.parts").glob("chunk-*.nc"))) == 2
+
+
+KILL_IN = {
+    # the chunks are all done and the merge has written its temporary file, not yet renamed it
+    "merge": ("lactobiome.io.dataset", "_combine_netcdf", True),
+    # the merged result is in place, its events table and the parts folder not yet
+    "events": ("lactobiome.io.events", "combine_events", False),
+}
+
+
+@pytest.mark.parametrize("stage", sorted(KILL_IN))
+def test_a_run_killed_with_sigkill_mid_merge_reruns_to_the_same_result_with_no_litter(tmp_path, uninterrupted, stage):
+    """A real SIGKILL of the process inside the merge (not a planted file), then the same command."""
+    out = tmp_path / "merged.nc"
+    module, function, run_first = KILL_IN[stage]
+    script = (
+        "import importlib, os, signal, sys\n"
+        f"target = importlib.import_module({module!r})\n"
+        f"real = getattr(target, {function!r})\n"
+        "def killed(*args, **kwargs):\n"
+        f"    if {run_first!r}:\n"
+        "        real(*args, **kwargs)\n"
+        "    os.kill(os.getpid(), signal.SIGKILL)\n"
+        f"setattr(target, {function!r}, killed)\n"
+        "from lactobiome.cli import main\n"
+        "sys.exit(main(sys.argv[1:]))\n"
+    )
+    command = [sys.executable, "-c", script, "simulate", "--out", str(out), *ARGS]
+    env = {**os.environ, "OMP_WAIT_POLICY": "passive"}
+    killed = subprocess.run(command, capture_output=True, text=True, env=env, timeout=300)
+    assert killed.returncode == -signal.SIGKILL, killed.stderr
+    parts = out.with_name(out.name + ".parts")
+    assert len(list(parts.glob("chunk-*.nc"))) == 12  # 60 dyads in chunks of 5, all finished
+    if stage == "merge":
+        assert not out.exists()
+        assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".merged.nc.tmp-")]  # the litter
+    rerun = _simulate(out)
+    assert rerun.returncode == 0, rerun.stderr
+    assert "resuming from" in rerun.stderr and "12 of 12 chunk(s) already done" in rerun.stderr
+    _same_data(out, uninterrupted)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["merged.nc", "merged.nc.events.csv"]
+    assert out.with_name("merged.nc.events.csv").read_bytes() == uninterrupted.with_name(
+        uninterrupted.name + ".events.csv").read_bytes()
