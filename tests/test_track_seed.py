@@ -1,4 +1,5 @@
-"""Any integer seeds the tracker, the lost-taxa test included; the command line takes >= 0."""
+"""Any integer seeds the tracker (the lost-taxa test included) and the observation model;
+the command line takes seeds >= 0 and refuses others in one line."""
 
 from __future__ import annotations
 
@@ -68,3 +69,20 @@ def test_the_command_line_refuses_a_negative_seed_in_one_line(tmp_path, capsys, 
     assert err.count("\n") == 1 and err.startswith("lactobiome: error: "), err
     assert "'--seed': -1 is not in the range x>=0" in err and f"lactobiome {command} --help" in err
     assert not out.exists()
+
+
+def test_a_negative_observation_seed_is_its_twos_complement_stream() -> None:
+    from lactobiome.observation.models import sample_rng
+
+    negative = sample_rng(-1, 3, 30, "milk").random(4)
+    np.testing.assert_array_equal(negative, sample_rng(SEED_MODULUS - 1, 3, 30, "milk").random(4))
+    assert not np.array_equal(negative, sample_rng(1, 3, 30, "milk").random(4))
+
+
+@pytest.mark.parametrize("command", [["observe", "r.nc", "--out", "obs"], ["benchmark-tracking", "--dyads", "2"]])
+def test_observe_and_benchmark_refuse_a_negative_seed_in_one_line(tmp_path, capsys, command) -> None:
+    args = [str(tmp_path / a) if a in ("r.nc", "obs") else a for a in command]
+    assert main([*args, "--seed", "-1"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "'--seed': -1 is not in the range x>=0" in err, err
+    assert not (tmp_path / "obs").exists()
