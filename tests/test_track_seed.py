@@ -86,3 +86,22 @@ def test_observe_and_benchmark_refuse_a_negative_seed_in_one_line(tmp_path, caps
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "'--seed': -1 is not in the range x>=0" in err, err
     assert not (tmp_path / "obs").exists()
+
+
+@pytest.mark.parametrize(("option", "value", "needle"), [
+    ("--unknown-cost", "-1", "unknown_cost must be >= 0, got -1.0"),
+    ("--effective-depth", "-3", "effective_depth must be > 0 reads, got -3.0"),
+    ("--tolerance", "-1", "tolerance must be >= 0, got -1.0"),
+    ("--unknown-cost", "nan", "unknown_cost must be >= 0, got nan"),
+])
+def test_nonsense_engine_settings_are_refused_in_one_line(tmp_path, capsys, option, value, needle) -> None:
+    """Settings that were accepted silently (a negative unknown cost gave Unknown 0.95)."""
+    counts, metadata = _lossy_problem()
+    table, meta = tmp_path / "counts.txt", tmp_path / "meta.txt"
+    counts.astype(int).rename_axis("taxon").to_csv(table, sep="\t")
+    metadata.to_csv(meta, sep="\t")
+    out = tmp_path / "out.tsv"
+    assert main(["track", str(table), str(meta), "--out", str(out), "--bootstrap", "0", option, value]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and needle in err, err
+    assert not out.exists()

@@ -740,6 +740,14 @@ def track(
     if iterations < 1:
         raise InputError(f"iterations must be >= 1, got {iterations}")
     seed = stream_seed(seed)  # a negative seed is a valid stream too (NumPy refuses negative entropy)
+    if not tolerance >= 0:
+        raise InputError(f"tolerance must be >= 0, got {tolerance}")
+    if not effective_depth > 0:
+        raise InputError(f"effective_depth must be > 0 reads, got {effective_depth}")
+    for name, value in (("unknown_cost", unknown_cost), ("prior_strength", prior_strength),
+                        ("model_error", model_error)):
+        if not value >= 0:  # also refuses NaN
+            raise InputError(f"{name} must be >= 0, got {value}")
     if source_redraw not in SOURCE_REDRAWS:
         raise InputError(f"source_redraw must be one of {', '.join(SOURCE_REDRAWS)}, got {source_redraw!r}")
     if marginal not in MARGINALS:
