@@ -193,3 +193,58 @@ def test_a_reused_observation_folder_keeps_no_stale_tables(tmp_path):
     write_observation(lb.observe(ds, design, depth=2000), folder)
     assert not (folder / "relative.tsv").exists()
     assert (folder / "notes.md").exists() and (folder / "counts.txt").exists()
+
+
+def test_the_real_milk_to_infant_stool_run_tracks_every_sink_with_a_source(recwarn):
+    """Blekhman's 103 month-1 stools with their mothers' milk: one milk sample has no reads."""
+    import warnings
+
+    from lactobiome.io.tables import read_metaphlan
+    from lactobiome.tracking import track
+
+    path = require(SHARED / "blekhman_milk_infant" / "milk_infant_rel_abundance_contam_rm_keepOnly.txt")
+    table = read_metaphlan(path)
+    milk = {c[: -len("MILK")]: c for c in table.columns if c.endswith("MILK")}
+    stools = [c for c in table.columns if c.endswith("MO1") and c[: -len("MO1")] in milk]
+    columns = sorted(set(stools) | {milk[s[: -len("MO1")]] for s in stools})
+    is_milk = [c.endswith("MILK") for c in columns]
+    meta = pd.DataFrame({"Env": ["milk" if m else "infant_stool" for m in is_milk],
+                         "SourceSink": ["Source" if m else "Sink" for m in is_milk],
+                         "id": [c[: -len("MILK")] if m else c[: -len("MO1")] for c, m in zip(columns, is_milk, strict=True)]},
+                        index=pd.Index(columns, name="SampleID"))
+    empty = [c for c in columns if c.endswith("MILK") and table[c].sum() == 0]
+    assert len(stools) == 103 and empty  # the data as the issue met it
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        result = track(table[columns], meta, relative=True, bootstrap=0, counts_name="mpa.txt")
+    messages = [str(w.message) for w in caught]
+    assert any("source sample(s) with no reads left out" in m and repr(empty[0]) in m for m in messages), messages
+    orphan = empty[0][: -len("MILK")] + "MO1"
+    assert any(f"{orphan!r} (no source samples with reads for id" in m for m in messages), messages
+    untracked = result.groupby("sink")["proportion"].apply(lambda p: p.isna().all())
+    assert set(untracked[untracked].index) == {orphan}
+    tracked = result[result["sink"] != orphan]
+    assert tracked["sink"].nunique() == 102
+    np.testing.assert_allclose(tracked.groupby("sink")["proportion"].sum(), 1.0, atol=1e-6)
+
+
+@pytest.mark.parametrize(("umask", "mode"), [(0o022, 0o644), (0o077, 0o600), (0o002, 0o664)])
+def test_every_file_simulate_and_observe_write_has_the_users_umask(tmp_path, umask, mode):
+    from lactobiome.observation.design import Design
+
+    design = tmp_path / "one_visit.yaml"
+    design.write_text(Design.model_validate({"name": "one_visit", "samples": [
+        {"type": "infant_stool", "role": "sink", "days": [3]},
+        {"type": "milk", "role": "source", "days": [3]}]}).model_dump_json())
+    old = os.umask(umask)
+    try:
+        result = tmp_path / "out" / "r.nc"
+        assert main(["simulate", "--dyads", "3", "--days", "3", "--out", str(result), "--no-progress"]) == 0
+        assert main(["observe", str(result), "--design", str(design), "--out", str(tmp_path / "obs")]) == 0
+        assert main(["track", str(tmp_path / "obs" / "counts.txt"), str(tmp_path / "obs" / "metadata.txt"),
+                     "--out", str(tmp_path / "obs" / "tracked.tsv"), "--bootstrap", "0"]) == 0
+    finally:
+        os.umask(old)
+    written = [p for p in (tmp_path / "out").iterdir()] + [p for p in (tmp_path / "obs").iterdir()]
+    assert len(written) >= 9, written
+    assert {p.name: oct(stat.S_IMODE(p.stat().st_mode)) for p in written} == {p.name: oct(mode) for p in written}

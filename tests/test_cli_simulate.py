@@ -22,8 +22,8 @@ from lactobiome.summary import provenance_table
 
 
 def _content(ds: xr.Dataset) -> xr.Dataset:
-    """The dataset without the attributes that record when it was made."""
-    ds.attrs = {k: v for k, v in ds.attrs.items() if k not in ("date_created", "history")}
+    """The dataset without the attributes that record when and under which name it was made."""
+    ds.attrs = {k: v for k, v in ds.attrs.items() if k not in ("date_created", "history", "events_file")}
     return ds
 
 def run_cli(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess:

@@ -51,7 +51,8 @@ class KillAtSecondChunk(WorkerPlugin):
 
 
 def _data(path):
-    made = ("date_created", "history")  # when and how each file was made differ, the data must not
+    # when, how and under which name each file was made differ, the data must not
+    made = ("date_created", "history", "events_file")
     ds = xr.load_dataset(path)
     ds.attrs = {k: v for k, v in ds.attrs.items() if k not in made}
     return ds

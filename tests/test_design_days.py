@@ -57,3 +57,16 @@ def test_observe_help_lists_builtin_designs() -> None:
     text = CliRunner().invoke(cli, ["observe", "--help"]).output
     for name in builtin_designs():
         assert name in text
+
+
+def test_sampling_days_past_the_horizon_are_named_not_dropped_silently(tmp_path: Path, capsys) -> None:
+    scenario = tmp_path / "late.yaml"
+    scenario.write_text("name: late\nsampling:\n  days: [3, 7, 60, 90]\n")
+    out = tmp_path / "late.nc"
+    assert main(["simulate", str(scenario), "--dyads", "2", "--days", "10", "--out", str(out), "--no-progress"]) == 0
+    text = capsys.readouterr().out
+    assert "abundance recorded on days 3, 7, 10 (sampling days past the 10-day horizon not recorded: 60, 90)" in text
+    import xarray as xr
+
+    with xr.open_dataset(out) as ds:
+        assert list(ds["sample_day"].values) == [3, 7, 10]  # the last day is always recorded

@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 import xarray as xr
 
-from lactobiome.errors import LactobiomeWarning
+from lactobiome.errors import LactobiomeError, LactobiomeWarning
 from lactobiome.io.atomic import remove_stale_temporaries
 from lactobiome.scenarios import load_scenario
 from lactobiome.simulation import simulate_to_file
@@ -166,3 +166,75 @@ def test_a_full_disk_leaves_no_partial_result(tmp_path, monkeypatch):
     assert not [p for p in tmp_path.iterdir() if p.name.startswith(".full.nc.tmp-")]
     # the finished chunks are kept for the rerun
     assert len(list((tmp_path / "full.nc.parts").glob("chunk-*.nc"))) == 2
+
+
+KILL_IN = {
+    # the chunks are all done and the merge has written its temporary file, not yet renamed it
+    "merge": ("lactobiome.io.dataset", "_combine_netcdf", True),
+    # the merged result is in place, its events table and the parts folder not yet
+    "events": ("lactobiome.io.events", "combine_events", False),
+}
+
+
+@pytest.mark.parametrize("stage", sorted(KILL_IN))
+def test_a_run_killed_with_sigkill_mid_merge_reruns_to_the_same_result_with_no_litter(tmp_path, uninterrupted, stage):
+    """A real SIGKILL of the process inside the merge (not a planted file), then the same command."""
+    out = tmp_path / "merged.nc"
+    module, function, run_first = KILL_IN[stage]
+    script = (
+        "import importlib, os, signal, sys\n"
+        f"target = importlib.import_module({module!r})\n"
+        f"real = getattr(target, {function!r})\n"
+        "def killed(*args, **kwargs):\n"
+        f"    if {run_first!r}:\n"
+        "        real(*args, **kwargs)\n"
+        "    os.kill(os.getpid(), signal.SIGKILL)\n"
+        f"setattr(target, {function!r}, killed)\n"
+        "from lactobiome.cli import main\n"
+        "sys.exit(main(sys.argv[1:]))\n"
+    )
+    command = [sys.executable, "-c", script, "simulate", "--out", str(out), *ARGS]
+    env = {**os.environ, "OMP_WAIT_POLICY": "passive"}
+    killed = subprocess.run(command, capture_output=True, text=True, env=env, timeout=300)
+    assert killed.returncode == -signal.SIGKILL, killed.stderr
+    parts = out.with_name(out.name + ".parts")
+    assert len(list(parts.glob("chunk-*.nc"))) == 12  # 60 dyads in chunks of 5, all finished
+    if stage == "merge":
+        assert not out.exists()
+        assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".merged.nc.tmp-")]  # the litter
+    rerun = _simulate(out)
+    assert rerun.returncode == 0, rerun.stderr
+    assert "resuming from" in rerun.stderr and "12 of 12 chunk(s) already done" in rerun.stderr
+    _same_data(out, uninterrupted)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["merged.nc", "merged.nc.events.csv"]
+    assert out.with_name("merged.nc.events.csv").read_bytes() == uninterrupted.with_name(
+        uninterrupted.name + ".events.csv").read_bytes()
+
+
+def test_a_disk_that_fills_while_a_chunk_is_written_leaves_no_partial_chunk(tmp_path, monkeypatch):
+    scenario = load_scenario("default", {"cohort": {"dyads": 10, "days": 3, "seed": 3}})
+    out = tmp_path / "full.nc"
+    parts = tmp_path / "full.nc.parts"
+    real = xr.Dataset.to_netcdf
+    calls = {"n": 0}
+
+    def fills_on_the_second_chunk(self, path=None, *args, **kwargs):
+        calls["n"] += 1
+        if calls["n"] == 2:
+            Path(path).write_bytes(b"\x89HDF\r\n\x1a\n" + b"\0" * 512)  # half a file, then no space
+            raise OSError(errno.ENOSPC, "No space left on device", str(path))
+        return real(self, path, *args, **kwargs)
+
+    monkeypatch.setattr(xr.Dataset, "to_netcdf", fills_on_the_second_chunk)
+    with pytest.raises(LactobiomeError, match=r"chunk-000001.nc: cannot write \(No space left on device\); "
+                                              "nothing was replaced") as caught:
+        simulate_to_file(scenario, out, chunk_size=5, progress=False)
+    assert "\n" not in str(caught.value)
+    assert sorted(p.name for p in parts.glob("chunk-*.nc")) == ["chunk-000000.nc"]  # no half-written chunk
+    assert not [p for p in parts.iterdir() if ".tmp-" in p.name] and not out.exists()
+    monkeypatch.setattr(xr.Dataset, "to_netcdf", real)
+    with pytest.warns(LactobiomeWarning, match=r"1 of 2 chunk\(s\) already done"):
+        simulate_to_file(scenario, out, chunk_size=5, progress=False)
+    whole = tmp_path / "whole.nc"
+    simulate_to_file(scenario, whole, chunk_size=5, progress=False)
+    _same_data(out, whole)

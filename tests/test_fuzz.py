@@ -1,6 +1,6 @@
 """Property-based fuzzing of every reader: any input gives a result or one line naming the file.
 
-``make test`` runs a few hundred generated inputs; ``make fuzz`` runs over 10,000
+``make test`` runs a few hundred generated inputs; ``make fuzz`` runs over 15,000
 (``LACTOBIOME_FUZZ_EXAMPLES`` sets the examples per reader). A reader may accept an input or
 refuse it with a :class:`lactobiome.errors.LactobiomeError` whose message is one line that
 names the file; any other exception (a traceback for the user) fails the property, and
@@ -19,7 +19,7 @@ import numpy as np
 import pytest
 
 hypothesis = pytest.importorskip("hypothesis")
-from hypothesis import HealthCheck, given, settings  # noqa: E402
+from hypothesis import HealthCheck, event, given, settings  # noqa: E402
 from hypothesis import strategies as st  # noqa: E402
 
 from lactobiome.errors import LactobiomeError  # noqa: E402
@@ -235,3 +235,189 @@ def test_tracking_any_small_valid_table_gives_proportions_or_one_line(cells, rol
     assert ((tracked["proportion"] >= -1e-12) & (tracked["proportion"] <= 1 + 1e-12)).all()
     sums = tracked.groupby("sink")["proportion"].sum()
     np.testing.assert_allclose(sums.values, 1.0, atol=1e-6)
+
+
+# --- formats the properties above reach only as random bytes: real HDF5 and NetCDF files with
+# random content, SourceTracker2 mapping files, and the whole `track` command ---------------
+
+ARRAY = st.one_of(
+    st.lists(st.integers(-3, 10), max_size=6).map(lambda v: np.array(v, dtype=np.int64)),
+    st.lists(st.floats(allow_nan=True, allow_infinity=True), max_size=6).map(lambda v: np.array(v, dtype=np.float64)),
+    st.lists(st.sampled_from([b"a", b"b", b"", b"\xff", b"7"]), max_size=6).map(lambda v: np.array(v, dtype=object)),
+    st.just(np.zeros((2, 2), dtype=np.int32)),
+)
+BIOM_KEYS = ("observation/ids", "sample/ids", "observation/matrix/data", "observation/matrix/indices",
+             "observation/matrix/indptr")
+
+
+@st.composite
+def biom_hdf5_layout(draw: st.DrawFn) -> dict[str, np.ndarray]:
+    """The datasets of a BIOM 2 file: mostly consistent, then one or more of them broken."""
+    n_obs, n_samples = draw(st.integers(0, 4)), draw(st.integers(0, 4))
+    counts = np.array(draw(st.lists(st.integers(0, 9), min_size=n_obs * n_samples, max_size=n_obs * n_samples)),
+                      dtype=np.float64).reshape(n_obs, n_samples)
+    rows, cols = np.nonzero(counts)
+    layout: dict[str, np.ndarray] = {
+        "observation/ids": np.array([f"t{i}".encode() for i in range(n_obs)], dtype=object),
+        "sample/ids": np.array([f"s{j}".encode() for j in range(n_samples)], dtype=object),
+        "observation/matrix/data": counts[rows, cols],
+        "observation/matrix/indices": cols.astype(np.int32),
+        "observation/matrix/indptr": np.concatenate([[0], np.cumsum(np.bincount(rows, minlength=n_obs))]).astype(np.int32),
+    }
+    for key in draw(st.lists(st.sampled_from(BIOM_KEYS), max_size=3, unique=True)):
+        if draw(st.booleans()):
+            layout.pop(key)
+        else:
+            layout[key] = draw(ARRAY)
+    return layout
+
+
+def _write_hdf5(layout: dict[str, np.ndarray], path: Path) -> None:
+    import h5py
+
+    with h5py.File(path, "w") as f:
+        for key, values in layout.items():
+            if values.dtype == object:
+                f.create_dataset(key, data=values, dtype=h5py.string_dtype(encoding="ascii"))
+            else:
+                f.create_dataset(key, data=values)
+
+
+@FUZZ
+@given(biom_hdf5_layout())
+def test_biom_hdf5_reader_never_crashes(layout):
+    from lactobiome.io import tables
+
+    with tempfile.TemporaryDirectory() as folder:
+        path = Path(folder) / "table.biom"
+        _write_hdf5(layout, path)
+        for reader in (tables.read_biom, tables.read_counts):
+            try:
+                frame = reader(path)
+            except LactobiomeError as error:
+                _one_line_naming(error, path)
+            else:
+                assert frame.shape == (len(layout["observation/ids"]), len(layout["sample/ids"]))
+
+
+@st.composite
+def st2_mapping(draw: st.DrawFn) -> bytes:
+    """SourceTracker2 mapping files: '#SampleID', its column aliases, src/snk, extra columns."""
+    sample = draw(st.sampled_from(["#SampleID", "SampleID", "#sample-id", "sample_id"]))
+    env = draw(st.sampled_from(["Env", "sample-type", "env"]))
+    role = draw(st.sampled_from(["SourceSink", "source-or-sink", "sourcesink"]))
+    columns = draw(st.permutations([sample, env, role, "Description", "BarcodeSequence"]))
+    columns = columns[: draw(st.integers(2, 5))]
+    lines = ["\t".join(columns)]
+    for _ in range(draw(st.integers(0, 6))):
+        cells = {sample: draw(NAME), env: draw(NAME),
+                 role: draw(st.sampled_from(["source", "sink", "src", "snk", "Source", "both", ""])),
+                 "Description": draw(st.text(max_size=5)), "BarcodeSequence": draw(st.sampled_from(["ACGT", ""]))}
+        lines.append("\t".join(cells[c].replace("\t", " ") for c in columns))
+    if draw(st.booleans()):  # QIIME 1 mapping files put comment lines after the header
+        lines.insert(1, "#a comment line")
+    return (draw(NEWLINE).join(lines) + draw(st.sampled_from(["", "\n", "\r"]))).encode("utf-8", "surrogatepass")
+
+
+@FUZZ
+@given(st2_mapping())
+def test_sourcetracker2_mapping_reader_never_crashes(raw):
+    _check(_tables().read_metadata, raw, ".txt")
+
+
+VARIABLE_NAMES = ["abundance", "milk_volume_ml", "mastitis_state", "temperature"]
+DIMENSION_NAMES = ["dyad", "sample_day", "site", "taxon", "origin", "day", "x"]
+
+
+@st.composite
+def netcdf_dataset(draw: st.DrawFn):
+    """A valid NetCDF file that may or may not be shaped like a lactobiome result."""
+    import xarray as xr
+
+    variables = {}
+    for name in draw(st.lists(st.sampled_from(VARIABLE_NAMES), max_size=3, unique=True)):
+        dims = tuple(draw(st.lists(st.sampled_from(DIMENSION_NAMES), max_size=5, unique=True)))
+        attrs = {}
+        if name == "mastitis_state" and draw(st.booleans()):
+            attrs = {"flag_values": np.array(draw(st.lists(st.integers(-2, 9), min_size=1, max_size=4)), dtype=np.int8),
+                     "flag_meanings": draw(st.sampled_from(["none", "a b", "", "a b c d e"]))}
+        dtype = np.int8 if name == "mastitis_state" else np.float32
+        variables[name] = (dims, np.full((2,) * len(dims), draw(st.integers(-1, 8)), dtype=dtype), attrs)
+    return xr.Dataset(variables)
+
+
+@FUZZ
+@given(netcdf_dataset())
+def test_result_reader_never_crashes_on_real_netcdf_files(ds):
+    from lactobiome.io.dataset import open_result
+
+    with tempfile.TemporaryDirectory() as folder:
+        path = Path(folder) / "result.nc"
+        ds.to_netcdf(path, engine="netcdf4")
+        try:
+            open_result(path).close()
+        except LactobiomeError as error:
+            _one_line_naming(error, path)
+
+
+POOL = ["s1", "s2", "k1", "k2"]
+
+
+@st.composite
+def study_files(draw: st.DrawFn) -> tuple[bytes, bytes]:
+    """A count table and a metadata file over the same few samples, with awkward content.
+
+    Half the pairs are clean (distinct samples, every one in the metadata, whole counts) so
+    that many are tracked; the others mix in the users' mistakes: ids that differ in case,
+    duplicate samples, unknown roles, cells that are not counts.
+    """
+    clean = draw(st.booleans())
+    if clean:
+        columns = draw(st.lists(st.sampled_from(POOL), min_size=2, max_size=4, unique=True))
+        listed = list(columns)
+        cell = st.integers(0, 60).map(str)
+        roles = st.sampled_from(["Source", "Sink", "source", "sink"])
+        ids = st.sampled_from(["", "1"])
+    else:
+        columns = draw(st.lists(st.sampled_from(POOL + ["K1", "s1"]), min_size=1, max_size=4))
+        listed = draw(st.lists(st.sampled_from(POOL), min_size=1, max_size=5))
+        cell = st.one_of(st.integers(0, 60).map(str), CELL)
+        roles = st.sampled_from(["Source", "Sink", "sink", "Sinks"])
+        ids = st.sampled_from(["", "1", "2", "NA"])
+    lines = ["taxon\t" + "\t".join(columns)]
+    for i in range(draw(st.integers(0 if not clean else 1, 5))):
+        lines.append("\t".join([f"t{i}"] + [draw(cell) for _ in columns]))
+    meta = ["SampleID\tEnv\tSourceSink\tid"]
+    for sample in listed:
+        meta.append("\t".join([sample, draw(st.sampled_from(["milk", "skin", "gut"])), draw(roles), draw(ids)]))
+    return ("\n".join(lines) + "\n").encode(), ("\n".join(meta) + "\n").encode()
+
+
+@FUZZ
+@given(study_files(), st.sampled_from([[], ["--counts"], ["--relative"], ["--wide"], ["--by-sample"]]))
+def test_the_track_command_exits_0_or_2_with_one_line_and_writes_nothing_when_refused(files, flags):
+    """`lactobiome track` end to end: a result, or exit 2 with one error line and no output file."""
+    import contextlib
+    import io
+    import warnings
+
+    from lactobiome.cli import main
+
+    with tempfile.TemporaryDirectory() as folder:
+        table, meta, out = Path(folder) / "counts.txt", Path(folder) / "meta.txt", Path(folder) / "out.tsv"
+        table.write_bytes(files[0])
+        meta.write_bytes(files[1])
+        err = io.StringIO()
+        with contextlib.redirect_stderr(err), contextlib.redirect_stdout(io.StringIO()), warnings.catch_warnings():
+            code = main(["track", str(table), str(meta), "--out", str(out), "--bootstrap", "0", *flags])
+        lines = err.getvalue().splitlines()
+        event(f"exit {code}")  # --hypothesis-show-statistics: how many inputs were tracked, how many refused
+        assert code in (0, 2), err.getvalue()
+        assert "Traceback" not in err.getvalue()
+        if code == 2:
+            assert lines and lines[-1].startswith("lactobiome: error: "), lines
+            assert all(line.startswith("lactobiome: warning: ") for line in lines[:-1]), lines
+            assert not out.exists()
+            assert "counts.txt" in lines[-1] or "meta.txt" in lines[-1], lines[-1]
+        else:
+            assert out.exists()

@@ -108,6 +108,14 @@ def main(argv: list[str] | None = None) -> int:
     except click.exceptions.Abort:
         click.echo(_INTERRUPTED, err=True)
         return 130
+    except click.exceptions.NoArgsIsHelpError as exc:
+        exc.show()  # no command given: the help is the answer
+        return exc.exit_code
+    except click.UsageError as exc:
+        # one line, like every other refusal (click's own form adds a usage block)
+        command = exc.ctx.command_path if exc.ctx is not None else "lactobiome"
+        click.echo(f"lactobiome: error: {exc.format_message()} (see '{command} --help')", err=True)
+        return exc.exit_code
     except click.ClickException as exc:
         exc.show()
         return exc.exit_code

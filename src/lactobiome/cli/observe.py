@@ -28,7 +28,7 @@ def _design_help() -> str:
 @click.option("--depth", type=int, default=None, help="Reads per sample (default: the design's).")
 @click.option("--contamination", type=float, default=1.0, show_default=True,
               help="Multiplier of kit contaminant DNA per extraction (0: none).")
-@click.option("--seed", type=int, default=0, show_default=True, help="Observation seed.")
+@click.option("--seed", type=click.IntRange(min=0), default=0, show_default=True, help="Observation seed.")
 def observe(results: Path, design_name: str, out: Path, depth: int | None, contamination: float,
             seed: int) -> None:
     """Sample the simulated cohort RESULTS as a study design prescribes.
@@ -113,7 +113,7 @@ def summarise(joined: pd.DataFrame) -> dict[str, float]:
 @click.option("--max-day", type=int, default=30, show_default=True,
               help="Track sinks up to this day (month 1 by default).")
 @click.option("--bootstrap", type=int, default=30, show_default=True)
-@click.option("--seed", type=int, default=0, show_default=True)
+@click.option("--seed", type=click.IntRange(min=0), default=0, show_default=True)
 @click.option("--methods", default="lactobiome,feast,sourcetracker", show_default=True,
               help="Comma-separated track methods scored per source on the closed loops "
                    "(positive controls, infant gut months 1 and 6, milk as a sink); '' skips them.")

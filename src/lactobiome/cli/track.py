@@ -9,6 +9,7 @@ from typing import TypeVar
 import click
 
 from lactobiome.errors import InputError
+from lactobiome.io import TABLE_FLOAT_FORMAT
 from lactobiome.io.atomic import write_text_atomic
 
 F = TypeVar("F", bound=Callable[..., object])
@@ -51,7 +52,8 @@ def _setting(flag: str, default: float, help: str) -> Callable[[F], F]:
 )
 @_setting("--iterations", 1000, "Maximum EM iterations.")
 @_setting("--tolerance", 1e-6, "EM convergence tolerance.")
-@_setting("--seed", 0, "Random seed (bootstrap, rarefying).")
+@click.option("--seed", type=click.IntRange(min=0), default=0, show_default=True,
+              help="Random seed (bootstrap, rarefying); a non-negative integer.")
 @_setting("--bootstrap", 100, "Bootstrap replicates.")
 @_setting("--level", 0.9, "Interval coverage.")
 @click.option(
@@ -182,9 +184,9 @@ def track(
             method=method,
         )
     if wide:
-        text = to_wide(result).to_csv(sep="\t", float_format="%.6g", na_rep="NA")
+        text = to_wide(result).to_csv(sep="\t", float_format=TABLE_FLOAT_FORMAT, na_rep="NA")
     else:
-        text = result.to_csv(sep="\t", index=False, float_format="%.6g", na_rep="NA")
+        text = result.to_csv(sep="\t", index=False, float_format=TABLE_FLOAT_FORMAT, na_rep="NA")
     write_text_atomic(text, out)
 
     diag = result.attrs["diagnostics"]

@@ -24,6 +24,7 @@ from lactobiome.io.metadata import (
     decode_states,
     describe,
     encode_mastitis_state,
+    events_attributes,
     global_attributes,
     treatment_attributes,
 )
@@ -146,7 +147,7 @@ def combine_parts(parts: Sequence[Path], out: Path, history: str | None = None) 
         _combine_netcdf(parts, tmp)
         with netCDF4.Dataset(tmp, mode="a") as target:
             scenario = str(target.getncattr("scenario")) if "scenario" in target.ncattrs() else "?"
-            target.setncatts(global_attributes(scenario, history))
+            target.setncatts({**global_attributes(scenario, history), **events_attributes(Path(out).name)})
 
     _write_or_fail(Path(out), write)
 
@@ -230,7 +231,8 @@ def _combine_zarr(parts: Sequence[Path], out: Path, history: str | None) -> None
         for i, part in enumerate(parts):
             with xr.open_dataset(part) as ds:
                 if i == 0:
-                    ds.attrs.update(global_attributes(str(ds.attrs.get("scenario", "?")), history))
+                    ds.attrs.update({**global_attributes(str(ds.attrs.get("scenario", "?")), history),
+                                     **events_attributes(out.name)})
                 ds.load().to_zarr(
                     tmp, mode="w" if i == 0 else "a", append_dim=None if i == 0 else "dyad"
                 )

@@ -40,8 +40,11 @@ COORDINATES: dict[str, dict[str, str]] = {
     "origin": {"long_name": "origin of the cells (last donor)", "units": "1",
                "description": "the site a cell last came from (last donor), or its external source: resident, birth, "
                               "environment, probiotic"},
-    "genus": {"long_name": "genus of the taxon", "units": "1"},
-    "family": {"long_name": "family of the taxon", "units": "1"},
+    "genus": {"long_name": "genus of the taxon", "units": "1",
+              "description": "genus of each catalogue taxon (an auxiliary coordinate on taxon), to sum abundance "
+                             "by genus as 16S studies report it"},
+    "family": {"long_name": "family of the taxon", "units": "1",
+               "description": "family of each catalogue taxon (an auxiliary coordinate on taxon)"},
 }
 
 ATTRIBUTES: dict[str, tuple[str, str]] = {
@@ -82,8 +85,51 @@ DERIVED_PANEL: dict[str, tuple[str, str]] = {
 }
 
 
+LONG_NAMES: dict[str, str] = {
+    "milk_volume_ml": "breast milk volume taken",
+    "formula_volume_ml": "formula volume taken",
+    "milk_production_ml": "milk production",
+    "residual_milk_ml": "residual milk in the breast",
+    "milk_pool_ml": "ductal milk pool volume",
+    "hmo_g_per_l": "milk HMO concentration",
+    "siga_g_per_l": "milk sIgA concentration",
+    "na_k_ratio": "milk Na:K ratio",
+    "somatic_cells_per_ml": "milk somatic cell count",
+    "leucocytes_recruited_per_ml": "leucocytes recruited into milk",
+    "pathobiont_per_ml": "pathobiont load of milk",
+    "ductal_biofilm_per_ml": "ductal biofilm load",
+    "milk_bacteria_per_ml": "milk bacterial load",
+    "milk_staphylococci_per_ml": "milk staphylococcal load",
+    "gestational_age_weeks": "gestational age",
+    "milk_hmo_factor": "milk HMO factor",
+    "milk_siga_factor": "milk sIgA factor",
+    "na_k_factor": "milk Na:K factor",
+    "feeds_per_day": "feeds",
+    "direct_feeds_per_day": "feeds at the breast",
+}
+"""``long_name`` of variables whose names carry units or abbreviations (the units go in
+``units``; the others' long name is their name with spaces)."""
+
+
 def _long_name(name: str) -> str:
-    return name.replace("_", " ")
+    return LONG_NAMES.get(name, name.replace("_", " "))
+
+
+def events_attributes(result_name: str) -> dict[str, str]:
+    """Global attributes naming the mastitis episodes table written beside a result.
+
+    Parameters
+    ----------
+    result_name
+        The result file's name (``cohort.nc``); the table is ``cohort.nc.events.csv``.
+    """
+    from pathlib import Path
+
+    from lactobiome.io.events import COLUMNS, events_path
+
+    return {"events_file": events_path(Path(result_name)).name,
+            "events_description": f"mastitis episodes, one row each ({', '.join(COLUMNS)}), in a CSV file "
+                                  "in the folder of this result"}
 
 
 def attributes_of(name: str) -> dict[str, str]:

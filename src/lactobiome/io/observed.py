@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from lactobiome.io import TABLE_FLOAT_FORMAT
 from lactobiome.io.atomic import write_text_atomic
 
 if TYPE_CHECKING:
@@ -81,15 +82,16 @@ def write_observation(obs: Observation, out: Path, taxonomy: dict[str, list[str]
     out = Path(out)
     written: list[tuple[str, str]] = [
         ("counts.txt", _feast_counts(obs.counts)),
-        ("metadata.txt", obs.metadata.to_csv(sep="\t", lineterminator="\n")),
+        ("metadata.txt", obs.metadata.to_csv(sep="\t", lineterminator="\n", float_format=TABLE_FLOAT_FORMAT)),
         ("table.biom", biom_json(obs.counts, f"lactobiome observe {obs.design}", taxonomy)),
         ("blanks.txt", _feast_counts(obs.blanks)),
-        ("truth.tsv", obs.truth.to_csv(sep="\t", index=False, lineterminator="\n")),
-        ("culture.tsv", obs.culture.to_csv(sep="\t", lineterminator="\n")),
-        ("panel.tsv", obs.panel.to_csv(sep="\t", index=False, lineterminator="\n")),
+        ("truth.tsv", obs.truth.to_csv(sep="\t", index=False, lineterminator="\n", float_format=TABLE_FLOAT_FORMAT)),
+        ("culture.tsv", obs.culture.to_csv(sep="\t", lineterminator="\n", float_format=TABLE_FLOAT_FORMAT)),
+        ("panel.tsv", obs.panel.to_csv(sep="\t", index=False, lineterminator="\n", float_format=TABLE_FLOAT_FORMAT)),
     ]
     if obs.relative is not None:
-        written.append(("relative.tsv", obs.relative.to_csv(sep="\t", lineterminator="\n")))
+        written.append(("relative.tsv", obs.relative.to_csv(sep="\t", lineterminator="\n",
+                                                                float_format=TABLE_FLOAT_FORMAT)))
     paths = []
     for name, text in written:
         write_text_atomic(text, out / name)

@@ -20,10 +20,9 @@ ranks summing to 100 per sample. Whole-number counts with one row per taxon are 
 count table, every row kept; anything in between is refused (say which with ``fmt``).
 
 Every reader raises :class:`lactobiome.errors.InputError` with a one-line message naming the
-file and the row, sample or field at fault. Files whose lines end in a bare carriage return
-(classic Mac OS) are rejected with a message that says how to convert them: such files are
-rare today and a reader that guessed would silently accept a one-line table. Windows CRLF
-endings are accepted.
+file and the row, sample or field at fault. Unix, Windows (CRLF) and classic Mac OS (bare
+CR) line endings are all read: SourceTracker2's own tiny-test ``map.txt`` ends its lines in a
+bare CR. Binary data (a NUL byte, a compressed file's signature) is refused as such.
 """
 
 from __future__ import annotations
@@ -468,24 +467,7 @@ def read_biom(path: str | Path, integer: bool = True) -> pd.DataFrame:
     path = Path(path)
     fmt = detect_format(path)
     if fmt == "biom-hdf5":
-        import h5py
-
-        try:
-            with h5py.File(path, "r") as f:
-                obs = [_decode(x) for x in f["observation/ids"][:]]
-                samples = [_decode(x) for x in f["sample/ids"][:]]
-                data = f["observation/matrix/data"][:]
-                indices = f["observation/matrix/indices"][:]
-                indptr = f["observation/matrix/indptr"][:]
-        except KeyError as exc:
-            raise InputError(f"{path}: BIOM HDF5 file lacks {exc.args[0]}") from None
-        except OSError as exc:
-            raise InputError(f"{path}: unreadable HDF5 file ({exc})") from None
-        dense = np.zeros((len(obs), len(samples)), dtype=np.float64)
-        if len(indptr) != len(obs) + 1:
-            raise InputError(f"{path}: observation/matrix/indptr has the wrong length")
-        rows = np.repeat(np.arange(len(obs)), np.diff(indptr))
-        dense[rows, indices] = data
+        obs, samples, dense = _read_biom_hdf5(path)
     elif fmt == "biom-json":
         try:
             doc = json.loads(_read_text(path))
@@ -527,6 +509,58 @@ def read_biom(path: str | Path, integer: bool = True) -> pd.DataFrame:
 
 def _decode(x: bytes | str) -> str:
     return x.decode("utf-8") if isinstance(x, bytes) else str(x)
+
+
+_BIOM_IDS = ("observation/ids", "sample/ids")
+_BIOM_MATRIX = ("observation/matrix/data", "observation/matrix/indices", "observation/matrix/indptr")
+
+
+def _read_biom_hdf5(path: Path) -> tuple[list[str], list[str], np.ndarray]:
+    """Observation ids, sample ids and the dense counts of a BIOM 2 (HDF5) file, checked.
+
+    The matrix is stored as compressed sparse rows (``observation/matrix``): ``indptr`` (one
+    more than the observations, from 0, non-decreasing, ending at the number of entries),
+    ``indices`` (sample column of each entry) and ``data`` (the entry's count). A file whose
+    arrays disagree is refused naming the array, rather than read into a wrong table.
+    """
+    import h5py
+    import numpy as np
+
+    try:
+        with h5py.File(path, "r") as f:
+            arrays = {key: np.asarray(f[key][()]) for key in (*_BIOM_IDS, *_BIOM_MATRIX)}
+    except KeyError as exc:
+        raise InputError(f"{path}: BIOM HDF5 file lacks {exc.args[0]}") from None
+    except (OSError, TypeError, ValueError) as exc:
+        raise InputError(f"{path}: unreadable HDF5 file ({exc})") from None
+    for key, values in arrays.items():
+        if values.ndim != 1:
+            raise InputError(f"{path}: {key} is not a one-dimensional array (shape {values.shape})")
+    ids: dict[str, list[str]] = {}
+    for key in _BIOM_IDS:
+        try:
+            ids[key] = [_decode(x) for x in arrays[key]]
+        except UnicodeDecodeError:
+            raise InputError(f"{path}: {key} holds an id that is not UTF-8 text") from None
+    data, indices, indptr = (arrays[key] for key in _BIOM_MATRIX)
+    if data.dtype.kind not in "biuf":
+        raise InputError(f"{path}: observation/matrix/data holds {data.dtype} values, expected numbers")
+    for key, values in (("indices", indices), ("indptr", indptr)):
+        if values.dtype.kind not in "iu":
+            raise InputError(f"{path}: observation/matrix/{key} holds {values.dtype} values, expected integers")
+    n_obs, n_samples = len(ids["observation/ids"]), len(ids["sample/ids"])
+    if len(indptr) != n_obs + 1:
+        raise InputError(f"{path}: observation/matrix/indptr has the wrong length "
+                         f"({len(indptr)}, expected {n_obs + 1} for {n_obs} observations)")
+    if indptr[0] != 0 or (np.diff(indptr) < 0).any() or indptr[-1] != len(data) or len(indices) != len(data):
+        raise InputError(f"{path}: observation/matrix indptr, indices and data disagree "
+                         f"({len(data)} values, {len(indices)} column indices, indptr from {indptr[0]} to {indptr[-1]})")
+    if len(indices) and (indices.min() < 0 or indices.max() >= n_samples):
+        raise InputError(f"{path}: observation/matrix/indices: a column index outside 0-{n_samples - 1}")
+    dense = np.zeros((n_obs, n_samples), dtype=np.float64)
+    rows = np.repeat(np.arange(n_obs), np.diff(indptr))
+    np.add.at(dense, (rows, indices.astype(np.int64)), data.astype(np.float64))
+    return ids["observation/ids"], ids["sample/ids"], dense
 
 
 def read_metaphlan(path: str | Path, rank: str = "s") -> pd.DataFrame:

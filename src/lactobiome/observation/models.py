@@ -31,7 +31,7 @@ def sample_rng(seed: int, *key: int | str) -> np.random.Generator:
     Parameters
     ----------
     seed
-        Observation seed.
+        Observation seed (any integer; a negative one is taken modulo 2**64).
     key
         Integers or strings naming the sample; strings are hashed (SHA-256) so the stream
         does not depend on Python's per-process string hashing.
@@ -41,7 +41,9 @@ def sample_rng(seed: int, *key: int | str) -> np.random.Generator:
     numpy.random.Generator
         Independent of which other samples are drawn and in which order.
     """
-    words = [int(seed)]
+    # a negative seed names the stream of its two's complement (NumPy refuses negative entropy),
+    # as the sample keys below and the tracker's seeds do
+    words = [int(seed) & 0xFFFFFFFFFFFFFFFF]
     for part in key:
         if isinstance(part, str):
             words.append(int.from_bytes(hashlib.sha256(part.encode()).digest()[:8], "little"))

@@ -10,7 +10,7 @@ import numpy as np
 
 from lactobiome.errors import InputError, LactobiomeWarning
 from lactobiome.tracking import COLUMNS, UNKNOWN
-from lactobiome.tracking.inputs import ROLE_ALIASES, check_counts
+from lactobiome.tracking.inputs import ROLE_ALIASES, check_counts, stream_seed
 from lactobiome.tracking.options import SINGLETON_MAX, FitOptions
 
 if TYPE_CHECKING:
@@ -664,7 +664,8 @@ def track(
         EM stops when no proportion changes by more than ``tolerance`` in one iteration, or
         after ``iterations`` iterations.
     seed
-        Seed for rarefaction and the bootstrap.
+        Seed for rarefaction, the bootstrap and the lost-taxa test (any integer; a negative
+        one is taken modulo 2**64, see :func:`lactobiome.tracking.inputs.stream_seed`).
     bootstrap
         Number of bootstrap replicates for the intervals (0: no intervals, ``ci_low`` and
         ``ci_high`` are NaN).
@@ -802,6 +803,15 @@ def track(
         raise InputError(f"lost_min_gain must be >= 0, got {lost_min_gain}")
     if iterations < 1:
         raise InputError(f"iterations must be >= 1, got {iterations}")
+    seed = stream_seed(seed)  # a negative seed is a valid stream too (NumPy refuses negative entropy)
+    if not tolerance >= 0:
+        raise InputError(f"tolerance must be >= 0, got {tolerance}")
+    if not effective_depth > 0:
+        raise InputError(f"effective_depth must be > 0 reads, got {effective_depth}")
+    for name, value in (("unknown_cost", unknown_cost), ("prior_strength", prior_strength),
+                        ("model_error", model_error)):
+        if not value >= 0:  # also refuses NaN
+            raise InputError(f"{name} must be >= 0, got {value}")
     if source_redraw not in SOURCE_REDRAWS:
         raise InputError(f"source_redraw must be one of {', '.join(SOURCE_REDRAWS)}, got {source_redraw!r}")
     if marginal not in MARGINALS:

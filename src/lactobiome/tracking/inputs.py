@@ -14,7 +14,7 @@ from lactobiome.errors import InputError
 if TYPE_CHECKING:  # numpy/pandas are imported lazily so `import lactobiome.io` stays cheap
     import pandas as pd
 
-__all__ = ["MAX_EXACT_COUNT", "MAX_READS_PER_SAMPLE", "ROLE_ALIASES", "check_counts"]
+__all__ = ["MAX_EXACT_COUNT", "MAX_READS_PER_SAMPLE", "ROLE_ALIASES", "SEED_MODULUS", "check_counts", "stream_seed"]
 
 MAX_EXACT_COUNT = float(2**53)
 """Largest whole number a float64 holds exactly; a larger cell cannot be a read count."""
@@ -23,8 +23,36 @@ MAX_READS_PER_SAMPLE = 1e10
 (Illumina specification), shared by many samples, so a sample above 1e10 is not a count of
 reads (a table of cells, copies or a mistyped value)."""
 
+SEED_MODULUS = 2**64
+"""Seeds are taken modulo this (as a 64-bit unsigned word): NumPy's generators refuse negative
+entropy, so a negative seed ``s`` names the stream of ``s + 2**64`` (its two's complement)."""
+
 ROLE_ALIASES: dict[str, str] = {"sink": "Sink", "snk": "Sink", "source": "Source", "src": "Source"}
 """``SourceSink`` values (lower case; FEAST's and SourceTracker2's) -> ``"Sink"``/``"Source"``."""
+
+
+def stream_seed(seed: int) -> int:
+    """The non-negative key of the random streams of a run seeded with ``seed``.
+
+    Non-negative seeds below 2**64 are their own key (so results for them are unchanged); a
+    negative seed maps to its two's complement as a 64-bit word: deterministic, and distinct
+    from every seed a user would type.
+
+    Parameters
+    ----------
+    seed
+        Any integer (``bool`` and non-integers are refused).
+
+    Returns
+    -------
+    int
+        ``seed mod 2**64``.
+    """
+    import numbers
+
+    if isinstance(seed, bool) or not isinstance(seed, numbers.Integral):
+        raise InputError(f"seed must be an integer, got {seed!r}")
+    return int(seed) % SEED_MODULUS
 
 
 def check_counts(

@@ -8,6 +8,7 @@ import pandas as pd
 import yaml
 
 from lactobiome import __version__
+from lactobiome.io import TABLE_FLOAT_FORMAT
 from lactobiome.io.atomic import write_text_atomic
 from lactobiome.trials.power import PowerCurve
 from lactobiome.trials.results import arms_table, effects_table, paired_table, unit
@@ -18,7 +19,7 @@ DISCLAIMER = "(research and teaching model; an in-silico trial is not evidence f
 
 
 def _tsv(frame: pd.DataFrame, path: Path) -> Path:
-    return write_text_atomic(frame.to_csv(sep="\t", index=False, float_format="%.6g"), path)
+    return write_text_atomic(frame.to_csv(sep="\t", index=False, float_format=TABLE_FLOAT_FORMAT), path)
 
 
 def write_outputs(run: TrialRun, out: Path, power: PowerCurve | None = None) -> list[Path]:

@@ -10,6 +10,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from lactobiome.io import TABLE_FLOAT_FORMAT
 from lactobiome.io.atomic import write_text_atomic
 from lactobiome.model.parameters import Parameter
 from lactobiome.validation.roles import (
@@ -241,7 +242,7 @@ def _share(value: object) -> str:
 def write_csv(table: pd.DataFrame, path: str | Path) -> Path:
     """Write ``table`` as CSV (no index) to ``path`` atomically; returns the path."""
     path = Path(path)
-    write_text_atomic(table.to_csv(index=False), path)
+    write_text_atomic(table.to_csv(index=False, float_format=TABLE_FLOAT_FORMAT), path)
     return path
 
 
