@@ -731,6 +731,25 @@ def test_fissures_are_the_tabled_share_of_damaged_nipples():
         np.testing.assert_array_equal(other[name], drawn[name])
 
 
+def test_damaged_nipples_crack_open_more_often_after_a_caesarean():
+    """Santos 2016: cracked nipples 1.33 times as prevalent after a caesarean; damage as a whole is
+    not (Buck 2014). The fissured share of damaged nipples is that ratio higher after a caesarean,
+    the damage share the same, and the mean over damaged mothers stays the tabled share."""
+    from lactobiome.model.parameters import load_parameters
+    from lactobiome.model.population import draw_population
+
+    n = 30000
+    table = load_parameters()
+    drawn = draw_population(load_scenario("default", {"cohort": {"dyads": n, "seed": 9}}), table, np.arange(n))
+    damage, fissure = drawn["nipple_damage"], drawn["nipple_fissure"]
+    cs = drawn["delivery_mode"] == "caesarean"
+    ratio = table.value("fissure_caesarean_prevalence_ratio", "1")
+    assert fissure[damage & cs].mean() / fissure[damage & ~cs].mean() == pytest.approx(ratio, rel=0.08)
+    assert damage[cs].mean() == pytest.approx(damage[~cs].mean(), abs=0.02)
+    assert fissure[damage].mean() == pytest.approx(table.value("prevalence_nipple_fissure_given_damage", "probability"),
+                                                   abs=0.02)
+
+
 def test_junctions_close_in_a_fast_and_a_slow_phase():
     """A slow share of the colostral opening keeps milk Na:K raised through week 2 and is gone by
     week 4; with the share 0, Na:K on day 10 is the closed-junction value plus strain only."""

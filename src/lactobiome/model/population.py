@@ -94,6 +94,21 @@ def nipple_healing_day(parameters: ParameterTable, u: np.ndarray) -> np.ndarray:
     return onset - mean * np.log1p(-np.clip(u, 0.0, 1.0 - 1e-12))
 
 
+def fissure_given_damage(parameters: ParameterTable, share: float, caesarean_share: float,
+                         caesarean: np.ndarray) -> np.ndarray:
+    """Probability that a damaged nipple is fissured (open skin), per dyad (dyad,).
+
+    Cracked nipples are more common after a caesarean (adjusted prevalence ratio
+    ``fissure_caesarean_prevalence_ratio``, Santos 2016) while nipple damage as a whole is not
+    (Buck 2014), so the caesarean raises the fissured share of damaged nipples by that ratio;
+    the rates are scaled so that the share over all damaged mothers stays ``share`` at the
+    cohort's caesarean share.
+    """
+    ratio = parameters.value("fissure_caesarean_prevalence_ratio", "1")
+    vaginal = share / (1.0 + (ratio - 1.0) * caesarean_share)
+    return np.clip(np.where(caesarean, ratio * vaginal, vaginal), 0.0, 1.0)
+
+
 def draw_population(scenario: Scenario, parameters: ParameterTable, dyad_ids: np.ndarray,
                     caesarean: np.ndarray | None = None) -> dict[str, np.ndarray]:
     """Dyad attributes for the given global dyad ids.
@@ -149,6 +164,7 @@ def draw_population(scenario: Scenario, parameters: ParameterTable, dyad_ids: np
     previous_mastitis = ~first_time & (u[:, _COLUMN["previous_mastitis"]] < (0.0 if fixed is None else fixed))
     damage_rate = np.where(first_time, p("nipple_damage_first_time"), p("nipple_damage_multiparous"))
     damaged = u[:, _COLUMN["nipple_damage"]] < damage_rate
+    fissure_rate = fissure_given_damage(parameters, p("nipple_fissure_given_damage"), p("caesarean"), caesarean)
 
     groups = scenario.population.feeding_groups
     weights = np.array([g.weight for g in groups], dtype=np.float64)
@@ -213,7 +229,7 @@ def draw_population(scenario: Scenario, parameters: ParameterTable, dyad_ids: np
         "nipple_damage": damaged,
         # only an open crack lets skin bacteria past the barrier (Nakamura 2018: erythema and
         # swelling stay in the epidermis); the rest of the damage hurts but keeps the skin closed
-        "nipple_fissure": damaged & (u[:, _COLUMN["nipple_fissure"]] < p("nipple_fissure_given_damage")),
+        "nipple_fissure": damaged & (u[:, _COLUMN["nipple_fissure"]] < fissure_rate),
         "secretor": u[:, _COLUMN["secretor"]] < p("secretor"),
         "breast_milk_share": breast_milk_share,
         "direct_breastfeeding_share": direct_share,
