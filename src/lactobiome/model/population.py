@@ -102,11 +102,17 @@ def fissure_given_damage(parameters: ParameterTable, share: float, caesarean_sha
     ``fissure_caesarean_prevalence_ratio``, Santos 2016) while nipple damage as a whole is not
     (Buck 2014), so the caesarean raises the fissured share of damaged nipples by that ratio;
     the rates are scaled so that the share over all damaged mothers stays ``share`` at the
-    cohort's caesarean share.
+    cohort's caesarean share (all damaged nipples after a caesarean fissured where the ratio
+    would take that share past 1).
     """
     ratio = parameters.value("fissure_caesarean_prevalence_ratio", "1")
     vaginal = share / (1.0 + (ratio - 1.0) * caesarean_share)
-    return np.clip(np.where(caesarean, ratio * vaginal, vaginal), 0.0, 1.0)
+    after_caesarean = ratio * vaginal
+    if after_caesarean > 1.0 and caesarean_share < 1.0:
+        # a share near 1: every damaged nipple after a caesarean cracks, the rest after vaginal births
+        after_caesarean = 1.0
+        vaginal = (share - caesarean_share) / (1.0 - caesarean_share)
+    return np.clip(np.where(caesarean, after_caesarean, vaginal), 0.0, 1.0)
 
 
 def draw_population(scenario: Scenario, parameters: ParameterTable, dyad_ids: np.ndarray,
