@@ -227,7 +227,8 @@ def test_switching_a_route_off_removes_every_origin_it_carries(switch):
     """Built from the route table: each row of the switch, off, leaves no cell of its donor's
     origin in its receiver (unless another route still on carries the same pair)."""
     sections = {"cohort": {"dyads": 12, "days": 10}, "sampling": {"days": [2, 5, 10]},
-                "population": {"nipple_damage_first_time": 1.0, "nipple_damage_multiparous": 1.0}}
+                "population": {"nipple_damage_first_time": 1.0, "nipple_damage_multiparous": 1.0,
+                               "nipple_fissure_given_damage": 1.0}}
     on_scenario = load_scenario("default", sections)
     off_scenario = load_scenario("default", {**sections, "routes": {switch: False}})
     rows = [r for r in ROUTES if r.switch == switch and r.kind != "loss"]

@@ -195,7 +195,7 @@ def test_nipple_damage_lets_pathobionts_into_the_stroma():
     off, taxa = _run(dyads=60, days=14, population={"nipple_damage_first_time": 0.0,
                                                      "nipple_damage_multiparous": 0.0})
     on, _ = _run(dyads=60, days=14, population={"nipple_damage_first_time": 1.0,
-                                                "nipple_damage_multiparous": 1.0})
+                                                "nipple_damage_multiparous": 1.0, "nipple_fissure_given_damage": 1.0})
     aureus = taxa.index("staphylococcus_aureus")
     stroma = SITE_INDEX["breast_stroma"]
     areolar = ORIGIN_INDEX["areolar_skin"]
@@ -631,6 +631,38 @@ def test_a_mother_repeats_her_feeding_plan_in_her_earlier_lactation_at_the_sourc
     assert len(groups) > 1 and agree < 1.0
 
 
+def test_a_mother_who_had_a_caesarean_mostly_had_her_earlier_child_by_caesarean():
+    """Osterman 2020: 13.3% of US women with a previous caesarean gave birth vaginally. The earlier
+    birth handed to the engine is a caesarean with the repeat share r after a caesarean now, with
+    (1 - r) c / (1 - c) after a vaginal birth now, so both births keep the caesarean share c; the
+    intrapartum antibiotics of the earlier birth follow its own mode."""
+    from lactobiome.model.population import draw_population
+    from lactobiome.model.previous_lactation import previous_mastitis
+
+    n = 6000
+    scenario = load_scenario("default", {"cohort": {"dyads": n, "days": 1, "seed": 7},
+                                         "population": {"first_time_mother": 0.0}})
+    parameters, _ = prepare(scenario)
+    ids = np.arange(n)
+    now = draw_population(scenario, parameters, ids)
+    given: dict[str, np.ndarray] = {}
+
+    def simulate(sc, dyads, attributes):
+        given.update(attributes)  # the engine's run of the earlier lactation is not under test
+        return np.zeros((len(dyads), sc.cohort.days), dtype=np.int8)
+
+    previous_mastitis(scenario, parameters, ids, now, simulate)
+    r = parameters.value("repeat_caesarean_share", "probability")
+    c = parameters.value("prevalence_caesarean", "probability")
+    cs_now, cs_then = now["delivery_mode"] == "caesarean", given["delivery_mode"] == "caesarean"
+    assert abs(cs_then[cs_now].mean() - r) < 0.03
+    assert abs(cs_then[~cs_now].mean() - (1.0 - r) * c / (1.0 - c)) < 0.02
+    assert abs(cs_then.mean() - c) < 0.03
+    iap = given["intrapartum_antibiotics"]
+    assert abs(iap[cs_then].mean() - parameters.value("prevalence_intrapartum_antibiotics_caesarean", "probability")) < 0.03
+    assert abs(iap[~cs_then].mean() - parameters.value("prevalence_intrapartum_antibiotics_vaginal", "probability")) < 0.03
+
+
 def test_nipple_healing_day_follows_buck_2014():
     """Healing days are the onset day plus an exponential time: none before onset, the mean as
     tabled, and about an eighth of damaged nipples still open on day 56 (Buck 2014: 8% of 58%)."""
@@ -653,7 +685,8 @@ def test_fissures_close_on_each_mothers_healing_day():
     """With every mother damaged, skin cells keep entering the stroma through fissures only
     until her healing day: on the last recorded day, mothers still unhealed carry more stromal
     cells of areolar-skin origin than mothers healed in the first three weeks."""
-    result, _ = _run(dyads=80, days=40, population={"nipple_damage_first_time": 1.0, "nipple_damage_multiparous": 1.0},
+    result, _ = _run(dyads=80, days=40, population={"nipple_damage_first_time": 1.0, "nipple_damage_multiparous": 1.0,
+                                                    "nipple_fissure_given_damage": 1.0},
                      parameters={"nipple_fissure_to_stroma_per_feed": 0.01})
     healed = result.attributes["nipple_healing_day"]
     last = result.record_days[-1]
@@ -661,6 +694,60 @@ def test_fissures_close_on_each_mothers_healing_day():
     assert open_late.sum() >= 5 and closed_early.sum() >= 5
     skin = result.abundance[:, -1, SITE_INDEX["breast_stroma"], :, ORIGIN_INDEX["areolar_skin"]].sum(axis=1)
     assert skin[open_late].mean() > 2.0 * skin[closed_early].mean()
+
+
+def test_only_damage_that_opens_the_skin_lets_skin_bacteria_in():
+    """Every mother damaged: with no damage an open fissure (share 0) no areolar-skin cell
+    reaches the stroma by the fissure route, so the stroma holds far fewer skin-origin cells
+    than when every damaged nipple is fissured (share 1); the damage still hurts in both."""
+    damaged = {"nipple_damage_first_time": 1.0, "nipple_damage_multiparous": 1.0}
+    runs = {share: _run(dyads=60, days=21, population={**damaged, "nipple_fissure_given_damage": share},
+                        parameters={"nipple_fissure_to_stroma_per_feed": 0.01})[0] for share in (0.0, 1.0)}
+    assert not runs[0.0].attributes["nipple_fissure"].any() and runs[1.0].attributes["nipple_fissure"].all()
+    assert runs[0.0].attributes["nipple_damage"].all()
+    skin = {share: r.abundance[:, -1, SITE_INDEX["breast_stroma"], :, ORIGIN_INDEX["areolar_skin"]].sum()
+            for share, r in runs.items()}
+    assert skin[1.0] > 5.0 * skin[0.0]
+
+
+def test_fissures_are_the_tabled_share_of_damaged_nipples():
+    """Santos 2016 / Buck 2014: about half of damaged nipples crack open; no fissure without
+    damage, and drawing fissures leaves every other attribute's draw as it was."""
+    from lactobiome.model.parameters import load_parameters
+    from lactobiome.model.population import draw_population
+
+    scenario = load_scenario("default", {"cohort": {"dyads": 8000, "seed": 5}})
+    table = load_parameters()
+    drawn = draw_population(scenario, table, np.arange(8000))
+    damage, fissure = drawn["nipple_damage"], drawn["nipple_fissure"]
+    assert not (fissure & ~damage).any()
+    share = table.value("prevalence_nipple_fissure_given_damage", "probability")
+    assert abs(fissure[damage].mean() - share) < 0.04
+    none = load_scenario("default", {"cohort": {"dyads": 8000, "seed": 5},
+                                     "population": {"nipple_fissure_given_damage": 0.0}})
+    other = draw_population(none, table, np.arange(8000))
+    assert not other["nipple_fissure"].any()
+    for name in ("nipple_damage", "nipple_healing_day", "delivery_mode", "first_time_mother"):
+        np.testing.assert_array_equal(other[name], drawn[name])
+
+
+def test_damaged_nipples_crack_open_more_often_after_a_caesarean():
+    """Santos 2016: cracked nipples 1.33 times as prevalent after a caesarean; damage as a whole is
+    not (Buck 2014). The fissured share of damaged nipples is that ratio higher after a caesarean,
+    the damage share the same, and the mean over damaged mothers stays the tabled share."""
+    from lactobiome.model.parameters import load_parameters
+    from lactobiome.model.population import draw_population
+
+    n = 30000
+    table = load_parameters()
+    drawn = draw_population(load_scenario("default", {"cohort": {"dyads": n, "seed": 9}}), table, np.arange(n))
+    damage, fissure = drawn["nipple_damage"], drawn["nipple_fissure"]
+    cs = drawn["delivery_mode"] == "caesarean"
+    ratio = table.value("fissure_caesarean_prevalence_ratio", "1")
+    assert fissure[damage & cs].mean() / fissure[damage & ~cs].mean() == pytest.approx(ratio, rel=0.08)
+    assert damage[cs].mean() == pytest.approx(damage[~cs].mean(), abs=0.02)
+    assert fissure[damage].mean() == pytest.approx(table.value("prevalence_nipple_fissure_given_damage", "probability"),
+                                                   abs=0.02)
 
 
 def test_junctions_close_in_a_fast_and_a_slow_phase():

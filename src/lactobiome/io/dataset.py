@@ -39,6 +39,7 @@ _BOOL_ATTRIBUTES = (
     "oversupply",
     "tight_bra",
     "nipple_damage",
+    "nipple_fissure",
     "secretor",
     "preterm",
     "maternal_atopy",

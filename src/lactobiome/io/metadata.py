@@ -69,6 +69,7 @@ ATTRIBUTES: dict[str, tuple[str, str]] = {
     "maternal_atopy": ("1", "the mother has an allergic (atopic) disease"),
     "biofilm_strain": ("1", "the mother's ductal flora carries a biofilm-forming (ica-positive) strain that attaches "
                             "to the duct wall"),
+    "nipple_fissure": ("1", "the nipple damage opens the skin (a crack or fissure): the way in for skin bacteria"),
     "nipple_healing_day": ("day", "day of life by which a damaged nipple has healed (read where nipple_damage)"),
     "probiotic_strain_cells_maternal_gut_at_birth": (
         "cells", "cells of the scenario's probiotic strains in the maternal gut at birth (runs with pregnancy days)"),

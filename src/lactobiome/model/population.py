@@ -43,6 +43,7 @@ _COLUMN = {
     "maternal_atopy": 16,
     "nipple_healing_day": 17,
     "biofilm_strain": 18,
+    "nipple_fissure": 19,
 }
 N_COLUMNS = 24  # room for more attributes: column j's draw depends only on j, so old columns keep theirs
 
@@ -70,7 +71,9 @@ def intervention_attribute(number: int) -> str:
     return f"intervention_{number}_covered"
 
 
-def _prevalence(scenario: Scenario, parameters: ParameterTable, field: str) -> float:
+def prevalence(scenario: Scenario, parameters: ParameterTable, field: str) -> float:
+    """Share of dyads with attribute ``field``: the scenario's population value, else the table's
+    ``prevalence_<field>`` (a probability)."""
     value = getattr(scenario.population, field)
     if value is None:
         return parameters.value(f"prevalence_{field}", "probability")
@@ -91,8 +94,34 @@ def nipple_healing_day(parameters: ParameterTable, u: np.ndarray) -> np.ndarray:
     return onset - mean * np.log1p(-np.clip(u, 0.0, 1.0 - 1e-12))
 
 
-def draw_population(scenario: Scenario, parameters: ParameterTable, dyad_ids: np.ndarray) -> dict[str, np.ndarray]:
+def fissure_given_damage(parameters: ParameterTable, share: float, caesarean_share: float,
+                         caesarean: np.ndarray) -> np.ndarray:
+    """Probability that a damaged nipple is fissured (open skin), per dyad (dyad,).
+
+    Cracked nipples are more common after a caesarean (adjusted prevalence ratio
+    ``fissure_caesarean_prevalence_ratio``, Santos 2016) while nipple damage as a whole is not
+    (Buck 2014), so the caesarean raises the fissured share of damaged nipples by that ratio;
+    the rates are scaled so that the share over all damaged mothers stays ``share`` at the
+    cohort's caesarean share (all damaged nipples after a caesarean fissured where the ratio
+    would take that share past 1).
+    """
+    ratio = parameters.value("fissure_caesarean_prevalence_ratio", "1")
+    vaginal = share / (1.0 + (ratio - 1.0) * caesarean_share)
+    after_caesarean = ratio * vaginal
+    if after_caesarean > 1.0 and caesarean_share < 1.0:
+        # a share near 1: every damaged nipple after a caesarean cracks, the rest after vaginal births
+        after_caesarean = 1.0
+        vaginal = (share - caesarean_share) / (1.0 - caesarean_share)
+    return np.clip(np.where(caesarean, after_caesarean, vaginal), 0.0, 1.0)
+
+
+def draw_population(scenario: Scenario, parameters: ParameterTable, dyad_ids: np.ndarray,
+                    caesarean: np.ndarray | None = None) -> dict[str, np.ndarray]:
     """Dyad attributes for the given global dyad ids.
+
+    ``caesarean`` (bool, shape (dyad,)) gives the birth mode instead of drawing it (a mother's
+    earlier birth, which follows this one's: :mod:`lactobiome.model.previous_lactation`); the
+    intrapartum antibiotics follow the mode either way.
 
     Returns
     -------
@@ -119,15 +148,20 @@ def draw_population(scenario: Scenario, parameters: ParameterTable, dyad_ids: np
         where ``nipple_damage``); ``biofilm_strain`` (bool, the mother's ductal flora carries a
         biofilm-forming, ica-positive strain whose cells attach to the duct wall: parameter
         ``prevalence_biofilm_strain`` unless the scenario sets it; see
-        :func:`lactobiome.model.processes.milk_removal.attached_share`).
+        :func:`lactobiome.model.processes.milk_removal.attached_share`); ``nipple_fissure``
+        (bool, the damage breaks the skin through to the dermis: an open crack, not only redness,
+        swelling or a blister; parameter ``prevalence_nipple_fissure_given_damage`` of the damaged
+        unless the scenario sets it; False where not ``nipple_damage``).
     """
     rng = RandomStreams(scenario.cohort.seed, dyad_ids)
     u = rng.uniform(0, _POPULATION_STREAM, (N_COLUMNS,))
 
     def p(field: str) -> float:
-        return _prevalence(scenario, parameters, field)
+        return prevalence(scenario, parameters, field)
 
-    caesarean = u[:, _COLUMN["caesarean"]] < p("caesarean")
+    if caesarean is None:
+        caesarean = u[:, _COLUMN["caesarean"]] < p("caesarean")
+    caesarean = np.asarray(caesarean, dtype=bool)
     iap_rate = np.where(caesarean, p("intrapartum_antibiotics_caesarean"), p("intrapartum_antibiotics_vaginal"))
     first_time = u[:, _COLUMN["first_time_mother"]] < p("first_time_mother")
     # a mastitis with an earlier child: drawn here only when the scenario fixes its share; else
@@ -135,6 +169,8 @@ def draw_population(scenario: Scenario, parameters: ParameterTable, dyad_ids: np
     fixed = scenario.population.previous_mastitis_multiparous
     previous_mastitis = ~first_time & (u[:, _COLUMN["previous_mastitis"]] < (0.0 if fixed is None else fixed))
     damage_rate = np.where(first_time, p("nipple_damage_first_time"), p("nipple_damage_multiparous"))
+    damaged = u[:, _COLUMN["nipple_damage"]] < damage_rate
+    fissure_rate = fissure_given_damage(parameters, p("nipple_fissure_given_damage"), p("caesarean"), caesarean)
 
     groups = scenario.population.feeding_groups
     weights = np.array([g.weight for g in groups], dtype=np.float64)
@@ -196,7 +232,10 @@ def draw_population(scenario: Scenario, parameters: ParameterTable, dyad_ids: np
         "previous_mastitis": previous_mastitis,
         "oversupply": u[:, _COLUMN["oversupply"]] < p("oversupply"),
         "tight_bra": u[:, _COLUMN["tight_bra"]] < p("tight_bra"),
-        "nipple_damage": u[:, _COLUMN["nipple_damage"]] < damage_rate,
+        "nipple_damage": damaged,
+        # only an open crack lets skin bacteria past the barrier (Nakamura 2018: erythema and
+        # swelling stay in the epidermis); the rest of the damage hurts but keeps the skin closed
+        "nipple_fissure": damaged & (u[:, _COLUMN["nipple_fissure"]] < fissure_rate),
         "secretor": u[:, _COLUMN["secretor"]] < p("secretor"),
         "breast_milk_share": breast_milk_share,
         "direct_breastfeeding_share": direct_share,

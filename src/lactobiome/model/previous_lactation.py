@@ -7,13 +7,14 @@ previous mastitis among the strongest predictors of the next one, for that reaso
 for any scarring it left. So a multiparous mother's earlier lactation is simulated with her
 own persistent traits (:data:`PERSISTENT`: supply, rhythm, habits and the resident taxa she
 carries) as a first lactation (an inexperienced latch,
-nipple damage at the first-time rate), its per-lactation circumstances drawn afresh (birth,
-intrapartum antibiotics, nipple damage, the infant's sleep, the sizes of her resident communities), for its first
+nipple damage at the first-time rate), its per-lactation circumstances drawn afresh (intrapartum
+antibiotics, nipple damage, the infant's sleep, the sizes of her resident communities), for its first
 :data:`PREVIOUS_LACTATION_DAYS` days. How she fed the earlier child is her own habit in part: with
 probability ``feeding_plan_repeat_share`` she repeats this lactation's feeding plan
 (:data:`FEEDING_PLAN`), else it is drawn afresh (Phillips et al. 2011: about 70% of multiparous
 women repeated the first child's breastfeeding category with the second); ``previous_mastitis`` is whether it had an episode
-(:mod:`lactobiome.model.spectrum`). A scenario that fixes ``previous_mastitis_multiparous``
+(:mod:`lactobiome.model.spectrum`). Her earlier birth mode goes with this one's: most women who
+had a caesarean have the next child by caesarean too (:func:`earlier_caesarean`). A scenario that fixes ``previous_mastitis_multiparous``
 keeps the plain draw of :mod:`lactobiome.model.population`.
 """
 
@@ -25,7 +26,7 @@ import numpy as np
 
 from lactobiome.model.context import stream_id
 from lactobiome.model.parameters import ParameterTable
-from lactobiome.model.population import LOGNORMAL_FACTORS, draw_population
+from lactobiome.model.population import LOGNORMAL_FACTORS, draw_population, prevalence
 from lactobiome.model.random import RandomStreams
 from lactobiome.model.scenario import Scenario
 from lactobiome.model.spectrum import INFLAMED
@@ -68,6 +69,38 @@ def previous_scenario(scenario: Scenario) -> Scenario:
                                        "treatment": None})
 
 
+def earlier_caesarean(scenario: Scenario, parameters: ParameterTable, dyad_ids: np.ndarray,
+                      caesarean_now: np.ndarray) -> np.ndarray:
+    """Whether each multiparous mother's earlier child was born by caesarean, given this birth's mode.
+
+    A caesarean is followed by another at the next birth with probability
+    ``repeat_caesarean_share`` (r: one minus the rate of vaginal birth after caesarean). With the
+    caesarean share c the same at both births, the earlier birth was a caesarean with probability
+    r when this one is (Bayes: r c / c) and (1 - r) c / (1 - c) when this one is vaginal, so the
+    share of caesareans stays c over both births.
+
+    Parameters
+    ----------
+    scenario, parameters
+        This lactation's scenario and parameter table.
+    dyad_ids
+        Global ids of the multiparous dyads, shape (dyad,).
+    caesarean_now
+        Bool, shape (dyad,): this birth was a caesarean.
+
+    Returns
+    -------
+    numpy.ndarray
+        Bool, shape (dyad,).
+    """
+    c = prevalence(scenario, parameters, "caesarean")
+    r = parameters.value("repeat_caesarean_share", "probability")
+    after_vaginal = min(1.0, (1.0 - r) * c / (1.0 - c)) if c < 1.0 else 0.0
+    u = RandomStreams((scenario.cohort.seed + SEED_OFFSET) % 2**63, dyad_ids).uniform(
+        0, stream_id("previous_lactation.birth_mode"))
+    return u < np.where(np.asarray(caesarean_now, dtype=bool), r, after_vaginal)
+
+
 def previous_mastitis(
     scenario: Scenario,
     parameters: ParameterTable,
@@ -100,7 +133,9 @@ def previous_mastitis(
         return had
     earlier = previous_scenario(scenario)
     ids = np.asarray(dyad_ids)[multiparous]
-    drawn = draw_population(earlier, parameters, ids)
+    caesarean_now = np.asarray(attributes["delivery_mode"])[multiparous] == "caesarean"
+    drawn = draw_population(earlier, parameters, ids,
+                            caesarean=earlier_caesarean(scenario, parameters, ids, caesarean_now))
     for name in PERSISTENT:
         drawn[name] = np.asarray(attributes[name])[multiparous]
     repeats = RandomStreams(earlier.cohort.seed, ids).uniform(0, stream_id("previous_lactation.feeding_plan")) < (

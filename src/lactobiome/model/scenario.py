@@ -93,6 +93,7 @@ class Population(_Strict):
     tight_bra: Probability | None = None
     nipple_damage_first_time: Probability | None = None
     nipple_damage_multiparous: Probability | None = None
+    nipple_fissure_given_damage: Probability | None = None
     secretor: Probability | None = None
     preterm: Probability | None = None
     maternal_atopy: Probability | None = None

@@ -1,6 +1,9 @@
-"""Nipple damage breaks the skin barrier: pathobionts on the areolar skin enter the breast.
+"""Nipple fissures break the skin barrier: pathobionts on the areolar skin enter the breast.
 
-Until a damaged nipple has healed (its ``nipple_healing_day``: most within the first weeks,
+Only damage that opens the skin (a crack or fissure, attribute ``nipple_fissure``: a share of
+the damaged, ``prevalence_nipple_fissure_given_damage``) is a way in; redness and swelling of the
+epidermis hurt but keep the barrier closed (Nakamura M et al. Breastfeed Med 2018;13:479).
+Until such a nipple has healed (its ``nipple_healing_day``: most within the first weeks,
 an eighth still open at 8 weeks; :func:`lactobiome.model.population.nipple_healing_day`),
 each direct feed carries areolar-skin
 cells through the fissures into the stroma and the ducts. Entry is weighted by each
@@ -20,7 +23,7 @@ from lactobiome.model.transfer import Moves
 
 
 def step(state: DyadState, ctx: SimulationContext) -> DyadState:
-    damaged = state.attributes["nipple_damage"] & (state.day <= state.attributes["nipple_healing_day"])
+    damaged = state.attributes["nipple_fissure"] & (state.day <= state.attributes["nipple_healing_day"])
     # fissures are part of the skin-to-milk route: switching that route off closes them too
     if not damaged.any() or not ctx.scenario.routes.areolar_skin_to_milk:
         return state
@@ -35,4 +38,4 @@ def step(state: DyadState, ctx: SimulationContext) -> DyadState:
     return state
 
 
-PROCESS = Process("skin_barrier", step, reads={"direct_feeds_per_day"}, attributes={"nipple_damage", "nipple_healing_day"})
+PROCESS = Process("skin_barrier", step, reads={"direct_feeds_per_day"}, attributes={"nipple_fissure", "nipple_healing_day"})
