@@ -437,3 +437,37 @@ def test_formula_lactose_feeds_bifidobacteria_only_when_formula_is_fed():
     assert abs(np.median(log_bif(bf, 6)) - np.median(log_bif(bf_off, 6))) < 0.5
     # with formula lactose, formula-fed bifidobacteria still trail breastfed ones in week 1
     assert np.median(log_bif(ff, 6)) < np.median(log_bif(bf, 6))
+
+
+def test_oxygen_over_day_matches_the_exact_solution_with_constant_consumers():
+    from lactobiome.model.processes.infant_gut import oxygen_over_day
+
+    previous, supply, uptake = np.array([1.0, 0.3]), np.array([0.5, 0.5]), np.array([4.0, 0.0])
+    mean, end = oxygen_over_day(previous, supply, uptake, np.ones(2))
+    total = supply + uptake
+    equilibrium = supply / total
+    exact_end = equilibrium + (previous - equilibrium) * np.exp(-total)
+    exact_mean = equilibrium + (previous - equilibrium) * -np.expm1(-total) / total
+    np.testing.assert_allclose(end, exact_end, rtol=1e-12)
+    np.testing.assert_allclose(mean, exact_mean, rtol=1e-12)
+    # without consumers the lumen re-oxygenates towards 1; with them the day mean lies between start and end
+    assert end[1] > previous[1]
+    assert end[0] < mean[0] < previous[0]
+
+
+def test_consumers_growing_through_the_day_remove_more_oxygen():
+    from lactobiome.model.processes.infant_gut import oxygen_over_day
+
+    previous, supply, uptake = np.array([0.9]), np.array([0.5]), np.array([0.5])
+    flat_mean, flat_end = oxygen_over_day(previous, supply, uptake, np.array([1.0]))
+    mean, end = oxygen_over_day(previous, supply, uptake, np.array([100.0]))
+    assert end[0] < 0.1 * flat_end[0]
+    assert mean[0] < flat_mean[0]
+    # the hourly integration has converged: ten times finer moves the day mean by under 1% and the
+    # end of day by under 0.002 (of a fully oxygenated lumen)
+    fine_mean, fine_end = oxygen_over_day(previous, supply, uptake, np.array([100.0]), steps=240)
+    assert abs(mean[0] - fine_mean[0]) < 0.01 * fine_mean[0]
+    assert abs(end[0] - fine_end[0]) < 0.002
+    # a shrinking biomass removes less than a constant one
+    _, shrinking_end = oxygen_over_day(previous, supply, uptake, np.array([0.1]))
+    assert shrinking_end[0] > flat_end[0]

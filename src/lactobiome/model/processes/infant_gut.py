@@ -9,9 +9,16 @@ Runs after the day's arrivals and before ``growth``; it acts by multiplying
 * **Oxygen succession.** The lumen starts oxygenated (``infant_gut_oxygen`` = 1 at birth);
   oxygen diffuses in from the epithelium at a supply rate and is removed by facultative and
   aerobic biomass, so ``dO/dt = a (1 - O) - b O`` with ``b`` proportional to that biomass,
-  integrated exactly over the day. Strict anaerobes grow by ``1 - s O``, microaerophiles by
-  ``1 - s' O``, facultatives by ``1 + f O`` (respiration), aerobes by ``O``. Preterm infants
-  have a larger supply per week of gestation below term: slower anaerobe succession.
+  integrated over the day in :data:`OXYGEN_SUBSTEPS` steps, each exact. The consumers grow
+  during the day: in the first days the facultative biomass rises ten- to a hundredfold a
+  day, so the morning's biomass alone would leave the oxygen it removes in the afternoon to
+  the next day (a day's lag in the anaerobe succession). Within the day the biomass is taken
+  to grow by yesterday's factor (the consumers at the start of today over those at the start
+  of yesterday; the best estimate before today's growth is known), and today's growth sees
+  the day's mean oxygen, while the end-of-day level carries to tomorrow. Strict anaerobes
+  grow by ``1 - s O``, microaerophiles by ``1 - s' O``, facultatives by ``1 + f O``
+  (respiration), aerobes by ``O``. Preterm infants have a larger supply per week of
+  gestation below term: slower anaerobe succession.
 * **HMOs.** Intake = breast-milk volume × HMO concentration (formula carries none). A
   taxon's growth depends on HMOs by ``d = hmo_growth_share × hmo_utilisation``: its rate is
   multiplied by ``(1 - d) + d × boost × S / (S + h U / U_ref)``, i.e. saturating in supply
@@ -135,25 +142,59 @@ def siga_specificity(state: DyadState, ctx: SimulationContext) -> np.ndarray:
     return state.host["siga_specificity"]
 
 
-def _oxygen(state: DyadState, ctx: SimulationContext, cells: np.ndarray, consumer: np.ndarray) -> np.ndarray:
-    """Today's infant-gut oxygen level, advanced one day from yesterday's."""
+OXYGEN_SUBSTEPS = 24
+"""Steps per day in the integration of the infant-gut oxygen (hourly): within each the
+consumer biomass is held at its mid-step value and the oxygen equation solved exactly, so the
+result converges on the continuous solution as the consumers grow through the day."""
+
+
+def oxygen_over_day(previous: np.ndarray, supply: np.ndarray, uptake_start: np.ndarray,
+                    growth_factor: np.ndarray, steps: int = OXYGEN_SUBSTEPS) -> tuple[np.ndarray, np.ndarray]:
+    """Advance the lumen oxygen one day while its consumers grow; (day mean, end of day), per dyad.
+
+    ``previous`` is the oxygen at the start of the day, ``supply`` the restoring rate ``a``
+    (1/day), ``uptake_start`` the removal rate ``b`` (1/day) of the consumers at the start of the
+    day, and ``growth_factor`` the factor by which the consumers grow over the day (``b`` rises
+    as ``b0 g^t``, t in days). Each of ``steps`` steps solves ``dO/dt = a (1 - O) - b O`` exactly
+    with ``b`` at its mid-step value; the day mean averages the exact solution over each step.
+    """
+    level = np.asarray(previous, dtype=np.float64).copy()
+    mean = np.zeros_like(level)
+    dt = 1.0 / steps
+    log_g = np.log(growth_factor)
+    for k in range(steps):
+        total = supply + uptake_start * np.exp(log_g * (k + 0.5) * dt)
+        equilibrium = supply / total
+        decay = -np.expm1(-total * dt)  # 1 - exp(-total dt)
+        # mean of the exact solution over the step: eq + (O0 - eq) (1 - e^{-T dt}) / (T dt)
+        mean += (equilibrium + (level - equilibrium) * decay / (total * dt)) * dt
+        level = equilibrium + (level - equilibrium) * (1.0 - decay)
+    return mean, level
+
+
+def _oxygen(state: DyadState, ctx: SimulationContext, cells: np.ndarray,
+            consumer: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Today's infant-gut oxygen: (day mean, seen by today's growth; end of day, carried on)."""
+    # row sums rather than a BLAS product: identical whatever the batch size (chunking)
+    consumers = (cells * consumer[None, :]).sum(axis=1)
+    yesterday = state.host["infant_gut_oxygen_consumer_cells"]
+    state.host["infant_gut_oxygen_consumer_cells"] = consumers
     if state.day == 1:
-        return np.full(state.n_dyads, ctx.p("infant_gut_oxygen_birth", "fraction"))
-    previous = state.host["infant_gut_oxygen"]
+        start = np.full(state.n_dyads, ctx.p("infant_gut_oxygen_birth", "fraction"))
+        return start, start
     weeks_early = np.maximum(
         ctx.p("gestational_age_term_min_weeks", "week") - state.attributes["gestational_age_weeks"], 0.0
     )
     supply = ctx.p("infant_gut_oxygen_supply_per_day", "1/day") * (
         1.0 + ctx.p("preterm_oxygen_supply_excess_per_week", "1") * weeks_early
     )
-    # row sums rather than a BLAS product: identical whatever the batch size (chunking)
-    consumers = (cells * consumer[None, :]).sum(axis=1)
     uptake = ctx.p("infant_gut_oxygen_consumption_per_day", "1/day") * consumers / ctx.p(
         "infant_gut_oxygen_reference_cells", "cells"
     )
-    total = supply + uptake
-    equilibrium = supply / total
-    return equilibrium + (previous - equilibrium) * np.exp(-total)
+    # consumers grow today by yesterday's factor; none yesterday (or none now): no extrapolation
+    with np.errstate(invalid="ignore", divide="ignore"):
+        factor = np.where((yesterday > 0.0) & (consumers > 0.0), consumers / yesterday, 1.0)
+    return oxygen_over_day(state.host["infant_gut_oxygen"], supply, uptake, factor)
 
 
 def milk_lactoferrin_g_per_l(day: int, ctx: SimulationContext) -> float:
@@ -252,9 +293,9 @@ def step(state: DyadState, ctx: SimulationContext) -> DyadState:
 
     cells = state.cells_in(_GUT)  # (dyad, taxon)
 
-    oxygen = _oxygen(state, ctx, cells, traits["consumer"])
-    state.host["infant_gut_oxygen"] = oxygen
-    o = oxygen[:, None]
+    oxygen_mean, oxygen_end = _oxygen(state, ctx, cells, traits["consumer"])
+    state.host["infant_gut_oxygen"] = oxygen_end
+    o = oxygen_mean[:, None]
     modifier = (
         traits["anaerobe"] * (1.0 - ctx.p("anaerobe_oxygen_growth_suppression", "fraction") * o)
         + traits["microaerophile"] * (1.0 - ctx.p("microaerophile_oxygen_growth_suppression", "fraction") * o)
@@ -317,8 +358,8 @@ def step(state: DyadState, ctx: SimulationContext) -> DyadState:
 PROCESS = Process(
     "infant_gut", step,
     reads={"milk_volume_ml", "formula_volume_ml", "hmo_g_per_l", "siga_g_per_l", "solids_fraction"},
-    reads_previous={"siga_specificity", "infant_gut_oxygen"},
-    writes={"infant_gut_oxygen"},
+    reads_previous={"siga_specificity", "infant_gut_oxygen", "infant_gut_oxygen_consumer_cells"},
+    writes={"infant_gut_oxygen", "infant_gut_oxygen_consumer_cells"},
     attributes={"gestational_age_weeks", "intrapartum_antibiotics", "secretor"},
     modifies_growth=True,
     prepare=prepare,
