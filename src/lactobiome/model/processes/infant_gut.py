@@ -57,7 +57,15 @@ Runs after the day's arrivals and before ``growth``; it acts by multiplying
   Bacteroides and clostridia 0.5) lose growth and die, linearly in the pH fall down to the acid
   pH. This is the route by which an HMO-fed bifidobacterial bloom pushes Enterobacteriaceae
   down in breastfed infants, while formula-fed infants, with fewer bifidobacteria, keep a
-  high-pH, Enterobacteriaceae-rich stool (Bullen 1976; Henrick 2018).
+  high-pH, Enterobacteriaceae-rich stool (Bullen 1976; Henrick 2018). **Buffering of the
+  diet.** Breast milk is poorly buffered (little protein and phosphate); cow's-milk formula
+  holds far more buffer, so the same fermentation acids lower the stool pH less: formula-fed
+  infants' stool held no acetate buffer and stayed at pH 5.9-8.2 even with a bifidobacterial
+  flora, against 5.1-5.4 in the breastfed (Bullen & Willis 1971; Bullen 1977), and adding
+  formula to breast milk raised the stool pH (Ogawa 1992). The pH fall is divided by the
+  diet's relative buffering ``B = 1 + (beta - 1) x`` (``x`` the formula share of today's milk
+  volume), with ``beta = (pH_neutral - pH_acid) / (pH_neutral - formula_stool_ph_acid)``, so a
+  wholly formula-fed gut of acid producers reaches ``formula_stool_ph_acid``.
 * **Milk lactoferrin.** Swallowed breast milk carries lactoferrin (colostral excess over the
   mature level decaying exponentially, :func:`milk_lactoferrin_g_per_l`); a share
   ``lactoferrin_intact_colon_share`` of it reaches the colon intact and still iron-free,
@@ -104,13 +112,19 @@ def prepare(ctx: SimulationContext, attributes: Mapping[str, np.ndarray]) -> dic
     """Per-taxon arrays derived from the catalogue, once per chunk.
 
     Also refuses a parameter set whose acid-inhibition onset pH is not above the acid stool pH
-    (the inhibition ramp between them would divide by zero or run backwards).
+    (the inhibition ramp between them would divide by zero or run backwards), or whose formula
+    stool pH is below the acid pH or not below the neutral pH (formula buffering undefined).
     """
     acid_ph = ctx.p("infant_gut_ph_acid", "1")
     onset_ph = ctx.p("acid_inhibition_onset_ph", "1")
     if not onset_ph > acid_ph:
         raise InputError(f"{ctx.parameters.origin}: acid_inhibition_onset_ph ({onset_ph:g}) must be above "
                          f"infant_gut_ph_acid ({acid_ph:g})")
+    formula_ph = ctx.p("formula_stool_ph_acid", "1")
+    neutral_ph = ctx.p("infant_gut_ph_neutral", "1")
+    if not acid_ph <= formula_ph < neutral_ph:
+        raise InputError(f"{ctx.parameters.origin}: formula_stool_ph_acid ({formula_ph:g}) must lie from "
+                         f"infant_gut_ph_acid ({acid_ph:g}) up to below infant_gut_ph_neutral ({neutral_ph:g})")
     oxygen = np.asarray(ctx.taxa["oxygen"]).astype(str)
     k_gut = ctx.taxa["k_infant_gut"].astype(np.float64)
     utilisation = ctx.taxa["hmo_utilisation"].astype(np.float64)
@@ -256,12 +270,31 @@ def glycan_saturation(hmo_accessible: np.ndarray, utiliser_cells: np.ndarray, la
         return np.where(np.isinf(supply), 1.0, supply / (supply + half))
 
 
-def acid_inhibition(cells: np.ndarray, production: np.ndarray, ctx: SimulationContext) -> np.ndarray:
+def diet_buffering(milk_volume_ml: np.ndarray, formula_volume_ml: np.ndarray, ctx: SimulationContext) -> np.ndarray:
+    """Relative buffering of today's diet in the infant colon, per dyad (1 = breast milk alone).
+
+    ``milk_volume_ml`` and ``formula_volume_ml`` are today's intakes (mL/day). Formula buffers
+    ``beta`` times as much as breast milk, ``beta`` set by the pH a wholly formula-fed gut of acid
+    producers reaches (``formula_stool_ph_acid``); buffers add by volume. With no milk of either
+    kind the diet is taken as unbuffered by formula (1).
+    """
+    neutral = ctx.p("infant_gut_ph_neutral", "1")
+    beta = (neutral - ctx.p("infant_gut_ph_acid", "1")) / (neutral - ctx.p("formula_stool_ph_acid", "1"))
+    total = milk_volume_ml + formula_volume_ml
+    with np.errstate(invalid="ignore", divide="ignore"):
+        formula_share = np.where(total > 0.0, formula_volume_ml / total, 0.0)
+    return 1.0 + (beta - 1.0) * formula_share
+
+
+def acid_inhibition(cells: np.ndarray, production: np.ndarray, ctx: SimulationContext,
+                    buffering: np.ndarray | float = 1.0) -> np.ndarray:
     """Acid inhibition of sensitive taxa today, per dyad in [0, 1].
 
-    ``cells`` is (dyad, taxon) of the infant gut. The stool pH falls linearly from the neutral
-    to the acid pH with the acid producers' share of cells (weighted by ``production``); the
-    inhibition rises linearly from 0 at ``acid_inhibition_onset_ph`` to 1 at the acid pH.
+    ``cells`` is (dyad, taxon) of the infant gut. The stool pH falls from the neutral pH by
+    ``(neutral - acid) x share / buffering``, ``share`` the acid producers' share of cells
+    (weighted by ``production``) and ``buffering`` the diet's relative buffering
+    (:func:`diet_buffering`; 1 for breast milk, where it reaches the acid pH); the inhibition
+    rises linearly from 0 at ``acid_inhibition_onset_ph`` to 1 at the acid pH.
     """
     neutral = ctx.p("infant_gut_ph_neutral", "1")
     acid = ctx.p("infant_gut_ph_acid", "1")
@@ -271,7 +304,7 @@ def acid_inhibition(cells: np.ndarray, production: np.ndarray, ctx: SimulationCo
     producers = (cells * production[None, :]).sum(axis=1)
     with np.errstate(invalid="ignore", divide="ignore"):
         share = np.where(total > 0.0, producers / total, 0.0)
-    ph = neutral - (neutral - acid) * share
+    ph = neutral - (neutral - acid) * share / buffering
     return np.clip((onset - ph) / (onset - acid), 0.0, 1.0)
 
 
@@ -341,7 +374,8 @@ def step(state: DyadState, ctx: SimulationContext) -> DyadState:
 
     # fermentation acids of saccharolytic taxa hold back and kill acid-sensitive taxa
     sensitivity = traits["acid_sensitivity"][None, :]
-    inhibition = acid_inhibition(cells, traits["acid_production"], ctx)[:, None]
+    buffering = diet_buffering(state.host["milk_volume_ml"], state.host["formula_volume_ml"], ctx)
+    inhibition = acid_inhibition(cells, traits["acid_production"], ctx, buffering)[:, None]
     modifier *= 1.0 - sensitivity * inhibition
     acid_survival = np.exp(-ctx.p("acid_death_per_day", "1/day") * sensitivity * inhibition)
     state.abundance[:, _GUT] *= acid_survival.astype(np.float32)[:, :, None]
