@@ -13,7 +13,12 @@ parameter is chosen from what this prints. It measures where the model's limitat
 2. **Levers at the edge of their prior**: the day-6 truth contrast with one mechanism pushed
    to the end of its source/assumption range (or switched to its extreme), all else shipped,
    under common random numbers. Shows how much of the gap each mechanism could close at most.
-3. **E01/E02 through the Pannaraj pipeline**: the pipeline's milk and areolar-skin shares on
+3. **Who was sampled**: the day-6 truth contrast by delivery mode and intrapartum antibiotics
+   (vaginal, caesarean, vaginal term births without intrapartum antibiotics): how much the
+   reading depends on which infants a study enrolled (the model's feeding groups hold all births).
+4. **Day-30 dose response** (E03): mean Bifidobacteriaceae and Enterobacteriaceae shares and
+   Shannon index by share of breast milk (none, 1-25%, 25-75%, 75-99%, exclusive).
+5. **E01/E02 through the Pannaraj pipeline**: the pipeline's milk and areolar-skin shares on
    the cohort as simulated, and with the infant gut's bifidobacteria removed on day 30 (same
    reads otherwise), beside the true shares: how much of the shortfall comes from a
    bifidobacterial sink that neither source resembles.
@@ -52,6 +57,9 @@ LEVERS: dict[str, dict[str, float]] = {
     "most colonic lactose in range (lactose_colon_escape_share 0.2)": {"lactose_colon_escape_share": 0.2},
     "most formula-fed acquisition (maternal contact 1e-12/day, environment 1e7 cells/day)": {
         "maternal_gut_to_infant_gut_per_day": 1e-12, "environment_to_infant_gut_cells_per_day": 1e7},
+    "no formula buffering (formula_stool_ph_acid 5.0, the breastfed acid pH)": {"formula_stool_ph_acid": 5.0},
+    "least formula buffering in range (formula_stool_ph_acid 5.6)": {"formula_stool_ph_acid": 5.6},
+    "most formula buffering in range (formula_stool_ph_acid 6.4)": {"formula_stool_ph_acid": 6.4},
     "bound, outside the prior: no carbohydrate limit on bifidobacteria (hmo_growth_share 0)": {
         "hmo_growth_share": 0.0},
     "anoxic at birth, largest inoculum and strongest acidity together": {
@@ -106,6 +114,37 @@ def day6_contrast(ds: xr.Dataset) -> tuple[float, float]:
     return float(ratio[g["breastfed"]].mean()), float(ratio[g["formula"]].mean())
 
 
+def by_birth(ds: xr.Dataset) -> None:
+    """Print the day-6 truth contrast of each feeding group by delivery mode and intrapartum antibiotics."""
+    ratio = _log_cells(ds, 6, "Bifidobacteriaceae") - _log_cells(ds, 6, "Enterobacteriaceae")
+    vaginal = np.asarray(ds["delivery_mode"].values).astype(str) == "vaginal"
+    iap = np.asarray(ds["intrapartum_antibiotics"].values).astype(bool)
+    term = ~np.asarray(ds["preterm"].values).astype(bool)
+    subgroups = {"all": np.ones_like(vaginal), "vaginal": vaginal, "caesarean": ~vaginal,
+                 "vaginal term, no intrapartum antibiotics": vaginal & term & ~iap}
+    for name, g in _groups(ds).items():
+        cells = ", ".join(f"{label} {ratio[g & m].mean():+.2f} (n={int((g & m).sum())})"
+                          for label, m in subgroups.items() if (g & m).any())
+        print(f"day-6 log10 ratio (truth), {name}: {cells}")
+
+
+def day30_by_dose(ds: xr.Dataset) -> None:
+    """Print the day-30 family shares and Shannon index by share of breast milk (the E03 mechanism)."""
+    cells = ds["abundance"].sel(site="infant_gut", sample_day=30).sum("origin").values.astype(np.float64)
+    rel = cells / np.maximum(cells.sum(axis=1, keepdims=True), 1e-300)
+    shannon = -np.where(rel > 0.0, rel * np.log(np.where(rel > 0.0, rel, 1.0)), 0.0).sum(axis=1)
+    family = np.asarray(ds["family"].values).astype(str)
+    share = ds["breast_milk_share"].values
+    bins = {"none": share <= 0.0, "1-25%": (share > 0.0) & (share <= 0.25), "25-75%": (share > 0.25) & (share <= 0.75),
+            "75-99%": (share > 0.75) & (share < 0.999), "exclusive": share >= 0.999}
+    print("day 30 by breast-milk share: n, Bifidobacteriaceae share, Enterobacteriaceae share, Shannon")
+    for label, g in bins.items():
+        if g.any():
+            bif = rel[g][:, family == "Bifidobacteriaceae"].sum(axis=1).mean()
+            ent = rel[g][:, family == "Enterobacteriaceae"].sum(axis=1).mean()
+            print(f"  {label:9s} {int(g.sum()):4d}  {bif:.2f}  {ent:.3f}  {shannon[g].mean():.2f}")
+
+
 def pannaraj(ds: xr.Dataset, seed: int) -> None:
     """E01/E02 through the pipeline, as simulated and without the gut's bifidobacteria on day 30."""
     genus = np.asarray(ds["genus"].values).astype(str)
@@ -133,6 +172,8 @@ def main() -> None:
     day4_per_gram(ds)
     bf, ff = day6_contrast(ds)
     print(f"shipped: day-6 log10 ratio (truth) breastfed {bf:+.2f}, formula {ff:+.2f}")
+    by_birth(ds)
+    day30_by_dose(ds)
     if not args.skip_levers:
         for label, overrides in LEVERS.items():
             bf, ff = day6_contrast(run_cohort("default", dyads=args.dyads, days=31, seed=args.seed, overrides=overrides))

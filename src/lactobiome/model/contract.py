@@ -84,6 +84,8 @@ HOST_VARIABLES: dict[str, HostVariable] = {
     "direct_feeds_per_day": HostVariable("feeds/day", "feeds at the breast today (contact routes)"),
     # infant gut
     "infant_gut_oxygen": HostVariable("fraction", "oxygen in the infant gut lumen (1 = at birth)", initial=1.0),
+    "infant_gut_oxygen_consumer_cells": HostVariable(
+        "cells", "facultative and aerobic cells of the infant gut at the start of the day (oxygen consumers)"),
     # mammary immunity
     "inflammation": HostVariable("1", "mammary inflammation (1 = clinical mastitis level)"),
     "leucocytes_recruited_per_ml": HostVariable("cells/mL", "leucocytes recruited into milk by inflammation"),

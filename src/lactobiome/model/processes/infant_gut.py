@@ -9,9 +9,16 @@ Runs after the day's arrivals and before ``growth``; it acts by multiplying
 * **Oxygen succession.** The lumen starts oxygenated (``infant_gut_oxygen`` = 1 at birth);
   oxygen diffuses in from the epithelium at a supply rate and is removed by facultative and
   aerobic biomass, so ``dO/dt = a (1 - O) - b O`` with ``b`` proportional to that biomass,
-  integrated exactly over the day. Strict anaerobes grow by ``1 - s O``, microaerophiles by
-  ``1 - s' O``, facultatives by ``1 + f O`` (respiration), aerobes by ``O``. Preterm infants
-  have a larger supply per week of gestation below term: slower anaerobe succession.
+  integrated over the day in :data:`OXYGEN_SUBSTEPS` steps, each exact. The consumers grow
+  during the day: in the first days the facultative biomass rises ten- to a hundredfold a
+  day, so the morning's biomass alone would leave the oxygen it removes in the afternoon to
+  the next day (a day's lag in the anaerobe succession). Within the day the biomass is taken
+  to grow by yesterday's factor (the consumers at the start of today over those at the start
+  of yesterday; the best estimate before today's growth is known), and today's growth sees
+  the day's mean oxygen, while the end-of-day level carries to tomorrow. Strict anaerobes
+  grow by ``1 - s O``, microaerophiles by ``1 - s' O``, facultatives by ``1 + f O``
+  (respiration), aerobes by ``O``. Preterm infants have a larger supply per week of
+  gestation below term: slower anaerobe succession.
 * **HMOs.** Intake = breast-milk volume × HMO concentration (formula carries none). A
   taxon's growth depends on HMOs by ``d = hmo_growth_share × hmo_utilisation``: its rate is
   multiplied by ``(1 - d) + d × boost × S / (S + h U / U_ref)``, i.e. saturating in supply
@@ -50,7 +57,15 @@ Runs after the day's arrivals and before ``growth``; it acts by multiplying
   Bacteroides and clostridia 0.5) lose growth and die, linearly in the pH fall down to the acid
   pH. This is the route by which an HMO-fed bifidobacterial bloom pushes Enterobacteriaceae
   down in breastfed infants, while formula-fed infants, with fewer bifidobacteria, keep a
-  high-pH, Enterobacteriaceae-rich stool (Bullen 1976; Henrick 2018).
+  high-pH, Enterobacteriaceae-rich stool (Bullen 1976; Henrick 2018). **Buffering of the
+  diet.** Breast milk is poorly buffered (little protein and phosphate); cow's-milk formula
+  holds far more buffer, so the same fermentation acids lower the stool pH less: formula-fed
+  infants' stool held no acetate buffer and stayed at pH 5.9-8.2 even with a bifidobacterial
+  flora, against 5.1-5.4 in the breastfed (Bullen & Willis 1971; Bullen 1977), and adding
+  formula to breast milk raised the stool pH (Ogawa 1992). The pH fall is divided by the
+  diet's relative buffering ``B = 1 + (beta - 1) x`` (``x`` the formula share of today's milk
+  volume), with ``beta = (pH_neutral - pH_acid) / (pH_neutral - formula_stool_ph_acid)``, so a
+  wholly formula-fed gut of acid producers reaches ``formula_stool_ph_acid``.
 * **Milk lactoferrin.** Swallowed breast milk carries lactoferrin (colostral excess over the
   mature level decaying exponentially, :func:`milk_lactoferrin_g_per_l`); a share
   ``lactoferrin_intact_colon_share`` of it reaches the colon intact and still iron-free,
@@ -97,13 +112,19 @@ def prepare(ctx: SimulationContext, attributes: Mapping[str, np.ndarray]) -> dic
     """Per-taxon arrays derived from the catalogue, once per chunk.
 
     Also refuses a parameter set whose acid-inhibition onset pH is not above the acid stool pH
-    (the inhibition ramp between them would divide by zero or run backwards).
+    (the inhibition ramp between them would divide by zero or run backwards), or whose formula
+    stool pH is below the acid pH or not below the neutral pH (formula buffering undefined).
     """
     acid_ph = ctx.p("infant_gut_ph_acid", "1")
     onset_ph = ctx.p("acid_inhibition_onset_ph", "1")
     if not onset_ph > acid_ph:
         raise InputError(f"{ctx.parameters.origin}: acid_inhibition_onset_ph ({onset_ph:g}) must be above "
                          f"infant_gut_ph_acid ({acid_ph:g})")
+    formula_ph = ctx.p("formula_stool_ph_acid", "1")
+    neutral_ph = ctx.p("infant_gut_ph_neutral", "1")
+    if not acid_ph <= formula_ph < neutral_ph:
+        raise InputError(f"{ctx.parameters.origin}: formula_stool_ph_acid ({formula_ph:g}) must lie from "
+                         f"infant_gut_ph_acid ({acid_ph:g}) up to below infant_gut_ph_neutral ({neutral_ph:g})")
     oxygen = np.asarray(ctx.taxa["oxygen"]).astype(str)
     k_gut = ctx.taxa["k_infant_gut"].astype(np.float64)
     utilisation = ctx.taxa["hmo_utilisation"].astype(np.float64)
@@ -135,25 +156,59 @@ def siga_specificity(state: DyadState, ctx: SimulationContext) -> np.ndarray:
     return state.host["siga_specificity"]
 
 
-def _oxygen(state: DyadState, ctx: SimulationContext, cells: np.ndarray, consumer: np.ndarray) -> np.ndarray:
-    """Today's infant-gut oxygen level, advanced one day from yesterday's."""
+OXYGEN_SUBSTEPS = 24
+"""Steps per day in the integration of the infant-gut oxygen (hourly): within each the
+consumer biomass is held at its mid-step value and the oxygen equation solved exactly, so the
+result converges on the continuous solution as the consumers grow through the day."""
+
+
+def oxygen_over_day(previous: np.ndarray, supply: np.ndarray, uptake_start: np.ndarray,
+                    growth_factor: np.ndarray, steps: int = OXYGEN_SUBSTEPS) -> tuple[np.ndarray, np.ndarray]:
+    """Advance the lumen oxygen one day while its consumers grow; (day mean, end of day), per dyad.
+
+    ``previous`` is the oxygen at the start of the day, ``supply`` the restoring rate ``a``
+    (1/day), ``uptake_start`` the removal rate ``b`` (1/day) of the consumers at the start of the
+    day, and ``growth_factor`` the factor by which the consumers grow over the day (``b`` rises
+    as ``b0 g^t``, t in days). Each of ``steps`` steps solves ``dO/dt = a (1 - O) - b O`` exactly
+    with ``b`` at its mid-step value; the day mean averages the exact solution over each step.
+    """
+    level = np.asarray(previous, dtype=np.float64).copy()
+    mean = np.zeros_like(level)
+    dt = 1.0 / steps
+    log_g = np.log(growth_factor)
+    for k in range(steps):
+        total = supply + uptake_start * np.exp(log_g * (k + 0.5) * dt)
+        equilibrium = supply / total
+        decay = -np.expm1(-total * dt)  # 1 - exp(-total dt)
+        # mean of the exact solution over the step: eq + (O0 - eq) (1 - e^{-T dt}) / (T dt)
+        mean += (equilibrium + (level - equilibrium) * decay / (total * dt)) * dt
+        level = equilibrium + (level - equilibrium) * (1.0 - decay)
+    return mean, level
+
+
+def _oxygen(state: DyadState, ctx: SimulationContext, cells: np.ndarray,
+            consumer: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Today's infant-gut oxygen: (day mean, seen by today's growth; end of day, carried on)."""
+    # row sums rather than a BLAS product: identical whatever the batch size (chunking)
+    consumers = (cells * consumer[None, :]).sum(axis=1)
+    yesterday = state.host["infant_gut_oxygen_consumer_cells"]
+    state.host["infant_gut_oxygen_consumer_cells"] = consumers
     if state.day == 1:
-        return np.full(state.n_dyads, ctx.p("infant_gut_oxygen_birth", "fraction"))
-    previous = state.host["infant_gut_oxygen"]
+        start = np.full(state.n_dyads, ctx.p("infant_gut_oxygen_birth", "fraction"))
+        return start, start
     weeks_early = np.maximum(
         ctx.p("gestational_age_term_min_weeks", "week") - state.attributes["gestational_age_weeks"], 0.0
     )
     supply = ctx.p("infant_gut_oxygen_supply_per_day", "1/day") * (
         1.0 + ctx.p("preterm_oxygen_supply_excess_per_week", "1") * weeks_early
     )
-    # row sums rather than a BLAS product: identical whatever the batch size (chunking)
-    consumers = (cells * consumer[None, :]).sum(axis=1)
     uptake = ctx.p("infant_gut_oxygen_consumption_per_day", "1/day") * consumers / ctx.p(
         "infant_gut_oxygen_reference_cells", "cells"
     )
-    total = supply + uptake
-    equilibrium = supply / total
-    return equilibrium + (previous - equilibrium) * np.exp(-total)
+    # consumers grow today by yesterday's factor; none yesterday (or none now): no extrapolation
+    with np.errstate(invalid="ignore", divide="ignore"):
+        factor = np.where((yesterday > 0.0) & (consumers > 0.0), consumers / yesterday, 1.0)
+    return oxygen_over_day(state.host["infant_gut_oxygen"], supply, uptake, factor)
 
 
 def milk_lactoferrin_g_per_l(day: int, ctx: SimulationContext) -> float:
@@ -215,12 +270,31 @@ def glycan_saturation(hmo_accessible: np.ndarray, utiliser_cells: np.ndarray, la
         return np.where(np.isinf(supply), 1.0, supply / (supply + half))
 
 
-def acid_inhibition(cells: np.ndarray, production: np.ndarray, ctx: SimulationContext) -> np.ndarray:
+def diet_buffering(milk_volume_ml: np.ndarray, formula_volume_ml: np.ndarray, ctx: SimulationContext) -> np.ndarray:
+    """Relative buffering of today's diet in the infant colon, per dyad (1 = breast milk alone).
+
+    ``milk_volume_ml`` and ``formula_volume_ml`` are today's intakes (mL/day). Formula buffers
+    ``beta`` times as much as breast milk, ``beta`` set by the pH a wholly formula-fed gut of acid
+    producers reaches (``formula_stool_ph_acid``); buffers add by volume. With no milk of either
+    kind the diet is taken as unbuffered by formula (1).
+    """
+    neutral = ctx.p("infant_gut_ph_neutral", "1")
+    beta = (neutral - ctx.p("infant_gut_ph_acid", "1")) / (neutral - ctx.p("formula_stool_ph_acid", "1"))
+    total = milk_volume_ml + formula_volume_ml
+    with np.errstate(invalid="ignore", divide="ignore"):
+        formula_share = np.where(total > 0.0, formula_volume_ml / total, 0.0)
+    return 1.0 + (beta - 1.0) * formula_share
+
+
+def acid_inhibition(cells: np.ndarray, production: np.ndarray, ctx: SimulationContext,
+                    buffering: np.ndarray | float = 1.0) -> np.ndarray:
     """Acid inhibition of sensitive taxa today, per dyad in [0, 1].
 
-    ``cells`` is (dyad, taxon) of the infant gut. The stool pH falls linearly from the neutral
-    to the acid pH with the acid producers' share of cells (weighted by ``production``); the
-    inhibition rises linearly from 0 at ``acid_inhibition_onset_ph`` to 1 at the acid pH.
+    ``cells`` is (dyad, taxon) of the infant gut. The stool pH falls from the neutral pH by
+    ``(neutral - acid) x share / buffering``, ``share`` the acid producers' share of cells
+    (weighted by ``production``) and ``buffering`` the diet's relative buffering
+    (:func:`diet_buffering`; 1 for breast milk, where it reaches the acid pH); the inhibition
+    rises linearly from 0 at ``acid_inhibition_onset_ph`` to 1 at the acid pH.
     """
     neutral = ctx.p("infant_gut_ph_neutral", "1")
     acid = ctx.p("infant_gut_ph_acid", "1")
@@ -230,7 +304,7 @@ def acid_inhibition(cells: np.ndarray, production: np.ndarray, ctx: SimulationCo
     producers = (cells * production[None, :]).sum(axis=1)
     with np.errstate(invalid="ignore", divide="ignore"):
         share = np.where(total > 0.0, producers / total, 0.0)
-    ph = neutral - (neutral - acid) * share
+    ph = neutral - (neutral - acid) * share / buffering
     return np.clip((onset - ph) / (onset - acid), 0.0, 1.0)
 
 
@@ -252,9 +326,9 @@ def step(state: DyadState, ctx: SimulationContext) -> DyadState:
 
     cells = state.cells_in(_GUT)  # (dyad, taxon)
 
-    oxygen = _oxygen(state, ctx, cells, traits["consumer"])
-    state.host["infant_gut_oxygen"] = oxygen
-    o = oxygen[:, None]
+    oxygen_mean, oxygen_end = _oxygen(state, ctx, cells, traits["consumer"])
+    state.host["infant_gut_oxygen"] = oxygen_end
+    o = oxygen_mean[:, None]
     modifier = (
         traits["anaerobe"] * (1.0 - ctx.p("anaerobe_oxygen_growth_suppression", "fraction") * o)
         + traits["microaerophile"] * (1.0 - ctx.p("microaerophile_oxygen_growth_suppression", "fraction") * o)
@@ -300,7 +374,8 @@ def step(state: DyadState, ctx: SimulationContext) -> DyadState:
 
     # fermentation acids of saccharolytic taxa hold back and kill acid-sensitive taxa
     sensitivity = traits["acid_sensitivity"][None, :]
-    inhibition = acid_inhibition(cells, traits["acid_production"], ctx)[:, None]
+    buffering = diet_buffering(state.host["milk_volume_ml"], state.host["formula_volume_ml"], ctx)
+    inhibition = acid_inhibition(cells, traits["acid_production"], ctx, buffering)[:, None]
     modifier *= 1.0 - sensitivity * inhibition
     acid_survival = np.exp(-ctx.p("acid_death_per_day", "1/day") * sensitivity * inhibition)
     state.abundance[:, _GUT] *= acid_survival.astype(np.float32)[:, :, None]
@@ -317,8 +392,8 @@ def step(state: DyadState, ctx: SimulationContext) -> DyadState:
 PROCESS = Process(
     "infant_gut", step,
     reads={"milk_volume_ml", "formula_volume_ml", "hmo_g_per_l", "siga_g_per_l", "solids_fraction"},
-    reads_previous={"siga_specificity", "infant_gut_oxygen"},
-    writes={"infant_gut_oxygen"},
+    reads_previous={"siga_specificity", "infant_gut_oxygen", "infant_gut_oxygen_consumer_cells"},
+    writes={"infant_gut_oxygen", "infant_gut_oxygen_consumer_cells"},
     attributes={"gestational_age_weeks", "intrapartum_antibiotics", "secretor"},
     modifies_growth=True,
     prepare=prepare,
