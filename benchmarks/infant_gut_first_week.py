@@ -10,6 +10,13 @@ parameter is chosen from what this prints. It measures where the model's limitat
    printed per gram of stool beside Rubaltelli et al. (J Perinat Med 1998;26:186-191), an
    independent day-4 culture study: bifidobacteria 7.1 +/- 0.8 log10/g in breastfed and
    5.3 +/- 0.6 in formula-fed infants.
+   **Load**: per gram of stool on days 3-7, the two families, the whole community and the day's
+   carrying capacity (capacity_infant_gut_*), with the Enterobacteriaceae count a 1000:1 ratio
+   would need at the model's own bifidobacterial count; and breastfed bifidobacteria beside an
+   independent qPCR series (Clin Nutr 2007;26:559-566, PMID 17507117: 40 breastfed neonates,
+   means rising from 5.1 to 9.3 log10/g over days 1-7 after vaginal birth, from < 4.6 to 8.7
+   after caesarean birth with cefradine prophylaxis). Shows whether the day-6 shortfall lies in
+   the bloom or in the Enterobacteriaceae, and how full the gut is when bifidobacteria bloom.
 2. **Levers at the edge of their prior**: the day-6 truth contrast with one mechanism pushed
    to the end of its source/assumption range (or switched to its extreme), all else shipped,
    under common random numbers. Shows how much of the gap each mechanism could close at most.
@@ -107,6 +114,37 @@ def day4_per_gram(ds: xr.Dataset) -> None:
               f"(Rubaltelli 1998: {RUBALTELLI_DAY4_BIF_LOG10_PER_G[name]} log10 CFU/g)")
 
 
+CLIN_NUTR_2007_DAY7_BIF_LOG10_PER_G = {"vaginal": 9.3, "caesarean": 8.7}
+"""Day-7 faecal bifidobacteria (mean log10 per g, qPCR) of breastfed neonates by delivery (PMID 17507117)."""
+
+
+def first_week_load(ds: xr.Dataset) -> None:
+    """Print per gram of stool the two families, the whole community and the capacity on days 3-7."""
+    from lactobiome.model.parameters import load_parameters
+
+    table = load_parameters()
+    start = table.value("capacity_infant_gut_birth_cells", "cells")
+    mature = table.value("capacity_infant_gut_mature_cells", "cells")
+    tau = table.value("infant_gut_capacity_time_days", "day")
+    per_g = np.log10(STOOL_CONTENT_G)
+    for name, g in _groups(ds).items():
+        print(f"{name}: day, log10 per g of Bifidobacteriaceae, Enterobacteriaceae, all cells, capacity; "
+              "Enterobacteriaceae a 1000:1 ratio needs")
+        for day in (3, 5, 6, 7):
+            total = np.log10(ds["abundance"].sel(site="infant_gut", sample_day=day).sum(("origin", "taxon")).values + 1.0)
+            capacity = np.log10(mature - (mature - start) * np.exp(-(day - 1) / tau))
+            bif = _log_cells(ds, day, "Bifidobacteriaceae")[g].mean() - per_g
+            ent = _log_cells(ds, day, "Enterobacteriaceae")[g].mean() - per_g
+            print(f"  {day:3d}  {bif:5.2f}  {ent:5.2f}  {total[g].mean() - per_g:5.2f}  {capacity - per_g:5.2f}  "
+                  f"{bif - 3.0:5.2f}")
+    vaginal = np.asarray(ds["delivery_mode"].values).astype(str) == "vaginal"
+    breastfed = _groups(ds)["breastfed"]
+    for label, m in (("vaginal", vaginal), ("caesarean", ~vaginal)):
+        bif = _log_cells(ds, 7, "Bifidobacteriaceae")[breastfed & m].mean() - per_g
+        print(f"day 7 breastfed {label}: bifidobacteria {bif:.2f} log10 cells/g "
+              f"(qPCR, PMID 17507117: {CLIN_NUTR_2007_DAY7_BIF_LOG10_PER_G[label]} log10/g)")
+
+
 def day6_contrast(ds: xr.Dataset) -> tuple[float, float]:
     """Mean day-6 log10 ratio (truth) of breastfed and formula-only infants."""
     ratio = _log_cells(ds, 6, "Bifidobacteriaceae") - _log_cells(ds, 6, "Enterobacteriaceae")
@@ -170,6 +208,7 @@ def main() -> None:
     ds = run_cohort("default", dyads=args.dyads, days=31, seed=args.seed)
     day_by_day(ds)
     day4_per_gram(ds)
+    first_week_load(ds)
     bf, ff = day6_contrast(ds)
     print(f"shipped: day-6 log10 ratio (truth) breastfed {bf:+.2f}, formula {ff:+.2f}")
     by_birth(ds)
