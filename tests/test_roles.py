@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import re
 from pathlib import Path
 
 import numpy as np
@@ -16,7 +17,7 @@ from lactobiome.validation import load_targets, write_parameter_table
 from lactobiome.validation.measures.risk import _odds_ratio, _risk_ratio
 from lactobiome.validation.priors import prior_bounds
 from lactobiome.validation.report import PROSE_END, PROSE_START, write_tables
-from lactobiome.validation.roles import ALL, groups, headline, seed_summary
+from lactobiome.validation.roles import ALL, groups, headline, in_headline, seed_summary
 from lactobiome.validation.targets import CALIBRATION, CHECK, ROLES, Target
 from lactobiome.validation.verdicts import NOT_MODELLED, OUTSIDE, WITHIN
 
@@ -58,6 +59,30 @@ def test_bad_role_and_bad_calibrated_to_give_one_line_errors(tmp_path: Path) -> 
     table.write_text(f"{HEADER},calibrated_to\nx,1,cells,fixed,assumption,,D11 d15\n")
     with pytest.raises(InputError, match=r"p.csv: line 2 \(x\): calibrated_to 'd15' is not a target id"):
         load_parameters(table)
+
+
+SECONDARY_SOURCE = re.compile(r"wikipedia|statpearls|encyclop|textbook|derived from|programme", re.IGNORECASE)
+"""Words that mark a source as an encyclopaedia, a point-of-care summary, a textbook or a derived figure."""
+YEAR = re.compile(r"\b(19|20)\d\d\b")
+
+
+def test_encyclopaedic_textbook_derived_or_title_only_sources_stay_out_of_the_headline() -> None:
+    """Issue 13 item 3: a figure whose source is not a citable primary paper is confidence low."""
+    for t in load_targets():
+        if t.measure is None:
+            continue
+        secondary = bool(SECONDARY_SOURCE.search(t.source))
+        bare = not YEAR.search(t.source)  # a bare title or name: no year, so no citable paper
+        if secondary or bare:
+            assert (t.confidence or "").lower() == "low", f"{t.id}: {t.source!r} needs confidence low"
+            assert not in_headline(t), t.id
+
+
+def test_rule_for_secondary_sources_catches_a_bare_title_and_an_encyclopaedia() -> None:
+    assert SECONDARY_SOURCE.search("Wikipedia 'Mastitis'") and SECONDARY_SOURCE.search("StatPearls 'Acute Mastitis'")
+    assert not YEAR.search("'Increases of IgA milk concentrations correlate with IgA2 increment' (immunonephelometry)")
+    assert YEAR.search("Saint L, Smith M, Hartmann PE. Br J Nutr 1984;52(1):87-95")
+    assert not SECONDARY_SOURCE.search("Kinlay JR, O'Connell DL, Kinlay S. Med J Aust 1998;169(6):310-312")
 
 
 def test_six_column_table_loads_and_calibration_adds_the_column(tmp_path: Path) -> None:

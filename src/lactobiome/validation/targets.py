@@ -25,7 +25,7 @@ CHECK = "check"
 """Role of a target never used to choose a parameter value (out of sample)."""
 ROLES: tuple[str, ...] = (CHECK, CALIBRATION)
 _OPTIONAL: tuple[str, ...] = ("acceptance", "acceptance_basis", "measure", "not_modelled", "outside_reason", "doi",
-                              "confidence", "measured_by")
+                              "confidence", "measured_by", "notes")
 
 
 def format_number(value: float | None) -> str:
@@ -62,6 +62,8 @@ class Target:
     measured_by: str = "truth"
     """How the study measured it: ``truth``, or a pipeline key (:func:`lactobiome.validation.pipelines.pipeline_keys`)."""
     role: str = CHECK
+    notes: str | None = None
+    """How the figure was checked against its source (what was found, where), if it was."""
 
     def contains(self, value: float) -> bool:
         """Whether ``value`` lies in the acceptance range (bounds included)."""
@@ -154,7 +156,7 @@ def _parse_target(raw: object, where: str) -> Target:
         time_point=_text(raw["time_point"]), source=_text(raw["source"]), low=low, high=high,
         acceptance_basis=_text(raw.get("acceptance_basis")), measure=measure, not_modelled=reason,
         outside_reason=_text(raw.get("outside_reason")) or None, doi=_text(raw.get("doi")) or None,
-        confidence=_text(raw.get("confidence")) or None, role=role,
+        confidence=_text(raw.get("confidence")) or None, role=role, notes=_text(raw.get("notes")) or None,
     )
 
 
