@@ -119,6 +119,10 @@ class _HeldRoutes:
         self.origins = state.origins
         self.n_taxa = state.n_taxa
         self.routes: list[tuple[int, int, int, np.ndarray, int]] = []
+        # the state's buffer for the batch's probabilities, reused day after day: a fresh
+        # array of a few MB per call (9 of ~18 routes carry a (dyad, taxon) table) cost a
+        # page-faulting allocation besides the copy
+        self.buffers: dict[str, np.ndarray] = state.__dict__.setdefault("_route_buffers", {})
 
     def fits(self, state: DyadState, rng: RandomStreams) -> bool:
         """Whether routes of ``state`` today with ``rng`` may join this batch."""
@@ -130,22 +134,34 @@ class _HeldRoutes:
             moved = np.zeros((0, 0, 0))
         if not self.routes:
             return
-        donors, receivers, origins, probabilities, processes = zip(*self.routes, strict=True)
-        sizes = np.array([p.size for p in probabilities], dtype=np.int64)
-        strides = np.array([_strides(p) for p in probabilities], dtype=np.int64)
+        n = len(self.routes)
+        table = np.empty((6, n), dtype=np.int64)  # donor, receiver, origin, offset, dyad and taxon strides
+        processes = np.empty(n, dtype=np.int64)
+        offset = 0
+        for r, (donor, receiver, origin, probability, process) in enumerate(self.routes):
+            table[:3, r] = donor, receiver, origin
+            table[3, r] = offset
+            table[4:, r] = _strides(probability)
+            processes[r] = process
+            offset += probability.size
+        flat = self.buffers.get("probability")
+        if flat is None or flat.size < offset:
+            flat = self.buffers["probability"] = np.empty(max(offset, 2 * (0 if flat is None else flat.size)))
+        for r, (_, _, _, probability, _) in enumerate(self.routes):
+            flat[table[3, r]:table[3, r] + probability.size] = probability.ravel()
         _move_kernel(
             abundance,
-            np.array(donors, dtype=np.int64),
-            np.array(receivers, dtype=np.int64),
-            np.array(origins, dtype=np.int64),
-            np.concatenate([p.ravel() for p in probabilities]),
-            np.concatenate(([0], np.cumsum(sizes)[:-1])),
-            np.ascontiguousarray(strides[:, 0]),
-            np.ascontiguousarray(strides[:, 1]),
+            table[0],
+            table[1],
+            table[2],
+            flat,
+            table[3],
+            table[4],
+            table[5],
             self.rng.seed,
             self.rng.dyad_ids,
             stream_day(self.day),
-            np.array(processes, dtype=np.int64),
+            processes,
             moved,
             *self.origins,
         )
