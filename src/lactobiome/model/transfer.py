@@ -16,7 +16,8 @@ from lactobiome.model.random import (
     RandomStreams,
     counter_hashes,
     poisson_hashed,
-    poisson_hashed_from,
+    poisson_hashed_table,
+    poisson_search_tables,
     stream_day,
     stream_key,
     thin_hashed,
@@ -90,14 +91,16 @@ def _strides(values: np.ndarray) -> tuple[int, int]:
 def _immigrate_kernel(abundance, site, origin, expected, dyad_stride, taxon_stride, seed, dyad_ids, day,
                       process, arrived):
     normal_hash, uniform_hash = counter_hashes(abundance.shape[2])
-    # means shared by every dyad (dyad stride 0): P(0) = exp(-mean) once per taxon, not per dyad
+    # means shared by every dyad (dyad stride 0): P(0) = exp(-mean) and the exact search's
+    # cumulative probabilities once per taxon, not per dyad (the same counts, bit for bit)
     shared = np.exp(-expected) if dyad_stride == 0 else np.empty(0)
+    tables = poisson_search_tables(expected, shared) if dyad_stride == 0 else np.empty((0, 0))
     for i in prange(abundance.shape[0]):
         key = stream_key(np.uint64(seed), np.uint64(dyad_ids[i]), np.uint64(day), np.uint64(process))
         for t in range(abundance.shape[2]):
             at = i * dyad_stride + t * taxon_stride
             if dyad_stride == 0:
-                x = poisson_hashed_from(key, normal_hash[t], uniform_hash[t], expected[at], shared[at])
+                x = poisson_hashed_table(key, normal_hash[t], uniform_hash[t], expected[at], tables[at])
             else:
                 x = poisson_hashed(key, normal_hash[t], uniform_hash[t], expected[at])
             arrived[i, t] = x
