@@ -184,9 +184,10 @@ def poisson_search_tables(lam: np.ndarray, p0: np.ndarray) -> np.ndarray:
 
 @njit(cache=True, inline="always")
 def poisson_hashed_table(key: np.uint64, normal_hash: np.uint64, uniform_hash: np.uint64, lam: float,
-                         table: np.ndarray) -> float:
+                         table: np.ndarray, row: int) -> float:
     """:func:`poisson_hashed_from` with the search's cumulative probabilities of ``lam`` given
-    (a row of :func:`poisson_search_tables`): the same count for every uniform, bit for bit."""
+    (row ``row`` of :func:`poisson_search_tables`; indexed in place, as a row view per draw
+    cost more than the search): the same count for every uniform, bit for bit."""
     if lam <= 0.0:
         return 0.0
     if lam >= _POISSON_DETERMINISTIC_LIMIT:
@@ -195,7 +196,7 @@ def poisson_hashed_table(key: np.uint64, normal_hash: np.uint64, uniform_hash: n
         return _poisson_normal(lam, normal_hashed(key, normal_hash))
     u = _uniform_hashed(key, uniform_hash)
     k = 0
-    while u > table[k] and k < _POISSON_SEARCH_STEPS:
+    while u > table[row, k] and k < _POISSON_SEARCH_STEPS:
         k += 1
     return float(k)
 

@@ -100,7 +100,7 @@ def _immigrate_kernel(abundance, site, origin, expected, dyad_stride, taxon_stri
         for t in range(abundance.shape[2]):
             at = i * dyad_stride + t * taxon_stride
             if dyad_stride == 0:
-                x = poisson_hashed_table(key, normal_hash[t], uniform_hash[t], expected[at], tables[at])
+                x = poisson_hashed_table(key, normal_hash[t], uniform_hash[t], expected[at], tables, at)
             else:
                 x = poisson_hashed(key, normal_hash[t], uniform_hash[t], expected[at])
             arrived[i, t] = x
