@@ -38,6 +38,8 @@ def stream_day(day: int) -> int:
 
 # Poisson means above this are drawn from the normal approximation; below, exactly.
 _POISSON_EXACT_LIMIT = 30.0
+_POISSON_SEARCH_STEPS = 200
+"""Most steps of the sequential search (:func:`_poisson_search_from`); a table holds one more entry."""
 # Above this mean the Poisson noise (relative sd < 0.3%) is far below the model's
 # environmental noise on growth (~10%/day), so the rounded mean is returned: demographic
 # noise matters for small populations (establishment), and skipping the draw for large
@@ -141,10 +143,61 @@ def _poisson_search_from(lam: float, u: float, p0: float) -> float:
     p = p0
     cdf = p
     k = 0
-    while u > cdf and k < 200:
+    while u > cdf and k < _POISSON_SEARCH_STEPS:
         k += 1
         p *= lam / k
         cdf += p
+    return float(k)
+
+
+@njit(cache=True)
+def poisson_search_tables(lam: np.ndarray, p0: np.ndarray) -> np.ndarray:
+    """The cumulative probabilities the sequential search forms, once per mean, shape (mean, 201).
+
+    Row ``j`` holds, for ``lam[j]`` with ``p0[j] = exp(-lam[j])``, exactly the values ``cdf``
+    takes in :func:`_poisson_search_from` (the same recurrence in the same order), for means
+    drawn by the exact search (``0 < lam < 30``); other rows are left at 0. The smallest ``k``
+    with ``u <= table[j, k]`` (or 200) is then exactly the search's count for the uniform ``u``
+    (:func:`poisson_hashed_table`): for kernels that draw the same mean for many dyads, the
+    ``exp`` and the multiply-add chain are paid once per mean, and each draw is a scan of
+    comparisons.
+    """
+    table = np.zeros((lam.shape[0], _POISSON_SEARCH_STEPS + 1))
+    for j in range(lam.shape[0]):
+        mean = lam[j]
+        if not (0.0 < mean < _POISSON_EXACT_LIMIT):
+            continue
+        p = p0[j]
+        cdf = p
+        table[j, 0] = cdf
+        for k in range(1, _POISSON_SEARCH_STEPS + 1):
+            p *= mean / k
+            following = cdf + p
+            if following == cdf and k > mean:
+                # past the mode the terms only shrink: no later one moves the sum either
+                table[j, k:] = cdf
+                break
+            cdf = following
+            table[j, k] = cdf
+    return table
+
+
+@njit(cache=True, inline="always")
+def poisson_hashed_table(key: np.uint64, normal_hash: np.uint64, uniform_hash: np.uint64, lam: float,
+                         table: np.ndarray, row: int) -> float:
+    """:func:`poisson_hashed_from` with the search's cumulative probabilities of ``lam`` given
+    (row ``row`` of :func:`poisson_search_tables`; indexed in place, as a row view per draw
+    cost more than the search): the same count for every uniform, bit for bit."""
+    if lam <= 0.0:
+        return 0.0
+    if lam >= _POISSON_DETERMINISTIC_LIMIT:
+        return np.floor(lam + 0.5)
+    if lam >= _POISSON_EXACT_LIMIT:
+        return _poisson_normal(lam, normal_hashed(key, normal_hash))
+    u = _uniform_hashed(key, uniform_hash)
+    k = 0
+    while u > table[row, k] and k < _POISSON_SEARCH_STEPS:
+        k += 1
     return float(k)
 
 

@@ -16,7 +16,8 @@ from lactobiome.model.random import (
     RandomStreams,
     counter_hashes,
     poisson_hashed,
-    poisson_hashed_from,
+    poisson_hashed_table,
+    poisson_search_tables,
     stream_day,
     stream_key,
     thin_hashed,
@@ -90,14 +91,16 @@ def _strides(values: np.ndarray) -> tuple[int, int]:
 def _immigrate_kernel(abundance, site, origin, expected, dyad_stride, taxon_stride, seed, dyad_ids, day,
                       process, arrived):
     normal_hash, uniform_hash = counter_hashes(abundance.shape[2])
-    # means shared by every dyad (dyad stride 0): P(0) = exp(-mean) once per taxon, not per dyad
+    # means shared by every dyad (dyad stride 0): P(0) = exp(-mean) and the exact search's
+    # cumulative probabilities once per taxon, not per dyad (the same counts, bit for bit)
     shared = np.exp(-expected) if dyad_stride == 0 else np.empty(0)
+    tables = poisson_search_tables(expected, shared) if dyad_stride == 0 else np.empty((0, 0))
     for i in prange(abundance.shape[0]):
         key = stream_key(np.uint64(seed), np.uint64(dyad_ids[i]), np.uint64(day), np.uint64(process))
         for t in range(abundance.shape[2]):
             at = i * dyad_stride + t * taxon_stride
             if dyad_stride == 0:
-                x = poisson_hashed_from(key, normal_hash[t], uniform_hash[t], expected[at], shared[at])
+                x = poisson_hashed_table(key, normal_hash[t], uniform_hash[t], expected[at], tables, at)
             else:
                 x = poisson_hashed(key, normal_hash[t], uniform_hash[t], expected[at])
             arrived[i, t] = x
@@ -119,6 +122,10 @@ class _HeldRoutes:
         self.origins = state.origins
         self.n_taxa = state.n_taxa
         self.routes: list[tuple[int, int, int, np.ndarray, int]] = []
+        # the state's buffer for the batch's probabilities, reused day after day: a fresh
+        # array of a few MB per call (9 of ~18 routes carry a (dyad, taxon) table) cost a
+        # page-faulting allocation besides the copy
+        self.buffers: dict[str, np.ndarray] = state.__dict__.setdefault("_route_buffers", {})
 
     def fits(self, state: DyadState, rng: RandomStreams) -> bool:
         """Whether routes of ``state`` today with ``rng`` may join this batch."""
@@ -130,22 +137,34 @@ class _HeldRoutes:
             moved = np.zeros((0, 0, 0))
         if not self.routes:
             return
-        donors, receivers, origins, probabilities, processes = zip(*self.routes, strict=True)
-        sizes = np.array([p.size for p in probabilities], dtype=np.int64)
-        strides = np.array([_strides(p) for p in probabilities], dtype=np.int64)
+        n = len(self.routes)
+        table = np.empty((6, n), dtype=np.int64)  # donor, receiver, origin, offset, dyad and taxon strides
+        processes = np.empty(n, dtype=np.int64)
+        offset = 0
+        for r, (donor, receiver, origin, probability, process) in enumerate(self.routes):
+            table[:3, r] = donor, receiver, origin
+            table[3, r] = offset
+            table[4:, r] = _strides(probability)
+            processes[r] = process
+            offset += probability.size
+        flat = self.buffers.get("probability")
+        if flat is None or flat.size < offset:
+            flat = self.buffers["probability"] = np.empty(max(offset, 2 * (0 if flat is None else flat.size)))
+        for r, (_, _, _, probability, _) in enumerate(self.routes):
+            flat[table[3, r]:table[3, r] + probability.size] = probability.ravel()
         _move_kernel(
             abundance,
-            np.array(donors, dtype=np.int64),
-            np.array(receivers, dtype=np.int64),
-            np.array(origins, dtype=np.int64),
-            np.concatenate([p.ravel() for p in probabilities]),
-            np.concatenate(([0], np.cumsum(sizes)[:-1])),
-            np.ascontiguousarray(strides[:, 0]),
-            np.ascontiguousarray(strides[:, 1]),
+            table[0],
+            table[1],
+            table[2],
+            flat,
+            table[3],
+            table[4],
+            table[5],
             self.rng.seed,
             self.rng.dyad_ids,
             stream_day(self.day),
-            np.array(processes, dtype=np.int64),
+            processes,
             moved,
             *self.origins,
         )

@@ -353,7 +353,7 @@ def step(state: DyadState, ctx: SimulationContext) -> DyadState:
     modifier *= (1.0 - dependence) + dependence * hmo_gain
     # utilisers whose HMO share goes unmet starve: a death rate in the unmet part of their need
     starve = np.exp(-ctx.p("hmo_starvation_death_per_day", "1/day") * dependence * (1.0 - saturation))
-    state.abundance[:, _GUT] *= starve.astype(np.float32)[:, :, None]
+    state.scale_site(_GUT, starve.astype(np.float32))
 
     # swallowed sIgA coats the taxa it targets
     dose = volume_l * state.host["siga_g_per_l"]  # g/day
@@ -370,7 +370,7 @@ def step(state: DyadState, ctx: SimulationContext) -> DyadState:
     lf_effect = lactoferrin_effect(state.host["milk_volume_ml"], state.day, ctx)[:, None]
     modifier *= 1.0 - ctx.p("lactoferrin_growth_inhibition_max", "fraction") * lf_sensitivity * lf_effect
     lf_survival = np.exp(-ctx.p("lactoferrin_kill_per_day", "1/day") * lf_sensitivity * lf_effect)
-    state.abundance[:, _GUT] *= lf_survival.astype(np.float32)[:, :, None]
+    state.scale_site(_GUT, lf_survival.astype(np.float32))
 
     # fermentation acids of saccharolytic taxa hold back and kill acid-sensitive taxa
     sensitivity = traits["acid_sensitivity"][None, :]
@@ -378,7 +378,7 @@ def step(state: DyadState, ctx: SimulationContext) -> DyadState:
     inhibition = acid_inhibition(cells, traits["acid_production"], ctx, buffering)[:, None]
     modifier *= 1.0 - sensitivity * inhibition
     acid_survival = np.exp(-ctx.p("acid_death_per_day", "1/day") * sensitivity * inhibition)
-    state.abundance[:, _GUT] *= acid_survival.astype(np.float32)[:, :, None]
+    state.scale_site(_GUT, acid_survival.astype(np.float32))
 
     state.growth_modifier[:, _GUT, :] *= modifier
 
