@@ -416,7 +416,8 @@ def _culture_at_diagnosis(staphylococci_only: bool) -> Reading:
                                                             CULTURE_DIAGNOSIS_STREAM]))
         cfu = culture_cfu_per_ml(rng, np.nan_to_num(live), np.ones(live.shape, dtype=bool),
                                  assay_parameter(ds, "obs_culture_recovery", "fraction"), plated)
-        return Sample(np.log10(np.maximum(cfu, 1.0 / plated)), nanmedian)
+        # both trials report the group mean of the women's log10 counts, as the truth's measurement
+        return Sample(np.log10(np.maximum(cfu, 1.0 / plated)), nanmean)
 
     return reading
 
