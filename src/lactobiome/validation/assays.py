@@ -89,7 +89,14 @@ import xarray as xr
 
 from lactobiome.validation.measures import _common as c
 from lactobiome.validation.measures.registry import Unmeasurable
-from lactobiome.validation.statistics import Measurement, Sample, bootstrap, nanmean, nanmedian, ratio_of_sums
+from lactobiome.validation.statistics import (
+    Measurement,
+    Sample,
+    bootstrap,
+    nanmean,
+    nanmedian,
+    ratio_of_sums,
+)
 
 __all__ = [
     "ASSAYS", "Assay", "amplicon_read_shares", "assay_parameter", "colonies_identified_detection", "culture_reading",
