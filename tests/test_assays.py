@@ -11,7 +11,6 @@ import xarray as xr
 from lactobiome.model.parameters import load_parameters
 from lactobiome.validation import load_targets, run_cohort, to_markdown, validate_dataset
 from lactobiome.validation.assays import (
-    ASSAYS,
     amplicon_read_shares,
     culture_reading,
     microscopy_cells_per_ml,
@@ -127,7 +126,7 @@ def test_validate_reports_assay_values_beside_the_truth(cohort: xr.Dataset) -> N
     md = to_markdown(table)
     section = md[md.index("## Measured as the study measured it"):]
     assert "Assay pipelines count what the study's laboratory counted" in section
-    for key in ASSAYS:
+    for key in {t.measured_by for t in targets}:  # each assay of the table's targets is described
         assert f"`{key}`" in section
     assert "Why the two differ" not in section  # no tracking pipeline among these targets
 
@@ -174,3 +173,22 @@ def test_biagi_reading_sits_below_the_truth_by_the_kit_reads_and_copy_numbers(co
     read = run_assay(cohort, "biagi2017/16s", "milk_streptococcaceae_d30").value
     # kit DNA takes reads from every milk taxon; the reading stays a share
     assert 0.0 < read < truth
+
+
+def test_identifying_some_colonies_of_a_plate_finds_a_minority_taxon_less_often_than_a_majority() -> None:
+    from lactobiome.validation.assays import colonies_identified_detection
+
+    # a plate with fewer colonies than are identified: every colony is identified
+    assert np.array_equal(colonies_identified_detection(np.array([[3.0, 0.0, 2.0]]), 10), [[1.0, 0.0, 1.0]])
+    # one colony of 1,000 drawn: found with its share of the colonies
+    one = colonies_identified_detection(np.array([[100.0, 900.0]]), 1)
+    assert one == pytest.approx(np.array([[0.1, 0.9]]))
+    # two drawn without replacement: missed only when both come from the other 900
+    two = colonies_identified_detection(np.array([[100.0, 900.0]]), 2)
+    assert two[0, 0] == pytest.approx(1.0 - 900.0 * 899.0 / (1000.0 * 999.0))
+    # on a large plate close to 1 - (1 - p)^k, and rising with the colonies identified
+    big = colonies_identified_detection(np.array([[1e4, 9e4]]), 18)
+    assert big[0, 0] == pytest.approx(1.0 - 0.9 ** 18, abs=1e-3)
+    assert colonies_identified_detection(np.array([[1e4, 9e4]]), 5)[0, 0] < big[0, 0] < 1.0
+    # no colony, nothing found, whatever is identified
+    assert colonies_identified_detection(np.zeros((2, 3)), 18).sum() == 0.0

@@ -296,6 +296,24 @@ def test_mastitis_loads_through_culture_count_colonies_of_the_live_cells_at_diag
     assert targets["A06"].measured_by == targets["A07"].measured_by == "culture/plate"
 
 
+
+def test_marin_culture_finds_a_minority_taxon_in_fewer_mastitis_milks_than_the_one_percent_reading() -> None:
+    from lactobiome.validation.pipelines import run_pipeline
+
+    ds = tiny()
+    identified = int(load_parameters().value("obs_colonies_identified", "1"))
+    # dyad 0's recorded bacterial days 10 and 14: S. epidermidis a quarter of the cells (above 1%), S. mitis
+    # three quarters; hundreds of colonies on each plate, so an S. epidermidis colony is among those identified
+    # with probability about 1 - 0.75^k
+    truth = measure(ds, "mastitis_milk_s_epidermidis", 0).value
+    found = run_pipeline(ds, "marin2017/culture", "mastitis_milk_s_epidermidis", 0, seed=3).value
+    assert truth == pytest.approx(1.0)
+    assert found == pytest.approx(1.0 - 0.75 ** identified, abs=0.01) and found < truth
+    # the majority taxon is found in (nearly) every sample
+    assert run_pipeline(ds, "marin2017/culture", "mastitis_milk_streptococci", 0, seed=3).value > 0.999
+    targets = {t.id: t for t in load_targets()}
+    assert {targets[i].measured_by for i in ("D14a", "D14b", "D14c")} == {"marin2017/culture"}
+
 def test_ductal_narrowing_next_to_an_episode_does_not_change_the_counts() -> None:
     ds = tiny()
     before = {k: measure(ds, k, n_boot=0).value for k in ("mastitis_incidence", "mastitis_recurrence_share",

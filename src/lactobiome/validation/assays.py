@@ -59,6 +59,21 @@ the family's share, mean over breastfed dyads on the recorded day nearest day 30
 (nine visits from day 2 to 6 months) the Streptococcus share of each
 visit weighted by the milk samples sequenced at it.
 
+``marin2017/culture`` (D14a, D14b, D14c): the organisms "found" in the milk of mastitis, as
+Marin et al. (Front Microbiol 2017;8:1258) described the culturable microbial diversity of 647
+milk samples of breastfeeding women with clinical symptoms of mastitis: the milk was grown on
+plates and the isolates identified to species by MALDI-TOF (VITEK MS); a species counts as
+found in a sample when at least one of its isolates was identified. Only culturable taxa form
+colonies (``obs_culture_recovery`` of their live cells, Poisson on ``obs_culture_plated_ml``),
+and only some colonies of a plate are identified: ``obs_colonies_identified`` of them, drawn at
+random from the plate's colonies (without replacement; every colony when the plate holds fewer).
+A taxon making a share ``p`` of the colonies is found with probability about ``1 - (1 - p)^k``,
+so a minority taxon is missed more often than by a fixed 1% abundance threshold, and a
+plate on which colonies were picked by morphotype would find minority taxa more often than
+random picking does (the upper bound is a colony of the taxon anywhere on the plate). The
+samples are those of the truth's measurement (the recorded days in bacterial mastitis, phlegmon
+or abscess); the expected share found is read (the colony draws seeded per seed).
+
 The pipelines read their ``obs_*`` values from the scenario the result was simulated with
 (its ``parameters`` overrides, which ``calibrate`` sets) over the shipped table.
 """
@@ -74,11 +89,18 @@ import xarray as xr
 
 from lactobiome.validation.measures import _common as c
 from lactobiome.validation.measures.registry import Unmeasurable
-from lactobiome.validation.statistics import Measurement, Sample, bootstrap, nanmean, nanmedian
+from lactobiome.validation.statistics import (
+    Measurement,
+    Sample,
+    bootstrap,
+    nanmean,
+    nanmedian,
+    ratio_of_sums,
+)
 
 __all__ = [
-    "ASSAYS", "Assay", "amplicon_read_shares", "assay_parameter", "culture_reading", "microscopy_cells_per_ml",
-    "qpcr_cells_per_ml", "run_assay",
+    "ASSAYS", "Assay", "amplicon_read_shares", "assay_parameter", "colonies_identified_detection", "culture_reading",
+    "microscopy_cells_per_ml", "qpcr_cells_per_ml", "run_assay",
 ]
 
 Reading = Callable[[xr.Dataset, int], Sample]
@@ -401,7 +423,76 @@ def _culture_at_diagnosis(staphylococci_only: bool) -> Reading:
                                                             CULTURE_DIAGNOSIS_STREAM]))
         cfu = culture_cfu_per_ml(rng, np.nan_to_num(live), np.ones(live.shape, dtype=bool),
                                  assay_parameter(ds, "obs_culture_recovery", "fraction"), plated)
-        return Sample(np.log10(np.maximum(cfu, 1.0 / plated)), nanmedian)
+        # both trials report the group mean of the women's log10 counts, as the truth's measurement
+        return Sample(np.log10(np.maximum(cfu, 1.0 / plated)), nanmean)
+
+    return reading
+
+
+def colonies_identified_detection(colonies: np.ndarray, identified: int) -> np.ndarray:
+    """Probability that a taxon is among the colonies identified from a plate.
+
+    Parameters
+    ----------
+    colonies
+        Colonies of each taxon (or group of taxa) on the plate, shape (..., taxon), whole numbers.
+    identified
+        Colonies identified per plate, drawn at random without replacement (all of them when the
+        plate holds fewer).
+
+    Returns
+    -------
+    numpy.ndarray
+        Same shape: 1 - C(total - c, k) / C(total, k) for a taxon with ``c`` of the plate's
+        ``total`` colonies (0 for a taxon without a colony).
+    """
+    counts = np.asarray(colonies, dtype=np.float64)
+    total = counts.sum(axis=-1, keepdims=True)
+    missed = np.ones_like(counts)
+    for i in range(max(int(identified), 0)):
+        with np.errstate(divide="ignore", invalid="ignore"):
+            step = np.where(total - i > 0, (total - counts - i) / np.where(total - i > 0, total - i, 1.0), 1.0)
+        missed *= np.clip(step, 0.0, 1.0)
+    return np.where(counts > 0, 1.0 - missed, 0.0)
+
+
+MARIN_STREAM = 0x4D52
+"""Distinguishes the colony draws of the Marin 2017 reading from the other culture readings."""
+
+
+def _marin_found(group: Callable[[np.ndarray, np.ndarray], np.ndarray]) -> Reading:
+    """Share of bacterial-mastitis milk samples in which an isolate of a taxon group was identified."""
+    def reading(ds: xr.Dataset, seed: int) -> Sample:
+        from lactobiome.model.spectrum import BACTERIAL
+        from lactobiome.model.taxa import load_taxa
+        from lactobiome.observation.models import culture_cfu_per_ml
+
+        cat = load_taxa()
+        rows = [cat.index(str(t)) for t in ds["taxon"].values]
+        culturable = np.asarray(cat["culturable"], dtype=bool)[rows]
+        simulated = c.days(ds)
+        recorded = np.asarray(ds["sample_day"].values, dtype=int)
+        recorded = recorded[np.isin(recorded, simulated)]
+        index = np.searchsorted(simulated, recorded)
+        mask = BACTERIAL[c.mastitis_codes(ds)[:, index]]
+        if not mask.any():
+            raise Unmeasurable("no recorded day falls in a bacterial mastitis episode in this cohort")
+        milk = ds["abundance"].sel(site="milk").sel(sample_day=recorded).sum("origin")
+        cells = milk.transpose("dyad", "sample_day", "taxon").values.astype(np.float64)
+        total = cells.sum(axis=2, keepdims=True)
+        load = c.panel(ds, "milk_bacteria_per_ml")[:, index]
+        with np.errstate(divide="ignore", invalid="ignore"):
+            live = np.where(total > 0, cells / np.where(total > 0, total, 1.0), 0.0) * load[:, :, None]
+        plated = assay_parameter(ds, "obs_culture_plated_ml", "mL")
+        rng = np.random.default_rng(np.random.SeedSequence([int(seed), MARIN_STREAM]))
+        cfu = culture_cfu_per_ml(rng, live, culturable[None, None, :],
+                                 assay_parameter(ds, "obs_culture_recovery", "fraction"), plated)
+        colonies = np.rint(cfu * plated)
+        in_group = group(np.asarray(ds["taxon"].values).astype(str), np.asarray(ds["genus"].values).astype(str))
+        grouped = np.stack([colonies[..., in_group].sum(axis=-1), colonies[..., ~in_group].sum(axis=-1)], axis=-1)
+        identified = int(round(assay_parameter(ds, "obs_colonies_identified", "1")))
+        found = colonies_identified_detection(grouped, identified)[..., 0]
+        return Sample(np.column_stack([np.where(mask, found, 0.0).sum(axis=1), mask.sum(axis=1)]), ratio_of_sums)
 
     return reading
 
@@ -439,6 +530,15 @@ ASSAYS: dict[str, Assay] = {
             "milk_bacteria_healthy_early": _culture(3, 14),
             "milk_bacteria_mastitis": _culture_at_diagnosis(staphylococci_only=False),
             "milk_staphylococci_mastitis": _culture_at_diagnosis(staphylococci_only=True),
+        },
+    ),
+    "marin2017/culture": Assay(
+        description="culture of mastitis milk on plates, a number of colonies per plate identified by MALDI-TOF "
+                    "(a taxon is found when one of its colonies is identified), recorded days in bacterial mastitis",
+        readings={
+            "mastitis_milk_s_epidermidis": _marin_found(lambda taxon, genus: taxon == "staphylococcus_epidermidis"),
+            "mastitis_milk_s_aureus": _marin_found(lambda taxon, genus: taxon == "staphylococcus_aureus"),
+            "mastitis_milk_streptococci": _marin_found(lambda taxon, genus: genus == "Streptococcus"),
         },
     ),
     "biagi2017/16s": Assay(
