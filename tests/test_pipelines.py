@@ -42,10 +42,11 @@ def test_shipped_targets_say_how_they_were_measured() -> None:
         assert targets[tid].measured_by == key
     assert targets["E10a"].measured_by == targets["E10b"].measured_by == YOSHIOKA_CULTURE
     # the studies' case definitions (session 8): Foxman's provider-diagnosed count, Amir's febrile
-    # mastitis, Kvist's clinic temperature
+    # mastitis, Kvist's clinic temperature; Kinlay's adjusted proportional-hazards model (session 10)
     cases = {"D19": "foxman2002/provider_diagnosed", "D21": "foxman2002/provider_diagnosed",
              "D20": "amir2007/fever_or_flu_like", "D23": "amir2007/fever_or_flu_like",
-             "D27": "amir2007/fever_or_flu_like", "D35": "kvist2007/first_visit_temperature"}
+             "D27": "amir2007/fever_or_flu_like", "D35": "kvist2007/first_visit_temperature",
+             "D22": "kinlay2001/proportional_hazards"}
     for tid, key in cases.items():
         assert targets[tid].measured_by == key
     others = [t.measured_by for k, t in targets.items() if k not in ("E01", "E02", "E10a", "E10b", *cases, *assays)]
@@ -171,3 +172,62 @@ def test_yoshioka_culture_reads_counts_below_detection_at_the_limit(cohort: xr.D
 def test_yoshioka_culture_has_no_reading_for_other_measures(cohort: xr.Dataset) -> None:
     got = run_pipeline(cohort, YOSHIOKA_CULTURE, "infant_gut_milk_share_d30", n_boot=0)
     assert math.isnan(got.value) and "no reading for measure" in got.reason
+
+
+def test_cox_fit_matches_statsmodels_with_tied_days() -> None:
+    from statsmodels.duration.hazard_regression import PHReg
+
+    from lactobiome.validation.measures.risk import cox_log_hazard_ratios
+
+    rng = np.random.default_rng(5)
+    x = (rng.random((2000, 3)) < [0.1, 0.3, 0.4]).astype(np.float64)
+    day = np.ceil(rng.exponential(1.0 / (0.003 * np.exp(x @ np.array([0.7, 0.2, 1.0])))))
+    event = day <= 182
+    day = np.minimum(day, 182)
+    fitted = cox_log_hazard_ratios(np.column_stack([day, event, x]))
+    reference = PHReg(day, x, status=event.astype(int), ties="breslow").fit().params
+    assert fitted == pytest.approx(reference, abs=1e-6)
+    # a covariate that every event has and no censored dyad has: no finite maximum
+    separated = np.column_stack([day, event, event.astype(np.float64)])
+    assert math.isnan(cox_log_hazard_ratios(separated)[0])
+
+
+def _kinlay_cohort(n: int = 4000, seed: int = 11) -> xr.Dataset:
+    """A previous mastitis that acts only through blocked ducts (three times as common after one)."""
+    rng = np.random.default_rng(seed)
+    days = 190
+    previous = rng.random(n) < 0.3
+    blocked = rng.random(n) < np.where(previous, 0.6, 0.2)
+    ill = rng.random(n) < np.where(blocked, 0.4, 0.05)
+    states = np.full((n, days), "none", dtype=object)
+    start = rng.integers(5, 170, n)
+    for d in np.flatnonzero(blocked):
+        states[d, start[d]:start[d] + 2] = "ductal_narrowing"
+    for d in np.flatnonzero(ill):
+        onset = start[d] + 2 if blocked[d] else rng.integers(5, 175)
+        states[d, onset:onset + 3] = "inflammatory_mastitis"
+    return xr.Dataset(
+        {"mastitis_state": (("dyad", "day"), states),
+         "breast_milk_share": ("dyad", np.ones(n)),
+         "previous_mastitis": ("dyad", previous),
+         "nipple_fissure": ("dyad", rng.random(n) < 0.2)},
+        coords={"dyad": np.arange(n), "day": np.arange(1, days + 1)},
+    )
+
+
+def test_kinlay_model_adjusts_a_previous_mastitis_for_blocked_ducts() -> None:
+    from lactobiome.validation import measure
+
+    ds = _kinlay_cohort()
+    crude = measure(ds, "mastitis_rr_previous_mastitis_26wk", n_boot=0).value
+    adjusted = run_pipeline(ds, "kinlay2001/proportional_hazards", "mastitis_rr_previous_mastitis_26wk",
+                            n_boot=0).value
+    # crude risks (0.6 x 0.4 + 0.4 x 0.05) / (0.2 x 0.4 + 0.8 x 0.05) ~ 2.2; none is left once a
+    # blocked duct is in the model
+    assert crude > 1.8
+    assert 0.75 < adjusted < 1.3
+    other = run_pipeline(ds, "kinlay2001/proportional_hazards", "mastitis_cumulative_12_weeks", n_boot=0)
+    assert math.isnan(other.value) and "no reading" in other.reason
+    missing = run_pipeline(ds.drop_vars("nipple_fissure"), "kinlay2001/proportional_hazards",
+                           "mastitis_rr_previous_mastitis_26wk", n_boot=0)
+    assert math.isnan(missing.value)

@@ -28,7 +28,7 @@ from collections.abc import Callable
 import numpy as np
 import xarray as xr
 
-from lactobiome.model.spectrum import INFLAMED, episode_onsets, episodes
+from lactobiome.model.spectrum import INFLAMED, STATE_CODE, episode_onsets, episodes
 from lactobiome.validation.measures import _common as c
 from lactobiome.validation.measures.registry import Registrar, Unmeasurable
 from lactobiome.validation.statistics import Sample, nanmean, ratio_of_sums
@@ -443,3 +443,80 @@ def _rr_nipple_aureus(ds: xr.Dataset) -> Sample:
         raise Unmeasurable(f"the cohort has no breastfed first-time mother {'with' if not exposed.any() else 'without'} "
                            "S. aureus on the areolar skin")
     return Sample(np.column_stack([case, exposed]).astype(np.float64), _risk_ratio)
+
+
+COX_ITERATIONS = 30
+"""Most Newton-Raphson steps of :func:`cox_log_hazard_ratios` (it stops once a step is below 1e-8)."""
+
+
+def cox_log_hazard_ratios(data: np.ndarray) -> np.ndarray:
+    """Log hazard ratios of a proportional-hazards model on a daily time scale (Breslow's ties).
+
+    Parameters
+    ----------
+    data
+        Rows (dyad): the day of the first event or of censoring, whether it was an event, then
+        the covariates (fixed over follow-up); a dyad is at risk on every day up to its own.
+
+    Returns
+    -------
+    numpy.ndarray
+        The maximum partial-likelihood coefficients, one per covariate; NaN where the fit does
+        not converge (a covariate that separates events from non-events).
+    """
+    order = np.argsort(-data[:, 0], kind="stable")
+    time, event, x = data[order, 0], data[order, 1] > 0, data[order, 2:]
+    event_days, deaths = np.unique(time[event], return_counts=True)
+    # dyads at risk on an event day: those whose own day is no earlier (a prefix of the order)
+    at_risk = np.searchsorted(-time, -event_days, side="right") - 1
+    outer = x[:, :, None] * x[:, None, :]
+    beta = np.zeros(x.shape[1])
+    for _ in range(COX_ITERATIONS):
+        w = np.exp(x @ beta)
+        s0 = np.cumsum(w)[at_risk]
+        s1 = np.cumsum(w[:, None] * x, axis=0)[at_risk]
+        s2 = np.cumsum(w[:, None, None] * outer, axis=0)[at_risk]
+        mean = s1 / s0[:, None]
+        gradient = x[event].sum(axis=0) - (deaths[:, None] * mean).sum(axis=0)
+        hessian = -(deaths[:, None, None] * (s2 / s0[:, None, None] - mean[:, :, None] * mean[:, None, :])).sum(axis=0)
+        try:
+            step = np.linalg.solve(hessian, gradient)
+        except np.linalg.LinAlgError:
+            return np.full_like(beta, np.nan)
+        beta = beta - step
+        if not np.all(np.isfinite(beta)):
+            return np.full_like(beta, np.nan)
+        if np.abs(step).max() < 1e-8:
+            return beta
+    return np.full_like(beta, np.nan)
+
+
+def _first_hazard_ratio(data: np.ndarray) -> float:
+    """Hazard ratio of the first covariate of :func:`cox_log_hazard_ratios`, adjusted for the others."""
+    return float(np.exp(cox_log_hazard_ratios(data)[0]))
+
+
+KINLAY_HORIZON_DAYS = 182
+"""Kinlay et al. 2001 followed each woman for six months (questionnaires at 3, 8 and 26 weeks)."""
+
+
+def kinlay_adjusted_hr_previous_mastitis_26wk(ds: xr.Dataset) -> Sample:
+    """Kinlay 2001's analysis (D22): the hazard ratio of a first mastitis on days 1-182 for a mastitis in an
+    earlier lactation, from a proportional-hazards model of breastfed dyads of every parity that also holds
+    the two factors of her final model the simulation has: cracked nipples (``nipple_fissure``, damage that
+    opens the skin) and a blocked duct (a day of ``ductal_narrowing`` on days 1-182, reported at the
+    questionnaires of the six months); the woman is censored at day 182."""
+    codes = c.mastitis_codes(ds)
+    window = c.window(ds, 1, KINLAY_HORIZON_DAYS)
+    dyads = c.breastfed(ds)
+    if not dyads.any():
+        raise Unmeasurable("the cohort has no breastfed dyad")
+    onsets = episode_onsets(codes) & window
+    event = onsets.any(axis=1)
+    day = np.where(event, c.days(ds)[np.argmax(onsets, axis=1)], KINLAY_HORIZON_DAYS).astype(np.float64)
+    blocked = ((codes == STATE_CODE["ductal_narrowing"]) & window).any(axis=1)
+    covariates = [np.asarray(ds[name].values, dtype=bool) for name in ("previous_mastitis", "nipple_fissure")]
+    covariates.append(blocked)
+    if not covariates[0][dyads].any() or covariates[0][dyads].all():
+        raise Unmeasurable("the cohort has no breastfed dyad with and without a mastitis in an earlier lactation")
+    return Sample(np.column_stack([day, event, *covariates]).astype(np.float64)[dyads], _first_hazard_ratio)
