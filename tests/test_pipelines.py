@@ -37,7 +37,8 @@ def test_shipped_targets_say_how_they_were_measured() -> None:
     assays = {"A01": "culture/plate", "A02": "culture/plate", "A03": "schwab2019/qpcr", "A04": "culture/plate", "A18": "culture/plate",
               "A06": "culture/plate", "A07": "culture/plate",
               "C03": "microscopy/morphology", "C04": "microscopy/morphology", "C05": "microscopy/morphology",
-              "A13a": "biagi2017/16s", "A13b": "biagi2017/16s", "A13c": "biagi2017/16s", "A11": "williams2019/16s"}
+              "A13a": "biagi2017/16s", "A13b": "biagi2017/16s", "A13c": "biagi2017/16s", "A11": "williams2019/16s",
+              "D14a": "marin2017/culture", "D14b": "marin2017/culture", "D14c": "marin2017/culture"}
     for tid, key in assays.items():
         assert targets[tid].measured_by == key
     assert targets["E10a"].measured_by == targets["E10b"].measured_by == YOSHIOKA_CULTURE
