@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import math
+import re
 from importlib import resources
 from pathlib import Path
 
@@ -566,13 +567,53 @@ def test_kvist_clinic_reads_fever_on_the_first_day_of_every_episode() -> None:
     fever[0, 9] = True  # day 10, the first day of dyad 0's episode: febrile when first seen
     fever[2, 20] = True  # day 21, the second day of dyad 2's episode: afebrile at the first visit
     ds = ds.assign(fever=(("dyad", "day"), fever))
-    # four episodes of the three breastfed dyads (dyad 1 has two, both afebrile): all are clinic
-    # episodes, whatever the consultation rule would have sent to a provider
+    # four episodes of the three breastfed dyads (dyad 1 has two, both afebrile): whatever the
+    # consultation rule would have sent to a provider, each woman's first is a clinic episode; dyad 1's
+    # second (onset day 100) began 39 days after her first ended (day 61), a recurrence within six weeks
     truth = measure(ds, "mastitis_febrile_episodes_26wk", n_boot=0).value
     seen = run_pipeline(ds, "kvist2007/first_visit_temperature", "mastitis_febrile_episodes_26wk", n_boot=0)
-    assert truth == pytest.approx(2 / 4) and seen.value == pytest.approx(1 / 4)
+    assert truth == pytest.approx(2 / 4) and seen.value == pytest.approx(1 / 3)
     other = run_pipeline(ds, "kvist2007/first_visit_temperature", "mastitis_cumulative_12_weeks", n_boot=0)
     assert math.isnan(other.value) and "no reading" in other.reason
+
+
+def test_kvist_clinic_counts_a_recurrence_within_six_weeks_as_the_same_episode() -> None:
+    from lactobiome.validation.measures.risk import CLINIC_RECURRENCE_WINDOW_DAYS, clinic_episodes
+
+    assert CLINIC_RECURRENCE_WINDOW_DAYS == 42
+    # dyad 0: days 10-11, then onsets on day 40 and day 53 (42 days after day 11, the last day of
+    # her clinic episode: recurrences) and day 100 (a new clinic episode); dyad 1: day 30
+    ep = {"dyad_index": np.array([0, 0, 1, 0, 0]), "onset_day": np.array([10, 53, 30, 100, 40]),
+          "duration_days": np.array([2, 1, 4, 3, 1])}
+    assert clinic_episodes(ep).tolist() == [True, False, True, True, False]
+    # day 54 is 43 days on: a new episode, whose own window then holds day 96 (54 + 42) but not day 100
+    ep["onset_day"] = np.array([10, 54, 30, 100, 96])
+    assert clinic_episodes(ep).tolist() == [True, True, True, True, False]
+
+
+def test_kvist_clinic_reads_fewer_febrile_women_at_a_later_visit_when_fever_resolves() -> None:
+    from lactobiome.validation.measures.risk import febrile_at_clinic_visit_26wk
+
+    ds = tiny()
+    fever = ds["fever"].values.copy()
+    fever[0, 9:11] = True  # dyad 0: fever on days 1-2 of her episode (days 10-11)
+    fever[2, 19] = True  # dyad 2: fever on day 1 only (day 20), resolved by day 2
+    ds = ds.assign(fever=(("dyad", "day"), fever))
+
+    def share(day: int) -> float:
+        counts = febrile_at_clinic_visit_26wk(ds, visit_day=day).data
+        return float(counts[:, 0].sum() / counts[:, 1].sum())
+
+    # clinic episodes: dyads 0 and 2 and dyad 1's first (afebrile)
+    assert share(1) == pytest.approx(2 / 3)
+    assert share(2) == pytest.approx(1 / 3)  # dyad 2's fever is over
+    assert share(3) == pytest.approx(0.0)
+    # a visit past the end of an episode reads its last day (dyad 1's 2-day episode: day 2)
+    assert share(9) == pytest.approx(0.0)
+    for bad in (0, -1, 1.5, True, "1"):
+        with pytest.raises(InputError, match=re.escape(
+                f"visit_day: expected a whole day of the episode, 1 or later (1 = onset day), got {bad!r}")):
+            febrile_at_clinic_visit_26wk(ds, visit_day=bad)  # type: ignore[arg-type]
 
 
 def test_amir_case_definition_counts_febrile_episodes_only() -> None:

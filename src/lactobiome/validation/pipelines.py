@@ -48,10 +48,12 @@ it counts every inflamed episode.
 ``kvist2007/first_visit_temperature`` (D35): Kvist et al. (Int Breastfeed J 2007;2:2) saw at a
 midwife-led breastfeeding clinic every woman who contacted it with symptoms of breast inflammation
 (two of erythema, tension, resistance, pain or pyrexia) and recorded her temperature at the first
-visit. The pipeline takes every episode that began on days 1-182 as a clinic episode and reads
-fever on the visit day, the episode's first
-(:data:`lactobiome.validation.measures.risk.CLINIC_VISIT_EPISODE_DAY`); the truth beside it is the
-share of those episodes with fever on any of their days.
+visit. Her 205 women had 210 episodes: a woman was followed for six weeks after recovery, and only
+symptoms after that made a new episode. The pipeline takes every episode that began on days 1-182 as a
+clinic episode unless it began within six weeks of the end of the woman's last clinic episode
+(:func:`lactobiome.validation.measures.risk.clinic_episodes`), and reads fever on the visit day, the
+episode's first (:data:`lactobiome.validation.measures.risk.CLINIC_VISIT_EPISODE_DAY`); the truth
+beside it is the share of all episodes with fever on any of their days.
 
 ``kinlay2001/proportional_hazards`` (D22): Kinlay et al. (Aust N Z J Public Health 2001;25:115-120)
 recruited 1,075 breastfeeding women of every parity after delivery in Newcastle (NSW), followed them for

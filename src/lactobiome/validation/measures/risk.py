@@ -16,8 +16,9 @@ woman took to a doctor or midwife. :func:`consulted` says which episodes those a
 the clinical guidance gives her: she consults when she is acutely ill (fever on a day of the
 episode) or when her symptoms have not begun to improve after a day of self-care (inflammation
 on the episode's :data:`CONSULT_AFTER_DAYS`-th day no lower than on its first). A breastfeeding
-clinic open to every woman with symptoms (Kvist et al. 2007, D35) sees every episode, and takes her
-temperature on its first day (:data:`CLINIC_VISIT_EPISODE_DAY`); Amir et al. 2007 (D20, D23, D27)
+clinic open to every woman with symptoms (Kvist et al. 2007, D35) sees every episode that is not a
+recurrence within six weeks of the last (:func:`clinic_episodes`), and takes her temperature on its
+first day (:data:`CLINIC_VISIT_EPISODE_DAY`); Amir et al. 2007 (D20, D23, D27)
 counted only episodes with fever or flu-like symptoms (:func:`febrile_onsets`).
 """
 
@@ -28,6 +29,7 @@ from collections.abc import Callable
 import numpy as np
 import xarray as xr
 
+from lactobiome.errors import InputError
 from lactobiome.model.spectrum import INFLAMED, STATE_CODE, episode_onsets, episodes
 from lactobiome.validation.measures import _common as c
 from lactobiome.validation.measures.registry import Registrar, Unmeasurable
@@ -315,13 +317,48 @@ breastfeeding clinic, where her temperature is taken (Kvist et al. Int Breastfee
 Kvist's midwife-led clinic took every breastfeeding woman who contacted it with two of erythema,
 tension, resistance, pain or pyrexia, mild or severe, and recorded the temperature at the first visit;
 it was the first line of care, not a referral after a day of failed self-care, so the visit is read
-on the episode's first day (she calls when the symptoms begin and is seen; an assumption: the paper
-gives no delay from onset to the first contact)."""
+on the episode's first day (she calls when the symptoms begin and is seen; an assumption: neither the
+paper's abstract nor the trial it recruited from, Kvist et al. Midwifery 2007;23:184-195, gives the
+delay from onset to the first contact, and no other mastitis cohort found gives it)."""
+
+CLINIC_RECURRENCE_WINDOW_DAYS = 42
+"""Days after the end of a woman's clinic episode within which a new onset is a recurrence of that
+episode, not a new clinic episode. Kvist's cohort (Int Breastfeed J 2007;2:2) was 205 women with 210
+episodes, each followed to a postal questionnaire six weeks after recovery; of the 176 who answered,
+21 (12%) had sought care again for recurring symptoms in those weeks, yet only five women were counted
+twice, randomised again for symptoms after the six weeks (Kvist et al. Midwifery 2007;23:184-195, as
+the Cochrane review CD006946.pub3, 2016, describes it). Six weeks are 42 days."""
 
 
-def _episode_fever(ds: xr.Dataset, last: int) -> tuple[dict[str, np.ndarray], np.ndarray, np.ndarray, np.ndarray]:
+def clinic_episodes(ep: dict[str, np.ndarray]) -> np.ndarray:
+    """Which episodes open a new clinic episode in Kvist's cohort, boolean of shape (episode,).
+
+    A woman's first episode does; a later one does when it begins more than
+    :data:`CLINIC_RECURRENCE_WINDOW_DAYS` days after the last day of the clinic episode before it
+    (an onset inside that window is a recurrence of it, followed within the same episode).
+
+    Parameters
+    ----------
+    ep
+        Episodes of :func:`lactobiome.model.spectrum.episodes` (``dyad_index``, ``onset_day``,
+        ``duration_days``).
+    """
+    rows, onset, duration = ep["dyad_index"], ep["onset_day"], ep["duration_days"]
+    opens = np.zeros(len(rows), dtype=bool)
+    last_day_of_open: dict[int, int] = {}
+    for i in np.lexsort((onset, rows)):  # by dyad, then by onset
+        dyad = int(rows[i])
+        previous_end = last_day_of_open.get(dyad)
+        if previous_end is None or int(onset[i]) > previous_end + CLINIC_RECURRENCE_WINDOW_DAYS:
+            opens[i] = True
+            last_day_of_open[dyad] = int(onset[i]) + int(duration[i]) - 1
+    return opens
+
+
+def _episode_fever(ds: xr.Dataset, last: int, visit_day: int = CLINIC_VISIT_EPISODE_DAY,
+                   ) -> tuple[dict[str, np.ndarray], np.ndarray, np.ndarray, np.ndarray]:
     """Episodes with onset on days 1..``last``, whether each had fever on any of its days, and on its
-    :data:`CLINIC_VISIT_EPISODE_DAY`-th day.
+    ``visit_day``-th day (its last day when it is shorter).
 
     Returns
     -------
@@ -329,17 +366,27 @@ def _episode_fever(ds: xr.Dataset, last: int) -> tuple[dict[str, np.ndarray], np
         ``(episodes, in_window, febrile, febrile_at_visit)``: the episodes of
         :func:`lactobiome.model.spectrum.episodes` and three booleans of shape (episode,).
     """
+    if isinstance(visit_day, bool) or not isinstance(visit_day, int | np.integer) or visit_day < 1:
+        raise InputError(f"visit_day: expected a whole day of the episode, 1 or later (1 = onset day), "
+                         f"got {visit_day!r}")
     _, ep, fever, febrile = _episodes_with_fever(ds, last)
     start = ep["onset_day"] - 1
     rows = ep["dyad_index"]
-    visit = start + np.minimum(ep["duration_days"], CLINIC_VISIT_EPISODE_DAY)
+    visit = start + np.minimum(ep["duration_days"], int(visit_day))
     at_visit = fever[rows, visit] > fever[rows, visit - 1]
     return ep, ep["onset_day"] <= last, febrile, at_visit
 
 
-def _episode_shares(ds: xr.Dataset, last: int, at_visit: bool) -> Sample:
-    """Per breastfed dyad with an episode in the window: (febrile episodes, episodes)."""
-    ep, in_window, febrile, visit = _episode_fever(ds, last)
+def _episode_shares(ds: xr.Dataset, last: int, at_visit: bool,
+                    visit_day: int = CLINIC_VISIT_EPISODE_DAY) -> Sample:
+    """Per breastfed dyad with an episode in the window: (febrile episodes, episodes).
+
+    With ``at_visit`` the episodes are Kvist's clinic episodes (:func:`clinic_episodes`), febrile
+    when fever falls on the ``visit_day``-th day; otherwise every episode, febrile on any of its days.
+    """
+    ep, in_window, febrile, visit = _episode_fever(ds, last, visit_day)
+    if at_visit:
+        in_window &= clinic_episodes(ep)
     n = c.mastitis_codes(ds).shape[0]
     counted = np.bincount(ep["dyad_index"][in_window], minlength=n).astype(np.float64)
     hot = np.bincount(ep["dyad_index"][in_window & (visit if at_visit else febrile)], minlength=n).astype(np.float64)
@@ -356,10 +403,18 @@ def _febrile_episodes(ds: xr.Dataset) -> Sample:
     return _episode_shares(ds, 182, at_visit=False)
 
 
-def febrile_at_clinic_visit_26wk(ds: xr.Dataset) -> Sample:
-    """Kvist 2007's reading (D35): every episode with onset on days 1-182 is seen at the clinic, febrile
-    when she has fever on its :data:`CLINIC_VISIT_EPISODE_DAY`-th day; per dyad: (febrile visits, visits)."""
-    return _episode_shares(ds, 182, at_visit=True)
+def febrile_at_clinic_visit_26wk(ds: xr.Dataset, visit_day: int = CLINIC_VISIT_EPISODE_DAY) -> Sample:
+    """Kvist 2007's reading (D35): her clinic episodes with onset on days 1-182 (:func:`clinic_episodes`:
+    a recurrence within :data:`CLINIC_RECURRENCE_WINDOW_DAYS` days of the end of the last one is not a
+    new episode), febrile when she has fever on the episode's ``visit_day``-th day (its last day when it
+    is shorter; default :data:`CLINIC_VISIT_EPISODE_DAY`); per dyad: (febrile visits, visits).
+
+    Raises
+    ------
+    lactobiome.errors.InputError
+        When ``visit_day`` is not a whole day of 1 or later.
+    """
+    return _episode_shares(ds, 182, at_visit=True, visit_day=visit_day)
 
 
 @register("mastitis_consulted_share_26wk",
