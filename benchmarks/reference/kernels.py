@@ -152,6 +152,15 @@ def _dropping_origins(kernel: Any) -> Any:
     return adapter
 
 
+def _each_factor(kernel: Any) -> Any:
+    # today's scale_site passes its factors stacked (factor, dyad, taxon): one frozen pass each
+    def adapter(abundance: Any, site: Any, factors: Any, *origins: Any) -> None:
+        for factor in factors:
+            kernel(abundance, site, factor)
+    adapter.__wrapped__ = kernel  # type: ignore[attr-defined]
+    return adapter
+
+
 def install() -> None:
     """Make the package run on the frozen kernels (in this process)."""
     from lactobiome.model import state, transfer
@@ -162,4 +171,4 @@ def install() -> None:
     transfer._immigrate_kernel = _immigrate_kernel
     growth._growth_kernel = _dropping_origins(_growth_kernel)
     state._cells_in_site = _dropping_origins(_cells_in_site)
-    state._scale_site = _dropping_origins(_scale_site)
+    state._scale_site = _each_factor(_scale_site)

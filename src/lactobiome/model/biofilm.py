@@ -20,6 +20,8 @@ largest narrowing at ``biofilm_narrowing_half_per_ml`` cells on the wall per mL 
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
+
 import numpy as np
 
 from lactobiome.model.context import SimulationContext
@@ -39,17 +41,69 @@ def turnover(state: DyadState) -> np.ndarray:
         return np.where(pool > 0.0, state.host["milk_volume_ml"] / pool, 0.0)
 
 
+@dataclass
+class DailyShares:
+    """One day's attached shares of a chunk, kept on the state for every reader of that day.
+
+    ``turnover``, ``hold`` and ``biofilm_strain`` are the inputs the share was formed from (copies);
+    ``derived`` holds what other modules form from the same inputs (the milk drain's rates), so
+    it is dropped with the share when any input differs.
+    """
+
+    turnover: np.ndarray
+    hold: np.ndarray
+    biofilm_strain: np.ndarray
+    share: np.ndarray
+    derived: dict[str, object] = field(default_factory=dict)
+
+    def matches(self, turnover: np.ndarray, hold: np.ndarray, biofilm_strain: np.ndarray) -> bool:
+        """Whether the inputs are bit for bit those the share was formed from."""
+        return (_same_bits(self.turnover, turnover) and _same_bits(self.hold, hold)
+                and np.array_equal(self.biofilm_strain, biofilm_strain))
+
+
+def _same_bits(a: np.ndarray, b: np.ndarray) -> bool:
+    # compared as bits: NaN equals NaN and -0.0 differs from +0.0, so a match is an exact repeat
+    return a.shape == b.shape and a.dtype == b.dtype and bool(np.all(a.view(np.uint64) == b.view(np.uint64)))
+
+
+def daily_shares(state: DyadState, ctx: SimulationContext) -> DailyShares:
+    """Today's attached shares with their inputs, formed once per day and shared by every reader.
+
+    Seven calls a day read the share (lactation, both milk drains, the milk film, immunity,
+    mastitis); all see the same host variables, which only ``lactation`` writes. The share is
+    a pure function of ``turnover``, ``hold`` and ``biofilm_strain``, so it is formed again only
+    when one of them differs bit for bit from the last call's (another day, a test's own state).
+    """
+    hold = np.ascontiguousarray(
+        ctx.p("biofilm_shear_half_turnover_per_day", "1/day") * ctx.taxa["ductal_biofilm"].astype(np.float64))
+    k = np.ascontiguousarray(turnover(state), dtype=np.float64)
+    strain = np.asarray(state.attributes["biofilm_strain"], dtype=bool)
+    kept = state.__dict__.get("_biofilm_daily_shares")
+    if isinstance(kept, DailyShares) and kept.matches(k, hold, strain):
+        return kept
+    # h b / (h b + k) only where it can be nonzero: mothers with a biofilm strain, taxa with
+    # b > 0; every other entry is +0.0, as the dense np.where gave
+    share = np.zeros((len(k), len(hold)))
+    rows, columns = np.flatnonzero(strain), np.flatnonzero(hold > 0.0)
+    if rows.size and columns.size:
+        held = hold[columns][None, :]
+        with np.errstate(invalid="ignore", divide="ignore"):
+            share[np.ix_(rows, columns)] = held / (held + k[rows][:, None])
+    share.flags.writeable = False
+    kept = DailyShares(k.copy(), hold.copy(), strain.copy(), share)
+    state.__dict__["_biofilm_daily_shares"] = kept
+    return kept
+
+
 def attached_share(state: DyadState, ctx: SimulationContext) -> np.ndarray:
     """Share of each taxon's milk-site cells attached to the duct wall today, shape (dyad, taxon).
 
     Zero for a mother without a biofilm-forming strain and for taxa of ``ductal_biofilm`` 0,
-    else ``h b / (h b + k)`` (module docstring).
+    else ``h b / (h b + k)`` (module docstring). Read-only: the same array serves every
+    reader of the day (:func:`daily_shares`).
     """
-    hold = ctx.p("biofilm_shear_half_turnover_per_day", "1/day") * ctx.taxa["ductal_biofilm"].astype(np.float64)
-    k = turnover(state)[:, None]
-    with np.errstate(invalid="ignore", divide="ignore"):
-        share = np.where(hold[None, :] > 0.0, hold[None, :] / (hold[None, :] + k), 0.0)
-    return np.where(np.asarray(state.attributes["biofilm_strain"], dtype=bool)[:, None], share, 0.0)
+    return daily_shares(state, ctx).share
 
 
 def milk_borne_share(state: DyadState, ctx: SimulationContext) -> np.ndarray:

@@ -61,13 +61,16 @@ def _cells_in_site(abundance: np.ndarray, site: int, lists: np.ndarray, counts: 
 
 
 @njit(cache=True, parallel=True)
-def _scale_site(abundance: np.ndarray, site: int, factor: np.ndarray, lists: np.ndarray, counts: np.ndarray) -> None:
+def _scale_site(abundance: np.ndarray, site: int, factors: np.ndarray, lists: np.ndarray, counts: np.ndarray) -> None:
+    # factors (k, dyad, taxon), float32: each cell is multiplied by factors[0], then factors[1], ...,
+    # rounded to float32 after each product, exactly as k passes of one factor each would
     n_live = counts[site]
     for i in prange(abundance.shape[0]):
         for t in range(abundance.shape[2]):
-            f = factor[i, t]
-            for j in range(n_live):
-                abundance[i, site, t, lists[site, j]] *= f
+            for k in range(factors.shape[0]):
+                f = factors[k, i, t]
+                for j in range(n_live):
+                    abundance[i, site, t, lists[site, j]] *= f
 
 
 @dataclass
@@ -146,16 +149,20 @@ class DyadState:
         """Cells per (dyad, taxon) in site number ``site``, summed over origin, float64."""
         return _cells_in_site(self.abundance, site, *self.origins)
 
-    def scale_site(self, site: int, factor: np.ndarray) -> None:
-        """Multiply every origin of each (dyad, taxon) in site number ``site`` by ``factor``.
+    def scale_site(self, site: int, *factors: np.ndarray) -> None:
+        """Multiply every origin of each (dyad, taxon) in site number ``site`` by each factor in turn.
 
-        ``factor`` is broadcastable to (dyad, taxon) and rounded to float32 first, so the result
-        is exactly that of ``abundance[:, site] *= factor.astype(np.float32)[..., None]``, about
-        5x faster: NumPy walks that view in runs of one taxon's few origins.
+        Each factor is broadcastable to (dyad, taxon) and rounded to float32 first, so the result
+        is exactly that of ``abundance[:, site] *= factor.astype(np.float32)[..., None]`` for each
+        factor in the given order, about 5x faster than one such pass (NumPy walks that view in
+        runs of one taxon's few origins), and several factors cost one pass over the site.
         """
-        shape = (self.n_dyads, self.n_taxa)
-        factor = np.ascontiguousarray(np.broadcast_to(np.asarray(factor, dtype=np.float32), shape))
-        _scale_site(self.abundance, site, factor, *self.origins)
+        if not factors:
+            raise TypeError("scale_site needs at least one factor")
+        stacked = np.empty((len(factors), self.n_dyads, self.n_taxa), dtype=np.float32)
+        for k, factor in enumerate(factors):
+            stacked[k] = np.asarray(factor, dtype=np.float32)  # broadcast as in the view's *=
+        _scale_site(self.abundance, site, stacked, *self.origins)
 
     def site_totals(self) -> np.ndarray:
         """Cells per (dyad, site, taxon), summed over origin, float64."""

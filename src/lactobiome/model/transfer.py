@@ -38,11 +38,23 @@ def _move_kernel(abundance, donors, receivers, origins, probability, offsets, dy
         # routes are applied in their given order within each dyad, so one call over many
         # routes gives exactly what one call per route would
         for r in range(donors.shape[0]):
+            row = offsets[r] + i * dyad_strides[r]
+            taxon_stride = taxon_strides[r]
+            # a dyad whose probabilities are all <= 0 on this route (no fissure, no feeds at
+            # the breast) moves nothing: skip its donor sums (every taxon below would skip too;
+            # a NaN probability is not skipped, as below)
+            drawn = False
+            for t in range(n_taxa):
+                if not probability[row + t * taxon_stride] <= 0.0:
+                    drawn = True
+                    break
+            if not drawn:
+                if record:
+                    moved[r, i, :] = 0.0
+                continue
             donor = abundance[i, donors[r]]
             receiver = abundance[i, receivers[r]]
             origin = origins[r]
-            row = offsets[r] + i * dyad_strides[r]
-            taxon_stride = taxon_strides[r]
             key = stream_key(np.uint64(seed), np.uint64(dyad_ids[i]), np.uint64(day), np.uint64(processes[r]))
             # the donor's cells per taxon, summed over the origins it can hold (the others are
             # +0.0 and change no sum); origin outermost: each taxon's sum keeps its order, and

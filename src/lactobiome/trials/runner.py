@@ -284,7 +284,8 @@ def screen(trial: TrialDefinition, base: Scenario, parameters: ParameterTable, t
         attributes = draw_population(base, parameters, ids)
         if wants_history:
             def simulate(earlier: Scenario, chosen: np.ndarray, drawn: dict[str, np.ndarray]) -> np.ndarray:
-                return run_chunk(earlier, parameters, taxa, chosen, attributes=drawn).panel["mastitis_state"]
+                return run_chunk(earlier, parameters, taxa, chosen, attributes=drawn,
+                                 record_abundance=False).panel["mastitis_state"]
 
             attributes["previous_mastitis"] = previous_mastitis(base, parameters, ids, attributes, simulate)
             dyad_days += int((~np.asarray(attributes["first_time_mother"], dtype=bool)).sum()) * PREVIOUS_LACTATION_DAYS

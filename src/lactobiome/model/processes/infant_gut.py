@@ -353,7 +353,6 @@ def step(state: DyadState, ctx: SimulationContext) -> DyadState:
     modifier *= (1.0 - dependence) + dependence * hmo_gain
     # utilisers whose HMO share goes unmet starve: a death rate in the unmet part of their need
     starve = np.exp(-ctx.p("hmo_starvation_death_per_day", "1/day") * dependence * (1.0 - saturation))
-    state.scale_site(_GUT, starve.astype(np.float32))
 
     # swallowed sIgA coats the taxa it targets
     dose = volume_l * state.host["siga_g_per_l"]  # g/day
@@ -370,7 +369,6 @@ def step(state: DyadState, ctx: SimulationContext) -> DyadState:
     lf_effect = lactoferrin_effect(state.host["milk_volume_ml"], state.day, ctx)[:, None]
     modifier *= 1.0 - ctx.p("lactoferrin_growth_inhibition_max", "fraction") * lf_sensitivity * lf_effect
     lf_survival = np.exp(-ctx.p("lactoferrin_kill_per_day", "1/day") * lf_sensitivity * lf_effect)
-    state.scale_site(_GUT, lf_survival.astype(np.float32))
 
     # fermentation acids of saccharolytic taxa hold back and kill acid-sensitive taxa
     sensitivity = traits["acid_sensitivity"][None, :]
@@ -378,14 +376,17 @@ def step(state: DyadState, ctx: SimulationContext) -> DyadState:
     inhibition = acid_inhibition(cells, traits["acid_production"], ctx, buffering)[:, None]
     modifier *= 1.0 - sensitivity * inhibition
     acid_survival = np.exp(-ctx.p("acid_death_per_day", "1/day") * sensitivity * inhibition)
-    state.scale_site(_GUT, acid_survival.astype(np.float32))
 
     state.growth_modifier[:, _GUT, :] *= modifier
 
     # stool washout of resident cells (transients have their own loss in growth)
     washout = np.exp(-ctx.p("infant_gut_washout_per_day", "1/day"))
     keep = np.where(traits["resident"] > 0.0, washout, 1.0).astype(np.float32)
-    state.scale_site(_GUT, keep[None, :])
+    # the day's four losses in one pass over the site, in the order they act: HMO starvation,
+    # lactoferrin kill, acid kill, washout (each product rounded to float32, as four passes were);
+    # nothing above reads the gut's cells after `cells`
+    state.scale_site(_GUT, starve.astype(np.float32), lf_survival.astype(np.float32),
+                     acid_survival.astype(np.float32), keep[None, :])
     return state
 
 

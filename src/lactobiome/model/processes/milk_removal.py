@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from lactobiome.model.biofilm import NEEDS_ATTRIBUTES, milk_borne_share, turnover
+from lactobiome.model.biofilm import NEEDS_ATTRIBUTES, daily_shares
 from lactobiome.model.context import SimulationContext, stream_id
 from lactobiome.model.contract import Process
 from lactobiome.model.routes import apply_contact_routes
@@ -27,14 +27,31 @@ from lactobiome.model.transfer import Moves
 
 
 def _rates(state: DyadState, ctx: SimulationContext) -> tuple[np.ndarray, np.ndarray]:
+    """(carryover, today) drain shares per (dyad, taxon); formed once a day for both drains.
+
+    Both drains read the same host variables (only ``lactation`` writes them), so the second
+    call of a day takes the first one's arrays (kept with the day's attached shares, and
+    dropped with them when an input differs: :func:`lactobiome.model.biofilm.daily_shares`).
+    """
+    shares = daily_shares(state, ctx)
+    kept = shares.derived.get("milk_removal.rates")
+    if kept is None:
+        kept = shares.derived["milk_removal.rates"] = _form_rates(shares.turnover, shares.share)
+    return kept  # type: ignore[return-value]
+
+
+def _form_rates(turnover: np.ndarray, attached: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     # the wall-attached share of a taxon does not leave with the milk: it drains at k (1 - f)
-    k = turnover(state)[:, None] * milk_borne_share(state, ctx)
+    k = turnover[:, None] * (1.0 - attached)
     # (1 - exp(-k)) / k -> 1 as k -> 0; expm1 keeps precision for small k
     with np.errstate(invalid="ignore", divide="ignore"):
         stay_new = np.where(k > 1e-9, -np.expm1(-k) / k, 1.0)
     today = 1.0 - stay_new
     carryover = 1.0 - np.exp(-k) / np.maximum(stay_new, 1e-300)
-    return np.clip(carryover, 0.0, 1.0), np.clip(today, 0.0, 1.0)
+    carryover, today = np.clip(carryover, 0.0, 1.0), np.clip(today, 0.0, 1.0)
+    carryover.flags.writeable = False
+    today.flags.writeable = False
+    return carryover, today
 
 
 def _drain(moves: Moves, ctx: SimulationContext, removed: np.ndarray, label: str) -> None:
