@@ -232,3 +232,33 @@ def test_kinlay_model_adjusts_a_previous_mastitis_for_blocked_ducts() -> None:
     missing = run_pipeline(ds.drop_vars("nipple_fissure"), "kinlay2001/proportional_hazards",
                            "mastitis_rr_previous_mastitis_26wk", n_boot=0)
     assert math.isnan(missing.value)
+
+
+def test_kinlay_model_recovers_a_known_hazard_ratio_that_the_crude_risk_ratio_understates() -> None:
+    """With a common outcome the six-month risk ratio is compressed towards 1; Kinlay's Cox reading is not
+    (the step from D22's crude truth to its pipeline value, measured in session 11)."""
+    from lactobiome.validation import measure
+
+    rng = np.random.default_rng(23)
+    n, days, horizon, hazard_ratio = 6000, 190, 182, 3.0
+    daily_hazard = 0.003
+    previous = rng.random(n) < 0.3
+    onset = np.ceil(rng.exponential(1.0 / (daily_hazard * np.where(previous, hazard_ratio, 1.0))))
+    states = np.full((n, days), "none", dtype=object)
+    for d in np.flatnonzero(onset <= horizon):
+        states[d, int(onset[d]) - 1:int(onset[d]) + 2] = "inflammatory_mastitis"
+    # a blocked duct on day 1, apart from the exposure and the outcome (the model's third covariate)
+    states[(rng.random(n) < 0.3) & (onset > 2), 0] = "ductal_narrowing"
+    ds = xr.Dataset(
+        {"mastitis_state": (("dyad", "day"), states),
+         "breast_milk_share": ("dyad", np.ones(n)),
+         "previous_mastitis": ("dyad", previous),
+         "nipple_fissure": ("dyad", rng.random(n) < 0.2)},
+        coords={"dyad": np.arange(n), "day": np.arange(1, days + 1)},
+    )
+    crude = measure(ds, "mastitis_rr_previous_mastitis_26wk", n_boot=0).value
+    adjusted = run_pipeline(ds, "kinlay2001/proportional_hazards", "mastitis_rr_previous_mastitis_26wk",
+                            n_boot=0).value
+    # six-month risks 1 - exp(-0.003 x 182 x 3) ~ 0.81 and 1 - exp(-0.546) ~ 0.42: a risk ratio near 1.9
+    assert crude == pytest.approx(1.93, abs=0.12)
+    assert adjusted == pytest.approx(hazard_ratio, rel=0.1)
