@@ -170,6 +170,44 @@ def test_yoshioka_culture_reads_counts_below_detection_at_the_limit(cohort: xr.D
     assert got.value == pytest.approx(STOOL_CULTURE_DETECTION_LOG10_CFU_PER_G - float(np.mean(entero)))
 
 
+def test_yoshioka_culture_reads_every_birth_of_each_feeding_group() -> None:
+    """Yoshioka's enrolment (delivery mode, antibiotics) is not known, so no birth is left out.
+
+    Each group is its feeding group alone: caesarean and vaginal births both count, mixed-fed
+    infants never do, and a caesarean-born infant's own plates move the group's reading.
+    """
+    from lactobiome.model.parameters import load_parameters
+
+    ds = run_cohort("default", dyads=120, days=8, seed=2)
+    recovery = load_parameters().value("obs_culture_recovery", "fraction")
+    share = ds["breast_milk_share"].values
+    caesarean = np.asarray(ds["delivery_mode"].values).astype(str) != "vaginal"
+    diff = _plate_counts(ds, "Bifidobacteriaceae", recovery) - _plate_counts(ds, "Enterobacteriaceae", recovery)
+    groups = {"bif_entero_log_ratio_breastfed_d6": share >= 0.999, "bif_entero_log_ratio_formula_d6": share <= 0.0}
+    for measure, members in groups.items():
+        assert (members & caesarean).any() and (members & ~caesarean).any()
+        got = run_pipeline(ds, YOSHIOKA_CULTURE, measure, n_boot=0)
+        assert got.n == int(members.sum())
+        assert got.value == pytest.approx(float(np.mean(diff[members])))
+    mixed = (share > 0.0) & (share < 0.999)
+    assert mixed.any()
+    # a caesarean-born breastfed infant whose plates grow no Enterobacteriaceae raises the group mean
+    one = int(np.flatnonzero(groups["bif_entero_log_ratio_breastfed_d6"] & caesarean)[0])
+    entero = np.asarray(ds["family"].values).astype(str) == "Enterobacteriaceae"
+    ab = ds["abundance"].copy(deep=True)
+    ab.values[one, :, :, entero, :] = 0.0
+    before = run_pipeline(ds, YOSHIOKA_CULTURE, "bif_entero_log_ratio_breastfed_d6", n_boot=0)
+    after = run_pipeline(ds.assign(abundance=ab), YOSHIOKA_CULTURE, "bif_entero_log_ratio_breastfed_d6", n_boot=0)
+    assert after.value > before.value
+    # ... and a mixed-fed infant's plates leave both readings alone
+    other = int(np.flatnonzero(mixed)[0])
+    ab = ds["abundance"].copy(deep=True)
+    ab.values[other, :, :, entero, :] = 0.0
+    for measure in groups:
+        unchanged = run_pipeline(ds.assign(abundance=ab), YOSHIOKA_CULTURE, measure, n_boot=0)
+        assert unchanged.value == pytest.approx(run_pipeline(ds, YOSHIOKA_CULTURE, measure, n_boot=0).value)
+
+
 def test_yoshioka_culture_has_no_reading_for_other_measures(cohort: xr.Dataset) -> None:
     got = run_pipeline(cohort, YOSHIOKA_CULTURE, "infant_gut_milk_share_d30", n_boot=0)
     assert math.isnan(got.value) and "no reading for measure" in got.reason
