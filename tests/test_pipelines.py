@@ -43,11 +43,13 @@ def test_shipped_targets_say_how_they_were_measured() -> None:
         assert targets[tid].measured_by == key
     assert targets["E10a"].measured_by == targets["E10b"].measured_by == YOSHIOKA_CULTURE
     # the studies' case definitions (session 8): Foxman's provider-diagnosed count, Amir's febrile
-    # mastitis, Kvist's clinic temperature; Kinlay's adjusted proportional-hazards model (session 10)
+    # mastitis, Kvist's clinic temperature; Kinlay's adjusted proportional-hazards model (session 10; its
+    # cracked-nipple and blocked-duct ratios, session 12)
     cases = {"D19": "foxman2002/provider_diagnosed", "D21": "foxman2002/provider_diagnosed",
              "D20": "amir2007/fever_or_flu_like", "D23": "amir2007/fever_or_flu_like",
              "D27": "amir2007/fever_or_flu_like", "D35": "kvist2007/first_visit_temperature",
-             "D22": "kinlay2001/proportional_hazards"}
+             "D22": "kinlay2001/proportional_hazards", "D39": "kinlay2001/proportional_hazards",
+             "D40": "kinlay2001/proportional_hazards"}
     for tid, key in cases.items():
         assert targets[tid].measured_by == key
     others = [t.measured_by for k, t in targets.items() if k not in ("E01", "E02", "E10a", "E10b", *cases, *assays)]
@@ -300,3 +302,38 @@ def test_kinlay_model_recovers_a_known_hazard_ratio_that_the_crude_risk_ratio_un
     # six-month risks 1 - exp(-0.003 x 182 x 3) ~ 0.81 and 1 - exp(-0.546) ~ 0.42: a risk ratio near 1.9
     assert crude == pytest.approx(1.93, abs=0.12)
     assert adjusted == pytest.approx(hazard_ratio, rel=0.1)
+
+
+def test_kinlay_model_gives_each_factor_its_own_hazard_ratio_from_one_fit() -> None:
+    """D22, D39 and D40 are three coefficients of one proportional-hazards model: each reading recovers
+    its own factor's hazard ratio, not another's, and the crude ratios beside them are the truth."""
+    from lactobiome.validation import measure
+
+    rng = np.random.default_rng(41)
+    n, days, horizon = 8000, 190, 182
+    previous, cracked, blocked = rng.random(n) < 0.3, rng.random(n) < 0.25, rng.random(n) < 0.35
+    hazard = 0.002 * np.where(previous, 1.8, 1.0) * np.where(cracked, 1.4, 1.0) * np.where(blocked, 2.5, 1.0)
+    onset = np.ceil(rng.exponential(1.0 / hazard)) + 1  # no onset on day 1, the blocked duct's day
+    states = np.full((n, days), "none", dtype=object)
+    states[blocked, 0] = "ductal_narrowing"
+    for d in np.flatnonzero(onset <= horizon):
+        states[d, int(onset[d]) - 1:int(onset[d]) + 2] = "inflammatory_mastitis"
+    ds = xr.Dataset(
+        {"mastitis_state": (("dyad", "day"), states),
+         "breast_milk_share": ("dyad", np.ones(n)),
+         "previous_mastitis": ("dyad", previous),
+         "nipple_fissure": ("dyad", cracked)},
+        coords={"dyad": np.arange(n), "day": np.arange(1, days + 1)},
+    )
+    expected = {"mastitis_rr_previous_mastitis_26wk": 1.8, "mastitis_rr_nipple_fissure_26wk": 1.4,
+                "mastitis_rr_blocked_duct_26wk": 2.5}
+    for key, hazard_ratio in expected.items():
+        adjusted = run_pipeline(ds, "kinlay2001/proportional_hazards", key, n_boot=0).value
+        assert adjusted == pytest.approx(hazard_ratio, rel=0.12), key
+        crude = measure(ds, key, n_boot=0).value
+        assert 1.0 < crude < hazard_ratio, key  # a common outcome compresses the ratio of six-month risks
+    # a cohort in which every dyad had a blocked duct cannot give any of the three
+    states[:, 0] = "ductal_narrowing"
+    everyone = ds.assign(mastitis_state=(("dyad", "day"), states))
+    reading = run_pipeline(everyone, "kinlay2001/proportional_hazards", "mastitis_rr_nipple_fissure_26wk", n_boot=0)
+    assert math.isnan(reading.value) and "blocked duct" in reading.reason

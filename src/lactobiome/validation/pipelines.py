@@ -55,7 +55,7 @@ clinic episode unless it began within six weeks of the end of the woman's last c
 episode's first (:data:`lactobiome.validation.measures.risk.CLINIC_VISIT_EPISODE_DAY`); the truth
 beside it is the share of all episodes with fever on any of their days.
 
-``kinlay2001/proportional_hazards`` (D22): Kinlay et al. (Aust N Z J Public Health 2001;25:115-120)
+``kinlay2001/proportional_hazards`` (D22, D39, D40): Kinlay et al. (Aust N Z J Public Health 2001;25:115-120)
 recruited 1,075 breastfeeding women of every parity after delivery in Newcastle (NSW), followed them for
 six months with questionnaires at 3, 8 and 26 weeks, and reported each factor's hazard ratio from one
 proportional-hazards model holding every factor "statistically significantly and independently related
@@ -65,7 +65,8 @@ breast. The pipeline fits that model (Breslow's ties, days 1-182, censored at da
 dyads with the three of those factors the simulation has: a mastitis in an earlier lactation, cracked
 nipples (damage that opens the skin, ``nipple_fissure``) and a blocked duct (a day of ductal narrowing
 in the six months, as the questionnaires recorded it over each interval); education, creams and the
-breast a feed starts on are not modelled. The truth beside it is the crude six-month risk ratio.
+breast a feed starts on are not modelled. Each of the three hazard ratios (D22, D39, D40) is read from
+that one fit; the truth beside each is its factor's crude six-month risk ratio.
 """
 
 from __future__ import annotations
@@ -154,6 +155,8 @@ CASE_DEFINITIONS: dict[str, dict[str, CaseCount]] = {
     "kvist2007/first_visit_temperature": {"mastitis_febrile_episodes_26wk": _clinic_first_visit},
     "kinlay2001/proportional_hazards": {
         "mastitis_rr_previous_mastitis_26wk": _reader("kinlay_adjusted_hr_previous_mastitis_26wk"),
+        "mastitis_rr_nipple_fissure_26wk": _reader("kinlay_adjusted_hr_nipple_fissure_26wk"),
+        "mastitis_rr_blocked_duct_26wk": _reader("kinlay_adjusted_hr_blocked_duct_26wk"),
     },
 }
 """Pipelines that count cases as a study defined them: key -> target measurement -> its count."""

@@ -1,4 +1,4 @@
-"""Measurements of mastitis risk factors and subclinical mastitis (targets ``D19``–``D38``).
+"""Measurements of mastitis risk factors and subclinical mastitis (targets ``D19``–``D40``).
 
 Each cohort study is read through its own pipeline as far as the model allows: the risk of a
 first mastitis episode (an onset of :mod:`lactobiome.model.spectrum`) by a study's horizon
@@ -546,32 +546,76 @@ def cox_log_hazard_ratios(data: np.ndarray) -> np.ndarray:
     return np.full_like(beta, np.nan)
 
 
-def _first_hazard_ratio(data: np.ndarray) -> float:
-    """Hazard ratio of the first covariate of :func:`cox_log_hazard_ratios`, adjusted for the others."""
-    return float(np.exp(cox_log_hazard_ratios(data)[0]))
+def _hazard_ratio(covariate: int) -> Callable[[np.ndarray], float]:
+    """Hazard ratio of covariate ``covariate`` of :func:`cox_log_hazard_ratios`, adjusted for the others."""
+
+    def statistic(data: np.ndarray) -> float:
+        return float(np.exp(cox_log_hazard_ratios(data)[covariate]))
+
+    return statistic
 
 
 KINLAY_HORIZON_DAYS = 182
 """Kinlay et al. 2001 followed each woman for six months (questionnaires at 3, 8 and 26 weeks)."""
 
+KINLAY_FACTORS = ("previous_mastitis", "nipple_fissure", "blocked_duct")
+"""The covariates of Kinlay's final model that the simulation has, in the order of the fitted model."""
 
-def kinlay_adjusted_hr_previous_mastitis_26wk(ds: xr.Dataset) -> Sample:
-    """Kinlay 2001's analysis (D22): the hazard ratio of a first mastitis on days 1-182 for a mastitis in an
-    earlier lactation, from a proportional-hazards model of breastfed dyads of every parity that also holds
-    the two factors of her final model the simulation has: cracked nipples (``nipple_fissure``, damage that
-    opens the skin) and a blocked duct (a day of ``ductal_narrowing`` on days 1-182, reported at the
-    questionnaires of the six months); the woman is censored at day 182."""
+
+def blocked_duct_26wk(ds: xr.Dataset) -> np.ndarray:
+    """Whether each dyad had a blocked duct in Kinlay's six months: a day of ``ductal_narrowing`` on days
+    1-182 (the questionnaires at 3, 8 and 26 weeks asked over each interval)."""
     codes = c.mastitis_codes(ds)
-    window = c.window(ds, 1, KINLAY_HORIZON_DAYS)
+    return ((codes == STATE_CODE["ductal_narrowing"]) & c.window(ds, 1, KINLAY_HORIZON_DAYS)).any(axis=1)
+
+
+def _kinlay_model(factor: str) -> Callable[[xr.Dataset], Sample]:
+    """Kinlay 2001's analysis: the hazard ratio of a first mastitis on days 1-182 for ``factor``, one of
+    :data:`KINLAY_FACTORS`, from one proportional-hazards model of breastfed dyads of every parity that
+    holds all three factors: a mastitis in an earlier lactation, cracked nipples (``nipple_fissure``,
+    damage that opens the skin) and a blocked duct (:func:`blocked_duct_26wk`); the woman is censored at
+    day 182."""
+    covariate = KINLAY_FACTORS.index(factor)
+
+    def reading(ds: xr.Dataset) -> Sample:
+        codes = c.mastitis_codes(ds)
+        window = c.window(ds, 1, KINLAY_HORIZON_DAYS)
+        dyads = c.breastfed(ds)
+        if not dyads.any():
+            raise Unmeasurable("the cohort has no breastfed dyad")
+        onsets = episode_onsets(codes) & window
+        event = onsets.any(axis=1)
+        day = np.where(event, c.days(ds)[np.argmax(onsets, axis=1)], KINLAY_HORIZON_DAYS).astype(np.float64)
+        covariates = [np.asarray(ds[name].values, dtype=bool) for name in KINLAY_FACTORS[:2]]
+        covariates.append(blocked_duct_26wk(ds))
+        described = ("a mastitis in an earlier lactation", "cracked nipples", "a blocked duct")
+        for values, what in zip(covariates, described):
+            if not values[dyads].any() or values[dyads].all():
+                raise Unmeasurable(f"the cohort has no breastfed dyad with and without {what}")
+        return Sample(np.column_stack([day, event, *covariates]).astype(np.float64)[dyads], _hazard_ratio(covariate))
+
+    return reading
+
+
+kinlay_adjusted_hr_previous_mastitis_26wk = _kinlay_model("previous_mastitis")
+kinlay_adjusted_hr_nipple_fissure_26wk = _kinlay_model("nipple_fissure")
+kinlay_adjusted_hr_blocked_duct_26wk = _kinlay_model("blocked_duct")
+
+
+def _blocked_duct_risk_ratio(ds: xr.Dataset) -> Sample:
     dyads = c.breastfed(ds)
-    if not dyads.any():
-        raise Unmeasurable("the cohort has no breastfed dyad")
-    onsets = episode_onsets(codes) & window
-    event = onsets.any(axis=1)
-    day = np.where(event, c.days(ds)[np.argmax(onsets, axis=1)], KINLAY_HORIZON_DAYS).astype(np.float64)
-    blocked = ((codes == STATE_CODE["ductal_narrowing"]) & window).any(axis=1)
-    covariates = [np.asarray(ds[name].values, dtype=bool) for name in ("previous_mastitis", "nipple_fissure")]
-    covariates.append(blocked)
-    if not covariates[0][dyads].any() or covariates[0][dyads].all():
-        raise Unmeasurable("the cohort has no breastfed dyad with and without a mastitis in an earlier lactation")
-    return Sample(np.column_stack([day, event, *covariates]).astype(np.float64)[dyads], _first_hazard_ratio)
+    exposed = blocked_duct_26wk(ds)[dyads]
+    case = affected_by(ds, KINLAY_HORIZON_DAYS)[dyads]
+    if not exposed.any() or exposed.all():
+        raise Unmeasurable(f"the cohort has no breastfed dyad {'with' if not exposed.any() else 'without'} "
+                           "a blocked duct on days 1-182")
+    return Sample(np.column_stack([case, exposed]).astype(np.float64), _risk_ratio)
+
+
+register("mastitis_rr_nipple_fissure_26wk",
+         "risk ratio of a mastitis onset on days 1-182, breastfed dyads with vs without cracked nipples "
+         "(nipple damage that opens the skin; crude)", needs=(*_NEEDS, "nipple_fissure"))(
+    _ratio("nipple_fissure", KINLAY_HORIZON_DAYS, _risk_ratio))
+register("mastitis_rr_blocked_duct_26wk",
+         "risk ratio of a mastitis onset on days 1-182, breastfed dyads with vs without a blocked duct (a day of "
+         "ductal narrowing) on days 1-182 (crude)", needs=_NEEDS)(_blocked_duct_risk_ratio)
