@@ -87,6 +87,7 @@ def tiny() -> xr.Dataset:
             "previous_mastitis": ("dyad", np.array([True, False, False, False])),
             "first_time_mother": ("dyad", np.array([False, True, True, False])),
             "nipple_damage": ("dyad", np.array([False, True, False, False])),
+            "nipple_fissure": ("dyad", np.array([False, True, False, False])),
             "oversupply": ("dyad", np.array([False, False, True, False])),
             "maternal_atopy": ("dyad", np.array([True, False, False, True])),
             "leucocyte_fraction": (panel, leuco),
