@@ -31,6 +31,7 @@ _COMMANDS: dict[str, str] = {
     "serve": "lactobiome.cli.serve:serve",
     "compile": "lactobiome.cli.compile:compile_command",
     "trial": "lactobiome.cli.trial:trial",
+    "parameters": "lactobiome.cli.parameters:parameters",
 }
 
 

@@ -19,6 +19,7 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, replace
 from importlib import resources
 from pathlib import Path
+from typing import Any
 
 from lactobiome.errors import InputError
 
@@ -99,6 +100,15 @@ class ParameterTable(Mapping[str, Parameter]):
             return self._rows[name]
         except KeyError:
             raise InputError(f"{self.origin}: unknown parameter {name!r}") from None
+
+    def __contains__(self, name: object) -> bool:
+        # Mapping's own test looks the name up and expects KeyError; the lookup here raises a
+        # user-facing InputError instead, so membership and get() are answered from the rows
+        return name in self._rows
+
+    def get(self, name: str, default: Any = None) -> Any:
+        """The row of ``name``, or ``default`` when the table has no such parameter."""
+        return self._rows.get(name, default)
 
     def __iter__(self) -> Iterator[str]:
         return iter(self._rows)

@@ -589,7 +589,7 @@ def _kinlay_model(factor: str) -> Callable[[xr.Dataset], Sample]:
         covariates = [np.asarray(ds[name].values, dtype=bool) for name in KINLAY_FACTORS[:2]]
         covariates.append(blocked_duct_26wk(ds))
         described = ("a mastitis in an earlier lactation", "cracked nipples", "a blocked duct")
-        for values, what in zip(covariates, described):
+        for values, what in zip(covariates, described, strict=True):
             if not values[dyads].any() or values[dyads].all():
                 raise Unmeasurable(f"the cohort has no breastfed dyad with and without {what}")
         return Sample(np.column_stack([day, event, *covariates]).astype(np.float64)[dyads], _hazard_ratio(covariate))
