@@ -34,6 +34,11 @@ class SimulationContext:
     taxa: TaxaCatalogue
     rng: RandomStreams
     tables: Mapping[str, Mapping[str, np.ndarray]] = field(default_factory=lambda: MappingProxyType({}))
+    unread_sites: frozenset[str] = frozenset()
+    """Sites whose cells nothing the run returns depends on (the infant gut of a mother's earlier
+    lactation, simulated only for her mastitis): a process may skip work whose only effect is on the
+    cells of these sites, and must leave every other site exactly as it would have been. The engine
+    admits only sites that no route of the table takes cells from (:func:`lactobiome.model.engine.run_chunk`)."""
 
     def p(self, name: str, unit: str) -> float:
         """A parameter value, checked against the unit the caller expects."""

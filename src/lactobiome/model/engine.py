@@ -147,13 +147,15 @@ class ChunkResult:
     pregnancy_days: int = 0  # prenatal days simulated before day 1 (not in the panel)
 
 
-def _panel_values(state: DyadState, staphylococci: np.ndarray) -> dict[str, np.ndarray]:
-    """Today's panel row per dyad; ``staphylococci`` marks the Staphylococcus taxa (the count a
-    mastitis milk culture reports)."""
-    milk = state.cells_in(SITE_INDEX["milk"])
-    values = {name: state.host[name] for name in RECORDED_HOST_VARIABLES}
-    values["milk_bacteria_per_ml"] = milk.sum(axis=1) / state.host["milk_pool_ml"]
-    values["milk_staphylococci_per_ml"] = milk[:, staphylococci].sum(axis=1) / state.host["milk_pool_ml"]
+def _panel_values(state: DyadState, staphylococci: np.ndarray,
+                  recorded: Sequence[str] = PANEL_VARIABLES) -> dict[str, np.ndarray]:
+    """Today's panel row per dyad of the variables ``recorded``; ``staphylococci`` marks the
+    Staphylococcus taxa (the count a mastitis milk culture reports)."""
+    values = {name: state.host[name] for name in recorded if name not in DERIVED_PANEL_VARIABLES}
+    if any(name in DERIVED_PANEL_VARIABLES for name in recorded):
+        milk = state.cells_in(SITE_INDEX["milk"])
+        values["milk_bacteria_per_ml"] = milk.sum(axis=1) / state.host["milk_pool_ml"]
+        values["milk_staphylococci_per_ml"] = milk[:, staphylococci].sum(axis=1) / state.host["milk_pool_ml"]
     return values
 
 
@@ -220,11 +222,44 @@ def state_at_birth(scenario: Scenario, parameters: ParameterTable, taxa: TaxaCat
 
 
 def prepare_context(scenario: Scenario, parameters: ParameterTable, taxa: TaxaCatalogue, dyad_ids: np.ndarray,
-                    attributes: dict[str, np.ndarray], processes: Sequence[Process]) -> SimulationContext:
+                    attributes: dict[str, np.ndarray], processes: Sequence[Process],
+                    unread_sites: frozenset[str] = frozenset()) -> SimulationContext:
     """The chunk's read-only context, with each process's prepared tables."""
     ctx = SimulationContext(scenario, parameters, taxa, RandomStreams(scenario.cohort.seed, dyad_ids))
     tables = {p.name: _read_only(p.prepare(ctx, attributes)) for p in processes if p.prepare is not None}
-    return SimulationContext(scenario, parameters, taxa, ctx.rng, MappingProxyType(tables))
+    return SimulationContext(scenario, parameters, taxa, ctx.rng, MappingProxyType(tables), unread_sites)
+
+
+EARLIER_LACTATION_UNREAD_SITES = frozenset({"infant_gut"})
+"""Sites of a mother's earlier lactation whose cells her mastitis does not depend on: no route takes
+cells out of the infant gut, so the earlier child's gut flora is skipped (every other site is the same,
+bit for bit, as in a full run: tests/test_earlier_lactation.py)."""
+
+
+def _check_unread_sites(sites: frozenset[str]) -> None:
+    """Refuse a site as unread when a route of the table takes cells from it (they would reach a read site)."""
+    from lactobiome.model.routes import ROUTES
+
+    for site in sites:
+        if site not in SITE_INDEX:
+            raise ValueError(f"unread_sites: unknown site {site!r}")
+        donors = [r.name for r in ROUTES if r.kind == "move" and r.donor == site]
+        if donors:
+            raise ValueError(f"unread_sites: cells leave {site!r} by route(s) {', '.join(donors)}, so it is read")
+
+
+def earlier_lactation_states(scenario: Scenario, parameters: ParameterTable, taxa: TaxaCatalogue,
+                             dyad_ids: np.ndarray, attributes: dict[str, np.ndarray],
+                             processes: Sequence[Process] = DEFAULT_PROCESSES) -> np.ndarray:
+    """The daily mastitis states (dyad, day) of the earlier lactation ``scenario`` of mothers ``dyad_ids``.
+
+    The run :func:`lactobiome.model.previous_lactation.previous_mastitis` needs: nothing but the
+    ``mastitis_state`` panel is kept, no sampling day is recorded, and the earlier child's gut
+    (:data:`EARLIER_LACTATION_UNREAD_SITES`) is not simulated; the states are those of a full run.
+    """
+    return run_chunk(scenario, parameters, taxa, dyad_ids, processes, attributes=attributes,
+                     record_abundance=False, record=("mastitis_state",),
+                     unread_sites=EARLIER_LACTATION_UNREAD_SITES).panel["mastitis_state"]
 
 
 def run_chunk(
@@ -237,6 +272,8 @@ def run_chunk(
     attributes: dict[str, np.ndarray] | None = None,
     prenatal_processes: Sequence[Process] = PRENATAL_PROCESSES,
     record_abundance: bool = True,
+    record: Sequence[str] | None = None,
+    unread_sites: frozenset[str] = frozenset(),
 ) -> ChunkResult:
     """Simulate the dyads ``dyad_ids`` for the scenario's days.
 
@@ -266,6 +303,15 @@ def run_chunk(
         the same daily panel: for runs read only through the panel (a mother's earlier
         lactation), which then neither allocate nor copy ~17 MB per 1,000 dyads and sampling day.
         The check that no cells sit where no route brings them still runs on those days.
+    record
+        The daily panel variables to keep (names of :data:`PANEL_VARIABLES`); all of them by
+        default. A run read for one variable (an earlier lactation's ``mastitis_state``) skips
+        copying the others every day.
+    unread_sites
+        Sites whose cells the caller will not read (:attr:`SimulationContext.unread_sites`):
+        processes may skip work that changes only them, so their cells (and anything recorded
+        from them) are not those of a full run; every other site is. A site that some route
+        takes cells from is refused.
 
     Raises
     ------
@@ -275,12 +321,17 @@ def run_chunk(
         the processes.
     """
     dyad_ids = np.asarray(dyad_ids, dtype=np.int64)
+    recorded = tuple(PANEL_VARIABLES if record is None else record)
+    unknown = [name for name in recorded if name not in PANEL_VARIABLES]
+    if unknown:
+        raise ValueError(f"record: unknown panel variable(s) {', '.join(map(repr, unknown))}; "
+                         f"expected names of {', '.join(PANEL_VARIABLES)}")
+    _check_unread_sites(unread_sites)
     if attributes is None:
         attributes = draw_population(scenario, parameters, dyad_ids)
         if scenario.population.previous_mastitis_multiparous is None:
             def simulate(earlier: Scenario, ids: np.ndarray, drawn: dict[str, np.ndarray]) -> np.ndarray:
-                return run_chunk(earlier, parameters, taxa, ids, processes, attributes=drawn,
-                                 record_abundance=False).panel["mastitis_state"]
+                return earlier_lactation_states(earlier, parameters, taxa, ids, drawn, processes)
 
             attributes["previous_mastitis"] = previous_mastitis(scenario, parameters, dyad_ids, attributes, simulate)
     check_processes(processes, scenario, attributes, RECORDED_HOST_VARIABLES, reference=DEFAULT_PROCESSES)
@@ -295,7 +346,7 @@ def run_chunk(
     state.origins = origin_lists(live)  # kernels skip the (site, origin) pairs no route fills
     names = {p.name for p in processes}
     ctx = prepare_context(scenario, parameters, taxa, dyad_ids, attributes,
-                          [*processes, *(p for p in prenatal if p.name not in names)])
+                          [*processes, *(p for p in prenatal if p.name not in names)], unread_sites)
     # each process sees only the host variables and attributes it declared
     views = [(p.step, HostView(store.values, p), AttributeView(attributes, p.needed_attributes(scenario), p.name))
              for p in processes]
@@ -321,7 +372,7 @@ def run_chunk(
             state.host, state.attributes = host, attrs
             step(state, ctx)
         state.host, state.attributes = recorder, attributes
-        for name, values in _panel_values(state, staphylococci).items():
+        for name, values in _panel_values(state, staphylococci, recorded).items():
             if name not in panel:  # allocated once: a fresh (dyad, day) array every day cost ~5%
                 panel[name] = np.zeros((len(dyad_ids), days))
             panel[name][:, day - 1] = values

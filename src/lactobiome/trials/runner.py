@@ -260,7 +260,7 @@ def screen(trial: TrialDefinition, base: Scenario, parameters: ParameterTable, t
     InputError
         When :data:`SCREENING_LIMIT_PER_WOMAN` women per woman needed gave too few.
     """
-    from lactobiome.model.engine import run_chunk
+    from lactobiome.model.engine import earlier_lactation_states, run_chunk
     from lactobiome.model.population import draw_population
     from lactobiome.model.previous_lactation import PREVIOUS_LACTATION_DAYS, previous_mastitis
 
@@ -284,8 +284,7 @@ def screen(trial: TrialDefinition, base: Scenario, parameters: ParameterTable, t
         attributes = draw_population(base, parameters, ids)
         if wants_history:
             def simulate(earlier: Scenario, chosen: np.ndarray, drawn: dict[str, np.ndarray]) -> np.ndarray:
-                return run_chunk(earlier, parameters, taxa, chosen, attributes=drawn,
-                                 record_abundance=False).panel["mastitis_state"]
+                return earlier_lactation_states(earlier, parameters, taxa, chosen, drawn)
 
             attributes["previous_mastitis"] = previous_mastitis(base, parameters, ids, attributes, simulate)
             dyad_days += int((~np.asarray(attributes["first_time_mother"], dtype=bool)).sum()) * PREVIOUS_LACTATION_DAYS

@@ -16,6 +16,8 @@ def step(state: DyadState, ctx: SimulationContext) -> DyadState:
     weights = ctx.taxa["environment"]
     weights = weights / max(weights.sum(), 1e-300)
     for site in _RECEIVERS:
+        if site in ctx.unread_sites:  # its own stream: the other sites' draws are unchanged
+            continue
         daily = ctx.p(f"environment_to_{site}_cells_per_day", "cells/day")
         immigrate(state, site, "environment", (daily * weights)[None, :], ctx.rng, stream_id(f"environment.{site}"))
     return state

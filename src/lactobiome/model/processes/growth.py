@@ -131,6 +131,12 @@ def prenatal_step(state: DyadState, ctx: SimulationContext) -> DyadState:
 
 def _grow(state: DyadState, ctx: SimulationContext, capacity: np.ndarray) -> DyadState:
     tables = ctx.table("growth")
+    live_lists, live_counts = state.origins
+    if ctx.unread_sites:
+        # a site with no live origin sums to no cells, so the kernel passes over it; the other
+        # sites' draws are numbered by site and taxon, so they are the same as in a full run
+        live_counts = live_counts.copy()
+        live_counts[[SITES.index(site) for site in ctx.unread_sites]] = 0
     _growth_kernel(
         state.abundance,
         np.ascontiguousarray(capacity),
@@ -146,7 +152,8 @@ def _grow(state: DyadState, ctx: SimulationContext, capacity: np.ndarray) -> Dya
         stream_day(state.day),
         stream_id("growth.noise"),
         stream_id("growth.demographic"),
-        *state.origins,
+        live_lists,
+        live_counts,
     )
     return state
 

@@ -321,8 +321,14 @@ def step(state: DyadState, ctx: SimulationContext) -> DyadState:
         kill = ctx.p("intrapartum_antibiotic_infant_kill_per_day", "fraction") * ctx.taxa["kill_penicillin"]
         survive = np.where(state.attributes["intrapartum_antibiotics"][:, None], 1.0 - kill[None, :], 1.0)
         survive = survive.astype(np.float32)
-        state.scale_site(_GUT, survive)
+        if "infant_gut" not in ctx.unread_sites:
+            state.scale_site(_GUT, survive)
         state.scale_site(_MOUTH, survive)
+
+    if "infant_gut" in ctx.unread_sites:
+        # nobody reads this gut (an earlier lactation, simulated for the mother's mastitis): what
+        # follows changes only its cells and the two oxygen variables only this process reads
+        return state
 
     cells = state.cells_in(_GUT)  # (dyad, taxon)
 
