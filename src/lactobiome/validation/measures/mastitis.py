@@ -133,3 +133,85 @@ def _first_onset_seven_weeks(ds: xr.Dataset) -> Sample:
 def _subacute_share(ds: xr.Dataset) -> Sample:
     ever = ((c.mastitis_codes(ds) == STATE_CODE["subacute_mastitis"]) & c.window(ds, 1, 182)).any(axis=1)
     return Sample(ever[c.breastfed(ds)].astype(np.float64), nanmean)
+
+
+# ---------------------------------------------------------------- course of untreated episodes
+# Thomsen et al. (Am J Obstet Gynecol 1983;146:938-941 and 1984;149:492-495) classified nursing women
+# with breast symptoms by milk leucocytes and culture into milk stasis, non-infectious inflammation and
+# infectious mastitis, and followed the untreated course of each. The model's spectrum states are read
+# as those classes at presentation: ductal narrowing, an episode that begins as inflammatory mastitis,
+# and an episode that reaches a bacterial state.
+THOMSEN_ONSETS = (1, 182)
+"""Days of life on which a run or episode must begin to be counted (the six months of the other D targets)."""
+
+
+def _runs_starting(ds: xr.Dataset, states: np.ndarray) -> dict[str, np.ndarray]:
+    """Untreated runs of ``states`` (a mask over state codes) that begin on :data:`THOMSEN_ONSETS` in
+    breastfed dyads (Thomsen's comparison group had no intervention)."""
+    from lactobiome.model.spectrum import runs
+
+    window = c.window(ds, *THOMSEN_ONSETS)
+    treatment = np.asarray(ds["treatment"].values).astype(np.int64)
+    found = runs(c.mastitis_codes(ds), states, treatment)
+    keep = window[found["onset_day"] - 1] & c.breastfed(ds)[found["dyad_index"]] & (found["treatment"] == 0)
+    return {key: values[keep] for key, values in found.items()}
+
+
+def _per_dyad(ds: xr.Dataset, dyad_index: np.ndarray, numerator: np.ndarray, what: str) -> Sample:
+    """Rows (dyad): the sum of ``numerator`` and the count of runs, for a ratio of sums over dyads."""
+    if dyad_index.size == 0:
+        raise Unmeasurable(f"no {what} begins on days {THOMSEN_ONSETS[0]}-{THOMSEN_ONSETS[1]} in this cohort")
+    n = ds.sizes["dyad"]
+    total = np.bincount(dyad_index, weights=numerator.astype(np.float64), minlength=n)
+    count = np.bincount(dyad_index, minlength=n).astype(np.float64)
+    has = count > 0
+    return Sample(np.column_stack([total[has], count[has]]), ratio_of_sums)
+
+
+_NARROWING = np.arange(len(BACTERIAL)) == STATE_CODE["ductal_narrowing"]
+_COURSE_NEEDS = ("mastitis_state", "treatment", *c.BREASTFED_NEEDS)
+
+
+@register("stasis_symptom_days_mean",
+          "mean length in days of a run of ductal narrowing (Thomsen's milk stasis) beginning on days 1-182, "
+          "breastfed dyads, untreated", needs=_COURSE_NEEDS)
+def _stasis_days(ds: xr.Dataset) -> Sample:
+    found = _runs_starting(ds, _NARROWING)
+    return _per_dyad(ds, found["dyad_index"], found["duration_days"], "run of ductal narrowing")
+
+
+def _presenting_inflammatory(ds: xr.Dataset) -> dict[str, np.ndarray]:
+    """Episodes beginning on days 1-182 whose first day is inflammatory mastitis (non-infectious at presentation)."""
+    found = _runs_starting(ds, INFLAMED)
+    codes = c.mastitis_codes(ds)
+    first_state = codes[found["dyad_index"], found["onset_day"] - 1]
+    keep = first_state == STATE_CODE["inflammatory_mastitis"]
+    return {key: values[keep] for key, values in found.items()}
+
+
+@register("noninfectious_inflammation_days_mean",
+          "mean duration in days of mastitis episodes that begin as inflammatory (non-infectious) mastitis on "
+          "days 1-182, breastfed dyads, untreated", needs=_COURSE_NEEDS)
+def _noninfectious_days(ds: xr.Dataset) -> Sample:
+    found = _presenting_inflammatory(ds)
+    return _per_dyad(ds, found["dyad_index"], found["duration_days"], "episode beginning as inflammatory mastitis")
+
+
+@register("noninfectious_to_infectious_share",
+          "share of mastitis episodes beginning as inflammatory (non-infectious) mastitis on days 1-182 that "
+          "become bacterial (bacterial mastitis, phlegmon or abscess), breastfed dyads, untreated",
+          needs=_COURSE_NEEDS)
+def _noninfectious_progression(ds: xr.Dataset) -> Sample:
+    found = _presenting_inflammatory(ds)
+    return _per_dyad(ds, found["dyad_index"], BACTERIAL[found["peak_state"]],
+                     "episode beginning as inflammatory mastitis")
+
+
+@register("infectious_abscess_share",
+          "share of mastitis episodes beginning on days 1-182 that reach a bacterial state and in which an "
+          "abscess forms, breastfed dyads, untreated", needs=_COURSE_NEEDS)
+def _infectious_abscess(ds: xr.Dataset) -> Sample:
+    found = _runs_starting(ds, INFLAMED)
+    bacterial = BACTERIAL[found["peak_state"]]
+    return _per_dyad(ds, found["dyad_index"][bacterial], found["peak_state"][bacterial] == STATE_CODE["abscess"],
+                     "episode reaching a bacterial state")

@@ -1,4 +1,4 @@
-"""Measurements of mastitis risk factors and subclinical mastitis (targets ``D19``–``D40``).
+"""Measurements of mastitis risk factors and subclinical mastitis (targets ``D19``–``D40``; the course of untreated episodes, D41–D44, is in :mod:`lactobiome.validation.measures.mastitis`).
 
 Each cohort study is read through its own pipeline as far as the model allows: the risk of a
 first mastitis episode (an onset of :mod:`lactobiome.model.spectrum`) by a study's horizon
