@@ -77,9 +77,7 @@ def compare_parameters(old: Mapping[str, Parameter], new: Mapping[str, Parameter
     """
     changes: list[ParameterChange] = []
     for name in sorted(set(old) | set(new)):
-        # membership first: a table's own lookup refuses an unknown name rather than giving None
-        before = old[name] if name in old else None
-        after = new[name] if name in new else None
+        before, after = old.get(name), new.get(name)
         if before is None and after is not None:
             changes.append(ParameterChange(name, "added", after.unit, None, after.value, None, after.prior,
                                            after.source, after.calibrated_to))
