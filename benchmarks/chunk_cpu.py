@@ -8,7 +8,10 @@ more than CPU time). Run it alternately with each version's ``src`` on ``PYTHONP
     NUMBA_NUM_THREADS=1 PYTHONPATH=src .venv/bin/python benchmarks/chunk_cpu.py --label new
 
 The CPU per output dyad-day counts the days of this lactation only; the earlier lactation of
-the multiparous mothers is simulated too and costs about as many days again.
+the multiparous mothers is simulated too and costs about as many days again;
+``--previous-mastitis SHARE`` fixes its prevalence among multiparous mothers instead (the
+scenario's ``previous_mastitis_multiparous``), so that no earlier lactation is simulated and the
+difference of two runs is its cost.
 """
 
 from __future__ import annotations
@@ -23,6 +26,8 @@ def main() -> None:
     parser.add_argument("--dyads", type=int, default=1000)
     parser.add_argument("--days", type=int, default=90)
     parser.add_argument("--label", default="run")
+    parser.add_argument("--previous-mastitis", type=float, default=None, metavar="SHARE",
+                        help="fix the previous-mastitis share of multiparous mothers (no earlier lactation simulated)")
     args = parser.parse_args()
 
     import numpy as np
@@ -31,7 +36,10 @@ def main() -> None:
     from lactobiome.scenarios import load_scenario
     from lactobiome.simulation import prepare
 
-    scenario = load_scenario("default", {"cohort": {"dyads": args.dyads, "days": args.days}})
+    overrides: dict = {"cohort": {"dyads": args.dyads, "days": args.days}}
+    if args.previous_mastitis is not None:
+        overrides["population"] = {"previous_mastitis_multiparous": args.previous_mastitis}
+    scenario = load_scenario("default", overrides)
     parameters, taxa = prepare(scenario)
     run_chunk(scenario, parameters, taxa, np.arange(2))  # load (or compile) the kernels first
     start = time.process_time()
