@@ -40,6 +40,7 @@ chromium:
 
 bench: $(STAMP)
 	$(PY) benchmarks/simulate.py
+	NUMBA_NUM_THREADS=1 $(PY) benchmarks/kernel_floor.py --chunk 64 --chunks 4
 	$(PY) benchmarks/track.py
 
 clean:
