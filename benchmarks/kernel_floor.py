@@ -82,23 +82,31 @@ def _draw_free_kernels() -> dict[str, tuple[Any, Callable[[tuple], tuple]]]:
     def rounded_poisson_table(key, normal_hash, uniform_hash, lam, table, row):
         return np.floor(lam + 0.5) if lam > 0.0 else 0.0
 
-    def copied(*positions: int, noise_off: int | None = None) -> Callable[[tuple], tuple]:
+    def copied(kernel: Any, *mutable: str, noise_off: str | None = None) -> Callable[[tuple], tuple]:
+        # by parameter name, so that a reordered kernel signature cannot copy the wrong argument
+        code = kernel.py_func.__code__
+        parameters = code.co_varnames[:code.co_argcount]
+        positions = [parameters.index(name) for name in mutable]
+        noise = parameters.index(noise_off) if noise_off is not None else None
+
         def arguments(args: tuple) -> tuple:
             out = list(args)
             for k in positions:
                 out[k] = np.array(args[k])
-            if noise_off is not None:
-                out[noise_off] = 0.0
+            if noise is not None:
+                out[noise] = 0.0
             return tuple(out)
         return arguments
 
+    move, immigrate, grow = transfer._move_kernel, transfer._immigrate_kernel, growth._growth_kernel
     return {
-        "transfer._move_kernel": (_variant(transfer._move_kernel, {"thin_hashed": rounded_thinning}),
-                                  copied(0, 12)),
-        "transfer._immigrate_kernel": (_variant(transfer._immigrate_kernel, {
-            "poisson_hashed": rounded_poisson, "poisson_hashed_table": rounded_poisson_table}), copied(0, 10)),
-        "growth._growth_kernel": (_variant(growth._growth_kernel, {"poisson_hashed": rounded_poisson}),
-                                  copied(0, noise_off=7)),
+        "transfer._move_kernel": (_variant(move, {"thin_hashed": rounded_thinning}),
+                                  copied(move, "abundance", "moved")),
+        "transfer._immigrate_kernel": (_variant(immigrate, {
+            "poisson_hashed": rounded_poisson, "poisson_hashed_table": rounded_poisson_table}),
+            copied(immigrate, "abundance", "arrived")),
+        "growth._growth_kernel": (_variant(grow, {"poisson_hashed": rounded_poisson}),
+                                  copied(grow, "abundance", noise_off="noise_sd")),
     }
 
 
